@@ -1,0 +1,37 @@
+# The front door: `make run` (set-up + the example end to end) and `make test`.
+# Every target installs what it needs; re-runs are quick because of the stamps.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.amlite-installed
+NODE_STAMP := node_modules/.amlite-installed
+
+.PHONY: setup run test lint bench clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: setup
+	$(BIN)/python examples/run_example.py
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy pipeline_core amlite_devhost functions function_app.py
+
+bench: setup
+	$(BIN)/python bench/step_overhead.py
+
+clean:
+	rm -rf $(VENV) node_modules .azurite .pytest_cache .mypy_cache .ruff_cache

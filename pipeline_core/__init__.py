@@ -1,0 +1,37 @@
+"""amlite: Azure ML SDK v1 pipelines on your own Azure Functions app.
+
+Migration is an import rewrite, ``azureml.`` -> ``pipeline_core.``; every
+public name is also re-exported here.
+"""
+
+from pipeline_core.core import (
+    AmlCompute,
+    ComputeTarget,
+    CondaDependencies,
+    Datastore,
+    Environment,
+    Experiment,
+    RunConfiguration,
+    ScriptRunConfig,
+    Workspace,
+)
+from pipeline_core.data import DataPath, DataPathComputeBinding, DataReference, OutputFileDatasetConfig
+from pipeline_core.errors import AmliteError, ValidationError
+from pipeline_core.pipeline.core import (
+    Pipeline,
+    PipelineData,
+    PipelineParameter,
+    PipelineRun,
+    StepRun,
+    StepSequence,
+)
+from pipeline_core.pipeline.steps import PythonScriptStep
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding",
+    "DataReference", "Datastore", "Environment", "Experiment", "OutputFileDatasetConfig", "Pipeline",
+    "PipelineData", "PipelineParameter", "PipelineRun", "PythonScriptStep", "RunConfiguration",
+    "ScriptRunConfig", "StepRun", "StepSequence", "ValidationError", "Workspace",
+]

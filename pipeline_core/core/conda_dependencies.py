@@ -1,0 +1,5 @@
+"""AML v1 ``azureml.core.conda_dependencies``."""
+
+from pipeline_core.core.environment import CondaDependencies
+
+__all__ = ["CondaDependencies"]

@@ -1,0 +1,138 @@
+"""``Workspace``: where runs, data and published pipelines live (AML v1 name and ``from_config``).
+
+A workspace here is a storage account (run state in Tables, data in Blobs) and,
+optionally, the URL of an amlite Functions app. With no config at all it is
+local: Azurite on this machine, started on demand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline_core.errors import AmliteError
+from pipeline_core.storage.account import StorageAccount, get_account
+
+if TYPE_CHECKING:
+    from pipeline_core.core.datastore import Datastore
+
+CONFIG_FIELDS = ("endpoint", "storage", "tenant_id", "client_id", "scope", "client_secret_env")
+ENV_OVERRIDES = {
+    "endpoint": "AMLITE_ENDPOINT",
+    "storage": "AMLITE_STORAGE",
+    "tenant_id": "AMLITE_TENANT_ID",
+    "client_id": "AMLITE_CLIENT_ID",
+    "scope": "AMLITE_SCOPE",
+}
+
+
+def find_config(path: str | None = None, file_name: str = "config.json") -> Path | None:
+    """Search like AML: the path (file or folder), its ``.azureml/``, then each parent folder."""
+    start = Path(path or ".").resolve()
+    if start.is_file():
+        return start
+    for folder in [start, *start.parents]:
+        for candidate in (folder / file_name, folder / ".azureml" / file_name):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+class Workspace:
+    """AML v1 ``Workspace``. ``subscription_id``/``resource_group`` are recorded for compatibility."""
+
+    def __init__(self, subscription_id: str | None = None, resource_group: str | None = None,
+                 workspace_name: str | None = None, auth: Any = None, storage: str | None = None,
+                 endpoint: str | None = None, tenant_id: str | None = None, client_id: str | None = None,
+                 scope: str | None = None, client_secret_env: str | None = None, **_: Any):
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.name = workspace_name or "local"
+        self._auth = auth
+        self.storage = storage or os.environ.get("AMLITE_STORAGE") or "UseDevelopmentStorage=true"
+        self.endpoint = (endpoint or os.environ.get("AMLITE_ENDPOINT") or "").rstrip("/") or None
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self.scope = scope
+        self.client_secret_env = client_secret_env
+        self._default_datastore = "workspaceblobstore"
+        self._compute_targets: dict[str, Any] = {}
+
+    @classmethod
+    def from_config(cls, path: str | None = None, auth: Any = None, _logger: Any = None,
+                    _file_name: str | None = None) -> Workspace:
+        """Read ``config.json`` (AML's search order); ``AMLITE_*`` variables override it; none at all = local."""
+        found = find_config(path, _file_name or "config.json")
+        values: dict[str, Any] = {}
+        if found is not None:
+            try:
+                values = json.loads(found.read_text())
+            except json.JSONDecodeError as exc:
+                raise AmliteError(f"workspace config {str(found)!r} is not valid JSON: {exc}") from None
+            if not isinstance(values, dict):
+                raise AmliteError(f"workspace config {str(found)!r} must hold a JSON object")
+        elif path is not None and not Path(path).exists():
+            raise AmliteError(f"workspace config path {path!r} does not exist")
+        for key, var in ENV_OVERRIDES.items():
+            if os.environ.get(var):
+                values[key] = os.environ[var]
+        return cls(subscription_id=values.get("subscription_id"), resource_group=values.get("resource_group"),
+                   workspace_name=values.get("workspace_name"), auth=auth,
+                   **{k: values.get(k) for k in CONFIG_FIELDS})
+
+    @classmethod
+    def get(cls, name: str, auth: Any = None, subscription_id: str | None = None,
+            resource_group: str | None = None, **kwargs: Any) -> Workspace:
+        return cls(subscription_id, resource_group, name, auth, **kwargs)
+
+    # -- where things live ------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        return self.endpoint is None
+
+    @property
+    def account(self) -> StorageAccount:
+        account = get_account(self.storage)
+        if account.is_local:
+            from pipeline_core.storage.local import ensure_local_storage
+
+            ensure_local_storage(account)
+        return account
+
+    def get_default_datastore(self) -> Datastore:
+        from pipeline_core.core.datastore import Datastore
+
+        return Datastore.get(self, self._default_datastore)
+
+    def set_default_datastore(self, name: str) -> None:
+        from pipeline_core.core.datastore import Datastore
+
+        Datastore.get(self, name)
+        self._default_datastore = name
+
+    @property
+    def datastores(self) -> dict[str, Datastore]:
+        from pipeline_core.core.datastore import BUILTIN, DATASTORES_TABLE, Datastore
+
+        found = {name: Datastore(self, name, container) for name, container in BUILTIN.items()}
+        for row in self.account.table(DATASTORES_TABLE).query_entities("PartitionKey eq 'datastore'"):
+            found[row["RowKey"]] = Datastore(self, row["RowKey"], row["container_name"],
+                                             row.get("account_name"), row.get("storage") or None)
+        return found
+
+    @property
+    def compute_targets(self) -> dict[str, Any]:
+        return dict(self._compute_targets)
+
+    def _register_compute(self, target: Any) -> None:
+        self._compute_targets[target.name] = target
+
+    def get_details(self) -> dict[str, Any]:
+        return {"name": self.name, "endpoint": self.endpoint, "local": self.is_local,
+                "subscription_id": self.subscription_id, "resource_group": self.resource_group}
+
+    def __repr__(self) -> str:
+        where = self.endpoint or "local"
+        return f"Workspace.create(name={self.name!r}, endpoint={where!r})"

@@ -1,0 +1,87 @@
+"""``OutputFileDatasetConfig``: a step output written to a folder and uploaded after the step (AML v1)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from pipeline_core._warnings import warn_ignored
+
+
+class OutputFileDatasetConfig:
+    """An output folder; ``destination=(datastore, path)`` chooses where it lands.
+
+    The path may use AML's placeholders ``{run-id}`` and ``{output-name}``. With
+    no destination it lands beside ``PipelineData`` outputs, under
+    ``pipelinedata/{run}/{step}/{name}/``.
+    """
+
+    def __init__(self, name: str | None = None, destination: Any = None, source: str | None = None,
+                 partition_format: str | None = None):
+        self.name = name or f"output_{uuid.uuid4().hex[:8]}"
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.name):
+            raise ValueError(
+                f"OutputFileDatasetConfig name {self.name!r} is invalid: use letters, digits and underscores, "
+                "starting with a letter or underscore"
+            )
+        self.destination: tuple[str, str] | None = None
+        if destination is not None:
+            if not (isinstance(destination, tuple) and len(destination) == 2):
+                raise ValueError(
+                    f"OutputFileDatasetConfig {self.name!r}: destination must be a (datastore, path) tuple"
+                )
+            ds, path = destination
+            self.destination = (ds if isinstance(ds, str) else ds.name, str(path).lstrip("/"))
+        self.source = source
+        self.partition_format = partition_format
+        self.mode = "mount"
+        self.registration: dict[str, Any] | None = None
+        self._is_input = False
+
+    # AML's fluent API: each returns a config usable where AML accepts one.
+    def as_mount(self, disable_metadata_cache: bool = False) -> OutputFileDatasetConfig:
+        self.mode = "mount"
+        return self
+
+    def as_upload(self, overwrite: bool = False, source_globs: Any = None) -> OutputFileDatasetConfig:
+        self.mode = "upload"
+        return self
+
+    def as_input(self, name: str | None = None) -> OutputInput:
+        return OutputInput(self, name)
+
+    def register_on_complete(self, name: str, description: str | None = None, tags: dict[str, str] | None = None) -> OutputFileDatasetConfig:
+        warn_ignored("OutputFileDatasetConfig.register_on_complete", "The output stays in Blob storage; no dataset is registered.")
+        self.registration = {"name": name, "description": description, "tags": tags or {}}
+        return self
+
+    def read_delimited_files(self, *args: Any, **kwargs: Any) -> OutputInput:
+        return OutputInput(self, None)
+
+    def read_parquet_files(self, *args: Any, **kwargs: Any) -> OutputInput:
+        return OutputInput(self, None)
+
+    def __repr__(self) -> str:
+        return f"OutputFileDatasetConfig(name={self.name!r}, destination={self.destination!r})"
+
+
+class OutputInput:
+    """An ``OutputFileDatasetConfig`` consumed by a later step (what ``as_input()`` returns)."""
+
+    def __init__(self, output: OutputFileDatasetConfig, name: str | None = None):
+        self.output = output
+        self.input_name = name or output.name
+
+    @property
+    def name(self) -> str:
+        return self.output.name
+
+    def as_mount(self) -> OutputInput:
+        return self
+
+    def as_download(self, path_on_compute: str | None = None) -> OutputInput:
+        return self
+
+    def __repr__(self) -> str:
+        return f"{self.output!r}.as_input()"

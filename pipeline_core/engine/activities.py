@@ -1,0 +1,342 @@
+"""The units of work the orchestrator schedules. Each is idempotent and returns a small dict.
+
+Idempotent because Durable (and any queue) may deliver an activity twice: a
+step already terminal returns its recorded result and writes nothing. A step
+failure is a result, not an exception, because ``task_all`` fails fast on the
+first exception and would orphan the sibling steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline_core.engine.planner import plan
+from pipeline_core.engine.reuse import changed_parts, reuse_key
+from pipeline_core.engine.services import Services
+from pipeline_core.errors import AmliteError, NotFoundError
+from pipeline_core.execution.binding import (
+    Location,
+    download_input,
+    format_value,
+    input_location,
+    output_location,
+    resolve_token,
+)
+from pipeline_core.execution.logs import LOGS_CONTAINER, StepLog
+from pipeline_core.execution.process import run_process
+from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, cache_root, extract_to_cache, working_copy
+from pipeline_core.storage.blobs import _pool, fingerprint, list_prefix, upload_folder
+from pipeline_core.storage.run_store import (
+    CANCEL_REQUESTED,
+    CANCELED,
+    FAILED,
+    FINISHED,
+    NOT_STARTED,
+    QUEUED,
+    RUN_ROW,
+    RUNNING,
+    TERMINAL,
+    InvalidTransition,
+    step_key,
+    utcnow,
+)
+
+log = logging.getLogger("amlite.engine")
+
+
+def _result(step: str, row: dict[str, Any]) -> dict[str, Any]:
+    error = row.get("error") or None
+    return {"step": step, "status": row.get("status"), "reused": bool(row.get("is_reused")),
+            "error": (error or {}).get("message") if isinstance(error, dict) else error}
+
+
+# -- run level --------------------------------------------------------------------
+def start_run(services: Services, run_id: str) -> dict[str, Any]:
+    """Mark the run Running and hand the orchestrator its graph: names and edges only, never data."""
+    run = services.runs.get_run(run_id)
+    spec = services.load_spec(run["graph_id"])
+    if run["status"] in TERMINAL:
+        return {"done": True, "status": run["status"], "deps": spec.dependencies(), "continue_on_step_failure": False}
+    if run["status"] in (NOT_STARTED, QUEUED):
+        try:
+            services.runs.transition(run_id, RUN_ROW, RUNNING, {"start_time": utcnow()})
+        except InvalidTransition:
+            pass
+    continue_on_failure = run.get("continue_on_step_failure")
+    if continue_on_failure in (None, ""):
+        continue_on_failure = spec.doc.get("continue_on_step_failure", False)
+    return {"done": False, "deps": spec.dependencies(), "continue_on_step_failure": bool(continue_on_failure),
+            "cancel_requested": run["status"] == CANCEL_REQUESTED}
+
+
+def skip_steps(services: Services, run_id: str, skipped: dict[str, str]) -> None:
+    """Steps that will never run end Canceled with the reason, so nothing is left NotStarted forever."""
+    for name, reason in skipped.items():
+        try:
+            services.runs.transition(run_id, step_key(name), CANCELED,
+                                     {"end_time": utcnow(), "error": {"message": f"not run: {reason}"}})
+        except InvalidTransition:
+            pass
+
+
+def finish_run(services: Services, run_id: str, outcome: str, failed_steps: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"end_time": utcnow()}
+    if outcome == FAILED:
+        state = services.runs.get_state(run_id)
+        messages = []
+        for name in failed_steps or [n for n, s in state.steps.items() if s.get("status") == FAILED]:
+            err = state.steps.get(name, {}).get("error") or {}
+            messages.append(f"step {name!r} failed: {err.get('message', 'see its log') if isinstance(err, dict) else err}")
+        fields["error"] = {"message": "; ".join(messages) or "a step was canceled", "failed_steps": failed_steps}
+        fields["status_detail"] = messages[0] if messages else ""
+    try:
+        row = services.runs.transition(run_id, RUN_ROW, outcome, fields)
+    except InvalidTransition as exc:
+        row = exc.row
+    return {"run_id": run_id, "status": row.get("status")}
+
+
+def is_cancel_requested(services: Services, run_id: str, step: str | None = None) -> bool:
+    """True when the run, or this one step (fail-fast cancels siblings), has been asked to stop."""
+    keys = [RUN_ROW] + ([step_key(step)] if step else [])
+    rows = services.runs.runs.query_entities(
+        "PartitionKey eq @pk and (" + " or ".join(f"RowKey eq @k{i}" for i in range(len(keys))) + ")",
+        parameters={"pk": run_id, **{f"k{i}": k for i, k in enumerate(keys)}}, select=["status"])
+    return any(r.get("status") in (CANCEL_REQUESTED, CANCELED) for r in rows)
+
+
+def cancel_steps(services: Services, run_id: str, steps: list[str]) -> None:
+    """Ask running steps to stop (fail-fast after a failure); they end Canceled within a second or two."""
+    for name in steps:
+        try:
+            services.runs.transition(run_id, step_key(name), CANCEL_REQUESTED)
+        except InvalidTransition:
+            pass
+
+
+def request_cancel(services: Services, run_id: str) -> dict[str, Any]:
+    """Flag the run; running steps notice within a second and stop their processes."""
+    try:
+        row = services.runs.transition(run_id, RUN_ROW, CANCEL_REQUESTED)
+    except InvalidTransition as exc:
+        row = exc.row
+    return {"run_id": run_id, "status": row.get("status")}
+
+
+# -- step level -------------------------------------------------------------------
+class _StepRun:
+    """One execution of one script step; the long body of ``run_step`` split into its phases."""
+
+    def __init__(self, services: Services, run_id: str, name: str):
+        self.services = services
+        self.run_id = run_id
+        self.name = name
+        self.state = services.runs.get_state(run_id)
+        self.run = self.state.run
+        row = self.state.steps.get(name)
+        if row is None:
+            raise NotFoundError(f"step {name!r} is not part of run {run_id!r}")
+        self.row: dict[str, Any] = row
+        self.spec = services.load_spec(self.run["graph_id"])
+        self.step = self.spec.step(name)
+        self.parameters: dict[str, Any] = self.run.get("parameters") or {}
+
+    def upstream_outputs(self) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for row in self.state.steps.values():
+            for data_id, loc in (row.get("outputs") or {}).items():
+                found[data_id] = loc
+        return found
+
+    def key(self, inputs: dict[str, Location]) -> tuple[str, dict[str, Any]]:
+        data = self.spec.data
+        symbolic = {d: f"<{d}>" for d in list(data)}
+        arguments = [resolve_token(t, self.parameters, {k: Path(v) for k, v in symbolic.items()})
+                     for t in self.step["arguments"]]
+        params = {k: resolve_token(t, self.parameters, {kk: Path(v) for kk, v in symbolic.items()})
+                  for k, t in self.step.get("params", {}).items()}
+        identities: dict[str, Any] = {}
+        upstream = {row["name"]: row for row in self.state.steps.values()}
+        for data_id, loc in inputs.items():
+            entry = data[data_id]
+            if entry["kind"] in ("pipeline_data", "output"):
+                producer = upstream.get(entry.get("producer") or "", {})
+                identities[data_id] = {"producer_key": producer.get("reuse_key"), **loc.to_dict()}
+            else:
+                digest, count = fingerprint(self.services.container_for(loc.datastore), loc.path)
+                identities[data_id] = {**loc.to_dict(), "blobs": count, "etags": digest}
+        outputs = {d: {"datastore": data[d].get("datastore"), "path": data[d].get("path")} for d in self.step["outputs"]}
+        return reuse_key(self.step, arguments, params, identities, outputs)
+
+    def try_reuse(self, key: str, parts: dict[str, Any]) -> dict[str, Any] | None:
+        if not self.step.get("allow_reuse", True) or self.run.get("regenerate_outputs"):
+            return None
+        found = self.services.reuse.lookup(key)
+        if not found:
+            return None
+        for data_id, loc in found["outputs"].items():
+            expected = int(loc.get("count", 0))
+            if expected and len(list_prefix(self.services.container_for(loc["datastore"]), loc["path"])) < expected:
+                log.info("step %s: reuse candidate from run %s lost output %s; running again",
+                         self.name, found["run_id"], data_id)
+                self.services.reuse.forget(key)
+                return None
+        fields = {"end_time": utcnow(), "start_time": utcnow(), "is_reused": True, "reused_run_id": found["run_id"],
+                  "reused_step": found["step"], "reuse_key": key, "outputs": found["outputs"],
+                  "reuse": {"decision": "reused", "matched": sorted(k for k in parts if k != "version"),
+                            "from_run": found["run_id"], "parts": parts}}
+        try:
+            row = self.services.runs.transition(self.run_id, step_key(self.name), FINISHED, fields)
+        except InvalidTransition as exc:
+            row = exc.row
+        return _result(self.name, row)
+
+    def execute(self) -> dict[str, Any]:
+        if self.row.get("status") in TERMINAL:
+            return _result(self.name, self.row)
+        if self.run.get("status") in (CANCEL_REQUESTED, CANCELED) or self.row.get("status") == CANCEL_REQUESTED:
+            skip_steps(self.services, self.run_id, {self.name: "the run was canceled"})
+            return {"step": self.name, "status": CANCELED, "reused": False, "error": "the run was canceled"}
+        data = self.spec.data
+        upstream = self.upstream_outputs()
+        try:
+            inputs = {d: input_location(data[d], d, self.parameters, upstream) for d in self.step["inputs"]}
+            key, parts = self.key(inputs)
+        except AmliteError as exc:
+            return self._fail(str(exc), None)
+        reused = self.try_reuse(key, parts)
+        if reused is not None:
+            return reused
+        attempt = int(self.row.get("attempt") or 0) + 1
+        try:
+            self.services.runs.transition(self.run_id, step_key(self.name), RUNNING,
+                                          {"start_time": utcnow(), "attempt": attempt, "reuse_key": key,
+                                           "reuse": {"decision": "ran", "parts": parts,
+                                                     "changed": self._changed(key, parts)}})
+        except InvalidTransition as exc:
+            return _result(self.name, exc.row)
+        return self._run_script(inputs, key, parts)
+
+    def _changed(self, key: str, parts: dict[str, Any]) -> list[str]:
+        if not self.step.get("allow_reuse", True):
+            return ["allow_reuse=False"]
+        if self.run.get("regenerate_outputs"):
+            return ["regenerate_outputs=True"]
+        return changed_parts(self.services.reuse.lookup_latest(self.run["experiment"], self.name), parts)
+
+    def _run_script(self, inputs: dict[str, Location], key: str, parts: dict[str, Any]) -> dict[str, Any]:
+        work = Path(tempfile.mkdtemp(prefix=f"{self.name[:20].replace(' ', '_')}-", dir=_work_root()))
+        step_log = StepLog(self.services.account.container(LOGS_CONTAINER), self.run_id, self.name,
+                           work / "std_log.txt")
+        outputs: dict[str, dict[str, Any]] = {}
+        try:
+            src = working_copy(self._snapshot_dir(), work / "src")
+            paths: dict[str, Path] = {}
+            downloads = {d: _pool.submit(download_input, self.services.container_for(loc.datastore), loc,
+                                         work / "inputs" / d) for d, loc in inputs.items()}
+            for d, future in downloads.items():
+                paths[d] = future.result()
+            out_locations = {d: output_location(self.spec.data[d], d, self.run_id, self.name)
+                             for d in self.step["outputs"]}
+            for d in out_locations:
+                paths[d] = work / "outputs" / d
+                paths[d].mkdir(parents=True, exist_ok=True)
+            argv = [sys.executable, "-u", self.step["script_name"],
+                    *[resolve_token(t, self.parameters, paths) for t in self.step["arguments"]]]
+            env = self._environment(paths)
+            step_log.note(f"[amlite] step {self.name!r} of run {self.run_id}: {' '.join(argv[2:])}")
+            result = run_process(argv, src, env, step_log,
+                                 should_cancel=lambda: is_cancel_requested(self.services, self.run_id, self.name))
+            # Upload whatever the script wrote, even on failure: nothing a step produced is lost.
+            uploads: dict[str, Any] = {d: _pool.submit(upload_folder, self.services.container_for(loc.datastore), paths[d], loc.path)
+                       for d, loc in out_locations.items()}
+            for d, future in uploads.items():
+                outputs[d] = {**out_locations[d].to_dict(), "count": future.result()}
+            if result.canceled:
+                step_log.close()
+                return self._end(CANCELED, {"outputs": outputs, "exit_code": result.exit_code,
+                                            "error": {"message": "canceled while running"}})
+            if result.exit_code != 0:
+                tail = step_log.stderr_text()
+                step_log.close()
+                return self._fail(f"{self.step['script_name']} exited with code {result.exit_code}"
+                                  + (f"; last lines of stderr:\n{tail}" if tail else ""), outputs,
+                                  exit_code=result.exit_code, stderr_tail=tail)
+            step_log.close()
+            self.services.reuse.record(key, self.run_id, self.name, outputs, parts)
+            self.services.reuse.record_latest(self.run["experiment"], self.name, parts)
+            return self._end(FINISHED, {"outputs": outputs, "exit_code": 0, "is_reused": False})
+        except Exception as exc:  # an infrastructure problem: the step fails with the reason, the run goes on
+            log.exception("step %s of run %s crashed", self.name, self.run_id)
+            try:
+                step_log.note(f"[amlite] step failed before or after its script: {exc}")
+                step_log.close()
+            except Exception:
+                pass
+            return self._fail(f"{type(exc).__name__}: {exc}", outputs)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _snapshot_dir(self) -> Path:
+        snapshot = self.step.get("snapshot")
+        if not snapshot:
+            raise AmliteError(f"step {self.name!r} has no snapshot (was its script found at submit?)")
+        cached = cache_root() / "snapshots" / snapshot
+        if cached.is_dir():
+            return cached
+        data = self.services.account.container(SNAPSHOT_CONTAINER).download_blob(f"{snapshot}.zip").readall()
+        return extract_to_cache(snapshot, data)
+
+    def _environment(self, paths: dict[str, Path]) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"PYTHONUNBUFFERED": "1", "AZUREML_RUN_ID": f"{self.run_id}_{self.name}",
+                    "AZUREML_ROOT_RUN_ID": self.run_id, "AMLITE_RUN_ID": self.run_id,
+                    "AMLITE_STEP_NAME": self.name})
+        for name, value in self.parameters.items():
+            env[f"AML_PARAMETER_{name}"] = format_value(value)
+        for key, token in self.step.get("params", {}).items():
+            env[f"AML_PARAMETER_{key}"] = resolve_token(token, self.parameters, paths)
+        for data_id, path in paths.items():
+            env[f"AZUREML_DATAREFERENCE_{data_id.replace(':', '_')}"] = str(path)
+        return env
+
+    def _end(self, status: str, fields: dict[str, Any]) -> dict[str, Any]:
+        fields = {"end_time": utcnow(), **fields}
+        try:
+            row = self.services.runs.transition(self.run_id, step_key(self.name), status, fields)
+        except InvalidTransition as exc:
+            row = exc.row
+        return _result(self.name, row)
+
+    def _fail(self, message: str, outputs: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = {"error": {"message": message, **extra}}
+        if outputs:
+            fields["outputs"] = outputs
+        return self._end(FAILED, fields)
+
+
+def _work_root() -> Path:
+    root = cache_root() / "work"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def run_step(services: Services, run_id: str, step: str) -> dict[str, Any]:
+    """Run (or reuse) one step; a redelivery for a terminal step returns the recorded result."""
+    started = time.perf_counter()
+    result = _StepRun(services, run_id, step).execute()
+    log.debug("step %s of %s took %.3f s", step, run_id, time.perf_counter() - started)
+    return result
+
+
+def next_moves(deps: dict[str, list[str]], results: dict[str, str], in_flight: set[str],
+               continue_on_step_failure: bool, cancel_requested: bool) -> Any:
+    """Re-exported planner entry so the orchestrator imports one engine module."""
+    return plan(deps, results, in_flight, continue_on_step_failure, cancel_requested)

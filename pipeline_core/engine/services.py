@@ -1,0 +1,85 @@
+"""What the engine needs from storage, bundled once per process and storage account."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import ContainerClient
+
+from pipeline_core.errors import NotFoundError
+from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER
+from pipeline_core.spec import PipelineSpec
+from pipeline_core.storage.account import StorageAccount, get_account
+from pipeline_core.storage.reuse_store import ReuseStore
+from pipeline_core.storage.run_store import RunStore
+
+SPEC_PREFIX = "specs/"
+
+
+def spec_blob_name(graph_id: str) -> str:
+    return f"{SPEC_PREFIX}{graph_id}.json"
+
+
+@dataclass
+class Services:
+    storage: str
+    _specs: dict[str, PipelineSpec] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @cached_property
+    def account(self) -> StorageAccount:
+        from pipeline_core.core.workspace import Workspace
+
+        return Workspace(storage=self.storage).account
+
+    @cached_property
+    def runs(self) -> RunStore:
+        return RunStore(self.account)
+
+    @cached_property
+    def reuse(self) -> ReuseStore:
+        return ReuseStore(self.account)
+
+    @cached_property
+    def workspace(self):  # type: ignore[no-untyped-def]
+        from pipeline_core.core.workspace import Workspace
+
+        return Workspace(storage=self.storage)
+
+    def container_for(self, datastore: str) -> ContainerClient:
+        from pipeline_core.core.datastore import Datastore
+
+        return Datastore.get(self.workspace, datastore)._container
+
+    def load_spec(self, graph_id: str) -> PipelineSpec:
+        """Specs are content-addressed, so one read per graph per process is enough."""
+        spec = self._specs.get(graph_id)
+        if spec is None:
+            try:
+                data = self.account.container(SNAPSHOT_CONTAINER).download_blob(spec_blob_name(graph_id)).readall()
+            except ResourceNotFoundError:
+                raise NotFoundError(f"pipeline spec {graph_id!r} is missing from the snapshots container") from None
+            spec = PipelineSpec.from_json(data)
+            with self._lock:
+                self._specs[graph_id] = spec
+        return spec
+
+
+_services: dict[str, Services] = {}
+_services_lock = threading.Lock()
+
+
+def services_for(storage: str | None) -> Services:
+    key = storage or "UseDevelopmentStorage=true"
+    with _services_lock:
+        found = _services.get(key)
+        if found is None:
+            found = Services(key)
+            _services[key] = found
+        return found
+
+
+__all__ = ["Services", "services_for", "spec_blob_name", "get_account"]

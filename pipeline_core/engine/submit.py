@@ -1,0 +1,147 @@
+"""Turning a spec plus submit arguments into a stored run (rows, snapshots, spec blob).
+
+Shared by the SDK's local submit and the HTTP API, so parameter checking and
+what a run row holds are identical on both paths.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from pipeline_core.data.datapath import DataPath
+from pipeline_core.engine.services import Services, spec_blob_name
+from pipeline_core.errors import AmliteError
+from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, snapshot_zip, take_snapshot
+from pipeline_core.spec import PipelineSpec
+from pipeline_core.storage.blobs import put_if_absent
+
+EXPERIMENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,254}$")
+_uploaded: set[tuple[str, str]] = set()
+
+
+class ParameterError(AmliteError):
+    """A submitted parameter is unknown or has the wrong type (HTTP 400)."""
+
+
+def check_experiment_name(name: Any) -> str:
+    if not isinstance(name, str) or not EXPERIMENT_NAME_RE.match(name):
+        raise AmliteError(
+            f"experiment name {name!r} is invalid: use 1-255 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def coerce_parameters(spec: PipelineSpec, given: dict[str, Any] | None,
+                      datapaths: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults overlaid with the given values, each checked against the declared type."""
+    declared = spec.parameters
+    values: dict[str, Any] = {name: p["default"] for name, p in declared.items()}
+    supplied = dict(given or {})
+    supplied.update(datapaths or {})
+    for name, value in supplied.items():
+        if name not in declared:
+            listed = ", ".join(f"{n} ({p['type']})" for n, p in sorted(declared.items())) or "none"
+            raise ParameterError(f"unknown pipeline parameter {name!r}; this pipeline declares: {listed}")
+        values[name] = _coerce(name, declared[name]["type"], value)
+    return values
+
+
+def _coerce(name: str, kind: str, value: Any) -> Any:
+    def wrong() -> ParameterError:
+        return ParameterError(f"pipeline parameter {name!r} expects {kind}, got {type(value).__name__} {value!r}")
+
+    if kind == "datapath":
+        if isinstance(value, DataPath):
+            return value.to_dict()
+        if isinstance(value, dict):
+            try:
+                return DataPath.from_dict(value).to_dict()
+            except ValueError as exc:
+                raise ParameterError(f"pipeline parameter {name!r}: {exc}") from None
+        raise wrong()
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise wrong()
+    if kind == "int":
+        if isinstance(value, bool):
+            raise wrong()
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                raise wrong() from None
+        raise wrong()
+    if kind == "float":
+        if isinstance(value, bool):
+            raise wrong()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise wrong() from None
+        raise wrong()
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, bool):
+        return str(value)
+    raise wrong()
+
+
+def upload_spec_and_snapshots(services: Services, spec: PipelineSpec) -> None:
+    """Content-addressed uploads: each snapshot and spec is written once per account, ever."""
+    container = services.account.container(SNAPSHOT_CONTAINER)
+    local_dirs = spec.doc.get("local", {}).get("source_directories", {})
+    for step in spec.steps:
+        snapshot_hash = step.get("snapshot")
+        if not snapshot_hash or (services.storage, snapshot_hash) in _uploaded:
+            continue
+        blob = container.get_blob_client(f"{snapshot_hash}.zip")
+        if not blob.exists():
+            source = local_dirs.get(step["name"])
+            if not source:
+                raise AmliteError(f"step {step['name']!r}: snapshot {snapshot_hash} is not stored and its "
+                                  "source_directory is unknown here; publish or submit from the machine that has it")
+            snapshot = take_snapshot(source)
+            if snapshot.hash != snapshot_hash:
+                raise AmliteError(f"step {step['name']!r}: source_directory {source!r} changed since the pipeline "
+                                  "was built; build the pipeline again")
+            put_if_absent(container, blob.blob_name, snapshot_zip(snapshot))
+        _uploaded.add((services.storage, snapshot_hash))
+    graph_id = spec.graph_id
+    if (services.storage, graph_id) not in _uploaded:
+        put_if_absent(container, spec_blob_name(graph_id), spec.to_json().encode())
+        _uploaded.add((services.storage, graph_id))
+
+
+def create_run(services: Services, spec: PipelineSpec, experiment: str, parameters: dict[str, Any] | None = None,
+               datapaths: dict[str, Any] | None = None, regenerate_outputs: bool = False,
+               continue_on_step_failure: bool | None = None, description: str | None = None,
+               tags: dict[str, str] | None = None, run_source: str = "SDK", pipeline_id: str | None = None,
+               run_id: str | None = None) -> str:
+    check_experiment_name(experiment)
+    values = coerce_parameters(spec, parameters, datapaths)
+    upload_spec_and_snapshots(services, spec)
+    run_id = run_id or str(uuid.uuid4())
+    if continue_on_step_failure is None:
+        continue_on_step_failure = bool(spec.doc.get("continue_on_step_failure", False))
+    services.runs.create_run(
+        run_id, experiment,
+        {"graph_id": spec.graph_id, "pipeline_id": pipeline_id or "", "parameters": values,
+         "regenerate_outputs": bool(regenerate_outputs), "continue_on_step_failure": bool(continue_on_step_failure),
+         "description": description or spec.doc.get("description") or "", "tags": tags or {},
+         "run_source": run_source},
+        [(s["name"], {"step_type": s["type"], "recorded": s.get("recorded") or {}}) for s in spec.steps],
+    )
+    return run_id

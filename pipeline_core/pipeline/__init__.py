@@ -1,0 +1,1 @@
+"""AML v1 ``azureml.pipeline``."""

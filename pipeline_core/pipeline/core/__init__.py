@@ -1,0 +1,9 @@
+"""AML v1 ``azureml.pipeline.core`` names."""
+
+from pipeline_core.pipeline.core.builder import StepSequence
+from pipeline_core.pipeline.core.graph import PipelineData, PipelineParameter
+from pipeline_core.pipeline.core.pipeline import Pipeline
+from pipeline_core.pipeline.core.run import PipelineRun, PortDataReference, StepRun, StepRunOutput
+
+__all__ = ["Pipeline", "PipelineData", "PipelineParameter", "PipelineRun", "PortDataReference", "StepRun",
+           "StepRunOutput", "StepSequence"]

@@ -1,0 +1,205 @@
+"""``PipelineRun`` and ``StepRun``: following a run, its steps, logs and outputs (AML v1 names)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from pipeline_core.errors import AmliteError, NotFoundError, StepFailedError
+from pipeline_core.execution.logs import LOGS_CONTAINER, STD_LOG, STDERR_LOG, STDOUT_LOG, log_blob_name
+from pipeline_core.storage.blobs import download_prefix
+from pipeline_core.storage.run_store import FAILED, TERMINAL
+
+if TYPE_CHECKING:
+    from pipeline_core.core.experiment import Experiment
+    from pipeline_core.engine.services import Services
+
+
+class PortDataReference:
+    """Where a step output landed: ``datastore_name`` + ``path_on_datastore``, with ``download``."""
+
+    def __init__(self, services: Services, name: str, datastore_name: str, path_on_datastore: str):
+        self._services = services
+        self.name = name
+        self.datastore_name = datastore_name
+        self.path_on_datastore = path_on_datastore
+
+    @property
+    def data_reference_name(self) -> str:
+        return self.name
+
+    def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
+        """Download to ``local_path/<path_on_datastore>`` as AML does; returns that folder."""
+        container = self._services.container_for(self.datastore_name)
+        target = Path(local_path) / self.path_on_datastore
+        count = download_prefix(container, self.path_on_datastore, target, overwrite=overwrite)
+        if show_progress:
+            print(f"Downloaded {count} files of output {self.name!r} to {target}")
+        return str(target)
+
+    def __repr__(self) -> str:
+        return (f"PortDataReference(name={self.name!r}, datastore_name={self.datastore_name!r}, "
+                f"path_on_datastore={self.path_on_datastore!r})")
+
+
+class StepRunOutput:
+    def __init__(self, reference: PortDataReference):
+        self._reference = reference
+        self.name = reference.name
+
+    def get_port_data_reference(self) -> PortDataReference:
+        return self._reference
+
+
+class StepRun:
+    """One step of a pipeline run."""
+
+    def __init__(self, pipeline_run: PipelineRun, row: dict[str, Any]):
+        self.pipeline_run = pipeline_run
+        self._row = row
+        self.name: str = row["name"]
+
+    @property
+    def id(self) -> str:
+        return f"{self.pipeline_run.id}_{self.name}"
+
+    @property
+    def _services(self) -> Services:
+        return self.pipeline_run._services
+
+    def _refresh(self) -> dict[str, Any]:
+        self._row = self._services.runs.get_step(self.pipeline_run.id, self.name)
+        return self._row
+
+    def get_status(self) -> str:
+        return str(self._refresh().get("status"))
+
+    @property
+    def status(self) -> str:
+        return str(self._row.get("status"))
+
+    @property
+    def is_reused(self) -> bool:
+        return bool(self._row.get("is_reused"))
+
+    @property
+    def reused_run_id(self) -> str | None:
+        return self._row.get("reused_run_id") or None
+
+    def get_details(self) -> dict[str, Any]:
+        row = self._refresh()
+        return {"runId": self.id, "name": self.name, "status": row.get("status"),
+                "startTimeUtc": row.get("start_time") or None, "endTimeUtc": row.get("end_time") or None,
+                "is_reused": bool(row.get("is_reused")), "reused_run_id": row.get("reused_run_id") or None,
+                "reuse": row.get("reuse"), "error": row.get("error"), "outputs": row.get("outputs") or {},
+                "properties": {"recorded": row.get("recorded") or {}}}
+
+    def get_outputs(self) -> dict[str, StepRunOutput]:
+        outputs = self._refresh().get("outputs") or {}
+        return {name: StepRunOutput(PortDataReference(self._services, name, loc["datastore"], loc["path"]))
+                for name, loc in outputs.items()}
+
+    def get_output(self, name: str) -> StepRunOutput:
+        return StepRunOutput(self.get_output_data(name))
+
+    def get_output_data(self, name: str) -> PortDataReference:
+        outputs = self.get_outputs()
+        if name not in outputs:
+            have = ", ".join(sorted(outputs)) or "none (has the step finished?)"
+            raise NotFoundError(f"step {self.name!r} has no output {name!r}; its outputs: {have}")
+        return outputs[name].get_port_data_reference()
+
+    def _log(self, file: str) -> str:
+        container = self._services.account.container(LOGS_CONTAINER)
+        try:
+            return container.download_blob(log_blob_name(self.pipeline_run.id, self.name, file)).readall().decode(
+                "utf-8", errors="replace")
+        except ResourceNotFoundError:
+            return ""
+
+    def get_job_log(self) -> str:
+        return self._log(STD_LOG)
+
+    def get_stdout_log(self) -> str:
+        return self._log(STDOUT_LOG)
+
+    def get_stderr_log(self) -> str:
+        return self._log(STDERR_LOG)
+
+    def __repr__(self) -> str:
+        return f"StepRun(name={self.name!r}, status={self.status!r})"
+
+
+class PipelineRun:
+    """A submitted pipeline. Reads its state from the run's partition in Table storage."""
+
+    def __init__(self, experiment: Experiment, run_id: str, _services: Services | None = None):
+        from pipeline_core.engine.services import services_for
+
+        self.experiment = experiment
+        self.id = run_id
+        self._services = _services or services_for(experiment.workspace.storage)
+
+    @property
+    def run_id(self) -> str:
+        return self.id
+
+    def get_status(self) -> str:
+        return str(self._services.runs.get_run(self.id).get("status"))
+
+    @property
+    def status(self) -> str:
+        return self.get_status()
+
+    def get_details(self) -> dict[str, Any]:
+        run = self._services.runs.get_run(self.id)
+        return {"runId": self.id, "status": run.get("status"), "experiment": run.get("experiment"),
+                "startTimeUtc": run.get("start_time") or None, "endTimeUtc": run.get("end_time") or None,
+                "createdTimeUtc": run.get("created_time"), "parameters": run.get("parameters") or {},
+                "graphId": run.get("graph_id"), "pipelineId": run.get("pipeline_id") or None,
+                "error": run.get("error"), "description": run.get("description"), "tags": run.get("tags") or {},
+                "runSource": run.get("run_source")}
+
+    def get_tags(self) -> dict[str, str]:
+        return dict(self._services.runs.get_run(self.id).get("tags") or {})
+
+    def get_steps(self) -> list[StepRun]:
+        """Steps in reverse start order, as AML returns them (unstarted steps last)."""
+        state = self._services.runs.get_state(self.id)
+        rows = list(state.steps.values())
+        rows.sort(key=lambda r: (r.get("start_time") or "", -int(r.get("index") or 0)), reverse=True)
+        return [StepRun(self, row) for row in rows]
+
+    def find_step_run(self, name: str) -> list[StepRun]:
+        return [StepRun(self, row) for row in self._services.runs.get_state(self.id).steps.values()
+                if row["name"] == name]
+
+    def cancel(self) -> None:
+        from pipeline_core.engine.activities import request_cancel
+
+        request_cancel(self._services, self.id)
+
+    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
+                            raise_on_error: bool = True) -> str:
+        """Poll until the run ends; with ``show_output`` print each step's status changes and its log."""
+        from pipeline_core.progress import follow_run
+
+        status = follow_run(self._services, self.id, show_output=show_output, timeout_seconds=timeout_seconds)
+        if status not in TERMINAL:
+            raise AmliteError(f"run {self.id} did not finish within {timeout_seconds} s (status {status})")
+        if status == FAILED and raise_on_error:
+            error = (self._services.runs.get_run(self.id).get("error") or {})
+            raise StepFailedError(f"run {self.id} failed: {error.get('message', 'see the step logs')}")
+        return status
+
+    def __repr__(self) -> str:
+        return f"PipelineRun(experiment={self.experiment.name!r}, id={self.id!r})"
+
+
+def wait_all(runs: list[PipelineRun], poll: float = 0.5) -> None:
+    while any(r.get_status() not in TERMINAL for r in runs):
+        time.sleep(poll)

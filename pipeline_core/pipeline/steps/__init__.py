@@ -1,0 +1,6 @@
+"""AML v1 ``azureml.pipeline.steps`` names."""
+
+from pipeline_core.pipeline.steps.base import PipelineStep
+from pipeline_core.pipeline.steps.python_script_step import PythonScriptStep
+
+__all__ = ["PipelineStep", "PythonScriptStep"]

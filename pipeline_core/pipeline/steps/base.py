@@ -1,0 +1,44 @@
+"""What every step shares: a name, ordering (``run_after``), and the data it touches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PipelineStep:
+    """Base of all steps. Subclasses fill ``inputs``, ``outputs`` and ``arguments`` and give a ``step_type``."""
+
+    step_type = "abstract"
+
+    def __init__(self, name: str, inputs: list[Any] | None = None, outputs: list[Any] | None = None,
+                 arguments: list[Any] | None = None, allow_reuse: bool = True):
+        self.name = name
+        self._inputs = list(inputs or [])
+        self._outputs = list(outputs or [])
+        self._arguments = list(arguments or [])
+        self.allow_reuse = allow_reuse
+        self._run_after: list[PipelineStep] = []
+        for output in self._outputs:
+            _claim(output, self)
+
+    def run_after(self, step: PipelineStep) -> None:
+        """Run this step only after ``step`` has finished (AML v1), whether or not data links them."""
+        if step is self:
+            raise ValueError(f"step {self.name!r} cannot run after itself")
+        if step not in self._run_after:
+            self._run_after.append(step)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _claim(output: Any, step: PipelineStep) -> None:
+    """Remember which steps list ``output`` as theirs, so a pipeline can be closed over from its last step."""
+    producers = getattr(output, "_producers", None)
+    if producers is None:
+        try:
+            output._producers = [step]
+        except AttributeError:
+            return
+    elif step not in producers:
+        producers.append(step)

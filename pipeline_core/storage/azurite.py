@@ -1,0 +1,169 @@
+"""Azurite lifecycle, in one place for the CLI, the dev host and the test suite.
+
+Why one place: every entry point needs the same three answers (is an emulator
+already answering on the configured ports, if not how to start the pinned one
+from ``node_modules``, and whether we own it and so must stop it). Getting any
+of them wrong leaves a stray node process or clobbers someone else's data.
+
+Ports come from ``AMLITE_AZURITE_BLOB_PORT`` / ``_QUEUE_PORT`` / ``_TABLE_PORT``
+(defaults 10000-10002, Azurite's own).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline_core.errors import AmliteError
+
+DEVSTORE_ACCOUNT = "devstoreaccount1"
+DEVSTORE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+@dataclass(frozen=True)
+class AzuritePorts:
+    blob: int = 10000
+    queue: int = 10001
+    table: int = 10002
+
+    @classmethod
+    def from_env(cls) -> AzuritePorts:
+        return cls(
+            blob=int(os.environ.get("AMLITE_AZURITE_BLOB_PORT", "10000")),
+            queue=int(os.environ.get("AMLITE_AZURITE_QUEUE_PORT", "10001")),
+            table=int(os.environ.get("AMLITE_AZURITE_TABLE_PORT", "10002")),
+        )
+
+    def connection_string(self, host: str = "127.0.0.1") -> str:
+        """The explicit form of ``UseDevelopmentStorage=true`` for these ports."""
+        return (
+            "DefaultEndpointsProtocol=http;"
+            f"AccountName={DEVSTORE_ACCOUNT};AccountKey={DEVSTORE_KEY};"
+            f"BlobEndpoint=http://{host}:{self.blob}/{DEVSTORE_ACCOUNT};"
+            f"QueueEndpoint=http://{host}:{self.queue}/{DEVSTORE_ACCOUNT};"
+            f"TableEndpoint=http://{host}:{self.table}/{DEVSTORE_ACCOUNT};"
+        )
+
+
+def _answers(port: int, host: str = "127.0.0.1", timeout: float = 0.25) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def find_azurite_binary(start: Path | None = None) -> Path | None:
+    """Look for ``node_modules/.bin/azurite`` from ``start`` (or cwd) upwards, then beside this package."""
+    candidates: list[Path] = []
+    for base in [start or Path.cwd(), Path(__file__).resolve().parent]:
+        candidates.extend([base, *base.parents])
+    for directory in candidates:
+        binary = directory / "node_modules" / ".bin" / "azurite"
+        if binary.exists():
+            return binary
+    found = shutil.which("azurite")
+    return Path(found) if found else None
+
+
+@dataclass
+class Azurite:
+    """A handle on a running Azurite; ``stop()`` only stops one this handle started."""
+
+    ports: AzuritePorts
+    process: subprocess.Popen[bytes] | None = None
+    location: Path | None = None
+    _temp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    @property
+    def started_here(self) -> bool:
+        return self.process is not None
+
+    @property
+    def connection_string(self) -> str:
+        return self.ports.connection_string()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+        if self._temp is not None:
+            self._temp.cleanup()
+            self._temp = None
+
+
+def _running(ports: AzuritePorts) -> bool:
+    return _answers(ports.blob) and _answers(ports.table)
+
+
+def ensure_azurite(
+    ports: AzuritePorts | None = None,
+    location: Path | str | None = None,
+    temporary: bool = False,
+    timeout: float = 30.0,
+) -> Azurite:
+    """Reuse an Azurite answering on ``ports``, else start the pinned one.
+
+    ``location`` holds its data (default ``.azurite/`` in the cwd); ``temporary``
+    puts it in a fresh temp dir instead, which the test suite uses so runs never
+    see each other's state.
+    """
+    ports = ports or AzuritePorts.from_env()
+    if _running(ports):
+        return Azurite(ports=ports)
+    binary = find_azurite_binary()
+    if binary is None:
+        raise AmliteError(
+            "Azurite is not running and node_modules/.bin/azurite was not found. "
+            "Run `npm ci` in the project root (or `make setup`), or start Azurite yourself "
+            f"on ports blob={ports.blob}, queue={ports.queue}, table={ports.table}."
+        )
+    temp: tempfile.TemporaryDirectory[str] | None = None
+    if temporary:
+        temp = tempfile.TemporaryDirectory(prefix="amlite-azurite-")
+        data_dir = Path(temp.name)
+    else:
+        data_dir = Path(location) if location else Path.cwd() / ".azurite"
+        data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir / "azurite.log", "ab")  # noqa: SIM115 - handed to the child process
+    process = subprocess.Popen(
+        [
+            str(binary), "--silent", "--skipApiVersionCheck", "--loose",
+            "--location", str(data_dir),
+            "--blobHost", "127.0.0.1", "--blobPort", str(ports.blob),
+            "--queueHost", "127.0.0.1", "--queuePort", str(ports.queue),
+            "--tableHost", "127.0.0.1", "--tablePort", str(ports.table),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log.close()
+    handle = Azurite(ports=ports, process=process, location=data_dir, _temp=temp)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            handle.stop()
+            raise AmliteError(
+                f"Azurite exited with code {process.returncode} while starting; "
+                f"see {data_dir / 'azurite.log'} (is another program using port {ports.blob}?)"
+            )
+        if _running(ports):
+            return handle
+        time.sleep(0.05)
+    handle.stop()
+    raise AmliteError(f"Azurite did not answer on port {ports.blob} within {timeout:.0f} s")

@@ -1,0 +1,89 @@
+"""Folder-shaped Blob operations: upload a folder, download a prefix, fingerprint a prefix.
+
+Why here: step inputs and outputs are folders, and both the executor and the
+SDK (``get_output_data().download``) need the same path rules: a prefix that
+names a single blob downloads as that file; otherwise as a folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import ContainerClient
+
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="amlite-blob")
+
+
+def list_prefix(container: ContainerClient, prefix: str) -> list[tuple[str, str, int]]:
+    """(name, etag, size) of every blob at ``prefix`` exactly or under ``prefix/``."""
+    prefix = prefix.strip("/")
+    found: list[tuple[str, str, int]] = []
+    for blob in container.list_blobs(name_starts_with=prefix or None):
+        name = blob.name
+        if not prefix or name == prefix or name.startswith(prefix + "/"):
+            found.append((name, str(blob.etag).strip('"'), int(blob.size or 0)))
+    return found
+
+
+def fingerprint(container: ContainerClient, prefix: str) -> tuple[str, int]:
+    """A hash of the names and ETags under ``prefix``, and the blob count: changes whenever any blob changes."""
+    digest = hashlib.sha256()
+    blobs = list_prefix(container, prefix)
+    for name, etag, size in blobs:
+        digest.update(f"{name}\0{etag}\0{size}\n".encode())
+    return digest.hexdigest(), len(blobs)
+
+
+def download_prefix(container: ContainerClient, prefix: str, target: Path, overwrite: bool = True,
+                    keep_prefix: bool = False) -> int:
+    """Download ``prefix`` into ``target``. A prefix naming one blob becomes ``target/<basename>``.
+
+    ``keep_prefix`` keeps the full blob path below ``target`` (``Datastore.download``);
+    otherwise paths are relative to the prefix (step inputs).
+    """
+    prefix = prefix.strip("/")
+    blobs = list_prefix(container, prefix)
+    target.mkdir(parents=True, exist_ok=True)
+
+    def fetch(name: str) -> None:
+        if keep_prefix:
+            rel = name
+        elif name == prefix:
+            rel = name.rsplit("/", 1)[-1]
+        else:
+            rel = name[len(prefix) + 1:] if prefix else name
+        dest = target / rel
+        if dest.exists() and not overwrite:
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest, "wb") as handle:
+            container.download_blob(name).readinto(handle)
+
+    list(_pool.map(fetch, [name for name, _, _ in blobs]))
+    return len(blobs)
+
+
+def upload_folder(container: ContainerClient, folder: Path, prefix: str) -> int:
+    """Upload every file under ``folder`` to ``prefix/<relative path>``, overwriting; returns the count."""
+    prefix = prefix.strip("/")
+    files = [p for p in folder.rglob("*") if p.is_file()]
+
+    def put(path: Path) -> None:
+        name = f"{prefix}/{path.relative_to(folder).as_posix()}"
+        with open(path, "rb") as handle:
+            container.upload_blob(name, handle, overwrite=True)
+
+    list(_pool.map(put, files))
+    return len(files)
+
+
+def put_if_absent(container: ContainerClient, name: str, data: bytes) -> bool:
+    """Upload unless the blob exists (content-addressed blobs never change); True if uploaded now."""
+    try:
+        container.upload_blob(name, data, overwrite=False)
+        return True
+    except ResourceExistsError:
+        return False

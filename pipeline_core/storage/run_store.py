@@ -1,0 +1,234 @@
+"""Run and step state in Table storage: one partition per run, ETag-guarded transitions.
+
+Why one partition: a run and all its steps read in a single partition query
+and update atomically in batches (at most 100 operations, Table storage's
+limit), so ``get_details`` never sees a half-written submit. Why ETags: the
+orchestrator, a cancel request and a redelivered activity may all touch one
+row; an update that lost the race re-reads and decides again rather than
+overwriting.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, UpdateMode
+
+from pipeline_core.errors import ConcurrencyError, NotFoundError
+from pipeline_core.storage.account import StorageAccount
+
+RUNS_TABLE = "runs"
+EXPERIMENTS_TABLE = "experiments"
+RUN_ROW = "run"
+STEP_PREFIX = "step:"
+
+NOT_STARTED, QUEUED, RUNNING = "NotStarted", "Queued", "Running"
+FINISHED, FAILED, CANCELED, CANCEL_REQUESTED = "Finished", "Failed", "Canceled", "CancelRequested"
+TERMINAL = frozenset({FINISHED, FAILED, CANCELED})
+ALLOWED: dict[str, frozenset[str]] = {
+    NOT_STARTED: frozenset({QUEUED, RUNNING, FINISHED, FAILED, CANCELED, CANCEL_REQUESTED}),
+    QUEUED: frozenset({RUNNING, FINISHED, FAILED, CANCELED, CANCEL_REQUESTED}),
+    RUNNING: frozenset({FINISHED, FAILED, CANCELED, CANCEL_REQUESTED}),
+    CANCEL_REQUESTED: frozenset({CANCELED, FAILED, FINISHED}),
+}
+JSON_FIELDS = ("parameters", "tags", "outputs", "error", "reuse", "recorded", "progress")
+
+
+class InvalidTransition(Exception):
+    """A row is already in a state that does not allow the requested change (usually: already terminal)."""
+
+    def __init__(self, row: dict[str, Any], to_status: str):
+        self.row = row
+        super().__init__(f"cannot move {row.get('RowKey')} of run {row.get('PartitionKey')} "
+                         f"from {row.get('status')} to {to_status}")
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def step_key(name: str) -> str:
+    return STEP_PREFIX + name
+
+
+def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key in JSON_FIELDS:
+            out[key] = json.dumps(value, sort_keys=True)
+        elif value is None:
+            out[key] = ""
+        else:
+            out[key] = value
+    return out
+
+
+def decode(entity: Any) -> dict[str, Any]:
+    row = dict(entity)
+    for key in JSON_FIELDS:
+        if isinstance(row.get(key), str) and row[key]:
+            try:
+                row[key] = json.loads(row[key])
+            except json.JSONDecodeError:
+                pass
+        elif row.get(key) == "":
+            row[key] = None
+    row["etag"] = entity.metadata.get("etag") if hasattr(entity, "metadata") else None
+    return row
+
+
+@dataclass
+class RunState:
+    run: dict[str, Any]
+    steps: dict[str, dict[str, Any]]
+
+
+class RunStore:
+    """CRUD and guarded transitions over the ``runs`` and ``experiments`` tables."""
+
+    def __init__(self, account: StorageAccount):
+        self.account = account
+
+    @property
+    def runs(self) -> TableClient:
+        return self.account.table(RUNS_TABLE)
+
+    @property
+    def experiments(self) -> TableClient:
+        return self.account.table(EXPERIMENTS_TABLE)
+
+    # -- create ------------------------------------------------------------------
+    def create_run(self, run_id: str, experiment: str, run_fields: dict[str, Any],
+                   steps: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Write the run row and every step row (NotStarted) atomically, then index it under its experiment."""
+        now = utcnow()
+        run_row = {"PartitionKey": run_id, "RowKey": RUN_ROW, "experiment": experiment, "status": NOT_STARTED,
+                   "created_time": now, "start_time": "", "end_time": "", **_encode(run_fields)}
+        ops: list[tuple[str, dict[str, Any]]] = [("create", run_row)]
+        for index, (name, fields) in enumerate(steps):
+            ops.append(("create", {"PartitionKey": run_id, "RowKey": step_key(name), "name": name,
+                                   "index": index, "status": NOT_STARTED, "start_time": "", "end_time": "",
+                                   **_encode(fields)}))
+        for start in range(0, len(ops), 100):
+            # A run larger than 100 rows is written in several batches, run row first; readers
+            # only ever see a run whose row exists, and step rows are created NotStarted.
+            self.runs.submit_transaction(ops[start:start + 100])
+        inverted = f"{10**13 - int(time.time() * 1000):013d}"
+        self.experiments.upsert_entity({"PartitionKey": experiment, "RowKey": f"{inverted}_{run_id}",
+                                        "run_id": run_id, "created_time": now})
+
+    # -- read --------------------------------------------------------------------
+    def get_state(self, run_id: str) -> RunState:
+        rows = [decode(e) for e in self.runs.query_entities("PartitionKey eq @pk", parameters={"pk": run_id})]
+        run = next((r for r in rows if r["RowKey"] == RUN_ROW), None)
+        if run is None:
+            raise NotFoundError(f"run {run_id!r} was not found; check the id (amlite runs lists recent runs)")
+        steps = {r["name"]: r for r in rows if r["RowKey"].startswith(STEP_PREFIX)}
+        return RunState(run, dict(sorted(steps.items(), key=lambda kv: kv[1].get("index", 0))))
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        try:
+            return decode(self.runs.get_entity(run_id, RUN_ROW))
+        except ResourceNotFoundError:
+            raise NotFoundError(f"run {run_id!r} was not found; check the id (amlite runs lists recent runs)") from None
+
+    def get_step(self, run_id: str, name: str) -> dict[str, Any]:
+        try:
+            return decode(self.runs.get_entity(run_id, step_key(name)))
+        except ResourceNotFoundError:
+            raise NotFoundError(f"step {name!r} was not found in run {run_id!r}") from None
+
+    def list_runs(self, experiment: str | None = None, top: int = 50) -> list[dict[str, Any]]:
+        if experiment:
+            index = self.experiments.query_entities("PartitionKey eq @pk", parameters={"pk": experiment},
+                                                    results_per_page=top)
+        else:
+            index = self.experiments.list_entities(results_per_page=200)
+        entries = []
+        for entry in index:
+            entries.append(entry)
+            if experiment and len(entries) >= top:
+                break
+        entries.sort(key=lambda e: e["RowKey"])
+        runs = []
+        for entry in entries[:top]:
+            try:
+                runs.append(self.get_run(entry["run_id"]))
+            except NotFoundError:
+                continue
+        return runs
+
+    # -- update ------------------------------------------------------------------
+    def update(self, run_id: str, row_key: str, fields: dict[str, Any], etag: str | None = None) -> dict[str, Any]:
+        """Merge ``fields`` into a row; with ``etag`` only if nobody changed it since (else ConcurrencyError)."""
+        entity = {"PartitionKey": run_id, "RowKey": row_key, **_encode(fields)}
+        try:
+            if etag:
+                meta = self.runs.update_entity(entity, mode=UpdateMode.MERGE, etag=etag,
+                                               match_condition=MatchConditions.IfNotModified)
+            else:
+                meta = self.runs.update_entity(entity, mode=UpdateMode.MERGE)
+        except ResourceModifiedError as exc:
+            raise ConcurrencyError(f"{row_key} of run {run_id} changed concurrently") from exc
+        except HttpResponseError as exc:
+            if exc.status_code == 412:
+                raise ConcurrencyError(f"{row_key} of run {run_id} changed concurrently") from exc
+            raise
+        return {"etag": meta.get("etag")}
+
+    def transition(self, run_id: str, row_key: str, to_status: str, fields: dict[str, Any] | None = None,
+                   guard: Callable[[dict[str, Any]], bool] | None = None, attempts: int = 8) -> dict[str, Any]:
+        """Move a row to ``to_status`` if the state machine (and ``guard``) allows, retrying lost races.
+
+        Raises InvalidTransition when the current state forbids it (e.g. the row is
+        already terminal), which is how a redelivered or late update learns it is late.
+        """
+        for _ in range(attempts):
+            try:
+                row = decode(self.runs.get_entity(run_id, row_key))
+            except ResourceNotFoundError:
+                raise NotFoundError(f"{row_key} of run {run_id!r} was not found") from None
+            current = row.get("status") or NOT_STARTED
+            if current == to_status and not fields:
+                return row
+            if to_status != current and to_status not in ALLOWED.get(current, frozenset()):
+                raise InvalidTransition(row, to_status)
+            if guard is not None and not guard(row):
+                raise InvalidTransition(row, to_status)
+            changes = {"status": to_status, **(fields or {})}
+            try:
+                meta = self.update(run_id, row_key, changes, etag=row["etag"])
+            except ConcurrencyError:
+                continue
+            row.update(changes)
+            row["etag"] = meta["etag"]
+            return row
+        raise ConcurrencyError(f"{row_key} of run {run_id} kept changing; gave up after {attempts} attempts")
+
+    def batch_update(self, run_id: str, updates: list[tuple[str, dict[str, Any]]]) -> None:
+        """Unconditional merges of several rows of one run, in transactions of at most 100."""
+        ops: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+            ("update", {"PartitionKey": run_id, "RowKey": key, **_encode(fields)}, {"mode": UpdateMode.MERGE})
+            for key, fields in updates
+        ]
+        for start in range(0, len(ops), 100):
+            try:
+                self.runs.submit_transaction(ops[start:start + 100])  # type: ignore[arg-type]
+            except ResourceExistsError:
+                raise
+
+    def delete_run(self, run_id: str) -> None:
+        for row in self.runs.query_entities("PartitionKey eq @pk", parameters={"pk": run_id}, select=["RowKey"]):
+            self.runs.delete_entity(run_id, row["RowKey"])
