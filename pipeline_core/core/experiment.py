@@ -19,7 +19,7 @@ class Experiment:
 
     def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> PipelineRun:
         """Submit a ``Pipeline`` (AML v1 keywords: pipeline_parameters, regenerate_outputs, continue_on_step_failure)."""
-        from pipeline_core.engine.local_driver import drive_in_background
+        from pipeline_core.engine.launch import launch_run
         from pipeline_core.engine.services import services_for
         from pipeline_core.engine.submit import create_run
         from pipeline_core.pipeline.core.pipeline import Pipeline
@@ -39,7 +39,7 @@ class Experiment:
             regenerate_outputs=bool(kwargs.get("regenerate_outputs", False)),
             continue_on_step_failure=kwargs.get("continue_on_step_failure"),
             description=kwargs.get("description"), tags=tags, run_source="SDK")
-        drive_in_background(services, run_id)
+        launch_run(services, run_id)
         return PipelineRun(self, run_id)
 
     def get_runs(self, type: str | None = None, tags: Any = None, properties: Any = None,
