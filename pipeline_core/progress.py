@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 STATUS_STYLE = {"Finished": "green", "Failed": "red", "Canceled": "yellow", "Running": "cyan",
                 "CancelRequested": "yellow", "Queued": "blue", "NotStarted": "dim"}
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 
 def styled(status: str) -> str:

@@ -15,7 +15,7 @@ class ComputeTarget:
         self.name = name or "local"
         self.provisioning_state = "Succeeded"
         self.recorded = dict(kwargs)
-        warn_ignored("ComputeTarget / AmlCompute")
+        warn_ignored("compute targets (ComputeTarget, AmlCompute, compute_target=)")
         if workspace is not None and hasattr(workspace, "_register_compute"):
             workspace._register_compute(self)
 

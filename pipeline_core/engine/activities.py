@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from pipeline_core.execution.binding import (
 from pipeline_core.execution.logs import LOGS_CONTAINER, StepLog
 from pipeline_core.execution.process import run_process
 from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, cache_root, extract_to_cache, working_copy
-from pipeline_core.storage.blobs import _pool, fingerprint, list_prefix, upload_folder
+from pipeline_core.storage.blobs import fingerprint, list_prefix, upload_folder
 from pipeline_core.storage.run_store import (
     CANCEL_REQUESTED,
     CANCELED,
@@ -49,6 +50,10 @@ from pipeline_core.storage.run_store import (
 )
 
 log = logging.getLogger("amlite.engine")
+
+# Step-level concurrent I/O (input downloads, output uploads, the log). Separate from the blob
+# module's pool because those tasks themselves fan out on that one: sharing could deadlock.
+_step_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="amlite-step-io")
 
 
 def _result(step: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +112,7 @@ def is_cancel_requested(services: Services, run_id: str, step: str | None = None
     """True when the run, or this one step (fail-fast cancels siblings), has been asked to stop."""
     keys = [RUN_ROW] + ([step_key(step)] if step else [])
     rows = services.runs.runs.query_entities(
-        "PartitionKey eq @pk and (" + " or ".join(f"RowKey eq @k{i}" for i in range(len(keys))) + ")",
+        "PartitionKey eq @pk and ( " + " or ".join(f"RowKey eq @k{i}" for i in range(len(keys))) + " )",
         parameters={"pk": run_id, **{f"k{i}": k for i, k in enumerate(keys)}}, select=["status"])
     return any(r.get("status") in (CANCEL_REQUESTED, CANCELED) for r in rows)
 
@@ -216,10 +221,9 @@ class _StepRun:
             return reused
         attempt = int(self.row.get("attempt") or 0) + 1
         try:
-            self.services.runs.transition(self.run_id, step_key(self.name), RUNNING,
-                                          {"start_time": utcnow(), "attempt": attempt, "reuse_key": key,
-                                           "reuse": {"decision": "ran", "parts": parts,
-                                                     "changed": self._changed(key, parts)}})
+            self.row = self.services.runs.transition_from(
+                self.row, RUNNING, {"start_time": utcnow(), "attempt": attempt, "reuse_key": key,
+                                    "reuse": {"decision": "ran", "parts": parts, "changed": self._changed(key, parts)}})
         except InvalidTransition as exc:
             return _result(self.name, exc.row)
         return self._run_script(inputs, key, parts)
@@ -239,8 +243,8 @@ class _StepRun:
         try:
             src = working_copy(self._snapshot_dir(), work / "src")
             paths: dict[str, Path] = {}
-            downloads = {d: _pool.submit(download_input, self.services.container_for(loc.datastore), loc,
-                                         work / "inputs" / d) for d, loc in inputs.items()}
+            downloads = {d: _step_pool.submit(download_input, self.services.container_for(loc.datastore), loc,
+                                         work / "inputs" / d.replace(":", "_")) for d, loc in inputs.items()}
             for d, future in downloads.items():
                 paths[d] = future.result()
             out_locations = {d: output_location(self.spec.data[d], d, self.run_id, self.name)
@@ -254,32 +258,38 @@ class _StepRun:
             step_log.note(f"[amlite] step {self.name!r} of run {self.run_id}: {' '.join(argv[2:])}")
             result = run_process(argv, src, env, step_log,
                                  should_cancel=lambda: is_cancel_requested(self.services, self.run_id, self.name))
-            # Upload whatever the script wrote, even on failure: nothing a step produced is lost.
-            uploads: dict[str, Any] = {d: _pool.submit(upload_folder, self.services.container_for(loc.datastore), paths[d], loc.path)
-                       for d, loc in out_locations.items()}
+            # Upload whatever the script wrote, even on failure (nothing a step produced is lost),
+            # at the same time as the log.
+            uploads: dict[str, Any] = {d: _step_pool.submit(upload_folder, self.services.container_for(loc.datastore),
+                                                            paths[d], loc.path)
+                                       for d, loc in out_locations.items()}
+            log_closed = _step_pool.submit(step_log.close)
             for d, future in uploads.items():
                 outputs[d] = {**out_locations[d].to_dict(), "count": future.result()}
+            log_closed.result()
             if result.canceled:
-                step_log.close()
                 return self._end(CANCELED, {"outputs": outputs, "exit_code": result.exit_code,
                                             "error": {"message": "canceled while running"}})
             if result.exit_code != 0:
                 tail = step_log.stderr_text()
-                step_log.close()
                 return self._fail(f"{self.step['script_name']} exited with code {result.exit_code}"
                                   + (f"; last lines of stderr:\n{tail}" if tail else ""), outputs,
                                   exit_code=result.exit_code, stderr_tail=tail)
-            step_log.close()
-            self.services.reuse.record(key, self.run_id, self.name, outputs, parts)
-            self.services.reuse.record_latest(self.run["experiment"], self.name, parts)
-            return self._end(FINISHED, {"outputs": outputs, "exit_code": 0, "is_reused": False})
+            # Reuse bookkeeping goes alongside the final transition; neither needs the other.
+            recorded = [_step_pool.submit(self.services.reuse.record, key, self.run_id, self.name, outputs, parts),
+                        _step_pool.submit(self.services.reuse.record_latest, self.run["experiment"], self.name, parts)]
+            result = self._end(FINISHED, {"outputs": outputs, "exit_code": 0, "is_reused": False})
+            for future in recorded:
+                future.result()
+            return result
         except Exception as exc:  # an infrastructure problem: the step fails with the reason, the run goes on
             log.exception("step %s of run %s crashed", self.name, self.run_id)
             try:
-                step_log.note(f"[amlite] step failed before or after its script: {exc}")
-                step_log.close()
+                if not step_log.closed:
+                    step_log.note(f"[amlite] step failed before or after its script: {exc}")
+                    step_log.close()
             except Exception:
-                pass
+                log.exception("could not save the log of step %s", self.name)
             return self._fail(f"{type(exc).__name__}: {exc}", outputs)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -310,10 +320,10 @@ class _StepRun:
     def _end(self, status: str, fields: dict[str, Any]) -> dict[str, Any]:
         fields = {"end_time": utcnow(), **fields}
         try:
-            row = self.services.runs.transition(self.run_id, step_key(self.name), status, fields)
+            self.row = self.services.runs.transition_from(self.row, status, fields)
         except InvalidTransition as exc:
-            row = exc.row
-        return _result(self.name, row)
+            self.row = exc.row
+        return _result(self.name, self.row)
 
     def _fail(self, message: str, outputs: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
         fields: dict[str, Any] = {"error": {"message": message, **extra}}

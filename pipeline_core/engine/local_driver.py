@@ -7,6 +7,7 @@ replaces it so that local submit and the HTTP endpoints share one engine path.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -23,8 +24,12 @@ def drive(services: Services, run_id: str, max_parallel: int = 4) -> dict[str, A
     status: dict[str, str] = {}
     running: dict[Future[dict[str, Any]], str] = {}
     with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix=f"run-{run_id[:8]}") as pool:
+        cancel = bool(info.get("cancel_requested"))
+        checked = time.monotonic()
         while True:
-            cancel = services.runs.get_run(run_id).get("status") in ("CancelRequested", CANCELED)
+            if time.monotonic() - checked > 0.5:  # cancel is polled, not checked on every completion
+                cancel = services.runs.get_run(run_id).get("status") in ("CancelRequested", CANCELED)
+                checked = time.monotonic()
             decision = plan(deps, status, set(running.values()), info["continue_on_step_failure"], cancel)
             if decision.to_cancel:
                 cancel_steps(services, run_id, decision.to_cancel)

@@ -42,6 +42,7 @@ class StepLog:
         self._created = False
         self.stderr_tail: deque[str] = deque(maxlen=tail_lines)
         self._stop = threading.Event()
+        self.closed = False
         self._flusher = threading.Thread(target=self._flush_loop, name=f"log-{step}", daemon=True)
         self._flusher.start()
 
@@ -78,6 +79,9 @@ class StepLog:
 
     def close(self) -> None:
         """Stop streaming and upload what is left, plus the AML-style driver log copy."""
+        if self.closed:
+            return
+        self.closed = True
         self._stop.set()
         self._flusher.join()
         with self._lock:
@@ -88,7 +92,10 @@ class StepLog:
             if self._streams[is_err]:
                 extra.append(_pool.submit(self.container.upload_blob, log_blob_name(self.run_id, self.step, name),
                                           bytes(self._streams[is_err]), overwrite=True))
-        self._flush() if self._created else self.blob.upload_blob(data, blob_type="AppendBlob", overwrite=True)
+        if self._created:
+            self._flush()
+        else:  # the step ended before the first flush: one block-blob upload instead of create + append
+            self.blob.upload_blob(data, overwrite=True)
         for future in extra:
             future.result()
 

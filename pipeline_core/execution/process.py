@@ -59,22 +59,26 @@ def run_process(argv: list[str], cwd: Path, env: dict[str, str], log: StepLog,
     for pump in pumps:
         pump.start()
     canceled = False
-    while True:
-        try:
-            process.wait(timeout=poll_seconds)
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        if should_cancel is not None and should_cancel():
-            canceled = True
-            log.note("[amlite] cancel requested: stopping the step's processes")
+    try:
+        while True:
+            try:
+                process.wait(timeout=poll_seconds)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if should_cancel is not None and should_cancel():
+                canceled = True
+                log.note("[amlite] cancel requested: stopping the step's processes")
+                stop_process_group(process)
+                break
+            if timeout is not None and time.monotonic() - started > timeout:
+                log.note(f"[amlite] the step exceeded its timeout of {timeout:.0f} s: stopping it")
+                stop_process_group(process)
+                break
+    finally:
+        if process.poll() is None:  # we are leaving on an error: never leave the script running
             stop_process_group(process)
-            break
-        if timeout is not None and time.monotonic() - started > timeout:
-            log.note(f"[amlite] the step exceeded its timeout of {timeout:.0f} s: stopping it")
-            stop_process_group(process)
-            break
-    for pump in pumps:
-        pump.join(timeout=5)
+        for pump in pumps:
+            pump.join(timeout=5)
     return ProcessResult(process.returncode if process.returncode is not None else -1, canceled,
                          time.monotonic() - started)

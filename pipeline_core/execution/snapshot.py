@@ -44,7 +44,7 @@ def _ignore_spec(root: Path) -> pathspec.PathSpec:
         if ignore_file.is_file():
             patterns.extend(ignore_file.read_text(encoding="utf-8", errors="replace").splitlines())
             break
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    return pathspec.PathSpec.from_lines("gitignore", patterns)
 
 
 _cache: dict[tuple[str, float, int], Snapshot] = {}

@@ -188,6 +188,19 @@ class RunStore:
             raise
         return {"etag": meta.get("etag")}
 
+    def transition_from(self, row: dict[str, Any], to_status: str,
+                        fields: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``transition`` starting from a row already read (one round trip when nobody raced us)."""
+        current = row.get("status") or NOT_STARTED
+        if row.get("etag") and to_status in ALLOWED.get(current, frozenset()):
+            changes = {"status": to_status, **(fields or {})}
+            try:
+                meta = self.update(row["PartitionKey"], row["RowKey"], changes, etag=row["etag"])
+                return {**row, **changes, "etag": meta["etag"]}
+            except ConcurrencyError:
+                pass
+        return self.transition(row["PartitionKey"], row["RowKey"], to_status, fields)
+
     def transition(self, run_id: str, row_key: str, to_status: str, fields: dict[str, Any] | None = None,
                    guard: Callable[[dict[str, Any]], bool] | None = None, attempts: int = 8) -> dict[str, Any]:
         """Move a row to ``to_status`` if the state machine (and ``guard``) allows, retrying lost races.

@@ -37,7 +37,7 @@ class PythonScriptStep(PipelineStep):
         self.runconfig = runconfig
         self.runconfig_pipeline_params = dict(runconfig_pipeline_params or {})
         if compute_target is not None:
-            warn_ignored("compute_target")
+            warn_ignored("compute targets (ComputeTarget, AmlCompute, compute_target=)")
         if runconfig is not None:
             warn_ignored("runconfig (environment, docker, conda)")
         if hash_paths:

@@ -1,0 +1,226 @@
+"""``amlite``: run, validate and follow pipelines from a terminal.
+
+``amlite run driver.py`` is the equivalent of the AML starter template's
+``driver.py --local``: the file defines ``pipeline``; amlite submits it and
+follows it. Exit codes: 0 finished, 1 the run failed or was canceled, 2 a bad
+file or argument (with a message that says which and how to fix it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from pipeline_core.errors import AmliteError, ValidationError
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class UsageError(Exception):
+    """A bad file or argument: exit code 2."""
+
+
+def _load_pipeline(path: str) -> Any:
+    from pipeline_core.pipeline.core.pipeline import Pipeline
+
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"pipeline file {path!r} does not exist")
+    sys.path.insert(0, str(file.parent.resolve()))
+    try:
+        namespace = runpy.run_path(str(file), run_name="__amlite__")
+    except SystemExit as exc:
+        raise UsageError(f"{path} called sys.exit({exc.code}) while being loaded; guard submission code with "
+                         "`if __name__ == '__main__':`") from None
+    pipeline = namespace.get("pipeline")
+    if not isinstance(pipeline, Pipeline):
+        found = [k for k, v in namespace.items() if isinstance(v, Pipeline)]
+        if len(found) == 1:
+            return namespace[found[0]]
+        raise UsageError(f"{path} must define a Pipeline named `pipeline` (found: {', '.join(found) or 'none'})")
+    return pipeline
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UsageError(f"--param {pair!r} must look like name=value")
+        name, value = pair.split("=", 1)
+        if value.startswith("{"):
+            try:
+                params[name] = json.loads(value)
+                continue
+            except json.JSONDecodeError:
+                pass
+        params[name] = value
+    return params
+
+
+def _workspace() -> Any:
+    from pipeline_core.core.workspace import Workspace
+
+    return Workspace.from_config()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline_core.core.experiment import Experiment
+    from pipeline_core.engine.submit import ParameterError
+
+    pipeline = _load_pipeline(args.pipeline_file)
+    params = _parse_params(args.param or [])
+    try:
+        run = Experiment(pipeline.workspace, args.experiment).submit(
+            pipeline, pipeline_parameters=params, regenerate_outputs=args.regenerate_outputs)
+    except (ValidationError, ParameterError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.no_wait:
+        console.print(run.id)
+        return 0
+    status = run.wait_for_completion(show_output=not args.quiet, raise_on_error=False)
+    _print_summary(run)
+    return 0 if status == "Finished" else 1
+
+
+def _print_summary(run: Any) -> None:
+    table = Table(title=f"run {run.id}")
+    for column in ("step", "status", "reused", "outputs"):
+        table.add_column(column)
+    for step in sorted(run.get_steps(), key=lambda s: int(s._row.get("index") or 0)):
+        outs = ", ".join(f"{n} -> {o.get_port_data_reference().datastore_name}/"
+                         f"{o.get_port_data_reference().path_on_datastore}" for n, o in step.get_outputs().items())
+        reused = f"yes ({step.reused_run_id[:8]})" if step.is_reused else "no"
+        table.add_row(step.name, step.status, reused, outs)
+    console.print(table)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    pipeline = _load_pipeline(args.pipeline_file)
+    errors = pipeline.validate()
+    if errors:
+        err.print(f"[red]{len(errors)} problem(s)[/] in {args.pipeline_file}:")
+        for message in errors:
+            err.print(Text(f"  - {message}"))
+        return 2
+    console.print(f"[green]valid[/]: {len(pipeline.steps)} steps, graph id {pipeline.graph_id}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from pipeline_core.engine.services import services_for
+
+    rows = services_for(_workspace().storage).runs.list_runs(args.experiment, top=args.top)
+    table = Table()
+    for column in ("run id", "experiment", "status", "created", "ended"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["PartitionKey"], row.get("experiment", ""), row.get("status", ""),
+                      row.get("created_time", ""), row.get("end_time", ""))
+    console.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from pipeline_core.engine.services import services_for
+
+    state = services_for(_workspace().storage).runs.get_state(args.run_id)
+    run = state.run
+    console.print(f"run [bold]{args.run_id}[/]  experiment {run.get('experiment')}  status {run.get('status')}")
+    console.print(f"  created {run.get('created_time')}  started {run.get('start_time') or '-'}  "
+                  f"ended {run.get('end_time') or '-'}")
+    if run.get("parameters"):
+        console.print(Text(f"  parameters {json.dumps(run['parameters'])}"))
+    if run.get("error"):
+        console.print(Text(f"  error: {run['error'].get('message')}", style="red"))
+    table = Table()
+    for column in ("step", "status", "started", "ended", "reuse"):
+        table.add_column(column)
+    for name, row in state.steps.items():
+        reuse = row.get("reuse") or {}
+        if row.get("is_reused"):
+            why = f"reused from {row.get('reused_run_id')}"
+        elif reuse.get("changed"):
+            why = "ran: " + ", ".join(reuse["changed"])
+        else:
+            why = reuse.get("decision", "")
+        table.add_row(name, row.get("status", ""), row.get("start_time", ""), row.get("end_time", ""), why)
+    console.print(table)
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from pipeline_core.core.experiment import Experiment
+    from pipeline_core.engine.services import services_for
+    from pipeline_core.pipeline.core.run import PipelineRun
+
+    ws = _workspace()
+    state = services_for(ws.storage).runs.get_state(args.run_id)
+    run = PipelineRun(Experiment(ws, state.run["experiment"]), args.run_id)
+    names = [args.step] if args.step else list(state.steps)
+    for name in names:
+        if name not in state.steps:
+            raise UsageError(f"run {args.run_id} has no step {name!r}; its steps: {', '.join(state.steps)}")
+        step = run.find_step_run(name)[0]
+        console.rule(name)
+        sys.stdout.write(step.get_job_log() or "(no log: the step has not run or was reused)\n")
+        sys.stdout.flush()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="amlite", description="Azure ML v1 style pipelines, served by Functions")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="submit the pipeline a Python file defines and follow it")
+    run.add_argument("pipeline_file")
+    run.add_argument("--param", action="append", metavar="NAME=VALUE", help="a pipeline parameter (repeatable)")
+    run.add_argument("--experiment", default="amlite-local")
+    run.add_argument("--regenerate-outputs", action="store_true", help="run every step, reusing nothing")
+    run.add_argument("--no-wait", action="store_true", help="print the run id and return")
+    run.add_argument("--quiet", action="store_true", help="no step logs, just the summary")
+    run.set_defaults(func=cmd_run)
+    validate = sub.add_parser("validate", help="check a pipeline file without running it")
+    validate.add_argument("pipeline_file")
+    validate.set_defaults(func=cmd_validate)
+    runs = sub.add_parser("runs", help="list recent runs, newest first")
+    runs.add_argument("--experiment")
+    runs.add_argument("--top", type=int, default=20)
+    runs.set_defaults(func=cmd_runs)
+    show = sub.add_parser("show", help="a run's status, steps and reuse decisions")
+    show.add_argument("run_id")
+    show.set_defaults(func=cmd_show)
+    logs = sub.add_parser("logs", help="print step logs")
+    logs.add_argument("run_id")
+    logs.add_argument("step", nargs="?")
+    logs.set_defaults(func=cmd_logs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) if exc.code in (0, None) else 2
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        err.print(Text(f"error: {exc}", style="red"))
+        return 2
+    except AmliteError as exc:
+        err.print(Text(f"error: {exc}", style="red"))
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Datastores and the run store against Azurite."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pipeline_core import Datastore, Workspace
+from pipeline_core.errors import ConcurrencyError, NotFoundError
+from pipeline_core.storage.run_store import InvalidTransition, RunStore, step_key
+
+pytestmark = pytest.mark.integration
+
+
+def test_datastore_round_trip(workspace: Workspace, tmp_path: Path) -> None:
+    source = tmp_path / "up"
+    (source / "nested").mkdir(parents=True)
+    (source / "a.txt").write_text("alpha")
+    (source / "nested" / "b.bin").write_bytes(bytes(range(256)))
+    prefix = f"roundtrip/{uuid.uuid4().hex}"
+    store = workspace.get_default_datastore()
+    assert store.name == "workspaceblobstore"
+    ref = store.upload(str(source), target_path=prefix, show_progress=False)
+    assert ref.path_on_datastore == prefix
+    count = store.download(str(tmp_path / "down"), prefix=prefix, show_progress=False)
+    assert count == 2
+    assert (tmp_path / "down" / prefix / "a.txt").read_text() == "alpha"
+    assert (tmp_path / "down" / prefix / "nested" / "b.bin").read_bytes() == bytes(range(256))
+
+
+def test_register_and_get_blob_container(workspace: Workspace) -> None:
+    name = f"ds_{uuid.uuid4().hex[:8]}"
+    container = f"c-{uuid.uuid4().hex[:10]}"
+    Datastore.register_azure_blob_container(workspace, name, container, create_if_not_exists=True)
+    found = Datastore.get(workspace, name)
+    assert found.container_name == container
+    assert name in workspace.datastores
+    with pytest.raises(NotFoundError, match="register it with Datastore.register_azure_blob_container"):
+        Datastore.get(workspace, "nope_" + name)
+    with pytest.raises(Exception, match="overwrite=True"):
+        Datastore.register_azure_blob_container(workspace, name, container + "x", create_if_not_exists=True)
+
+
+def test_run_store_transitions_are_guarded(workspace: Workspace) -> None:
+    store = RunStore(workspace.account)
+    run_id = str(uuid.uuid4())
+    store.create_run(run_id, "store-test", {"graph_id": "g", "parameters": {"a": 1}}, [("s1", {}), ("s2", {})])
+    state = store.get_state(run_id)
+    assert state.run["status"] == "NotStarted" and list(state.steps) == ["s1", "s2"]
+    assert state.run["parameters"] == {"a": 1}
+
+    row = store.get_step(run_id, "s1")
+    store.update(run_id, step_key("s1"), {"note": "first"}, etag=row["etag"])
+    with pytest.raises(ConcurrencyError):  # the ETag we read is stale now
+        store.update(run_id, step_key("s1"), {"note": "second"}, etag=row["etag"])
+
+    store.transition(run_id, step_key("s1"), "Running")
+    store.transition(run_id, step_key("s1"), "Finished")
+    with pytest.raises(InvalidTransition):  # terminal rows never move again
+        store.transition(run_id, step_key("s1"), "Failed")
+
+
+def test_concurrent_transitions_let_exactly_one_win(workspace: Workspace) -> None:
+    store = RunStore(workspace.account)
+    run_id = str(uuid.uuid4())
+    store.create_run(run_id, "store-test", {"graph_id": "g"}, [("s", {})])
+    store.transition(run_id, step_key("s"), "Running")
+    outcomes: list[str] = []
+
+    def finish(status: str) -> None:
+        try:
+            store.transition(run_id, step_key("s"), status, {"by": status})
+            outcomes.append(status)
+        except InvalidTransition:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=finish, args=(s,)) for s in ("Finished", "Failed", "Canceled", "Finished")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [o for o in outcomes if o != "refused"]
+    final = store.get_step(run_id, "s")
+    assert final["status"] in ("Finished", "Failed", "Canceled")
+    assert final["by"] == final["status"]
+    # A second identical "Finished" may be a no-op success, but two different terminal states never both win.
+    assert len(set(winners)) == 1, outcomes
+
+
+def test_experiment_listing_is_newest_first(workspace: Workspace) -> None:
+    store = RunStore(workspace.account)
+    experiment = f"list-{uuid.uuid4().hex[:8]}"
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for run_id in ids:
+        store.create_run(run_id, experiment, {"graph_id": "g"}, [])
+    listed = [r["PartitionKey"] for r in store.list_runs(experiment)]
+    assert listed == list(reversed(ids))
