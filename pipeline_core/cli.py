@@ -21,7 +21,7 @@ from rich.text import Text
 
 from pipeline_core.errors import AmliteError, ValidationError
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 
@@ -93,8 +93,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _print_summary(run: Any) -> None:
     table = Table(title=f"run {run.id}")
-    for column in ("step", "status", "reused", "outputs"):
-        table.add_column(column)
+    for column in ("step", "status", "reused"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("outputs", overflow="fold")
     for step in sorted(run.get_steps(), key=lambda s: int(s._row.get("index") or 0)):
         outs = ", ".join(f"{n} -> {o.get_port_data_reference().datastore_name}/"
                          f"{o.get_port_data_reference().path_on_datastore}" for n, o in step.get_outputs().items())
