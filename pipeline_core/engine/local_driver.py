@@ -44,8 +44,11 @@ def drive(services: Services, run_id: str, max_parallel: int = 4) -> dict[str, A
                 done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in done:
                     name = running.pop(future)
-                    result = future.result()
-                    status[name] = result["status"] if result["status"] in TERMINAL else "Failed"
+                    try:
+                        result = future.result()
+                        status[name] = result["status"] if result["status"] in TERMINAL else "Failed"
+                    except Exception:
+                        status[name] = "Failed"
 
 
 def drive_in_background(services: Services, run_id: str) -> threading.Thread:

@@ -68,6 +68,24 @@ class Services:
         return spec
 
 
+def storage_from_environment() -> str:
+    """The run-state account for a Functions app: ``AMLITE_STORAGE``, else the host's own storage.
+
+    Keyless (``AzureWebJobsStorage__accountName``, as the Flex Consumption
+    quickstarts configure it) becomes an account URL used with DefaultAzureCredential.
+    """
+    import os
+
+    if os.environ.get("AMLITE_STORAGE"):
+        return os.environ["AMLITE_STORAGE"]
+    if os.environ.get("AzureWebJobsStorage"):
+        return os.environ["AzureWebJobsStorage"]
+    account = os.environ.get("AzureWebJobsStorage__accountName")
+    if account:
+        return f"https://{account}.blob.core.windows.net"
+    return "UseDevelopmentStorage=true"
+
+
 _services: dict[str, Services] = {}
 _services_lock = threading.Lock()
 

@@ -18,6 +18,7 @@ class PipelineStep:
         self._arguments = list(arguments or [])
         self.allow_reuse = allow_reuse
         self._run_after: list[PipelineStep] = []
+        self._retry: dict[str, float] | None = None
         for output in self._outputs:
             _claim(output, self)
 
@@ -27,6 +28,22 @@ class PipelineStep:
             raise ValueError(f"step {self.name!r} cannot run after itself")
         if step not in self._run_after:
             self._run_after.append(step)
+
+    def set_retry(self, max_attempts: int = 3, first_retry_interval_seconds: float = 5.0,
+                  backoff_coefficient: float = 2.0) -> PipelineStep:
+        """amlite extension (AML v1 has no step retry): rerun a failed step up to ``max_attempts`` times.
+
+        Carried out by Durable Functions' ``RetryOptions``; every attempt's log
+        overwrites the previous one and the step row counts the attempts.
+        """
+        if int(max_attempts) < 1:
+            raise ValueError(f"step {self.name!r}: set_retry max_attempts must be at least 1")
+        if first_retry_interval_seconds <= 0:
+            raise ValueError(f"step {self.name!r}: set_retry first_retry_interval_seconds must be positive")
+        self._retry = {"max_attempts": int(max_attempts),
+                       "first_retry_interval_ms": int(first_retry_interval_seconds * 1000),
+                       "backoff_coefficient": float(backoff_coefficient)}
+        return self
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

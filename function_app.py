@@ -1,0 +1,13 @@
+"""The Functions app: one DFApp, the blueprints in functions/ registered on it.
+
+Azure (and `func start`) index this module; so does `amlite dev`, which runs the
+same registered functions without Core Tools.
+"""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from functions import orchestration
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+app.register_functions(orchestration.bp)

@@ -1,0 +1,1 @@
+"""Thin Azure Functions blueprints: they parse and answer; pipeline_core decides."""

@@ -1,0 +1,116 @@
+"""The Durable orchestrator that runs every pipeline, and the activities it schedules.
+
+Input is the run id only; the spec stays in Blob storage and never enters the
+history. The loop is: plan (pure, ``RunTracker``) -> fan out ready steps ->
+wait for any step or a cancel event -> record -> repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskBase, TaskState
+
+from pipeline_core.engine import activities
+from pipeline_core.engine.run_tracker import CANCEL_EVENT, CHUNK_SIZE, RunTracker
+from pipeline_core.engine.services import services_for, storage_from_environment
+
+bp = df.Blueprint()
+
+ORCHESTRATOR = "pipeline_run"
+CHUNK_ORCHESTRATOR = "pipeline_steps_chunk"
+
+
+def _services() -> Any:
+    return services_for(storage_from_environment())
+
+
+def _step_task(context: df.DurableOrchestrationContext, run_id: str, name: str,
+               retry: dict[str, Any] | None) -> TaskBase:
+    payload = {"run_id": run_id, "step": name}
+    if retry and int(retry.get("max_attempts", 1)) > 1:
+        options = df.RetryOptions(int(retry.get("first_retry_interval_ms", 5000)), int(retry["max_attempts"]))
+        options.backoff_coefficient = float(retry.get("backoff_coefficient", 2.0))
+        return context.call_activity_with_retry("run_step", options, payload)
+    return context.call_activity("run_step", payload)
+
+
+def _outcome(task: TaskBase) -> Any:
+    return task.result if task.state is not TaskState.FAILED else f"the step's activity failed: {task.result}"
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
+def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    run_id: str = context.get_input()
+    info = yield context.call_activity("start_run", run_id)
+    if info["done"]:
+        return info
+    tracker = RunTracker.from_start(run_id, info)
+    waiting: dict[TaskBase, list[str]] = {}  # a step's task, or a chunk sub-orchestration's
+    cancel_event = context.wait_for_external_event(CANCEL_EVENT)
+    while True:
+        moves = tracker.next_moves()
+        if moves.skipped:
+            yield context.call_activity("skip_steps", {"run_id": run_id, "skipped": moves.skipped})
+        if moves.to_cancel:
+            yield context.call_activity("cancel_steps", {"run_id": run_id, "steps": moves.to_cancel})
+        if moves.done:
+            return (yield context.call_activity("finish_run", {
+                "run_id": run_id, "outcome": moves.outcome, "failed_steps": moves.failed_steps,
+                "errors": tracker.errors}))
+        if len(moves.ready) > CHUNK_SIZE:
+            for chunk in tracker.chunks(moves.ready):
+                waiting[context.call_sub_orchestrator(CHUNK_ORCHESTRATOR, {
+                    "run_id": run_id, "steps": chunk, "retry": tracker.retry})] = chunk
+        else:
+            for name in moves.ready:
+                waiting[_step_task(context, run_id, name, tracker.retry.get(name))] = [name]
+        context.set_custom_status(tracker.custom_status())
+        winner = yield context.task_any([*waiting, *([] if tracker.cancel_requested else [cancel_event])])
+        if winner is cancel_event:
+            tracker.cancel()
+            continue
+        names, outcome = waiting.pop(winner), _outcome(winner)
+        chunk_results = outcome.get("steps") if isinstance(outcome, dict) and "steps" in outcome else None
+        for name in names:
+            tracker.completed(name, chunk_results.get(name, outcome) if chunk_results is not None else outcome)
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=CHUNK_ORCHESTRATOR)
+def pipeline_steps_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """A slice of a wide fan-out, so no single history holds hundreds of tasks."""
+    payload = context.get_input()
+    tasks = {_step_task(context, payload["run_id"], n, payload["retry"].get(n)): n for n in payload["steps"]}
+    results: dict[str, Any] = {}
+    while tasks:
+        winner = yield context.task_any(list(tasks))
+        results[tasks.pop(winner)] = _outcome(winner)
+    return {"steps": results}
+
+
+@bp.activity_trigger(input_name="payload", activity="start_run")
+def start_run(payload: str) -> dict[str, Any]:
+    return activities.start_run(_services(), payload)
+
+
+@bp.activity_trigger(input_name="payload", activity="run_step")
+def run_step(payload: dict[str, Any]) -> dict[str, Any]:
+    return activities.run_step(_services(), payload["run_id"], payload["step"])
+
+
+@bp.activity_trigger(input_name="payload", activity="skip_steps")
+def skip_steps(payload: dict[str, Any]) -> None:
+    activities.skip_steps(_services(), payload["run_id"], payload["skipped"])
+
+
+@bp.activity_trigger(input_name="payload", activity="cancel_steps")
+def cancel_steps(payload: dict[str, Any]) -> None:
+    activities.cancel_steps(_services(), payload["run_id"], payload["steps"])
+
+
+@bp.activity_trigger(input_name="payload", activity="finish_run")
+def finish_run(payload: dict[str, Any]) -> dict[str, Any]:
+    return activities.finish_run(_services(), payload["run_id"], payload["outcome"], payload["failed_steps"],
+                                 payload.get("errors"))

@@ -1,0 +1,70 @@
+"""The orchestrator's memory of one run, kept pure so it replays deterministically.
+
+``functions/orchestration.py`` only yields Durable tasks; what to schedule,
+skip or cancel next, and what the custom status says, is decided here from
+the results the activities returned. No I/O, no clock, no randomness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline_core.engine.planner import CANCELED, FAILED, TERMINAL, Plan, plan
+
+CANCEL_EVENT = "cancel"
+CHUNK_SIZE = 100  # more ready steps than this go out as sub-orchestrations of this size
+MAX_STATUS_NAMES = 20  # custom status stays far below Durable's 16 KB limit
+
+
+@dataclass
+class RunTracker:
+    run_id: str
+    deps: dict[str, list[str]]
+    continue_on_step_failure: bool = False
+    cancel_requested: bool = False
+    retry: dict[str, dict[str, Any]] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)
+    in_flight: set[str] = field(default_factory=set)
+    cancel_sent: set[str] = field(default_factory=set)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_start(cls, run_id: str, info: dict[str, Any]) -> RunTracker:
+        return cls(run_id=run_id, deps=info["deps"],
+                   continue_on_step_failure=bool(info.get("continue_on_step_failure")),
+                   cancel_requested=bool(info.get("cancel_requested")), retry=info.get("retry") or {})
+
+    def next_moves(self) -> Plan:
+        moves = plan(self.deps, self.status, self.in_flight, self.continue_on_step_failure, self.cancel_requested)
+        for name in moves.skipped:
+            self.status[name] = CANCELED
+        moves.to_cancel = [n for n in moves.to_cancel if n not in self.cancel_sent]
+        self.cancel_sent.update(moves.to_cancel)
+        self.in_flight.update(moves.ready)
+        return moves
+
+    def completed(self, name: str, result: Any) -> None:
+        """Record a step's outcome: a result dict from ``run_step`` or an exception after its retries."""
+        self.in_flight.discard(name)
+        if isinstance(result, dict) and result.get("status") in TERMINAL:
+            self.status[name] = result["status"]
+            if result.get("error"):
+                self.errors[name] = str(result["error"])[:500]
+        else:
+            self.status[name] = FAILED
+            self.errors[name] = str(result)[:500]
+
+    def cancel(self) -> None:
+        self.cancel_requested = True
+
+    def chunks(self, names: list[str]) -> list[list[str]]:
+        return [names[i:i + CHUNK_SIZE] for i in range(0, len(names), CHUNK_SIZE)]
+
+    def custom_status(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for value in self.status.values():
+            counts[value] = counts.get(value, 0) + 1
+        return {"run_id": self.run_id, "total": len(self.deps), "finished": counts.get("Finished", 0),
+                "failed": counts.get(FAILED, 0), "canceled": counts.get(CANCELED, 0),
+                "running": sorted(self.in_flight)[:MAX_STATUS_NAMES], "cancel_requested": self.cancel_requested}
