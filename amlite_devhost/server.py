@@ -1,0 +1,312 @@
+"""``DevHost``: load a Functions app and run it locally without Core Tools.
+
+Pieces and how they connect::
+
+    DevHost.start()
+      ├─ app_loader.load_app(app_dir)        function_app.app -> FunctionInfo list
+      ├─ DurableEngine.from_app(...)         orchestrators/activities, in memory
+      ├─ event loop thread (asyncio, shared by all hosts in the process)
+      │    ├─ main site  host:port           /api/... HTTP triggers (HttpTriggerHost)
+      │    │                                 /runtime/webhooks/durabletask/... (ManagementApi)
+      │    └─ RPC site   127.0.0.1:rpc_port  /durabletask/... (ManagementApi) = rpcBaseUrl
+      └─ TimerTriggerRunner                  timerTrigger functions on their schedules
+
+HTTP functions with ``durable_client_input`` receive the client binding JSON
+(:func:`~amlite_devhost.durable.rpc.client_binding_json`); the real
+``DurableOrchestrationClient`` then calls the RPC site, which drives the
+engine.  ``start()``/``stop()`` work from tests and background threads;
+``serve_forever()`` blocks until Ctrl+C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .app_loader import LoadedApp, describe, load_app, load_local_settings
+from .durable.engine import SCHEMA_V3, DurableEngine
+from .durable.rpc import (
+    WEBHOOK_PREFIX,
+    ManagementApi,
+    client_binding_json,
+    create_rpc_app,
+    reset_sdk_http_session,
+)
+from .http_host import HttpTriggerHost
+from .invoker import FunctionInvoker
+from .timers import TimerTriggerRunner
+
+logger = logging.getLogger("amlite.devhost")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind before serving so port 0 works and a busy port fails loudly and early."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port} ({exc.strerror}); is another host running? "
+                      "Pick another port with --port") from exc
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class _SharedLoop:
+    """One asyncio loop thread per process, shared by every DevHost.
+
+    azure-functions-durable keeps a process-wide aiohttp session; it is only
+    usable from the loop that created it, so all hosts in a process (tests
+    run several) must run their async code on the same loop.  Reference
+    counted: the last host to stop closes the SDK session and the loop.
+    """
+
+    _lock = threading.Lock()
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _users = 0
+
+    @classmethod
+    def acquire(cls) -> asyncio.AbstractEventLoop:
+        with cls._lock:
+            if cls._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                cls._thread = threading.Thread(target=run, name="amlite-devhost-loop", daemon=True)
+                cls._thread.start()
+                ready.wait(5)
+                cls._loop = loop
+            cls._users += 1
+            return cls._loop
+
+    @classmethod
+    def release(cls) -> None:
+        # Tear down under the lock so a host starting meanwhile gets a fresh
+        # loop and a fresh SDK session, never the dying ones.
+        with cls._lock:
+            cls._users -= 1
+            if cls._users > 0 or cls._loop is None:
+                return
+            loop, thread = cls._loop, cls._thread
+            cls._loop, cls._thread = None, None
+            try:
+                asyncio.run_coroutine_threadsafe(reset_sdk_http_session(), loop).result(5)
+            except Exception:
+                logger.debug("closing the SDK HTTP session failed", exc_info=True)
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(5)
+                loop.close()
+
+
+class DevHost:
+    """Run a Functions app in-process: HTTP triggers, timers and durable orchestrations."""
+
+    def __init__(self, app_dir: str | Path = ".", host: str = "127.0.0.1", port: int = 7071, *,
+                 rpc_port: int = 0, max_workers: int | None = None, http_workers: int = 8,
+                 enable_timers: bool = True, load_settings: bool = True,
+                 schema_version: int = SCHEMA_V3, app: LoadedApp | None = None) -> None:
+        self.app_dir = Path(app_dir).resolve()
+        self.host = host
+        self.port = port
+        self.rpc_port = rpc_port
+        self.max_workers = max_workers
+        self.http_workers = http_workers
+        self.enable_timers = enable_timers
+        self.load_settings = load_settings
+        self.schema_version = schema_version
+        self.app: LoadedApp | None = app
+        self.engine: DurableEngine | None = None
+        self.timers: TimerTriggerRunner | None = None
+        self.http: HttpTriggerHost | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._runners: list[web.AppRunner] = []
+        self._stopped = threading.Event()
+
+    # ---------------------------------------------------------------- URLs
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def rpc_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.rpc_port}/durabletask/"
+
+    def client_binding_json(self) -> str:
+        """What a ``durable_client_input`` parameter receives."""
+        assert self.app is not None
+        return client_binding_json(rpc_base_url=self.rpc_base_url, public_base_url=self.base_url,
+                                   task_hub=self.app.task_hub)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> DevHost:
+        """Load the app and start serving; returns once both sockets listen."""
+        began = time.perf_counter()
+        if self.load_settings:
+            load_local_settings(self.app_dir)
+        if self.app is None:
+            self.app = load_app(self.app_dir)
+        app = self.app
+        main_sock = _bind(self.host, self.port)
+        try:
+            rpc_sock = _bind("127.0.0.1", self.rpc_port)
+        except OSError:
+            main_sock.close()
+            raise
+        self.port = main_sock.getsockname()[1]
+        self.rpc_port = rpc_sock.getsockname()[1]
+        try:
+            self._start_services(app, main_sock, rpc_sock)
+        except BaseException:
+            main_sock.close()
+            rpc_sock.close()
+            self.stop()
+            raise
+        self._log_functions()
+        logger.info("Host started (%.0f ms): %s  (durable RPC %s)",
+                    (time.perf_counter() - began) * 1000, self.base_url, self.rpc_base_url)
+        return self
+
+    def _start_services(self, app: LoadedApp, main_sock: socket.socket, rpc_sock: socket.socket) -> None:
+        loop = _SharedLoop.acquire()
+        self._loop = loop
+        self._executor = concurrent.futures.ThreadPoolExecutor(self.http_workers, thread_name_prefix="amlite-http")
+        # Activity workers: explicit, else host.json's maxConcurrentActivityFunctions, else 8.
+        workers = self.max_workers or app.max_concurrent_activities or 8
+        self.engine = DurableEngine.from_app(app, max_workers=workers,
+                                             schema_version=self.schema_version, loop=loop)
+        invoker = FunctionInvoker(loop, self._executor, self.client_binding_json, str(self.app_dir))
+        self.http = HttpTriggerHost(app.functions, invoker, app.route_prefix)
+        api = ManagementApi(self.engine, lambda: self.base_url, app.task_hub)
+        asyncio.run_coroutine_threadsafe(self._serve(api, main_sock, rpc_sock), loop).result(10)
+        if self.enable_timers and app.timer_functions:
+            self.timers = TimerTriggerRunner(app.timer_functions, invoker.invoke_threadsafe)
+            self.timers.start()
+
+    async def _serve(self, api: ManagementApi, main_sock: socket.socket, rpc_sock: socket.socket) -> None:
+        assert self.http is not None
+        main = web.Application(client_max_size=100 * 1024 * 1024)
+        main.add_routes(api.routes(WEBHOOK_PREFIX))
+        main.router.add_route("*", "/{tail:.*}", self.http.handle)
+        for application, sock in ((main, main_sock), (create_rpc_app(api), rpc_sock)):
+            runner = web.AppRunner(application, access_log=None, handle_signals=False)
+            await runner.setup()
+            await web.SockSite(runner, sock).start()
+            self._runners.append(runner)
+
+    async def _shutdown_servers(self) -> None:
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+
+    def stop(self) -> None:
+        """Stop timers, servers and the engine; release the shared loop. Idempotent."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.timers is not None:
+            self.timers.stop()
+        loop = self._loop
+        if loop is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown_servers(), loop).result(10)
+            except Exception:
+                logger.exception("error while stopping the servers")
+        if self.engine is not None:
+            self.engine.shutdown(wait=False)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        if loop is not None:
+            self._loop = None
+            _SharedLoop.release()
+        logger.info("Host stopped")
+
+    def serve_forever(self) -> None:
+        """Start (if needed) and block until interrupted."""
+        if self._loop is None:
+            self.start()
+        done = threading.Event()
+
+        def on_signal(signum: int, frame: Any) -> None:
+            done.set()
+
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, on_signal)
+        try:
+            while not done.wait(0.5) and not self._stopped.is_set():
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.stop()
+
+    def __enter__(self) -> DevHost:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _log_functions(self) -> None:
+        assert self.app is not None and self.http is not None
+        logger.info("Functions:")
+        for info in self.app.functions:
+            if info.http is not None:
+                line = f"{info.name}: [{','.join(info.http.methods)}] {self.http.url_for(info, self.base_url)}"
+            else:
+                line = describe(info)
+            if info.trigger_type == "blobTrigger":
+                line += "  (not served by the dev host)"
+            if info.unsupported_bindings:
+                line += f"  (bindings not provided: {', '.join(info.unsupported_bindings)})"
+            logger.info("    %s", line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``amlite dev`` / ``python -m amlite_devhost``: serve a Functions app until Ctrl+C."""
+    parser = argparse.ArgumentParser(prog="amlite dev", description="Run a Functions app locally "
+                                     "(HTTP triggers, timers, durable orchestrations) without Core Tools.")
+    parser.add_argument("app_dir", nargs="?", default=".", help="Functions app root (contains function_app.py)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument("--rpc-port", type=int, default=0, help="durable RPC port (default: any free port)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="activity worker threads (default: host.json maxConcurrentActivityFunctions, else 8)")
+    parser.add_argument("--no-timers", action="store_true", help="do not fire timer triggers")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
+    host = DevHost(args.app_dir, args.host, args.port, rpc_port=args.rpc_port, max_workers=args.workers,
+                   enable_timers=not args.no_timers)
+    try:
+        host.serve_forever()
+    except (OSError, ImportError, ValueError) as exc:
+        print(f"amlite dev: {exc}", file=sys.stderr)
+        return 1
+    return 0
