@@ -52,10 +52,9 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     cancel_event = context.wait_for_external_event(CANCEL_EVENT)
     while True:
         moves = tracker.next_moves()
-        if moves.skipped:
-            yield context.call_activity("skip_steps", {"run_id": run_id, "skipped": moves.skipped})
-        if moves.to_cancel:
-            yield context.call_activity("cancel_steps", {"run_id": run_id, "steps": moves.to_cancel})
+        if moves.skipped or moves.to_cancel:
+            yield context.call_activity("settle_steps", {"run_id": run_id, "skipped": moves.skipped,
+                                                         "cancel": moves.to_cancel})
         if moves.done:
             return (yield context.call_activity("finish_run", {
                 "run_id": run_id, "outcome": moves.outcome, "failed_steps": moves.failed_steps,
@@ -100,14 +99,11 @@ def run_step(payload: dict[str, Any]) -> dict[str, Any]:
     return activities.run_step(_services(), payload["run_id"], payload["step"])
 
 
-@bp.activity_trigger(input_name="payload", activity="skip_steps")
-def skip_steps(payload: dict[str, Any]) -> None:
+@bp.activity_trigger(input_name="payload", activity="settle_steps")
+def settle_steps(payload: dict[str, Any]) -> None:
+    """Skip steps that will never run and ask running ones to stop: one round trip per decision."""
     activities.skip_steps(_services(), payload["run_id"], payload["skipped"])
-
-
-@bp.activity_trigger(input_name="payload", activity="cancel_steps")
-def cancel_steps(payload: dict[str, Any]) -> None:
-    activities.cancel_steps(_services(), payload["run_id"], payload["steps"])
+    activities.cancel_steps(_services(), payload["run_id"], payload["cancel"])
 
 
 @bp.activity_trigger(input_name="payload", activity="finish_run")

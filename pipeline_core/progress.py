@@ -43,7 +43,7 @@ def _read_new(services: Services, run_id: str, step: str, offset: int) -> bytes:
 
 
 def follow_run(services: Services, run_id: str, show_output: bool = True, timeout_seconds: float = 1e12,
-               poll: float = 0.25) -> str:
+               poll: float = 0.1) -> str:
     deadline = time.monotonic() + timeout_seconds
     seen: dict[str, str] = {}
     offsets: dict[str, int] = {}

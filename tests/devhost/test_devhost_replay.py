@@ -10,77 +10,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 import pytest
+from durable_history import T0, History  # noqa: E402
 
 from amlite_devhost.app_loader import LoadedApp, index_app
 from amlite_devhost.durable import SCHEMA_V1, SCHEMA_V2, DurableEngine, RuntimeStatus
 from amlite_devhost.durable.history import EventType, format_timestamp
 from amlite_devhost.durable.replayer import ActionReplayer, ScheduleActivity, ScheduleTimer, top_level_actions
-
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
-
-
-class History:
-    """Build a history the way the extension records it."""
-
-    def __init__(self, name: str, input_json: str | None = None) -> None:
-        self.name = name
-        self.input = input_json
-        self.events: list[dict[str, Any]] = []
-        self.t = T0
-        self.started(execution=True)
-
-    def _event(self, etype: EventType, event_id: int = -1, **fields: Any) -> None:
-        self.events.append({"EventType": int(etype), "EventId": event_id, "IsPlayed": False,
-                            "Timestamp": format_timestamp(self.t), **fields})
-
-    def started(self, execution: bool = False) -> History:
-        for e in self.events:
-            e["IsPlayed"] = True
-        self.t += timedelta(seconds=1)
-        self._event(EventType.ORCHESTRATOR_STARTED)
-        if execution:
-            self._event(EventType.EXECUTION_STARTED, Name=self.name, Input=self.input, Version="")
-        return self
-
-    def completed(self) -> History:
-        self._event(EventType.ORCHESTRATOR_COMPLETED)
-        return self
-
-    def scheduled(self, task_id: int, name: str, input_json: str) -> History:
-        self._event(EventType.TASK_SCHEDULED, task_id, Name=name, Input=input_json)
-        return self
-
-    def task_done(self, task_id: int, result: Any) -> History:
-        self._event(EventType.TASK_COMPLETED, TaskScheduledId=task_id, Result=json.dumps(result))
-        return self
-
-    def task_failed(self, task_id: int, reason: str) -> History:
-        self._event(EventType.TASK_FAILED, TaskScheduledId=task_id, Reason=reason, Details="trace")
-        return self
-
-    def timer(self, timer_id: int, fire_at: datetime) -> History:
-        self._event(EventType.TIMER_CREATED, timer_id, FireAt=format_timestamp(fire_at))
-        return self
-
-    def timer_fired(self, timer_id: int, fire_at: datetime) -> History:
-        self._event(EventType.TIMER_FIRED, TimerId=timer_id, FireAt=format_timestamp(fire_at))
-        return self
-
-    def event_raised(self, name: str, data: Any) -> History:
-        self._event(EventType.EVENT_RAISED, Name=name, Input=json.dumps(data))
-        return self
-
-    def context(self, schema: int = 1, new: int | None = None) -> str:
-        body: dict[str, Any] = {"history": self.events, "instanceId": "inst-1", "isReplaying": False,
-                                "parentInstanceId": None, "input": self.input, "upperSchemaVersion": schema}
-        if new is not None:
-            body["upperSchemaVersionNew"] = new
-        return json.dumps(body)
 
 
 def run(app: LoadedApp, name: str, history: History, schema: int = 1) -> dict[str, Any]:

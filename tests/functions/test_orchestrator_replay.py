@@ -1,0 +1,186 @@
+"""The pipeline orchestrator, replayed by azure-functions-durable from hand-built histories.
+
+No engine and no storage: each test writes the history the Durable extension
+would record and asserts the actions the orchestrator answers with. This pins
+AML's ordering and failure rules to the code Azure runs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from durable_history import T0, History
+
+import function_app
+from amlite_devhost.app_loader import index_app
+
+CALL_ACTIVITY, CALL_WITH_RETRY, CALL_SUB = 0, 1, 2
+DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+
+
+@pytest.fixture(scope="module")
+def orchestrator() -> Any:
+    return index_app(function_app.app).orchestrators["pipeline_run"]
+
+
+def flatten(actions: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for action in actions if isinstance(actions, list) else [actions]:
+        if isinstance(action, list):
+            found.extend(flatten(action))
+        elif "compoundActions" in action:
+            found.extend(flatten(action["compoundActions"]))
+        else:
+            found.append(action)
+    return found
+
+
+class Replay:
+    """Drives one orchestration: replays, then records what the extension would for the new actions."""
+
+    def __init__(self, orchestrator: Any, start: dict[str, Any]):
+        self.orchestrator = orchestrator
+        self.history = History("pipeline_run", json.dumps("run-1"))
+        self.ids: dict[str, int] = {}  # step (or activity name) -> task id
+        self.next_id = 0
+        self.state = self.replay()
+        assert self.calls() == [("start_run", "run-1")]
+        self.schedule_new()
+        self.history.started().task_done(self.ids["start_run"], start)
+        self.state = self.replay()
+
+    def replay(self) -> dict[str, Any]:
+        return dict(json.loads(self.orchestrator(self.history.context(2))))
+
+    def calls(self) -> list[tuple[str, Any]]:
+        out = []
+        for action in flatten(self.state["actions"]):
+            if action["actionType"] in (CALL_ACTIVITY, CALL_WITH_RETRY, CALL_SUB):
+                payload = json.loads(action["input"])
+                key = payload.get("step") if isinstance(payload, dict) and "step" in payload else payload
+                out.append((action["functionName"], key))
+        return out
+
+    def schedule_new(self) -> list[tuple[str, Any]]:
+        """Record TaskScheduled for actions not yet in the history, numbering them as the extension does."""
+        fresh = []
+        for action in flatten(self.state["actions"]):
+            if action["actionType"] not in (CALL_ACTIVITY, CALL_WITH_RETRY):
+                continue
+            payload = json.loads(action["input"])
+            key = payload["step"] if isinstance(payload, dict) and "step" in payload else action["functionName"]
+            if key in self.ids:
+                continue
+            self.ids[key] = self.next_id
+            self.next_id += 1
+            self.history.scheduled(self.ids[key], action["functionName"], action["input"])
+            fresh.append((action["functionName"], key))
+        self.history.completed()
+        return fresh
+
+    def step_done(self, step: str, status: str = "Finished", error: str | None = None) -> list[tuple[str, Any]]:
+        """Complete a step's activity, replay, and return the actions that are new."""
+        return self.activity_done(step, {"step": step, "status": status, "reused": False, "error": error})
+
+    def activity_done(self, key: str, result: Any = None) -> list[tuple[str, Any]]:
+        self.history.started().task_done(self.ids[key], result)
+        self.state = self.replay()
+        return self.schedule_new()
+
+    def inputs(self, function: str) -> list[dict[str, Any]]:
+        return [json.loads(a["input"]) for a in flatten(self.state["actions"]) if a.get("functionName") == function]
+
+
+def test_fan_out_waits_for_both_branches(orchestrator: Any) -> None:
+    r = Replay(orchestrator, {"done": False, "deps": DIAMOND, "continue_on_step_failure": False, "retry": {}})
+    assert r.schedule_new() == [("run_step", "a")]
+    assert r.step_done("a") == [("run_step", "b"), ("run_step", "c")]
+    assert r.state["customStatus"]["running"] == ["b", "c"]
+    assert r.step_done("b") == []  # d waits for c
+    assert r.step_done("c") == [("run_step", "d")]
+    assert r.step_done("d") == [("finish_run", "finish_run")]
+    assert r.inputs("finish_run")[0]["outcome"] == "Finished"
+
+
+def test_failure_cancels_running_siblings_by_default(orchestrator: Any) -> None:
+    r = Replay(orchestrator, {"done": False, "deps": DIAMOND, "continue_on_step_failure": False, "retry": {}})
+    r.schedule_new()
+    r.step_done("a")
+    assert r.step_done("b", "Failed", "exit code 1") == [("settle_steps", "settle_steps")]
+    settle = r.inputs("settle_steps")[0]
+    assert list(settle["skipped"]) == ["d"] and settle["cancel"] == ["c"]
+    assert r.activity_done("settle_steps") == []  # nothing new is scheduled; c is still stopping
+    assert r.step_done("c", "Canceled") == [("finish_run", "finish_run")]
+    assert r.inputs("finish_run")[0]["outcome"] == "Failed"
+
+
+def test_continue_on_step_failure_runs_the_independent_branch(orchestrator: Any) -> None:
+    graph = {"a": [], "b": ["a"], "x": [], "y": ["x"]}
+    r = Replay(orchestrator, {"done": False, "deps": graph, "continue_on_step_failure": True, "retry": {}})
+    assert r.schedule_new() == [("run_step", "a"), ("run_step", "x")]
+    assert r.step_done("a", "Failed", "boom") == [("settle_steps", "settle_steps")]
+    assert r.inputs("settle_steps")[0] == {"run_id": "run-1", "skipped": {"b": "upstream step 'a' did not finish"},
+                                           "cancel": []}
+    assert r.activity_done("settle_steps") == []
+    assert r.step_done("x") == [("run_step", "y")]
+    assert r.step_done("y") == [("finish_run", "finish_run")]
+    finish = r.inputs("finish_run")[0]
+    assert finish["outcome"] == "Failed" and finish["failed_steps"] == ["a"]
+
+
+def test_retry_uses_retry_options_and_a_timer(orchestrator: Any) -> None:
+    retry = {"a": {"max_attempts": 3, "first_retry_interval_ms": 2000, "backoff_coefficient": 2.0}}
+    r = Replay(orchestrator, {"done": False, "deps": {"a": []}, "continue_on_step_failure": False, "retry": retry})
+    r.schedule_new()
+    action = [a for a in flatten(r.state["actions"]) if a.get("functionName") == "run_step"][0]
+    assert action["actionType"] == CALL_WITH_RETRY
+    assert action["retryOptions"]["firstRetryIntervalInMilliseconds"] == 2000
+    assert action["retryOptions"]["maxNumberOfAttempts"] == 3
+    # Attempt 1 fails: the orchestrator does not see a failure, it waits on the retry timer.
+    first = r.ids["a"]
+    r.history.started().task_failed(first, "StepAttemptFailed: attempt 1 of 3")
+    r.state = r.replay()
+    assert not r.state["isDone"] and r.inputs("finish_run") == []
+    fire = T0 + timedelta(seconds=30)
+    r.history.timer(first + 1, fire).completed().started().timer_fired(first + 1, fire)
+    r.history.scheduled(first + 2, "run_step", json.dumps({"run_id": "run-1", "step": "a"})).completed()
+    r.history.started().task_done(first + 2, {"step": "a", "status": "Finished", "reused": False, "error": None})
+    r.state = r.replay()
+    assert [a.get("functionName") for a in flatten(r.state["actions"])][-1] == "finish_run"
+    assert r.inputs("finish_run")[0]["outcome"] == "Finished"
+
+
+def test_cancel_event_stops_scheduling_and_cancels_running_steps(orchestrator: Any) -> None:
+    r = Replay(orchestrator, {"done": False, "deps": DIAMOND, "continue_on_step_failure": False, "retry": {}})
+    r.schedule_new()
+    r.step_done("a")
+    r.history.started().event_raised("cancel", {"reason": "user"})
+    r.state = r.replay()
+    assert r.schedule_new() == [("settle_steps", "settle_steps")]
+    settle = r.inputs("settle_steps")[0]
+    assert settle["cancel"] == ["b", "c"] and list(settle["skipped"]) == ["d"]
+    r.activity_done("settle_steps")
+    assert r.state["customStatus"]["cancel_requested"] is True
+    r.step_done("b", "Canceled")
+    assert r.step_done("c", "Canceled") == [("finish_run", "finish_run")]
+    assert r.inputs("finish_run")[0]["outcome"] == "Canceled"
+
+
+def test_wide_fan_out_goes_to_sub_orchestrations(orchestrator: Any) -> None:
+    wide = {f"s{i:03d}": [] for i in range(250)}
+    r = Replay(orchestrator, {"done": False, "deps": wide, "continue_on_step_failure": False, "retry": {}})
+    subs = [a for a in flatten(r.state["actions"]) if a["actionType"] == CALL_SUB]
+    assert [len(json.loads(a["input"])["steps"]) for a in subs] == [100, 100, 50]
+    assert not [a for a in flatten(r.state["actions"]) if a.get("functionName") == "run_step"]
+
+
+def test_replaying_a_recorded_history_gives_the_same_actions(orchestrator: Any) -> None:
+    r = Replay(orchestrator, {"done": False, "deps": DIAMOND, "continue_on_step_failure": False, "retry": {}})
+    r.schedule_new()
+    r.step_done("a")
+    recorded = json.dumps(flatten(r.state["actions"]), sort_keys=True)
+    for _ in range(3):  # a replay of the same history is the same decision, every time
+        assert json.dumps(flatten(r.replay()["actions"]), sort_keys=True) == recorded
