@@ -20,8 +20,10 @@ from pipeline_core.errors import AmliteError, ValidationError
 from pipeline_core.pipeline.core import (
     Pipeline,
     PipelineData,
+    PipelineEndpoint,
     PipelineParameter,
     PipelineRun,
+    PublishedPipeline,
     StepRun,
     StepSequence,
 )
@@ -32,6 +34,6 @@ __version__ = "0.1.0"
 __all__ = [
     "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding",
     "DataReference", "Datastore", "Environment", "Experiment", "OutputFileDatasetConfig", "Pipeline",
-    "PipelineData", "PipelineParameter", "PipelineRun", "PythonScriptStep", "RunConfiguration",
+    "PipelineData", "PipelineEndpoint", "PipelineParameter", "PipelineRun", "PublishedPipeline", "PythonScriptStep", "RunConfiguration",
     "ScriptRunConfig", "StepRun", "StepSequence", "ValidationError", "Workspace",
 ]

@@ -177,6 +177,44 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Serve the Functions app locally: Core Tools' `func start` where installed (--func), else amlite's dev host."""
+    import os
+    import shutil
+    import subprocess
+
+    if args.use_func:
+        func = shutil.which("func")
+        if func is None:
+            raise UsageError("--func needs Azure Functions Core Tools (`func`) on PATH; without it, "
+                             "drop --func to use amlite's dev host")
+        return subprocess.call([func, "start", "--port", str(args.port)], cwd=args.app_dir)
+    from amlite_devhost.server import main as devhost_main
+    from pipeline_core.engine.orphans import mark_orphaned_runs
+    from pipeline_core.engine.services import services_for
+    from pipeline_core.storage.azurite import ensure_azurite
+
+    storage = os.environ.get("AMLITE_STORAGE")
+    azurite = None
+    if not storage or storage.lower() == "usedevelopmentstorage=true":
+        azurite = ensure_azurite(location=Path(args.app_dir) / ".azurite")
+        storage = azurite.connection_string
+    os.environ["AMLITE_STORAGE"] = storage
+    os.environ.setdefault("AzureWebJobsStorage", storage)
+    os.environ.setdefault("AMLITE_AUTH", "none")
+    try:
+        ended = mark_orphaned_runs(services_for(storage))
+        if ended:
+            err.print(f"ended {len(ended)} run(s) left unfinished by a stopped host: {', '.join(ended)}")
+        argv = [args.app_dir, "--host", args.host, "--port", str(args.port)]
+        if args.no_timers:
+            argv.append("--no-timers")
+        return devhost_main(argv)
+    finally:
+        if azurite is not None:
+            azurite.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amlite", description="Azure ML v1 style pipelines, served by Functions")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -202,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("run_id")
     logs.add_argument("step", nargs="?")
     logs.set_defaults(func=cmd_logs)
+    dev = sub.add_parser("dev", help="serve the Functions app on this machine (HTTP API, schedules, orchestrations)")
+    dev.add_argument("app_dir", nargs="?", default=".", help="the Functions app root (holds function_app.py)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=7071)
+    dev.add_argument("--func", dest="use_func", action="store_true", help="run Core Tools' `func start` instead, where installed")
+    dev.add_argument("--no-timers", action="store_true", help="do not fire timer triggers (schedules)")
+    dev.set_defaults(func=cmd_dev)
     return parser
 
 

@@ -18,15 +18,21 @@ class Experiment:
         self.name = check_experiment_name(name)
 
     def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> PipelineRun:
-        """Submit a ``Pipeline`` (AML v1 keywords: pipeline_parameters, regenerate_outputs, continue_on_step_failure)."""
+        """Submit a ``Pipeline`` (AML v1 keywords: pipeline_parameters, regenerate_outputs, continue_on_step_failure),
+        a ``PublishedPipeline`` or a ``PipelineEndpoint`` (also ``pipeline_version``)."""
         from pipeline_core.engine.launch import launch_run
         from pipeline_core.engine.services import services_for
         from pipeline_core.engine.submit import create_run
         from pipeline_core.pipeline.core.pipeline import Pipeline
+        from pipeline_core.pipeline.core.pipeline_endpoint import PipelineEndpoint
+        from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
         from pipeline_core.pipeline.core.run import PipelineRun
 
+        if isinstance(config, (PublishedPipeline, PipelineEndpoint)):
+            return config._submit_to_experiment(self, tags=tags, **kwargs)
         if not isinstance(config, Pipeline):
-            raise AmliteError(f"Experiment.submit expects a Pipeline, got {type(config).__name__}")
+            raise AmliteError(f"Experiment.submit expects a Pipeline, PublishedPipeline or PipelineEndpoint, "
+                              f"got {type(config).__name__}")
         unknown = set(kwargs) - {"pipeline_parameters", "regenerate_outputs", "continue_on_step_failure",
                                  "description", "credential_passthrough", "parent_run_id"}
         if unknown:

@@ -3,7 +3,9 @@
 from pipeline_core.pipeline.core.builder import StepSequence
 from pipeline_core.pipeline.core.graph import PipelineData, PipelineParameter
 from pipeline_core.pipeline.core.pipeline import Pipeline
+from pipeline_core.pipeline.core.pipeline_endpoint import PipelineEndpoint, PipelineIdVersion
+from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
 from pipeline_core.pipeline.core.run import PipelineRun, PortDataReference, StepRun, StepRunOutput
 
-__all__ = ["Pipeline", "PipelineData", "PipelineParameter", "PipelineRun", "PortDataReference", "StepRun",
-           "StepRunOutput", "StepSequence"]
+__all__ = ["Pipeline", "PipelineData", "PipelineEndpoint", "PipelineIdVersion", "PipelineParameter", "PipelineRun",
+           "PortDataReference", "PublishedPipeline", "StepRun", "StepRunOutput", "StepSequence"]

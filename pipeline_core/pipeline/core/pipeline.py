@@ -10,6 +10,7 @@ from pipeline_core.pipeline.steps.base import PipelineStep
 
 if TYPE_CHECKING:
     from pipeline_core.core.workspace import Workspace
+    from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
     from pipeline_core.pipeline.core.run import PipelineRun
     from pipeline_core.spec import PipelineSpec
 
@@ -119,6 +120,24 @@ class Pipeline:
         return Experiment(self.workspace, experiment_name).submit(
             self, pipeline_parameters=pipeline_parameters, continue_on_step_failure=continue_on_step_failure,
             regenerate_outputs=regenerate_outputs, **kwargs)
+
+    def publish(self, name: str | None = None, description: str | None = None, version: str | None = None,
+                continue_on_step_failure: bool | None = None) -> PublishedPipeline:
+        """Validate, upload snapshots and spec, and store a new Active published pipeline (AML v1).
+
+        ``continue_on_step_failure=None`` keeps the pipeline's own setting; a submit may still override it.
+        """
+        from pipeline_core.engine.services import services_for
+        from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
+        from pipeline_core.service.publishing import publish_spec
+
+        if not name:
+            raise AmliteError("Pipeline.publish needs name=, the name the published pipeline is listed under")
+        spec = self._validated_spec()
+        record = publish_spec(services_for(self.workspace.storage), spec, name,
+                              description if description is not None else self.description, version,
+                              continue_on_step_failure)
+        return PublishedPipeline._from_record(self.workspace, record)
 
     def __repr__(self) -> str:
         return f"Pipeline(steps={[s.name for s in self._steps]!r})"

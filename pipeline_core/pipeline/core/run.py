@@ -17,6 +17,7 @@ from pipeline_core.storage.run_store import FAILED, TERMINAL
 if TYPE_CHECKING:
     from pipeline_core.core.experiment import Experiment
     from pipeline_core.engine.services import Services
+    from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
 
 
 class PortDataReference:
@@ -177,6 +178,16 @@ class PipelineRun:
     def find_step_run(self, name: str) -> list[StepRun]:
         return [StepRun(self, row) for row in self._services.runs.get_state(self.id).steps.values()
                 if row["name"] == name]
+
+    def publish_pipeline(self, name: str, description: str, version: str,
+                         continue_on_step_failure: bool | None = None, **kwargs: Any) -> PublishedPipeline:
+        """Publish the exact graph this run ran (same spec blob and snapshots), as AML v1 does."""
+        from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
+        from pipeline_core.service.publishing import publish_spec
+
+        spec = self._services.load_spec(self._services.runs.get_run(self.id)["graph_id"])
+        record = publish_spec(self._services, spec, name, description, version, continue_on_step_failure)
+        return PublishedPipeline._from_record(self.experiment.workspace, record)
 
     def cancel(self) -> None:
         from pipeline_core.engine.activities import request_cancel

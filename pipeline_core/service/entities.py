@@ -1,0 +1,147 @@
+"""JSON shapes the API answers with, in AML v1's PascalCase (``Id``, ``Status.StatusCode``, ...).
+
+Kept apart from the operations so the OpenAPI schemas (``schemas.py``) and the
+real answers can be compared field by field in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from pipeline_core.storage.endpoint_store import EndpointRecord, EndpointVersion
+from pipeline_core.storage.pipeline_store import PipelineRecord
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def run_url(base: str, run_id: str) -> str:
+    return f"{base}/api/runs/{_seg(run_id)}"
+
+
+def pipeline_url(base: str, pipeline_id: str) -> str:
+    return f"{base}/api/pipelines/{_seg(pipeline_id)}"
+
+
+def pipeline_submit_url(base: str, pipeline_id: str) -> str:
+    return f"{pipeline_url(base, pipeline_id)}/runs"
+
+
+def endpoint_submit_url(base: str, endpoint_id: str) -> str:
+    return f"{base}/api/pipelineendpoints/{_seg(endpoint_id)}/runs"
+
+
+def step_log_url(base: str, run_id: str, step: str) -> str:
+    return f"{run_url(base, run_id)}/steps/{_seg(step)}/logs"
+
+
+def _none_if_empty(value: Any) -> Any:
+    return value if value not in ("", None) else None
+
+
+def _error_message(row: dict[str, Any]) -> str | None:
+    error = row.get("error")
+    if isinstance(error, dict):
+        return error.get("message")
+    return _none_if_empty(error)
+
+
+def status_entity(row: dict[str, Any]) -> dict[str, Any]:
+    return {"StatusCode": row.get("status") or "NotStarted",
+            "StatusDetail": _none_if_empty(row.get("status_detail")) or _error_message(row),
+            "CreationTime": _none_if_empty(row.get("created_time")),
+            "StartTime": _none_if_empty(row.get("start_time")),
+            "EndTime": _none_if_empty(row.get("end_time"))}
+
+
+def split_assignments(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """Stored parameter values -> (ParameterAssignments, DataPathAssignments) as AML reports them."""
+    params: dict[str, Any] = {}
+    datapaths: dict[str, dict[str, str]] = {}
+    for name, value in (values or {}).items():
+        if isinstance(value, dict) and "datastore" in value:
+            datapaths[name] = {"DataStoreName": value["datastore"], "RelativePath": value.get("path") or ""}
+        else:
+            params[name] = value
+    return params, datapaths
+
+
+def run_entity(row: dict[str, Any], base: str, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    run_id = row["PartitionKey"]
+    params, datapaths = split_assignments(row.get("parameters") or {})
+    recorded = row.get("recorded") if isinstance(row.get("recorded"), dict) else {}
+    entity: dict[str, Any] = {
+        "Id": run_id,
+        "ExperimentName": row.get("experiment"),
+        "RunHistoryExperimentName": row.get("experiment"),
+        "PipelineId": _none_if_empty(row.get("pipeline_id")),
+        "PipelineEndpointId": _none_if_empty(row.get("pipeline_endpoint_id")),
+        "GraphId": row.get("graph_id"),
+        "Status": status_entity(row),
+        "ParameterAssignments": params,
+        "DataPathAssignments": datapaths,
+        "Description": row.get("description") or "",
+        "Tags": row.get("tags") or {},
+        "RunSource": row.get("run_source") or "",
+        "ContinueOnStepFailure": bool(row.get("continue_on_step_failure")),
+        "RegenerateOutputs": bool(row.get("regenerate_outputs")),
+        "Error": row.get("error") or None,
+        "Notes": list((recorded or {}).get("notes") or []),
+        "RunUrl": run_url(base, run_id),
+    }
+    if steps is not None:
+        entity["Steps"] = [step_entity(step, run_id, base) for step in steps]
+    return entity
+
+
+def step_entity(row: dict[str, Any], run_id: str, base: str) -> dict[str, Any]:
+    name = row["name"]
+    outputs = {data_id: {"DataStoreName": loc.get("datastore"), "RelativePath": loc.get("path")}
+               for data_id, loc in (row.get("outputs") or {}).items() if isinstance(loc, dict)}
+    return {
+        "Id": f"{run_id}_{name}",
+        "Name": name,
+        "StepType": row.get("step_type") or "",
+        "Status": status_entity(row),
+        "IsReused": bool(row.get("is_reused")),
+        "ReusedRunId": _none_if_empty(row.get("reused_run_id")),
+        "Outputs": outputs,
+        "Error": row.get("error") or None,
+        "LogUrl": step_log_url(base, run_id, name),
+    }
+
+
+def pipeline_entity(record: PipelineRecord, base: str) -> dict[str, Any]:
+    url = pipeline_submit_url(base, record.id)
+    return {
+        "Id": record.id,
+        "Name": record.name,
+        "Description": record.description,
+        "Version": record.version or None,
+        "Status": record.status,
+        "GraphId": record.graph_id,
+        "ContinueOnStepFailure": record.continue_on_step_failure,
+        "TotalRunSteps": record.total_run_steps,
+        "Parameters": {name: {"Type": p.get("type"), "DefaultValue": p.get("default")}
+                       for name, p in sorted(record.parameters.items())},
+        "CreatedTime": record.created_time or None,
+        "UpdatedTime": record.updated_time or None,
+        "Endpoint": url,
+        "Url": url,
+    }
+
+
+def endpoint_entity(record: EndpointRecord, versions: list[EndpointVersion], base: str) -> dict[str, Any]:
+    return {
+        "Id": record.id,
+        "Name": record.name,
+        "Description": record.description,
+        "Status": record.status,
+        "DefaultVersion": record.default_version,
+        "Versions": [{"Version": v.version, "PipelineId": v.pipeline_id, "CreatedTime": v.created_time or None}
+                     for v in versions],
+        "Endpoint": endpoint_submit_url(base, record.id),
+        "CreatedTime": record.created_time or None,
+    }

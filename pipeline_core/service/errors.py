@@ -1,0 +1,75 @@
+"""``ServiceError``: what every service function raises for a request it refuses (ARCHITECTURE §7).
+
+Why one exception with a status: the HTTP layer stays a thin wrapper, it
+answers ``err.status`` with ``err.to_body()`` and needs no knowledge of what
+went wrong. Domain errors raised by shared SDK/service code (not found, a
+disabled pipeline, a bad parameter) are mapped here once, in
+:func:`from_exception`, so a caller's mistake can never surface as a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline_core.engine.submit import ParameterError
+from pipeline_core.errors import AmliteError, ConcurrencyError, NotFoundError, ValidationError
+from pipeline_core.storage.endpoint_store import NameTakenError
+
+
+class ServiceError(Exception):
+    """A refused request: HTTP ``status``, stable machine ``code``, a message naming the field and the fix."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details: list[Any] = list(details or [])
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+    def __repr__(self) -> str:
+        return f"ServiceError(status={self.status}, code={self.code!r}, message={self.message!r})"
+
+
+class ConflictError(AmliteError):
+    """The target's state forbids the request (a disabled pipeline, active schedules): HTTP 409.
+
+    An ``AmliteError`` so SDK callers sharing the code path get an ordinary amlite error.
+    """
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def bad_request(message: str, target: str | None = None, code: str = "BadRequest") -> ServiceError:
+    details = [{"target": target, "message": message}] if target else []
+    return ServiceError(400, code, message, details)
+
+
+def not_found(message: str, code: str = "NotFound") -> ServiceError:
+    return ServiceError(404, code, message)
+
+
+def from_exception(exc: BaseException) -> ServiceError | None:
+    """The HTTP answer for an amlite error; None for anything else (a real server fault)."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, ParameterError):
+        return ServiceError(400, "InvalidParameterAssignment", str(exc))
+    if isinstance(exc, ValidationError):
+        return ServiceError(400, "PipelineValidationFailed", str(exc),
+                            [{"message": message} for message in exc.errors])
+    if isinstance(exc, NotFoundError):
+        return ServiceError(404, "NotFound", str(exc))
+    if isinstance(exc, ConflictError):
+        return ServiceError(409, exc.code, str(exc))
+    if isinstance(exc, NameTakenError):
+        return ServiceError(409, "NameTaken", str(exc))
+    if isinstance(exc, ConcurrencyError):
+        return ServiceError(409, "ConcurrentUpdate", f"{exc}; retry the request")
+    if isinstance(exc, AmliteError):
+        return ServiceError(400, "BadRequest", str(exc))
+    return None

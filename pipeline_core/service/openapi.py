@@ -1,0 +1,70 @@
+"""The OpenAPI 3 document of the API, generated from the route table (served at ``/api/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline_core.service.request import normalize_base_url
+from pipeline_core.service.routes import ROUTES, Route
+from pipeline_core.service.schemas import SCHEMAS
+
+OPENAPI_VERSION = "3.0.3"
+_ERROR_TEXT = {400: "Bad input: the message names the field and the fix", 401: "Not authenticated",
+               403: "Authenticated but lacking the role", 404: "Not found", 405: "Method not allowed",
+               409: "The target's state forbids this (disabled, already ended, key reused)",
+               413: "Request body too large"}
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in route.path_params]
+    params += [{"name": q.name, "in": "query", "required": q.required, "description": q.description,
+                "schema": q.schema} for q in route.query]
+    params += [{"name": h.name, "in": "header", "required": h.required, "description": h.description,
+                "schema": h.schema} for h in route.headers]
+    if route.response_content_type.startswith("text/"):
+        content: dict[str, Any] = {route.response_content_type: {"schema": {"type": "string"}}}
+    else:
+        content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{route.response_schema}"}}}
+    success: dict[str, Any] = {"description": route.summary, "content": content}
+    if route.response_headers:
+        success["headers"] = {name: {"schema": {"type": "string"}} for name in route.response_headers}
+    responses: dict[str, Any] = {str(route.success_status): success}
+    statuses = {*route.errors, 401, 403} | ({400, 413} if route.request_schema else set())
+    for status in sorted(statuses):
+        responses[str(status)] = {"description": _ERROR_TEXT.get(status, "Error"), "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    operation: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary, "tags": [route.tag],
+                                 "parameters": params, "responses": responses,
+                                 "x-amlite-required-role": route.role}
+    if route.alias_of:
+        operation["x-amlite-alias-of"] = route.alias_of
+    if route.request_schema:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{route.request_schema}"}}}}
+    return operation
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    """Every route of ``routes.ROUTES``, nothing else; paths are absolute (they include ``/api``)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": "amlite pipelines API", "version": "1.0",
+                 "description": "Azure ML SDK v1 style published pipelines on Azure Functions. Native routes "
+                                "under /api, and AML v1 compatible aliases under /api/pipelines/v1.0/..."},
+        "servers": [{"url": normalize_base_url(base_url)}],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                           "description": "Entra ID token carrying an app role (AMLITE_AUTH=entra)"},
+                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key",
+                                "description": "A function key (AMLITE_AUTH=key); ?code= works too"},
+            },
+        },
+        "security": [{"bearer": []}, {"functionKey": []}],
+    }

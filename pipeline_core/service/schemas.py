@@ -1,0 +1,126 @@
+"""JSON Schemas (OpenAPI 3 components) of the request and response bodies in ``entities.py``/``submit_body.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline_core.spec import SCHEMA
+
+STATUS_CODES = ["NotStarted", "Queued", "Running", "Finished", "Failed", "Canceled", "CancelRequested"]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _string(description: str = "", nullable: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if description:
+        schema["description"] = description
+    if nullable:
+        schema["nullable"] = True
+    return schema
+
+
+_SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+_TIME = {"type": "string", "format": "date-time", "nullable": True}
+
+
+def _list_of(name: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["Value"], "properties": {"Value": {"type": "array", "items": _ref(name)}}}
+
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
+            "code": _string("Stable machine-readable code, e.g. InvalidParameterAssignment"),
+            "message": _string("What was wrong and how to fix it"),
+            "details": {"type": "array", "items": {"type": "object", "properties": {
+                "target": _string("The field the detail is about"), "message": _string()}}}}}},
+    },
+    "PipelineSpec": {
+        "type": "object", "required": ["schema", "steps"], "additionalProperties": True,
+        "description": f"A built pipeline, as Pipeline.spec().to_json() returns it (schema {SCHEMA!r}).",
+        "properties": {"schema": {"type": "string", "enum": [SCHEMA]}, "description": _string(),
+                       "continue_on_step_failure": {"type": "boolean"},
+                       "parameters": {"type": "object", "additionalProperties": {"type": "object"}},
+                       "data": {"type": "object", "additionalProperties": {"type": "object"}},
+                       "steps": {"type": "array", "items": {"type": "object"}},
+                       "edges": {"type": "array", "items": {"type": "object"}}},
+    },
+    "PublishPipelineRequest": {
+        "type": "object", "required": ["Name", "PipelineSpec"], "additionalProperties": False,
+        "properties": {"Name": _string("Published pipeline name (at most 255 characters, none of / \\ # ?)"),
+                       "Description": _string(nullable=True), "Version": _string(nullable=True),
+                       "ContinueOnStepFailure": {"type": "boolean", "nullable": True},
+                       "PipelineSpec": {"oneOf": [_ref("PipelineSpec"), {"type": "string"}],
+                                        "description": "The spec object, or its JSON text. Every step's "
+                                                       "snapshot must already be in the snapshots container."}},
+    },
+    "PipelineParameterDeclaration": {
+        "type": "object", "properties": {"Type": {"type": "string", "enum": ["str", "int", "float", "bool",
+                                                                            "datapath"]},
+                                         "DefaultValue": {}},
+    },
+    "PublishedPipeline": {
+        "type": "object",
+        "properties": {"Id": _string(), "Name": _string(), "Description": _string(), "Version": _string(nullable=True),
+                       "Status": {"type": "string", "enum": ["Active", "Disabled"]}, "GraphId": _string(),
+                       "ContinueOnStepFailure": {"type": "boolean"}, "TotalRunSteps": {"type": "integer"},
+                       "Parameters": {"type": "object",
+                                      "additionalProperties": _ref("PipelineParameterDeclaration")},
+                       "CreatedTime": _TIME, "UpdatedTime": _TIME,
+                       "Endpoint": _string("URL to POST a SubmitPipelineRunRequest to"), "Url": _string()},
+    },
+    "PublishedPipelineList": _list_of("PublishedPipeline"),
+    "DataPathAssignment": {
+        "type": "object", "required": ["DataStoreName"], "additionalProperties": False,
+        "properties": {"DataStoreName": _string(), "RelativePath": _string()},
+    },
+    "SubmitPipelineRunRequest": {
+        "type": "object", "required": ["ExperimentName"],
+        "description": "AML v1 submit body. Keys match case-insensitively. DataSetDefinitionValueAssignments "
+                       "and other AML-only keys are accepted, ignored and recorded in the run's Notes.",
+        "properties": {"ExperimentName": _string("1-255 letters, digits, '_' or '-'"),
+                       "ParameterAssignments": {"type": "object", "additionalProperties": _SCALAR},
+                       "DataPathAssignments": {"type": "object", "additionalProperties": _ref("DataPathAssignment")},
+                       "Description": _string(nullable=True),
+                       "Tags": {"type": "object", "additionalProperties": {"type": "string"}},
+                       "RunSource": _string(nullable=True), "ContinueOnStepFailure": {"type": "boolean",
+                                                                                     "nullable": True},
+                       "DataSetDefinitionValueAssignments": {"type": "object",
+                                                             "description": "Accepted and ignored (recorded)"}},
+    },
+    "RunStatus": {
+        "type": "object",
+        "properties": {"StatusCode": {"type": "string", "enum": STATUS_CODES}, "StatusDetail": _string(nullable=True),
+                       "CreationTime": _TIME, "StartTime": _TIME, "EndTime": _TIME},
+    },
+    "StepRun": {
+        "type": "object",
+        "properties": {"Id": _string(), "Name": _string(), "StepType": _string(), "Status": _ref("RunStatus"),
+                       "IsReused": {"type": "boolean"}, "ReusedRunId": _string(nullable=True),
+                       "Outputs": {"type": "object", "additionalProperties": _ref("DataPathAssignment")},
+                       "Error": {"type": "object", "nullable": True}, "LogUrl": _string()},
+    },
+    "StepRunList": _list_of("StepRun"),
+    "PipelineRun": {
+        "type": "object",
+        "properties": {"Id": _string(), "ExperimentName": _string(), "RunHistoryExperimentName": _string(),
+                       "PipelineId": _string(nullable=True), "PipelineEndpointId": _string(nullable=True),
+                       "GraphId": _string(), "Status": _ref("RunStatus"),
+                       "ParameterAssignments": {"type": "object", "additionalProperties": _SCALAR},
+                       "DataPathAssignments": {"type": "object", "additionalProperties": _ref("DataPathAssignment")},
+                       "Description": _string(), "Tags": {"type": "object",
+                                                          "additionalProperties": {"type": "string"}},
+                       "RunSource": _string(), "ContinueOnStepFailure": {"type": "boolean"},
+                       "RegenerateOutputs": {"type": "boolean"}, "Error": {"type": "object", "nullable": True},
+                       "Notes": {"type": "array", "items": {"type": "string"}},
+                       "RunUrl": _string("URL of this run"),
+                       "Steps": {"type": "array", "items": _ref("StepRun"),
+                                 "description": "Only when asked for (?steps=true)"}},
+    },
+    "PipelineRunList": _list_of("PipelineRun"),
+    "OpenApiDocument": {"type": "object", "description": "This document"},
+}

@@ -1,0 +1,178 @@
+"""Submitting a published pipeline: checks, the idempotency claim, the run rows, then ``launch_run``.
+
+One path for ``PublishedPipeline.submit``, ``Experiment.submit(published)``,
+``PipelineEndpoint.submit`` and the HTTP submit routes, so a parameter refused
+over REST is refused the same way from Python.
+
+Order matters for idempotency: everything a request can get wrong is checked
+*before* the key is claimed (a bad request never burns a key), and the key is
+claimed *before* the run is created (two concurrent retries create one run).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline_core.engine.services import Services
+from pipeline_core.engine.submit import ParameterError, check_experiment_name, coerce_parameters, create_run
+from pipeline_core.errors import NotFoundError
+from pipeline_core.service.errors import ConflictError
+from pipeline_core.service.publishing import require_active
+from pipeline_core.service.stores import idempotency_store
+from pipeline_core.spec import PipelineSpec
+from pipeline_core.storage.pipeline_store import PipelineRecord
+from pipeline_core.storage.run_store import RUN_ROW
+
+REPLAY_WAIT_SECONDS = 15.0
+
+
+@dataclass
+class SubmitOptions:
+    """What a submit may set; ``notes`` are recorded on the run (e.g. AML fields that were ignored)."""
+
+    experiment_name: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    datapaths: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    run_source: str = "SDK"
+    continue_on_step_failure: bool | None = None
+    regenerate_outputs: bool = False
+    notes: list[str] = field(default_factory=list)
+    pipeline_endpoint_id: str | None = None
+    submitted_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An ``Idempotency-Key`` within a ``scope`` (the pipeline or endpoint) and a fingerprint of the request."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    run_id: str
+    replayed: bool = False
+    launched: bool = False
+
+
+def check_submit(services: Services, spec: PipelineSpec, options: SubmitOptions) -> None:
+    """Raise for anything wrong with the request itself, before any state is written."""
+    from pipeline_core.core.datastore import Datastore
+
+    check_experiment_name(options.experiment_name)
+    values = coerce_parameters(spec, options.parameters, options.datapaths)
+    for name, declared in spec.parameters.items():
+        if declared["type"] != "datapath" or name not in {**options.parameters, **options.datapaths}:
+            continue
+        try:
+            Datastore.get(services.workspace, values[name]["datastore"])
+        except NotFoundError as exc:
+            raise ParameterError(f"DataPath parameter {name!r}: {exc}") from None
+
+
+def submit_published(services: Services, record: PipelineRecord, options: SubmitOptions,
+                     idempotency: Idempotency | None = None, launch: bool = True) -> SubmitResult:
+    """Create a run of ``record`` and (``launch``) start it; with ``idempotency`` a repeated key returns the
+    first run, which is never started a second time."""
+    from pipeline_core.engine.launch import launch_run
+
+    if idempotency is not None:
+        earlier = _earlier_run(services, idempotency)
+        if earlier is not None:  # a retry of a request that already succeeded: answer it first, cheaply
+            return SubmitResult(earlier, replayed=True)
+    require_active(record)
+    spec = services.load_spec(record.graph_id)
+    check_submit(services, spec, options)
+    run_id = str(uuid.uuid4())
+    if idempotency is not None:
+        replay = _claim(services, idempotency, run_id)
+        if replay is not None:
+            return SubmitResult(replay, replayed=True)
+    continue_on_failure = options.continue_on_step_failure
+    if continue_on_failure is None:
+        continue_on_failure = record.continue_on_step_failure
+    try:
+        create_run(services, spec, options.experiment_name, parameters=options.parameters,
+                   datapaths=options.datapaths, regenerate_outputs=options.regenerate_outputs,
+                   continue_on_step_failure=continue_on_failure,
+                   description=options.description if options.description is not None else record.description,
+                   tags=options.tags, run_source=options.run_source, pipeline_id=record.id, run_id=run_id)
+        extra: dict[str, Any] = {}
+        if options.pipeline_endpoint_id:
+            extra["pipeline_endpoint_id"] = options.pipeline_endpoint_id
+        if options.submitted_by:
+            extra["submitted_by"] = options.submitted_by
+        if idempotency is not None:
+            extra["idempotency_key"] = idempotency.key
+        if options.notes:
+            extra["recorded"] = {"notes": list(options.notes)}
+        if extra:
+            services.runs.update(run_id, RUN_ROW, extra)
+    except BaseException:
+        if idempotency is not None:
+            idempotency_store(services).release(idempotency.scope, idempotency.key, run_id)
+        raise
+    if not launch:
+        return SubmitResult(run_id)
+    launch_run(services, run_id)
+    return SubmitResult(run_id, launched=True)
+
+
+def _earlier_run(services: Services, idempotency: Idempotency) -> str | None:
+    """The run a live key already names, if it is the same request (one point read, no claim)."""
+    existing = idempotency_store(services).get(idempotency.scope, idempotency.key)
+    if existing is None or existing.expired():
+        return None
+    if existing.fingerprint != idempotency.fingerprint:
+        raise _reused(idempotency, existing.run_id)
+    return existing.run_id if _await_run(services, idempotency, existing.run_id) else None
+
+
+def _reused(idempotency: Idempotency, run_id: str) -> ConflictError:
+    return ConflictError("IdempotencyKeyReused",
+                         f"Idempotency-Key {idempotency.key!r} was already used within the last 24 hours for a "
+                         f"different request (run {run_id}); use a new key for a new request")
+
+
+def _claim(services: Services, idempotency: Idempotency, run_id: str) -> str | None:
+    """None when this request owns the key; else the run id a previous request with the key created."""
+    store = idempotency_store(services)
+    for _ in range(3):
+        existing = store.claim(idempotency.scope, idempotency.key, run_id, idempotency.fingerprint)
+        if existing is None:
+            return None
+        if existing.fingerprint != idempotency.fingerprint:
+            raise _reused(idempotency, existing.run_id)
+        if _await_run(services, idempotency, existing.run_id):
+            return existing.run_id
+    raise ConflictError("IdempotencyKeyBusy",
+                        f"a request with Idempotency-Key {idempotency.key!r} is still being processed; "
+                        "retry in a few seconds")
+
+
+def _await_run(services: Services, idempotency: Idempotency, run_id: str) -> bool:
+    """Wait for the key owner's run to exist; False if the owner gave the key back (its create failed)."""
+    store = idempotency_store(services)
+    deadline = time.monotonic() + REPLAY_WAIT_SECONDS
+    delay = 0.02
+    while time.monotonic() < deadline:
+        try:
+            services.runs.get_run(run_id)
+            return True
+        except NotFoundError:
+            pass
+        current = store.get(idempotency.scope, idempotency.key)
+        if current is None or current.run_id != run_id:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
+    raise ConflictError("IdempotencyKeyBusy",
+                        f"a request with Idempotency-Key {idempotency.key!r} is still being processed; "
+                        "retry in a few seconds")
