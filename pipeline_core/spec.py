@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline_core.data.abstract_dataset import AbstractDataset
 from pipeline_core.data.data_reference import DataReference
 from pipeline_core.data.datapath import DataPath, DataPathComputeBinding
+from pipeline_core.data.dataset_consumption_config import DatasetConsumptionConfig
 from pipeline_core.data.output_dataset_config import OutputFileDatasetConfig, OutputInput
 from pipeline_core.execution.snapshot import take_snapshot
 from pipeline_core.pipeline.core.graph import PipelineData, PipelineParameter
@@ -120,6 +122,9 @@ class _Builder:
         elif isinstance(obj, DataPath):
             key = obj.name or f"datapath_{hashlib.sha1(repr(obj).encode()).hexdigest()[:8]}"
             entry = {"kind": "data_reference", "datastore": obj.datastore_name, "path": obj.path_on_datastore}
+        elif isinstance(obj, (AbstractDataset, DatasetConsumptionConfig)):
+            named = obj if isinstance(obj, DatasetConsumptionConfig) else obj.as_named_input(obj._default_input_name())
+            key, entry = named.spec_entry()
         else:
             raise TypeError(obj)
         known = self.data_objects.get(key)
@@ -169,7 +174,8 @@ class _Builder:
                     inputs.append(binding)
                 return {"datapath": name}
             return {"param": name}
-        if isinstance(value, (PipelineData, OutputFileDatasetConfig, OutputInput, DataReference, DataPath)):
+        if isinstance(value, (PipelineData, OutputFileDatasetConfig, OutputInput, DataReference, DataPath,
+                              AbstractDataset, DatasetConsumptionConfig)):
             return {"data": self._register_data(value, step, where)}
         if isinstance(value, (str, int, float, bool)):
             text = str(value)
@@ -222,7 +228,7 @@ class _Builder:
             if data_id and data_id not in inputs and data_id not in outputs:
                 obj = _unwrap(arg)
                 produced_elsewhere = any(p != step.name for p in self.producers.get(id(obj), []))
-                if isinstance(arg, OutputInput) or produced_elsewhere or self.data[data_id]["kind"] == "data_reference":
+                if isinstance(arg, OutputInput) or produced_elsewhere or self.data[data_id]["kind"] in ("data_reference", "dataset"):
                     inputs.append(data_id)
                 else:
                     outputs.append(data_id)
@@ -242,6 +248,10 @@ class _Builder:
             "allow_reuse": bool(step.allow_reuse),
             "run_after": [s.name for s in step._run_after],
         }
+        if step._retry:
+            doc["retry"] = dict(step._retry)
+        if hasattr(step, "spec_fields"):  # step types with more to record (ParallelRunStep's config)
+            doc.update(step.spec_fields(lambda value, where: self.token(value, step.name, where, inputs)))
         source_dir: str | None = None
         if hasattr(step, "script_name"):
             source_dir = str(Path(getattr(step, "source_directory", None) or self.default_source_directory or ".").resolve())

@@ -56,11 +56,23 @@ class OutputFileDatasetConfig:
         self.registration = {"name": name, "description": description, "tags": tags or {}}
         return self
 
-    def read_delimited_files(self, *args: Any, **kwargs: Any) -> OutputInput:
-        return OutputInput(self, None)
+    def read_delimited_files(self, include_path: bool = False, separator: str = ",", header: Any = True,
+                             partition_format: str | None = None, path_glob: str | None = None,
+                             set_column_types: Any = None) -> OutputInput:
+        """The output as a tabular input: a script gets its folder; a ParallelRunStep reads it as a table."""
+        from pipeline_core.data.tabular_dataset import delimited_format
 
-    def read_parquet_files(self, *args: Any, **kwargs: Any) -> OutputInput:
-        return OutputInput(self, None)
+        found = OutputInput(self, None)
+        found.tabular = {"format": delimited_format(separator, header), "include_path": bool(include_path),
+                         "partition_format": partition_format}
+        return found
+
+    def read_parquet_files(self, include_path: bool = False, partition_format: str | None = None,
+                           path_glob: str | None = None, set_column_types: Any = None) -> OutputInput:
+        found = OutputInput(self, None)
+        found.tabular = {"format": {"kind": "parquet"}, "include_path": bool(include_path),
+                         "partition_format": partition_format}
+        return found
 
     def __repr__(self) -> str:
         return f"OutputFileDatasetConfig(name={self.name!r}, destination={self.destination!r})"
@@ -72,6 +84,7 @@ class OutputInput:
     def __init__(self, output: OutputFileDatasetConfig, name: str | None = None):
         self.output = output
         self.input_name = name or output.name
+        self.tabular: dict[str, Any] | None = None  # set by read_delimited_files / read_parquet_files
 
     @property
     def name(self) -> str:

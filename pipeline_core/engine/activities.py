@@ -24,7 +24,8 @@ from pipeline_core.engine.services import Services
 from pipeline_core.errors import AmliteError, NotFoundError
 from pipeline_core.execution.binding import (
     Location,
-    download_input,
+    dataset_identity,
+    download_location,
     format_value,
     input_location,
     output_location,
@@ -51,6 +52,10 @@ from pipeline_core.storage.run_store import (
 
 log = logging.getLogger("amlite.engine")
 
+
+class StepAttemptFailed(AmliteError):
+    """Raised (not returned) when a step with retries left fails, so Durable's RetryOptions run it again."""
+
 # Step-level concurrent I/O (input downloads, output uploads, the log). Separate from the blob
 # module's pool because those tasks themselves fan out on that one: sharing could deadlock.
 _step_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="amlite-step-io")
@@ -70,15 +75,18 @@ def start_run(services: Services, run_id: str) -> dict[str, Any]:
     if run["status"] in TERMINAL:
         return {"done": True, "status": run["status"], "deps": spec.dependencies(), "continue_on_step_failure": False}
     if run["status"] in (NOT_STARTED, QUEUED):
+        from pipeline_core.engine.launch import host_identity
+
         try:
-            services.runs.transition(run_id, RUN_ROW, RUNNING, {"start_time": utcnow()})
+            services.runs.transition(run_id, RUN_ROW, RUNNING, {"start_time": utcnow(), "host_id": host_identity()})
         except InvalidTransition:
             pass
     continue_on_failure = run.get("continue_on_step_failure")
     if continue_on_failure in (None, ""):
         continue_on_failure = spec.doc.get("continue_on_step_failure", False)
+    retry = {s["name"]: s["retry"] for s in spec.steps if s.get("retry")}
     return {"done": False, "deps": spec.dependencies(), "continue_on_step_failure": bool(continue_on_failure),
-            "cancel_requested": run["status"] == CANCEL_REQUESTED}
+            "cancel_requested": run["status"] == CANCEL_REQUESTED, "retry": retry}
 
 
 def skip_steps(services: Services, run_id: str, skipped: dict[str, str]) -> None:
@@ -91,8 +99,21 @@ def skip_steps(services: Services, run_id: str, skipped: dict[str, str]) -> None
             pass
 
 
-def finish_run(services: Services, run_id: str, outcome: str, failed_steps: list[str]) -> dict[str, Any]:
+def finish_run(services: Services, run_id: str, outcome: str, failed_steps: list[str],
+               errors: dict[str, str] | None = None) -> dict[str, Any]:
+    """End the run; a step row left non-terminal (its activity died after its retries) ends with the reason."""
     fields: dict[str, Any] = {"end_time": utcnow()}
+    state = services.runs.get_state(run_id)
+    if state.run.get("status") == CANCEL_REQUESTED:  # the flag wins even if the event never arrived
+        outcome = CANCELED
+    for name, row in state.steps.items():
+        if row.get("status") not in TERMINAL:
+            reason = (errors or {}).get(name)
+            try:
+                services.runs.transition_from(row, FAILED if reason else CANCELED, {
+                    "end_time": utcnow(), "error": {"message": reason or f"the run ended {outcome} first"}})
+            except InvalidTransition:
+                pass
     if outcome == FAILED:
         state = services.runs.get_state(run_id)
         messages = []
@@ -127,11 +148,14 @@ def cancel_steps(services: Services, run_id: str, steps: list[str]) -> None:
 
 
 def request_cancel(services: Services, run_id: str) -> dict[str, Any]:
-    """Flag the run; running steps notice within a second and stop their processes."""
+    """Flag the run (running steps notice within a second and stop their processes) and tell its orchestrator."""
     try:
         row = services.runs.transition(run_id, RUN_ROW, CANCEL_REQUESTED)
     except InvalidTransition as exc:
-        row = exc.row
+        return {"run_id": run_id, "status": exc.row.get("status")}
+    from pipeline_core.engine.launch import signal_cancel
+
+    signal_cancel(run_id)
     return {"run_id": run_id, "status": row.get("status")}
 
 
@@ -174,6 +198,8 @@ class _StepRun:
             if entry["kind"] in ("pipeline_data", "output"):
                 producer = upstream.get(entry.get("producer") or "", {})
                 identities[data_id] = {"producer_key": producer.get("reuse_key"), **loc.to_dict()}
+            elif entry["kind"] == "dataset":
+                identities[data_id] = dataset_identity(self.services.container_for, entry)
             else:
                 digest, count = fingerprint(self.services.container_for(loc.datastore), loc.path)
                 identities[data_id] = {**loc.to_dict(), "blobs": count, "etags": digest}
@@ -243,7 +269,7 @@ class _StepRun:
         try:
             src = working_copy(self._snapshot_dir(), work / "src")
             paths: dict[str, Path] = {}
-            downloads = {d: _step_pool.submit(download_input, self.services.container_for(loc.datastore), loc,
+            downloads = {d: _step_pool.submit(download_location, self.services.container_for, loc,
                                          work / "inputs" / d.replace(":", "_")) for d, loc in inputs.items()}
             for d, future in downloads.items():
                 paths[d] = future.result()
@@ -264,24 +290,27 @@ class _StepRun:
                                                             paths[d], loc.path)
                                        for d, loc in out_locations.items()}
             log_closed = _step_pool.submit(step_log.close)
-            for d, future in uploads.items():
-                outputs[d] = {**out_locations[d].to_dict(), "count": future.result()}
+            for d, upload in uploads.items():
+                outputs[d] = {**out_locations[d].to_dict(), "count": upload.result()}
             log_closed.result()
             if result.canceled:
                 return self._end(CANCELED, {"outputs": outputs, "exit_code": result.exit_code,
                                             "error": {"message": "canceled while running"}})
             if result.exit_code != 0:
                 tail = step_log.stderr_text()
+                self._raise_if_retries_left(f"{self.step['script_name']} exited with code {result.exit_code}")
                 return self._fail(f"{self.step['script_name']} exited with code {result.exit_code}"
                                   + (f"; last lines of stderr:\n{tail}" if tail else ""), outputs,
                                   exit_code=result.exit_code, stderr_tail=tail)
             # Reuse bookkeeping goes alongside the final transition; neither needs the other.
             recorded = [_step_pool.submit(self.services.reuse.record, key, self.run_id, self.name, outputs, parts),
                         _step_pool.submit(self.services.reuse.record_latest, self.run["experiment"], self.name, parts)]
-            result = self._end(FINISHED, {"outputs": outputs, "exit_code": 0, "is_reused": False})
-            for future in recorded:
-                future.result()
-            return result
+            finished = self._end(FINISHED, {"outputs": outputs, "exit_code": 0, "is_reused": False})
+            for bookkeeping in recorded:
+                bookkeeping.result()
+            return finished
+        except StepAttemptFailed:
+            raise
         except Exception as exc:  # an infrastructure problem: the step fails with the reason, the run goes on
             log.exception("step %s of run %s crashed", self.name, self.run_id)
             try:
@@ -290,9 +319,18 @@ class _StepRun:
                     step_log.close()
             except Exception:
                 log.exception("could not save the log of step %s", self.name)
+            self._raise_if_retries_left(f"{type(exc).__name__}: {exc}")
             return self._fail(f"{type(exc).__name__}: {exc}", outputs)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _raise_if_retries_left(self, message: str) -> None:
+        attempts = int((self.step.get("retry") or {}).get("max_attempts", 1))
+        attempt = int(self.row.get("attempt") or 1)
+        if attempt < attempts:
+            self.services.runs.update(self.run_id, step_key(self.name), {
+                "error": {"message": f"attempt {attempt} of {attempts} failed: {message}"}})
+            raise StepAttemptFailed(f"step {self.name!r} attempt {attempt} of {attempts} failed: {message}")
 
     def _snapshot_dir(self) -> Path:
         snapshot = self.step.get("snapshot")
@@ -341,7 +379,13 @@ def _work_root() -> Path:
 def run_step(services: Services, run_id: str, step: str) -> dict[str, Any]:
     """Run (or reuse) one step; a redelivery for a terminal step returns the recorded result."""
     started = time.perf_counter()
-    result = _StepRun(services, run_id, step).execute()
+    runner = _StepRun(services, run_id, step)
+    if runner.step.get("type") == "ParallelRunStep":  # mini-batches over worker processes, not one script run
+        from pipeline_core.parallel.local import run_parallel_step
+
+        result = run_parallel_step(services, run_id, step)
+    else:
+        result = runner.execute()
     log.debug("step %s of %s took %.3f s", step, run_id, time.perf_counter() - started)
     return result
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from azure.storage.blob import ContainerClient
 
+from pipeline_core.data.dataset_paths import download_files, fingerprint_files, list_files
 from pipeline_core.errors import AmliteError
 from pipeline_core.storage.blobs import download_prefix, list_prefix
 
@@ -28,9 +29,29 @@ ContainerFor = Callable[[str], ContainerClient]  # datastore name -> container
 class Location:
     datastore: str
     path: str
+    # Written by an upstream step: an empty output is an empty folder, not an error.
+    produced: bool = field(default=False, kw_only=True)
 
     def to_dict(self) -> dict[str, str]:
         return {"datastore": self.datastore, "path": self.path}
+
+
+@dataclass(frozen=True)
+class DatasetLocation(Location):
+    """A dataset input: paths with globs, maybe on several datastores; ``datastore``/``path`` name the first."""
+
+    entry: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
+        return {"datastore": self.datastore, "path": self.path, "dataset": self.entry.get("name"),
+                "version": self.entry.get("version")}
+
+
+def dataset_identity(container_for: ContainerFor, entry: dict[str, Any]) -> dict[str, Any]:
+    """A dataset input's part of a reuse key: registered name and version, definition, matched blobs' ETags."""
+    files = list_files(container_for, entry["definition"]["paths"])
+    return {"dataset": entry.get("name"), "version": entry.get("version"), "definition": entry["definition"],
+            "blobs": len(files), "etags": fingerprint_files(files)}
 
 
 def output_location(entry: dict[str, Any], data_id: str, run_id: str, step: str) -> Location:
@@ -49,7 +70,7 @@ def input_location(entry: dict[str, Any], data_id: str, parameters: dict[str, An
         if not produced:
             raise AmliteError(f"input {data_id!r}: its producing step {entry.get('producer')!r} recorded no output; "
                               "did it finish?")
-        return Location(produced["datastore"], produced["path"])
+        return Location(produced["datastore"], produced["path"], produced=True)
     if kind == "data_reference":
         return Location(entry["datastore"], entry.get("path") or "")
     if kind == "datapath":
@@ -57,12 +78,18 @@ def input_location(entry: dict[str, Any], data_id: str, parameters: dict[str, An
         if not isinstance(value, dict) or "datastore" not in value:
             raise AmliteError(f"DataPath parameter {entry['parameter']!r} has no datastore/path value")
         return Location(value["datastore"], value.get("path") or "")
+    if kind == "dataset":
+        first = entry["definition"]["paths"][0]
+        return DatasetLocation(first["datastore"], first["path"], entry)
     raise AmliteError(f"unknown data kind {kind!r} for {data_id!r}")
 
 
 def download_input(container: ContainerClient, location: Location, target: Path) -> Path:
     """Download an input; the path an argument gets is the file itself when the location names one blob."""
     blobs = list_prefix(container, location.path)
+    if not blobs and location.produced:
+        target.mkdir(parents=True, exist_ok=True)
+        return target
     if not blobs:
         raise AmliteError(
             f"input path {location.path!r} on datastore {location.datastore!r} holds no blobs; "
@@ -71,6 +98,20 @@ def download_input(container: ContainerClient, location: Location, target: Path)
     download_prefix(container, location.path, target)
     if len(blobs) == 1 and blobs[0][0] == location.path.strip("/"):
         return target / location.path.rsplit("/", 1)[-1]
+    return target
+
+
+def download_location(container_for: ContainerFor, location: Location, target: Path) -> Path:
+    """Download any input; a dataset becomes a folder of its matched files (relative to its base folder)."""
+    if not isinstance(location, DatasetLocation):
+        return download_input(container_for(location.datastore), location, target)
+    files = list_files(container_for, location.entry["definition"]["paths"])
+    if not files:
+        shown = ", ".join(f"{p['datastore']}:{p['path']}" for p in location.entry["definition"]["paths"])
+        label = f"dataset {location.entry['name']!r} version {location.entry['version']}" \
+            if location.entry.get("name") else "dataset"
+        raise AmliteError(f"{label}: no blobs match {shown}; upload the data first or fix the dataset's path")
+    download_files(container_for, files, target)
     return target
 
 

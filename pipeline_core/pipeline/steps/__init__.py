@@ -1,6 +1,7 @@
 """AML v1 ``azureml.pipeline.steps`` names."""
 
 from pipeline_core.pipeline.steps.base import PipelineStep
+from pipeline_core.pipeline.steps.parallel_run_step import ParallelRunConfig, ParallelRunStep
 from pipeline_core.pipeline.steps.python_script_step import PythonScriptStep
 
-__all__ = ["PipelineStep", "PythonScriptStep"]
+__all__ = ["ParallelRunConfig", "ParallelRunStep", "PipelineStep", "PythonScriptStep"]

@@ -1,0 +1,330 @@
+"""Worker processes for a ParallelRunStep, and the per-(run, step) pool that reuses them across batches.
+
+Why long-lived processes: ``init()`` usually loads a model; AML runs it once
+per worker process, then calls ``run()`` for batch after batch. A pool here
+holds those processes for one (run, step) in this host process; a stuck
+``run()`` kills its worker (the next batch gets a fresh one, which runs
+``init()`` again). Pools close when the step finishes, or after sitting idle
+(a host that ran a few batches of a distributed step never hears the finish).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from azure.storage.blob import ContainerClient
+
+log = logging.getLogger("amlite.parallel")
+
+WORKER_MAIN = str(Path(__file__).with_name("_worker.py"))
+POLL_SECONDS = 0.2
+
+
+class TryFailed(Exception):
+    """One try of a batch failed: the script raised, timed out, or its worker died; ``items`` if it was read."""
+
+    def __init__(self, message: str, traceback: str = "", items: int | None = None, timed_out: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.traceback = traceback
+        self.items = items
+        self.timed_out = timed_out
+
+
+@dataclass
+class WorkerSetup:
+    """Everything a worker process needs; the same for every worker of one (run, step) on this host."""
+
+    src: Path
+    script: str
+    argv: list[str]
+    env: dict[str, str]
+    log_dir: Path
+    init_timeout: float
+    log_container: ContainerClient | None = None
+    log_prefix: str = ""
+
+
+class Worker:
+    """One worker process; started lazily so an ``init()`` failure is a failed try of the batch that met it."""
+
+    def __init__(self, setup: WorkerSetup, slot: int):
+        self.setup = setup
+        self.slot = slot
+        self.process: subprocess.Popen[bytes] | None = None
+        self.conn: Connection | None = None
+        self.log_path = setup.log_dir / f"worker-{slot}.txt"
+        self._shipped = 0
+        self._blob_created = False
+        self._ship_lock = threading.Lock()
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _start(self) -> None:
+        parent, child = socket.socketpair()
+        self.setup.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**self.setup.env, "AMLITE_PRS_FD": str(child.fileno()), "AMLITE_PRS_SLOT": str(self.slot),
+               "PYTHONUNBUFFERED": "1"}
+        with open(self.log_path, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-u", WORKER_MAIN], cwd=self.setup.src, env=env, stdout=out,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=[child.fileno()],
+                start_new_session=True)
+        child.close()
+        self.conn = Connection(parent.detach())
+        self.conn.send({"src": str(self.setup.src), "script": self.setup.script, "argv": self.setup.argv})
+        reply = self._receive(self.setup.init_timeout, "init()", None)
+        if not reply.get("ok"):
+            self.kill()
+            raise TryFailed(f"init() failed: {reply.get('error')}", reply.get("traceback", ""))
+
+    def _receive(self, timeout: float, what: str, items: int | None) -> dict[str, Any]:
+        assert self.conn is not None and self.process is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                limit = "run_invocation_timeout" if what == "run()" else "the init timeout"
+                raise TryFailed(f"{what} did not return within {limit}={timeout:g} s; its worker was stopped "
+                                "and a new one (which runs init() again) takes the next try",
+                                items=items, timed_out=True)
+            try:
+                ready = self.conn.poll(min(remaining, POLL_SECONDS))
+                message: dict[str, Any] | None = self.conn.recv() if ready else None
+            except (EOFError, OSError):
+                message = None
+                ready = True
+            if message is not None:
+                return message
+            if ready or self.process.poll() is not None:
+                code = self.kill()
+                raise TryFailed(f"the worker process exited with code {code} during {what} "
+                                "(see the worker log under logs/{run}/{step}/user/)", items=items)
+
+    def run(self, payload: dict[str, Any], rows_path: str | None, timeout: float) -> dict[str, Any]:
+        """One ``run()`` call; raises TryFailed for a script error, a timeout or a dead worker."""
+        try:
+            if not self.alive:
+                self._start()
+            assert self.conn is not None
+            self.conn.send({"op": "run", "payload": payload, "rows_path": rows_path})
+            items: int | None = None
+            while True:
+                reply = self._receive(timeout, "run()", items)
+                if "loaded" in reply:
+                    items = reply["loaded"]
+                    continue
+                if reply.get("ok"):
+                    return reply
+                raise TryFailed(str(reply.get("error")), reply.get("traceback", ""), reply.get("items", items))
+        finally:
+            self.ship_log()
+
+    def kill(self) -> int | None:
+        """Stop the process group now; returns its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        return code
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Ask the worker to leave (its entry script's ``shutdown()`` runs), then make sure it has."""
+        if self.alive and self.conn is not None:
+            try:
+                self.conn.send({"op": "exit"})
+                assert self.process is not None
+                self.process.wait(timeout=grace)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        self.ship_log()
+
+    def ship_log(self) -> None:
+        """Append what the worker printed since last time to its log blob (best effort: never fails a batch)."""
+        container = self.setup.log_container
+        if container is None or not self.log_path.exists():
+            return
+        with self._ship_lock:
+            try:
+                size = self.log_path.stat().st_size
+                if size <= self._shipped:
+                    return
+                with open(self.log_path, "rb") as handle:
+                    handle.seek(self._shipped)
+                    data = handle.read(size - self._shipped)
+                name = f"{self.setup.log_prefix}/worker-{socket.gethostname()}-{os.getpid()}-{self.slot}.txt"
+                blob = container.get_blob_client(name)
+                if not self._blob_created:
+                    blob.create_append_blob()
+                    self._blob_created = True
+                for start in range(0, len(data), 4 * 1024 * 1024):
+                    blob.append_block(data[start:start + 4 * 1024 * 1024])
+                self._shipped = size
+            except Exception as exc:  # logs are a convenience; the batch result is what matters
+                log.warning("could not upload worker log %s: %s", self.log_path, exc)
+
+
+@dataclass
+class WorkerPool:
+    """The workers of one (run, step) on this host, plus its local work folder and output uploads."""
+
+    setup: WorkerSetup
+    work: Path
+    sync_outputs: Callable[[], object] = lambda: None
+    idle: list[Worker] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
+    busy: int = 0
+    canceled: bool = False
+    last_used: float = field(default_factory=time.monotonic)
+    context: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def acquire(self) -> Worker:
+        """An idle worker, or a new one; refused once the pool was canceled or closed (no stray processes)."""
+        with self._lock:
+            if self.canceled:
+                raise TryFailed("the step's workers on this host were stopped (run canceled or step finished)")
+            self.busy += 1
+            self.last_used = time.monotonic()
+            if self.idle:
+                return self.idle.pop()
+            worker = Worker(self.setup, len(self.workers))
+            self.workers.append(worker)
+            return worker
+
+    def release(self, worker: Worker) -> None:
+        with self._lock:
+            self.busy -= 1
+            self.last_used = time.monotonic()
+            if not self.canceled:
+                self.idle.append(worker)  # a killed worker restarts on its next use
+
+    def cancel(self) -> None:
+        """Stop every worker now (a canceled run): in-flight batches see their worker die and stop trying."""
+        self.canceled = True
+        for worker in list(self.workers):
+            worker.kill()
+
+    def close(self) -> None:
+        with self._lock:
+            self.canceled = True
+            workers = list(self.workers)
+            self.idle.clear()
+        threads = [threading.Thread(target=w.stop, daemon=True) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=15)
+        try:
+            self.sync_outputs()
+        except Exception as exc:
+            log.warning("final upload of ParallelRunStep outputs from %s failed: %s", self.work, exc)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self.workers if w.process is not None]
+
+
+PoolKey = tuple[str, str, str]  # (storage, run id, step)
+_pools: dict[PoolKey, WorkerPool] = {}
+_building: dict[PoolKey, threading.Lock] = {}
+_registry_lock = threading.Lock()
+_reaper: threading.Thread | None = None
+
+
+def get_pool(key: PoolKey, build: Callable[[], WorkerPool]) -> WorkerPool:
+    """The pool for ``key``, built once per host process (concurrent callers wait for the first build)."""
+    with _registry_lock:
+        pool = _pools.get(key)
+        if pool is not None:
+            pool.last_used = time.monotonic()  # so the idle reaper cannot close it under this caller
+            return pool
+        lock = _building.setdefault(key, threading.Lock())
+    with lock:
+        with _registry_lock:
+            pool = _pools.get(key)
+        if pool is None:
+            pool = build()
+            with _registry_lock:
+                _pools[key] = pool
+                _building.pop(key, None)
+            _start_reaper()
+        return pool
+
+
+def find_pool(key: PoolKey) -> WorkerPool | None:
+    with _registry_lock:
+        return _pools.get(key)
+
+
+def close_pool(key: PoolKey) -> None:
+    with _registry_lock:
+        pool = _pools.pop(key, None)
+    if pool is not None:
+        pool.close()
+
+
+def cancel_pool(key: PoolKey) -> None:
+    pool = find_pool(key)
+    if pool is not None:
+        pool.cancel()
+
+
+def _idle_seconds() -> float:
+    return float(os.environ.get("AMLITE_PRS_POOL_IDLE_SECONDS", "300"))
+
+
+def _reap_forever() -> None:
+    while True:
+        time.sleep(min(30.0, max(1.0, _idle_seconds() / 4)))
+        now = time.monotonic()
+        with _registry_lock:
+            stale = [k for k, p in _pools.items() if p.busy == 0 and now - p.last_used > _idle_seconds()]
+        for key in stale:
+            close_pool(key)
+
+
+def _start_reaper() -> None:
+    global _reaper
+    with _registry_lock:
+        if _reaper is None:
+            _reaper = threading.Thread(target=_reap_forever, name="amlite-prs-reaper", daemon=True)
+            _reaper.start()
+
+
+@atexit.register
+def _close_all() -> None:
+    with _registry_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        for worker in pool.workers:
+            worker.kill()

@@ -1,0 +1,369 @@
+"""ParallelRunStep end to end on Azurite: real worker processes, real batches, the three failure limits."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline_core import Pipeline, PipelineParameter, Workspace
+from pipeline_core.core.dataset import Dataset
+from pipeline_core.data import OutputFileDatasetConfig
+from pipeline_core.engine.services import services_for
+from pipeline_core.parallel.activities import prs_finish, prs_prepare, prs_run_batch
+from pipeline_core.parallel.batches import BatchStore
+from pipeline_core.pipeline.core.run import PipelineRun
+from pipeline_core.pipeline.steps import ParallelRunConfig, ParallelRunStep
+
+pytestmark = pytest.mark.integration
+
+# Behaviour is chosen by file content: FAIL always raises, FLAKY raises on its first try only,
+# SLEEP hangs on its first try only, SKIP is left out of the results (a failed item, not a failed batch).
+FILE_SCRIPT = """
+import argparse, os, pathlib, time, uuid
+from azureml_user.parallel_run import EntryScript
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--marks")
+args, _ = parser.parse_known_args()
+marks = pathlib.Path(args.marks)
+
+def init():
+    marks.mkdir(parents=True, exist_ok=True)
+    (marks / f"init-{os.getpid()}-{uuid.uuid4().hex[:6]}").write_text("")
+    EntryScript().logger.info("init done in %s", os.getpid())
+    out = pathlib.Path(EntryScript().output_dir, "by-init")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{os.getpid()}.txt").write_text("written in init")
+
+def run(mini_batch):
+    (marks / f"run-{os.getpid()}-{uuid.uuid4().hex[:6]}").write_text("\\n".join(mini_batch))
+    results = []
+    for path in mini_batch:
+        name = os.path.basename(path)
+        text = pathlib.Path(path).read_text()
+        first = not (marks / f"seen-{name}").exists()
+        (marks / f"seen-{name}").write_text("")
+        if "FAIL" in text:
+            raise ValueError(f"cannot score {name}")
+        if "FLAKY" in text and first:
+            raise RuntimeError(f"flaky {name}")
+        if "SLEEP" in text and first:
+            time.sleep(60)
+        if "SKIP" in text:
+            continue
+        results.append(f"{pathlib.Path(path).parent.name} {name}")
+    return results
+"""
+
+TABLE_SCRIPT = """
+import os, pathlib, sys
+import pandas as pd
+
+def init():
+    pass
+
+def run(mini_batch):
+    assert isinstance(mini_batch, pd.DataFrame), type(mini_batch)
+    return mini_batch.assign(double=mini_batch["value"] * 2)[["id", "double"]]
+"""
+
+
+def _upload(ws: Workspace, tmp_path: Path, files: dict[str, str | bytes]) -> str:
+    prefix = f"prs-{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / prefix
+    for name, body in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body.encode() if isinstance(body, str) else body)
+    ws.get_default_datastore().upload(str(folder), target_path=prefix, show_progress=False)
+    return prefix
+
+
+def _config(src: Path, script: str = "score.py", **kwargs: Any) -> ParallelRunConfig:
+    values: dict[str, Any] = {"environment": None, "entry_script": script, "error_threshold": -1,
+                              "output_action": "append_row", "compute_target": None, "node_count": 1,
+                              "process_count_per_node": 2, "source_directory": str(src), "run_max_try": 1}
+    values.update(kwargs)
+    return ParallelRunConfig(**values)
+
+
+def _run(ws: Workspace, experiment: str, step: ParallelRunStep, **params: Any) -> tuple[PipelineRun, str]:
+    run = Pipeline(ws, [step]).submit(experiment, pipeline_parameters=params or None)
+    status = run.wait_for_completion(show_output=False, timeout_seconds=120, raise_on_error=False)
+    return run, status
+
+
+def _lines(run: PipelineRun, step: str, name: str = "parallel_run_step.txt") -> list[str]:
+    step_run = run.find_step_run(step)[0]
+    ref = step_run.get_output_data("scores")
+    blob = run._services.container_for(ref.datastore_name).download_blob(f"{ref.path_on_datastore}/{name}")
+    return blob.readall().decode().splitlines()
+
+
+def _marks(folder: Path, kind: str) -> list[str]:
+    return sorted(p.name for p in folder.glob(f"{kind}-*"))
+
+
+@pytest.fixture
+def src(source_dir: Path) -> Path:
+    (source_dir / "score.py").write_text(FILE_SCRIPT)
+    (source_dir / "table.py").write_text(TABLE_SCRIPT)
+    return source_dir
+
+
+def test_file_batches_append_row_and_init_once_per_worker(workspace: Workspace, src: Path, tmp_path: Path,
+                                                          experiment_name: str) -> None:
+    prefix = _upload(workspace, tmp_path, {f"in/f{i:02d}.txt": "ok" for i in range(23)})
+    ds = Dataset.File.from_files(path=(workspace.get_default_datastore(), f"{prefix}/in/**"))
+    marks = tmp_path / "marks"
+    output = OutputFileDatasetConfig("scores")
+    batch = PipelineParameter("batch", 4)
+    step = ParallelRunStep("score-files", _config(src, mini_batch_size=batch), inputs=[ds.as_named_input("docs")],
+                           output=output, arguments=["--marks", str(marks)])
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Finished", run.get_details()["error"]
+    lines = _lines(run, "score-files")
+    assert sorted(line.split()[1] for line in lines) == [f"f{i:02d}.txt" for i in range(23)]
+    inits, runs = _marks(marks, "init"), _marks(marks, "run")
+    init_pids = [m.split("-")[1] for m in inits]
+    assert len(set(init_pids)) == len(init_pids) <= 2  # init() once per worker process
+    assert {m.split("-")[1] for m in runs} <= set(init_pids)
+    assert len(runs) == 6  # 23 files in batches of 4
+    row = run.find_step_run("score-files")[0]._refresh()
+    assert row["progress"]["processed"] == 23 and row["progress"]["batches"] == 6
+    user_logs = [b.name for b in run._services.account.container("logs").list_blobs(
+        name_starts_with=f"{run.id}/score-files/user/")]
+    assert user_logs and "init done" in run._services.account.container("logs").download_blob(
+        user_logs[0]).readall().decode()
+    assert "6 of 6 mini-batches ran" in run.find_step_run("score-files")[0].get_job_log()
+    ref = run.find_step_run("score-files")[0].get_output_data("scores")
+    written = {b.name.rsplit("/", 1)[-1] for b in run._services.container_for(ref.datastore_name).list_blobs(
+        name_starts_with=f"{ref.path_on_datastore}/by-init/")}
+    assert written == {f"{pid}.txt" for pid in init_pids}  # EntryScript().output_dir lands in the output
+
+    # Redelivered activities return what was recorded and change nothing.
+    services = run._services
+    again = prs_run_batch(services, run.id, "score-files", 0)
+    assert again["status"] == "succeeded" and again["items"] == 4 and again["tries"] == 1
+    assert prs_prepare(services, run.id, "score-files") == {"done": True, "result": {
+        "step": "score-files", "status": "Finished", "reused": False, "error": None}}
+    assert prs_finish(services, run.id, "score-files", {})["status"] == "Finished"
+    assert len(_marks(marks, "run")) == 6
+
+    # The same step with the parameter changed is a different step (no reuse); unchanged, it is reused.
+    rerun, status = _run(workspace, experiment_name, step, batch=12)
+    assert status == "Finished" and len(_marks(marks, "run")) == 8
+    reused, status = _run(workspace, experiment_name, step, batch=12)
+    assert status == "Finished" and reused.find_step_run("score-files")[0].is_reused
+
+
+def test_limits_retries_and_timeout(workspace: Workspace, src: Path, tmp_path: Path, experiment_name: str) -> None:
+    files = {f"in/f{i}.txt": "ok" for i in range(6)}
+    files.update({"in/f6.txt": "FLAKY", "in/f7.txt": "SKIP", "in/f8.txt": "FAIL", "in/f9.txt": "FAIL"})
+    prefix = _upload(workspace, tmp_path, files)
+    ds = Dataset.File.from_files(path=(workspace.get_default_datastore(), f"{prefix}/in/**"))
+    output = OutputFileDatasetConfig("scores")
+    threshold = PipelineParameter("threshold", 3)
+    failed_count = PipelineParameter("failed_count", -1)
+    percent = PipelineParameter("percent", 100.0)
+
+    def step(marks: Path) -> ParallelRunStep:
+        config = _config(src, mini_batch_size=1, run_max_try=2, error_threshold=threshold,
+                         allowed_failed_count=failed_count, allowed_failed_percent=percent)
+        return ParallelRunStep("limits", config, inputs=[ds.as_named_input("docs")], output=output,
+                               arguments=["--marks", str(marks)], allow_reuse=False)
+
+    # Nothing trips: 2 failed batches + 1 skipped item = 3 failed items <= 3; the flaky batch succeeded on retry.
+    run, status = _run(workspace, experiment_name, step(tmp_path / "m1"))
+    assert status == "Finished", run.get_details()["error"]
+    assert len(_lines(run, "limits")) == 7  # one row per successful item
+    rows = {int(r["index"]): r for r in BatchStore(workspace.account).rows(run.id, "limits")}
+    assert rows[6]["status"] == "succeeded" and rows[6]["tries"] == 2 and "flaky f6.txt" in rows[6]["error"]
+    assert rows[8]["status"] == "failed" and rows[8]["tries"] == 2 and "cannot score f8.txt" in rows[8]["error"]
+    assert "Traceback" in rows[8]["traceback"] and "f8.txt" in rows[8]["inputs"]
+    progress = run.find_step_run("limits")[0]._refresh()["progress"]
+    assert (progress["failed_batches"], progress["retried_batches"], progress["failed"]) == (2, 1, 3)
+
+    # error_threshold trips on failed items (3 > 2).
+    run, status = _run(workspace, experiment_name, step(tmp_path / "m2"), threshold=2)
+    assert status == "Failed"
+    message = run.get_details()["error"]["message"]
+    assert "error_threshold exceeded: 3 failed items (files or rows) > error_threshold=2" in message
+    assert "cannot score f8.txt" in message
+
+    # allowed_failed_count counts failed batches (2), not the batch that succeeded on retry: 2 passes, 1 trips.
+    run, status = _run(workspace, experiment_name, step(tmp_path / "m3"), threshold=-1, failed_count=2)
+    assert status == "Finished", run.get_details()["error"]
+    run, status = _run(workspace, experiment_name, step(tmp_path / "m4"), threshold=-1, failed_count=1)
+    assert status == "Failed"
+    assert "allowed_failed_count exceeded: 2 failed mini-batches > allowed_failed_count=1" in \
+        run.get_details()["error"]["message"]
+
+    # allowed_failed_percent: 2 of 10 batches is 20%.
+    run, status = _run(workspace, experiment_name, step(tmp_path / "m5"), threshold=-1, percent=20)
+    assert status == "Finished", run.get_details()["error"]
+    run, status = _run(workspace, experiment_name, step(tmp_path / "m6"), threshold=-1, percent=15)
+    assert status == "Failed"
+    assert "allowed_failed_percent exceeded: 2 of 10 mini-batches failed (20.0%) > allowed_failed_percent=15%" \
+        in run.get_details()["error"]["message"]
+
+
+def test_run_invocation_timeout_restarts_the_worker(workspace: Workspace, src: Path, tmp_path: Path,
+                                                    experiment_name: str) -> None:
+    prefix = _upload(workspace, tmp_path, {"in/a.txt": "SLEEP", "in/b.txt": "ok"})
+    ds = Dataset.File.from_files(path=(workspace.get_default_datastore(), f"{prefix}/in/**"))
+    marks = tmp_path / "marks"
+    config = _config(src, mini_batch_size=1, run_max_try=2, run_invocation_timeout=1, process_count_per_node=1,
+                     error_threshold=0)
+    step = ParallelRunStep("timeout", config, inputs=[ds.as_named_input("docs")],
+                           output=OutputFileDatasetConfig("scores"), arguments=["--marks", str(marks)])
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Finished", run.get_details()["error"]
+    row = BatchStore(workspace.account).rows(run.id, "timeout")[0]
+    assert row["status"] == "succeeded" and row["tries"] == 2
+    assert "did not return within run_invocation_timeout=1 s" in row["error"]
+    assert len(_marks(marks, "init")) == 2  # the stuck worker was replaced, and its successor ran init()
+    assert len(_lines(run, "timeout")) == 2
+
+
+def test_partition_keys_one_batch_per_key(workspace: Workspace, src: Path, tmp_path: Path,
+                                          experiment_name: str) -> None:
+    files = {f"by/{store}/{i}.txt": "ok" for store, n in (("north", 3), ("south", 2), ("west", 1)) for i in range(n)}
+    prefix = _upload(workspace, tmp_path, files)
+    ds = Dataset.File.from_files(path=(workspace.get_default_datastore(), f"{prefix}/by/**"),
+                                 partition_format="/{store}/{n}.txt")
+    marks = tmp_path / "marks"
+    step = ParallelRunStep("by-store", _config(src, partition_keys=["store"]), inputs=[ds.as_named_input("docs")],
+                           output=OutputFileDatasetConfig("scores"), arguments=["--marks", str(marks)])
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Finished", run.get_details()["error"]
+    batches = sorted(sorted(Path(line).parent.name for line in (marks / m).read_text().splitlines())
+                     for m in _marks(marks, "run"))
+    assert batches == [["north"] * 3, ["south"] * 2, ["west"]]
+    assert len(_lines(run, "by-store")) == 6
+
+
+def test_tabular_csv_and_parquet_batches(workspace: Workspace, src: Path, tmp_path: Path,
+                                         experiment_name: str) -> None:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv = "id,value,note\n" + "".join(f"{i},{i % 7},row number {i} padded to be long\n" for i in range(200))
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(pd.DataFrame({"id": range(300, 390), "value": range(90)})), buffer,
+                   row_group_size=30)
+    prefix = _upload(workspace, tmp_path, {"csv/a.csv": csv, "csv/b.csv": "id,value,note\n1000,1,x\n",
+                                           "pq/p.parquet": buffer.getvalue()})
+    store = workspace.get_default_datastore()
+    table = Dataset.Tabular.from_delimited_files(path=(store, f"{prefix}/csv/*.csv"))
+    assert len(table.to_pandas_dataframe()) == 201
+    step = ParallelRunStep("score-csv", _config(src, script="table.py", mini_batch_size="2KB"),
+                           inputs=[table.as_named_input("rows")], output=OutputFileDatasetConfig("scores"))
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Finished", run.get_details()["error"]
+    lines = _lines(run, "score-csv")
+    assert sorted(int(line.split()[0]) for line in lines) == [*range(200), 1000]  # every row exactly once
+    assert len(BatchStore(workspace.account).rows(run.id, "score-csv")) > 3  # a.csv was cut into slices
+
+    parquet = Dataset.Tabular.from_parquet_files(path=(store, f"{prefix}/pq/p.parquet"))
+    step = ParallelRunStep("score-pq", _config(src, script="table.py", mini_batch_size=1),
+                           inputs=[parquet.as_named_input("rows")], output=OutputFileDatasetConfig("scores"),
+                           allow_reuse=False)
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Finished", run.get_details()["error"]
+    assert sorted(int(line.split()[0]) for line in _lines(run, "score-pq")) == list(range(300, 390))
+    rows = BatchStore(workspace.account).rows(run.id, "score-pq")
+    assert [r["items"] for r in rows] == [30, 30, 30]  # one row group per batch
+
+
+def test_summary_only_and_failing_init(workspace: Workspace, src: Path, tmp_path: Path,
+                                       experiment_name: str) -> None:
+    (src / "broken.py").write_text("def init():\n    raise RuntimeError('no model here')\n\n"
+                                   "def run(batch):\n    return batch\n")
+    prefix = _upload(workspace, tmp_path, {"in/a.txt": "ok"})
+    ds = Dataset.File.from_files(path=(workspace.get_default_datastore(), f"{prefix}/in/**"))
+    step = ParallelRunStep("broken-init", _config(src, script="broken.py", output_action="summary_only",
+                                                  error_threshold=0, run_max_try=2),
+                           inputs=[ds.as_named_input("docs")])
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Failed"
+    message = run.get_details()["error"]["message"]
+    assert "error_threshold exceeded" in message and "init() failed: RuntimeError: no model here" in message
+    detail = json.loads(json.dumps(run.find_step_run("broken-init")[0].get_details()["error"]))
+    assert detail["first_failure"]["inputs"][0].endswith("in/a.txt")
+    assert services_for(workspace.storage).runs.get_step(run.id, "broken-init")["progress"]["failed"] == 1
+
+
+MAKE_SCRIPT = """
+import argparse, pathlib
+p = argparse.ArgumentParser(); p.add_argument("--out")
+a = p.parse_args()
+out = pathlib.Path(a.out)
+out.mkdir(parents=True, exist_ok=True)
+for n in range(3):
+    rows = "".join(f"{n * 10 + i},{i}\\n" for i in range(5))
+    (out / f"part-{n}.csv").write_text("id,value\\n" + rows)
+"""
+
+CHAIN_SCRIPT = """
+import argparse, pathlib
+p = argparse.ArgumentParser(); p.add_argument("--model")
+args, _ = p.parse_known_args()
+factor = None
+
+def init():
+    global factor
+    factor = int(pathlib.Path(args.model, "factor.txt").read_text())
+
+def run(frame):
+    return [f"{i} {v * factor}" for i, v in zip(frame["id"], frame["value"])]
+"""
+
+
+def test_upstream_output_as_tabular_input_with_a_side_input(workspace: Workspace, src: Path, tmp_path: Path,
+                                                            experiment_name: str) -> None:
+    from pipeline_core import PythonScriptStep
+
+    (src / "make.py").write_text(MAKE_SCRIPT)
+    (src / "chain.py").write_text(CHAIN_SCRIPT)
+    prefix = _upload(workspace, tmp_path, {"model/factor.txt": "3"})
+    model = Dataset.File.from_files(path=(workspace.get_default_datastore(), f"{prefix}/model/**"))
+    made = OutputFileDatasetConfig("made")
+    make = PythonScriptStep("make.py", name="make", source_directory=str(src), arguments=["--out", made])
+    score = ParallelRunStep("chain", _config(src, script="chain.py", mini_batch_size="1MB"),
+                            inputs=[made.read_delimited_files()], output=OutputFileDatasetConfig("scores"),
+                            side_inputs=[model.as_named_input("model")],
+                            arguments=["--model", model.as_named_input("model").as_mount()])
+    run = Pipeline(workspace, [make, score]).submit(experiment_name)
+    assert run.wait_for_completion(show_output=False, timeout_seconds=120, raise_on_error=False) == "Finished", \
+        run.get_details()["error"]
+    lines = sorted(_lines(run, "chain"), key=lambda line: int(line.split()[0]))
+    assert lines == [f"{n * 10 + i} {i * 3}" for n in range(3) for i in range(5)]
+    assert [r["items"] for r in BatchStore(workspace.account).rows(run.id, "chain")] == [5, 5, 5]
+
+
+def test_cancel_stops_the_workers(workspace: Workspace, src: Path, tmp_path: Path, experiment_name: str) -> None:
+    import time
+
+    prefix = _upload(workspace, tmp_path, {"in/a.txt": "SLEEP", "in/b.txt": "SLEEP"})
+    ds = Dataset.File.from_files(path=(workspace.get_default_datastore(), f"{prefix}/in/**"))
+    marks = tmp_path / "marks"
+    step = ParallelRunStep("cancel-me", _config(src, mini_batch_size=1, run_invocation_timeout=120),
+                           inputs=[ds.as_named_input("docs")], output=OutputFileDatasetConfig("scores"),
+                           arguments=["--marks", str(marks)])
+    run = Pipeline(workspace, [step]).submit(experiment_name)
+    deadline = time.monotonic() + 30
+    while len(_marks(marks, "run")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids = [int(m.split("-")[1]) for m in _marks(marks, "init")]
+    assert len(pids) == 2
+    run.cancel()
+    assert run.wait_for_completion(show_output=False, timeout_seconds=30, raise_on_error=False) == "Canceled"
+    assert run.find_step_run("cancel-me")[0].get_status() == "Canceled"
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # killed and reaped, none left behind
