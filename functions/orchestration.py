@@ -21,6 +21,7 @@ bp = df.Blueprint()
 
 ORCHESTRATOR = "pipeline_run"
 CHUNK_ORCHESTRATOR = "pipeline_steps_chunk"
+PARALLEL_STEP = "parallel_step"
 
 
 def _services() -> Any:
@@ -28,8 +29,10 @@ def _services() -> Any:
 
 
 def _step_task(context: df.DurableOrchestrationContext, run_id: str, name: str,
-               retry: dict[str, Any] | None) -> TaskBase:
+               retry: dict[str, Any] | None, parallel: bool = False) -> TaskBase:
     payload = {"run_id": run_id, "step": name}
+    if parallel:  # a ParallelRunStep fans its mini-batches out in a sub-orchestration of its own
+        return context.call_sub_orchestrator(PARALLEL_STEP, payload)
     if retry and int(retry.get("max_attempts", 1)) > 1:
         options = df.RetryOptions(int(retry.get("first_retry_interval_ms", 5000)), int(retry["max_attempts"]))
         options.backoff_coefficient = float(retry.get("backoff_coefficient", 2.0))
@@ -62,10 +65,10 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         if len(moves.ready) > CHUNK_SIZE:
             for chunk in tracker.chunks(moves.ready):
                 waiting[context.call_sub_orchestrator(CHUNK_ORCHESTRATOR, {
-                    "run_id": run_id, "steps": chunk, "retry": tracker.retry})] = chunk
+                    "run_id": run_id, "steps": chunk, "retry": tracker.retry, "parallel": tracker.parallel})] = chunk
         else:
             for name in moves.ready:
-                waiting[_step_task(context, run_id, name, tracker.retry.get(name))] = [name]
+                waiting[_step_task(context, run_id, name, tracker.retry.get(name), name in tracker.parallel)] = [name]
         context.set_custom_status(tracker.custom_status())
         winner = yield context.task_any([*waiting, *([] if tracker.cancel_requested else [cancel_event])])
         if winner is cancel_event:
@@ -81,7 +84,8 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
 def pipeline_steps_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """A slice of a wide fan-out, so no single history holds hundreds of tasks."""
     payload = context.get_input()
-    tasks = {_step_task(context, payload["run_id"], n, payload["retry"].get(n)): n for n in payload["steps"]}
+    tasks = {_step_task(context, payload["run_id"], n, payload["retry"].get(n), n in payload["parallel"]): n
+             for n in payload["steps"]}
     results: dict[str, Any] = {}
     while tasks:
         winner = yield context.task_any(list(tasks))

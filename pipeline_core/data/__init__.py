@@ -2,6 +2,10 @@
 
 from pipeline_core.data.data_reference import DataReference
 from pipeline_core.data.datapath import DataPath, DataPathComputeBinding
+from pipeline_core.data.dataset_consumption_config import DatasetConsumptionConfig
+from pipeline_core.data.file_dataset import FileDataset
 from pipeline_core.data.output_dataset_config import OutputFileDatasetConfig, OutputInput
+from pipeline_core.data.tabular_dataset import TabularDataset
 
-__all__ = ["DataPath", "DataPathComputeBinding", "DataReference", "OutputFileDatasetConfig", "OutputInput"]
+__all__ = ["DataPath", "DataPathComputeBinding", "DataReference", "DatasetConsumptionConfig", "FileDataset",
+           "OutputFileDatasetConfig", "OutputInput", "TabularDataset"]

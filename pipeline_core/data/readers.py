@@ -5,9 +5,9 @@ worker process loads this file by path, so a mini-batch is read where it is
 processed without paying for the SDK's import (and the DataFrame never crosses
 a pipe). ``to_pandas_dataframe`` uses the same code, so both read alike.
 
-A *part* is a dict: ``path`` (local file), ``format`` (the dataset's format),
-optional ``start``/``end`` (a CSV byte range: the rows that *start* inside it)
-or ``row_groups`` (parquet), ``columns`` (partition values to add),
+A *part* is a dict: ``path`` (a local file: a whole delimited file, or the
+header plus the rows of one slice of it), ``format`` (the dataset's format),
+optional ``row_groups`` (parquet), ``columns`` (partition values to add),
 ``date_columns`` (which of those are datetimes) and ``relative`` (for
 ``include_path``).
 """
@@ -26,77 +26,28 @@ def _pandas() -> Any:
     return pandas
 
 
-def row_bounds(handle: Any, start: int, end: int, size: int) -> tuple[int, int]:
-    """Byte offsets [s, e) of the rows whose first byte lies in [start, end).
-
-    Adjacent ranges give adjacent bounds, so splitting a file at any byte
-    offsets yields every row exactly once (the Hadoop line-split rule).
-    """
-
-    def next_row(offset: int) -> int:
-        if offset <= 0:
-            return 0
-        if offset >= size:
-            return size
-        handle.seek(offset - 1)
-        handle.readline()
-        return int(handle.tell())
-
-    return next_row(start), next_row(end)
-
-
-def _header_names(header_line: bytes, fmt: dict[str, Any]) -> list[str]:
-    pandas = _pandas()
-    frame = pandas.read_csv(io.BytesIO(header_line), sep=fmt.get("separator", ","), nrows=0,
-                            encoding=_encoding(fmt))
-    return [str(c) for c in frame.columns]
-
-
 def _encoding(fmt: dict[str, Any]) -> str:
     return str(fmt.get("encoding") or "utf8").replace("utf8", "utf-8")
 
 
-def _read_csv_bytes(data: bytes, fmt: dict[str, Any], names: list[str] | None) -> Any:
+def read_csv_part(part: dict[str, Any]) -> Any:
+    """A delimited file as a DataFrame; without a header line its columns are Column1, Column2... as in AML."""
     pandas = _pandas()
-    kwargs: dict[str, Any] = {"sep": fmt.get("separator", ","), "encoding": _encoding(fmt)}
+    fmt = part["format"]
+    kwargs: dict[str, Any] = {"sep": fmt.get("separator", ","), "encoding": _encoding(fmt),
+                              "header": 0 if fmt.get("header", True) else None}
     if not fmt.get("infer_column_types", True):
         kwargs["dtype"] = str
     if fmt.get("empty_as_string"):
         kwargs["keep_default_na"] = False
-    if names is not None:
-        kwargs.update(header=None, names=names)
-    elif fmt.get("header", True):
-        kwargs["header"] = 0
-    else:
-        kwargs["header"] = None
+    with open(part["path"], "rb") as handle:
+        data = handle.read()
     if not data.strip():
-        return pandas.DataFrame(columns=names or [])
+        return pandas.DataFrame()
     frame = pandas.read_csv(io.BytesIO(data), **kwargs)
-    if names is None and not fmt.get("header", True):
+    if not fmt.get("header", True):
         frame.columns = [f"Column{i + 1}" for i in range(len(frame.columns))]
     return frame
-
-
-def read_csv_part(part: dict[str, Any]) -> Any:
-    fmt = part["format"]
-    with open(part["path"], "rb") as handle:
-        handle.seek(0, io.SEEK_END)
-        size = handle.tell()
-        handle.seek(0)
-        header = handle.readline() if fmt.get("header", True) else b""
-        first_row = len(header)
-        start, end = part.get("start"), part.get("end")
-        if start is None or end is None:
-            handle.seek(0)
-            return _read_csv_bytes(handle.read(), fmt, None)
-        s, e = row_bounds(handle, int(start), int(end), size)
-        s = max(s, first_row)
-        names = _header_names(header, fmt) if header else None
-        if e <= s:
-            return _read_csv_bytes(b"", fmt, names or [])
-        handle.seek(s)
-        data = handle.read(e - s)
-    return _read_csv_bytes(data, fmt, names)
 
 
 def read_parquet_part(part: dict[str, Any]) -> Any:

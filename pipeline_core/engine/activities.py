@@ -85,8 +85,9 @@ def start_run(services: Services, run_id: str) -> dict[str, Any]:
     if continue_on_failure in (None, ""):
         continue_on_failure = spec.doc.get("continue_on_step_failure", False)
     retry = {s["name"]: s["retry"] for s in spec.steps if s.get("retry")}
+    parallel = [s["name"] for s in spec.steps if s.get("type") == "ParallelRunStep"]
     return {"done": False, "deps": spec.dependencies(), "continue_on_step_failure": bool(continue_on_failure),
-            "cancel_requested": run["status"] == CANCEL_REQUESTED, "retry": retry}
+            "cancel_requested": run["status"] == CANCEL_REQUESTED, "retry": retry, "parallel": parallel}
 
 
 def skip_steps(services: Services, run_id: str, skipped: dict[str, str]) -> None:

@@ -24,6 +24,7 @@ class RunTracker:
     continue_on_step_failure: bool = False
     cancel_requested: bool = False
     retry: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parallel: list[str] = field(default_factory=list)  # ParallelRunSteps: each runs as a sub-orchestration
     status: dict[str, str] = field(default_factory=dict)
     in_flight: set[str] = field(default_factory=set)
     cancel_sent: set[str] = field(default_factory=set)
@@ -33,7 +34,8 @@ class RunTracker:
     def from_start(cls, run_id: str, info: dict[str, Any]) -> RunTracker:
         return cls(run_id=run_id, deps=info["deps"],
                    continue_on_step_failure=bool(info.get("continue_on_step_failure")),
-                   cancel_requested=bool(info.get("cancel_requested")), retry=info.get("retry") or {})
+                   cancel_requested=bool(info.get("cancel_requested")), retry=info.get("retry") or {},
+                   parallel=list(info.get("parallel") or []))
 
     def next_moves(self) -> Plan:
         moves = plan(self.deps, self.status, self.in_flight, self.continue_on_step_failure, self.cancel_requested)

@@ -24,6 +24,8 @@ import logging
 import os
 import socket
 import tempfile
+import threading
+import time
 import traceback
 import uuid
 from pathlib import Path
@@ -256,12 +258,34 @@ def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]
                             log_prefix=f"{run_id}/{step}/user")
         sync = OutputSync(services.container_for(output["datastore"]), out_dir, output["path"]).sync \
             if output else (lambda: 0)
-        return WorkerPool(setup=setup, work=work, sync_outputs=sync)
+        pool = WorkerPool(setup=setup, work=work, sync_outputs=sync)
+        _watch_for_cancel(services, run_id, step, pool)
+        return pool
     except BaseException:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def _watch_for_cancel(services: Services, run_id: str, step: str, pool: WorkerPool,
+                      poll_seconds: float = 1.0) -> None:
+    """Stop this host's workers within a second of a cancel, wherever the batches were scheduled from.
+
+    Under Durable the orchestrator cannot interrupt a running activity, so the
+    pool itself watches the run row while it lives, as a script step's process does.
+    """
+    def watch() -> None:
+        while not pool.canceled:
+            time.sleep(poll_seconds)
+            try:
+                if is_cancel_requested(services, run_id, step):
+                    pool.cancel()
+                    return
+            except Exception as exc:  # storage hiccup: keep watching
+                log.debug("cancel check for %s/%s failed: %s", run_id, step, exc)
+
+    threading.Thread(target=watch, name=f"prs-cancel-{step[:12]}", daemon=True).start()
 
 
 def _summary_line(index: int, fields: dict[str, Any]) -> str:

@@ -92,3 +92,30 @@ def limit_reason(counts: dict[str, int], limits: dict[str, Any], all_scheduled: 
             or failed_count_reason(failed_batches, batches, limits.get("allowed_failed_count"))
             or (failed_percent_reason(failed_batches, batches, limits.get("allowed_failed_percent"))
                 if all_scheduled else None))
+
+
+COUNTS = ("scheduled", "completed", "succeeded_batches", "failed_batches", "retried_batches", "items",
+          "succeeded_items", "failed_items")
+
+
+def merge(summary: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """Fold a chunk's tally (from a sub-orchestration that started from zero counts) into the step's."""
+    found = dict(summary)
+    for name in COUNTS:
+        found[name] = int(found.get(name) or 0) + int(part.get(name) or 0)
+    found["canceled"] = bool(found.get("canceled") or part.get("canceled"))
+    found["aborted"] = found.get("aborted") or part.get("aborted")
+    return found
+
+
+def chunk_start(summary: dict[str, Any]) -> dict[str, Any]:
+    """A chunk's starting tally: zero counts, but the limits and what is already failed, so it can abort early."""
+    start = {**summary, **{name: 0 for name in COUNTS}}
+    start["carried"] = {name: int(summary.get(name) or 0) for name in COUNTS}
+    return start
+
+
+def with_carried(summary: dict[str, Any]) -> dict[str, Any]:
+    """The step-wide view inside a chunk: its own counts plus what earlier chunks carried in."""
+    carried = summary.get("carried") or {}
+    return {**summary, **{name: int(summary.get(name) or 0) + int(carried.get(name) or 0) for name in COUNTS}}

@@ -81,12 +81,17 @@ class Worker:
         self.setup.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**self.setup.env, "AMLITE_PRS_FD": str(child.fileno()), "AMLITE_PRS_SLOT": str(self.slot),
                "PYTHONUNBUFFERED": "1"}
-        with open(self.log_path, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-u", WORKER_MAIN], cwd=self.setup.src, env=env, stdout=out,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=[child.fileno()],
-                start_new_session=True)
-        child.close()
+        try:
+            with open(self.log_path, "ab") as out:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-u", WORKER_MAIN], cwd=self.setup.src, env=env, stdout=out,
+                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=[child.fileno()],
+                    start_new_session=True)
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
         self.conn = Connection(parent.detach())
         self.conn.send({"src": str(self.setup.src), "script": self.setup.script, "argv": self.setup.argv})
         reply = self._receive(self.setup.init_timeout, "init()", None)

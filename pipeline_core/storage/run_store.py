@@ -111,8 +111,12 @@ class RunStore:
 
     # -- create ------------------------------------------------------------------
     def create_run(self, run_id: str, experiment: str, run_fields: dict[str, Any],
-                   steps: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """Write the run row and every step row (NotStarted) atomically, then index it under its experiment."""
+                   steps: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        """Write the run row and every step row (NotStarted) atomically, then index it under its experiment.
+
+        Returns the run row as :meth:`get_run` would read it back (with its ``etag``), so a caller
+        answering with the new run, or moving it on with :meth:`transition_from`, needs no second read.
+        """
         now = utcnow()
         run_row = {"PartitionKey": run_id, "RowKey": RUN_ROW, "experiment": experiment, "status": NOT_STARTED,
                    "created_time": now, "start_time": "", "end_time": "", **_encode(run_fields)}
@@ -121,13 +125,17 @@ class RunStore:
             ops.append(("create", {"PartitionKey": run_id, "RowKey": step_key(name), "name": name,
                                    "index": index, "status": NOT_STARTED, "start_time": "", "end_time": "",
                                    **_encode(fields)}))
+        etag = None
         for start in range(0, len(ops), 100):
             # A run larger than 100 rows is written in several batches, run row first; readers
             # only ever see a run whose row exists, and step rows are created NotStarted.
-            self.runs.submit_transaction(ops[start:start + 100])
+            written = self.runs.submit_transaction(ops[start:start + 100])
+            if start == 0 and written:
+                etag = written[0].get("etag")
         inverted = f"{10**13 - int(time.time() * 1000):013d}"
         self.experiments.upsert_entity({"PartitionKey": experiment, "RowKey": f"{inverted}_{run_id}",
                                         "run_id": run_id, "created_time": now})
+        return {**decode(run_row), "etag": etag}
 
     # -- read --------------------------------------------------------------------
     def get_state(self, run_id: str) -> RunState:

@@ -228,3 +228,18 @@ def test_globs_and_partition_formats() -> None:
     assert partition_values(fmt, "root/north/2024/03/part-1.csv") is None
     assert date_keys(fmt) == {"day": "yyyy/MM/dd"}
     assert iso_datetime("2024/03/09", "yyyy/MM/dd") == "2024-03-09T00:00:00"
+
+
+def test_dataset_paths_accept_aml_shapes() -> None:
+    from pipeline_core import DataPath
+    from pipeline_core.errors import AmliteError
+
+    ds = Dataset.File.from_files([DataPath("ws", "a/**"), ("ws", "/b/*.txt"), "azureml://datastores/ws/paths/c/x.csv"])
+    assert ds.definition["paths"] == [{"datastore": "ws", "path": "a/**"}, {"datastore": "ws", "path": "b/*.txt"},
+                                      {"datastore": "ws", "path": "c/x.csv"}]
+    with pytest.raises(AmliteError, match="web URLs are not supported"):
+        Dataset.File.from_files("https://example.com/data.csv")
+    with pytest.raises(ValueError, match="as_mount\\(\\) is for file datasets"):
+        Dataset.Tabular.from_delimited_files(("ws", "t/*.csv")).as_named_input("t").as_mount()
+    with pytest.raises(ValueError, match="dataset input name 'bad-name' is invalid"):
+        ds.as_named_input("bad-name")
