@@ -196,3 +196,22 @@ class Datastore:
 
     def __getstate__(self) -> dict[str, Any]:
         return {"name": self.name, "container_name": self.container_name}
+
+
+def check_data_path(workspace: Workspace, datastore: str, path: str | None) -> str | None:
+    """Why a pipeline input cannot be read (unknown datastore, nothing at the path), or None when it can.
+
+    ``path=None`` checks the datastore alone (a DataPath parameter default, which a submit may override).
+    """
+    from pipeline_core.storage.blobs import list_prefix
+
+    try:
+        store = Datastore.get(workspace, datastore)
+    except NotFoundError as exc:
+        return str(exc)
+    if path is None:
+        return None
+    if not list_prefix(store._container, path):
+        return (f"no blobs found at {path!r} on datastore {datastore!r}; upload the data "
+                "(Datastore.upload) or fix path_on_datastore")
+    return None

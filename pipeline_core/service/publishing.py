@@ -11,13 +11,12 @@ from typing import Any
 
 from pipeline_core.engine.services import Services
 from pipeline_core.engine.submit import upload_spec_and_snapshots
-from pipeline_core.errors import AmliteError, NotFoundError
+from pipeline_core.errors import AmliteError
 from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER
 from pipeline_core.service.errors import ConflictError
 from pipeline_core.service.schedule_refs import active_schedules_for, active_schedules_for_endpoint
 from pipeline_core.service.stores import endpoint_store, pipeline_store
 from pipeline_core.spec import PipelineSpec
-from pipeline_core.storage.blobs import list_prefix
 from pipeline_core.storage.endpoint_store import EndpointRecord, EndpointVersion
 from pipeline_core.storage.pipeline_store import ACTIVE, DISABLED, PipelineRecord
 from pipeline_core.validation import DataCheck
@@ -53,18 +52,9 @@ def data_check(services: Services) -> DataCheck:
     """The datastore/path check ``validate_spec`` runs, against the service's storage account."""
 
     def check(datastore: str, path: str | None) -> str | None:
-        from pipeline_core.core.datastore import Datastore
+        from pipeline_core.core.datastore import check_data_path
 
-        try:
-            store = Datastore.get(services.workspace, datastore)
-        except NotFoundError as exc:
-            return str(exc)
-        if path is None:
-            return None
-        if not list_prefix(store._container, path):
-            return (f"no blobs found at {path!r} on datastore {datastore!r}; upload the data "
-                    "(Datastore.upload) or fix path_on_datastore")
-        return None
+        return check_data_path(services.workspace, datastore, path)
 
     return check
 
