@@ -26,10 +26,10 @@ from .routes import MethodNotAllowed, RouteNotFound, Router
 logger = logging.getLogger("amlite.devhost.http")
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
+def error_response(status: int, code: str, message: str, details: list[Any] | None = None,
                    headers: dict[str, str] | None = None) -> web.Response:
-    """The house error shape: ``{"error": {"code", "message", "details"}}``."""
-    body = {"error": {"code": code, "message": message, "details": details}}
+    """The house error shape: ``{"error": {"code", "message", "details"}}``, ``details`` always a list."""
+    body = {"error": {"code": code, "message": message, "details": list(details or [])}}
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -69,7 +69,7 @@ class HttpTriggerHost:
         except MethodNotAllowed as exc:
             return error_response(405, "MethodNotAllowed",
                                   f"{request.method} is not allowed on {request.path}",
-                                  {"allowed": exc.allowed}, headers={"Allow": ", ".join(exc.allowed)})
+                                  [{"allowed": exc.allowed}], headers={"Allow": ", ".join(exc.allowed)})
         except RouteNotFound:
             return error_response(404, "NotFound", f"No function serves {request.path}")
         body = await request.read()
@@ -89,13 +89,13 @@ class HttpTriggerHost:
             return to_web_response(result)
         except UnsupportedBindingError as exc:
             logger.error("%s", exc)
-            return error_response(500, "UnsupportedBinding", str(exc), {"function": info.name})
+            return error_response(500, "UnsupportedBinding", str(exc), [{"function": info.name}])
         except Exception as exc:
             logger.exception("Executed 'Functions.%s' (Failed)", info.name)
             return error_response(
                 500, "FunctionInvocationError",
                 f"Exception while executing function: Functions.{info.name}: {type(exc).__name__}: {exc}",
-                {"function": info.name, "type": type(exc).__name__})
+                [{"function": info.name, "type": type(exc).__name__}])
 
 
 def to_web_response(result: Any) -> web.Response:

@@ -9,7 +9,8 @@ Pieces and how they connect::
       │    ├─ main site  host:port           /api/... HTTP triggers (HttpTriggerHost)
       │    │                                 /runtime/webhooks/durabletask/... (ManagementApi)
       │    └─ RPC site   127.0.0.1:rpc_port  /durabletask/... (ManagementApi) = rpcBaseUrl
-      └─ TimerTriggerRunner                  timerTrigger functions on their schedules
+      ├─ TimerTriggerRunner                  timerTrigger functions on their schedules
+      └─ BlobTriggerRunner                   blobTrigger functions: their containers polled every 0.5 s
 
 HTTP functions with ``durable_client_input`` receive the client binding JSON
 (:func:`~amlite_devhost.durable.rpc.client_binding_json`); the real
@@ -34,7 +35,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .app_loader import LoadedApp, describe, load_app, load_local_settings
+from .app_loader import BLOB_TRIGGER, LoadedApp, describe, load_app, load_local_settings
+from .blob_triggers import BlobTriggerRunner
 from .durable.engine import SCHEMA_V3, DurableEngine
 from .durable.rpc import (
     WEBHOOK_PREFIX,
@@ -120,11 +122,11 @@ class _SharedLoop:
 
 
 class DevHost:
-    """Run a Functions app in-process: HTTP triggers, timers and durable orchestrations."""
+    """Run a Functions app in-process: HTTP triggers, timers, blob triggers and durable orchestrations."""
 
     def __init__(self, app_dir: str | Path = ".", host: str = "127.0.0.1", port: int = 7071, *,
                  rpc_port: int = 0, max_workers: int | None = None, http_workers: int = 8,
-                 enable_timers: bool = True, load_settings: bool = True,
+                 enable_timers: bool = True, enable_blob_triggers: bool = True, load_settings: bool = True,
                  schema_version: int = SCHEMA_V3, app: LoadedApp | None = None) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.host = host
@@ -133,11 +135,13 @@ class DevHost:
         self.max_workers = max_workers
         self.http_workers = http_workers
         self.enable_timers = enable_timers
+        self.enable_blob_triggers = enable_blob_triggers
         self.load_settings = load_settings
         self.schema_version = schema_version
         self.app: LoadedApp | None = app
         self.engine: DurableEngine | None = None
         self.timers: TimerTriggerRunner | None = None
+        self.blobs: BlobTriggerRunner | None = None
         self.http: HttpTriggerHost | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -206,12 +210,16 @@ class DevHost:
         if self.enable_timers and app.timer_functions:
             self.timers = TimerTriggerRunner(app.timer_functions, invoker.invoke_threadsafe)
             self.timers.start()
+        if self.enable_blob_triggers and app.by_type(BLOB_TRIGGER):
+            self.blobs = BlobTriggerRunner(app.by_type(BLOB_TRIGGER), invoker.invoke_threadsafe)
+            self.blobs.start()
 
     async def _serve(self, api: ManagementApi, main_sock: socket.socket, rpc_sock: socket.socket) -> None:
         assert self.http is not None
         main = web.Application(client_max_size=100 * 1024 * 1024)
         main.add_routes(api.routes(WEBHOOK_PREFIX))
-        main.router.add_route("*", "/{tail:.*}", self.http.handle)
+        # [\s\S], not ".": a path may hold an encoded newline (%0A), which "." would leave to aiohttp's plain 404
+        main.router.add_route("*", r"/{tail:[\s\S]*}", self.http.handle)
         for application, sock in ((main, main_sock), (create_rpc_app(api), rpc_sock)):
             runner = web.AppRunner(application, access_log=None, handle_signals=False)
             await runner.setup()
@@ -230,6 +238,8 @@ class DevHost:
         self._stopped.set()
         if self.timers is not None:
             self.timers.stop()
+        if self.blobs is not None:
+            self.blobs.stop()
         loop = self._loop
         if loop is not None:
             try:
@@ -280,8 +290,8 @@ class DevHost:
                 line = f"{info.name}: [{','.join(info.http.methods)}] {self.http.url_for(info, self.base_url)}"
             else:
                 line = describe(info)
-            if info.trigger_type == "blobTrigger":
-                line += "  (not served by the dev host)"
+            if info.trigger_type == BLOB_TRIGGER:
+                line += f"  ({info.trigger.get('path')}, polled)" if self.blobs is not None else "  (not served)"
             if info.unsupported_bindings:
                 line += f"  (bindings not provided: {', '.join(info.unsupported_bindings)})"
             logger.info("    %s", line)
@@ -298,12 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None,
                         help="activity worker threads (default: host.json maxConcurrentActivityFunctions, else 8)")
     parser.add_argument("--no-timers", action="store_true", help="do not fire timer triggers")
+    parser.add_argument("--no-blob-triggers", action="store_true", help="do not poll containers for blob triggers")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
+    if not args.verbose:  # the Azure SDKs log every storage request at INFO: noise, and slow under load
+        logging.getLogger("azure").setLevel(logging.WARNING)
     host = DevHost(args.app_dir, args.host, args.port, rpc_port=args.rpc_port, max_workers=args.workers,
-                   enable_timers=not args.no_timers)
+                   enable_timers=not args.no_timers, enable_blob_triggers=not args.no_blob_triggers)
     try:
         host.serve_forever()
     except (OSError, ImportError, ValueError) as exc:

@@ -8,6 +8,7 @@ from pipeline_core.core import (
     AmlCompute,
     ComputeTarget,
     CondaDependencies,
+    Dataset,
     Datastore,
     Environment,
     Experiment,
@@ -24,16 +25,21 @@ from pipeline_core.pipeline.core import (
     PipelineParameter,
     PipelineRun,
     PublishedPipeline,
+    Schedule,
+    ScheduleRecurrence,
     StepRun,
     StepSequence,
+    TimeZone,
 )
-from pipeline_core.pipeline.steps import PythonScriptStep
+from pipeline_core.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding",
+    "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding", "Dataset",
+    "ParallelRunConfig", "ParallelRunStep",
     "DataReference", "Datastore", "Environment", "Experiment", "OutputFileDatasetConfig", "Pipeline",
     "PipelineData", "PipelineEndpoint", "PipelineParameter", "PipelineRun", "PublishedPipeline", "PythonScriptStep", "RunConfiguration",
-    "ScriptRunConfig", "StepRun", "StepSequence", "ValidationError", "Workspace",
+    "Schedule", "ScheduleRecurrence", "ScriptRunConfig", "StepRun", "StepSequence", "TimeZone", "ValidationError",
+    "Workspace",
 ]

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pipeline_core.cli_schedules import add_schedule_commands
 from pipeline_core.errors import AmliteError, ValidationError
 
 console = Console(highlight=False, soft_wrap=True)
@@ -41,6 +42,13 @@ def _load_pipeline(path: str) -> Any:
     except SystemExit as exc:
         raise UsageError(f"{path} called sys.exit({exc.code}) while being loaded; guard submission code with "
                          "`if __name__ == '__main__':`") from None
+    except Exception as exc:
+        import traceback
+
+        frames = traceback.extract_tb(exc.__traceback__)
+        here = next((f for f in reversed(frames) if Path(f.filename).resolve() == file.resolve()), frames[-1])
+        raise UsageError(f"{path} raised {type(exc).__name__} at line {here.lineno} while defining the pipeline: "
+                         f"{exc}") from None
     pipeline = namespace.get("pipeline")
     if not isinstance(pipeline, Pipeline):
         found = [k for k, v in namespace.items() if isinstance(v, Pipeline)]
@@ -247,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--func", dest="use_func", action="store_true", help="run Core Tools' `func start` instead, where installed")
     dev.add_argument("--no-timers", action="store_true", help="do not fire timer triggers (schedules)")
     dev.set_defaults(func=cmd_dev)
+    add_schedule_commands(sub)
     return parser
 
 

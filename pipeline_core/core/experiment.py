@@ -39,6 +39,10 @@ class Experiment:
             raise AmliteError(f"Experiment.submit got unknown arguments {sorted(unknown)}; AML v1 accepts "
                               "pipeline_parameters, regenerate_outputs, continue_on_step_failure, tags")
         spec = config._validated_spec()
+        if self.workspace.endpoint is not None:  # AML v1 sends the graph with the submit; so do we
+            from pipeline_core.client.remote import submit_pipeline
+
+            return submit_pipeline(self, spec, tags, kwargs)
         services = services_for(self.workspace.storage)
         run_id = create_run(
             services, spec, self.name, parameters=kwargs.get("pipeline_parameters"),
@@ -53,6 +57,10 @@ class Experiment:
         from pipeline_core.engine.services import services_for
         from pipeline_core.pipeline.core.run import PipelineRun
 
+        if self.workspace.endpoint is not None:
+            from pipeline_core.client.remote import list_runs
+
+            return list_runs(self)
         rows = services_for(self.workspace.storage).runs.list_runs(self.name)
         return [PipelineRun(self, row["PartitionKey"]) for row in rows]
 

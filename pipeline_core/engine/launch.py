@@ -15,7 +15,7 @@ import socket
 from typing import Any
 
 from pipeline_core.engine.services import Services
-from pipeline_core.storage.run_store import QUEUED, RUN_ROW, InvalidTransition
+from pipeline_core.storage.run_store import NOT_STARTED, QUEUED, RUN_ROW, InvalidTransition
 
 
 def host_identity() -> str:
@@ -31,9 +31,16 @@ def _process_start() -> str:
         return "0"
 
 
-def mark_queued(services: Services, run_id: str) -> None:
+def mark_queued(services: Services, run_id: str, etag: str | None = None) -> None:
+    """NotStarted -> Queued. With the ``etag`` of the row as created: one conditional write, no read
+    (a row changed since falls back to the read-check-write transition)."""
+    fields = {"host_id": host_identity()}
     try:
-        services.runs.transition(run_id, RUN_ROW, QUEUED, {"host_id": host_identity()})
+        if etag:
+            created = {"PartitionKey": run_id, "RowKey": RUN_ROW, "status": NOT_STARTED, "etag": etag}
+            services.runs.transition_from(created, QUEUED, fields)
+        else:
+            services.runs.transition(run_id, RUN_ROW, QUEUED, fields)
     except InvalidTransition:
         pass
 

@@ -129,19 +129,31 @@ def create_run(services: Services, spec: PipelineSpec, experiment: str, paramete
                datapaths: dict[str, Any] | None = None, regenerate_outputs: bool = False,
                continue_on_step_failure: bool | None = None, description: str | None = None,
                tags: dict[str, str] | None = None, run_source: str = "SDK", pipeline_id: str | None = None,
-               run_id: str | None = None) -> str:
+               run_id: str | None = None, extra_fields: dict[str, Any] | None = None) -> str:
+    """Store a new NotStarted run of ``spec``; returns its id (``create_run_row`` returns the row)."""
+    row = create_run_row(services, spec, experiment, parameters, datapaths, regenerate_outputs,
+                         continue_on_step_failure, description, tags, run_source, pipeline_id, run_id, extra_fields)
+    return str(row["PartitionKey"])
+
+
+def create_run_row(services: Services, spec: PipelineSpec, experiment: str, parameters: dict[str, Any] | None = None,
+                   datapaths: dict[str, Any] | None = None, regenerate_outputs: bool = False,
+                   continue_on_step_failure: bool | None = None, description: str | None = None,
+                   tags: dict[str, str] | None = None, run_source: str = "SDK", pipeline_id: str | None = None,
+                   run_id: str | None = None, extra_fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``create_run``, returning the stored run row (with its etag). ``extra_fields`` (who submitted it,
+    notes, ...) are written in the same transaction as the rest, not in a second round trip."""
     check_experiment_name(experiment)
     values = coerce_parameters(spec, parameters, datapaths)
     upload_spec_and_snapshots(services, spec)
     run_id = run_id or str(uuid.uuid4())
     if continue_on_step_failure is None:
         continue_on_step_failure = bool(spec.doc.get("continue_on_step_failure", False))
-    services.runs.create_run(
+    return services.runs.create_run(
         run_id, experiment,
         {"graph_id": spec.graph_id, "pipeline_id": pipeline_id or "", "parameters": values,
          "regenerate_outputs": bool(regenerate_outputs), "continue_on_step_failure": bool(continue_on_step_failure),
          "description": description or spec.doc.get("description") or "", "tags": tags or {},
-         "run_source": run_source},
+         "run_source": run_source, **(extra_fields or {})},
         [(s["name"], {"step_type": s["type"], "recorded": s.get("recorded") or {}}) for s in spec.steps],
     )
-    return run_id

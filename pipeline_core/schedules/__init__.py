@@ -1,7 +1,13 @@
-"""AML v1 schedule recurrences, pure: validation, time zones and fire-time arithmetic.
+"""AML v1 schedules: recurrences (pure) and the machinery that stores and fires them.
 
-No storage and no ``azure.functions`` here; the schedule rows and timer trigger
-build on these functions.
+Pure: ``recurrence``, ``timezones``, ``firetimes`` (validation, time zones,
+fire-time arithmetic; their names are exported here) and ``planning`` (when a
+stored schedule is due). On storage: ``manage`` (create, update, enable, disable),
+``tick`` (the timer's minute: recurrences, repairs, debounced fires, polling),
+``data_change`` (a changed blob -> decisions), ``polling``, ``claims`` and
+``firing`` (exactly-once fires under deterministic run ids). No ``azure.functions``
+anywhere: ``functions/schedules.py`` supplies the triggers and the Durable client.
+See docs/schedules.md.
 """
 
 from pipeline_core.schedules.firetimes import (

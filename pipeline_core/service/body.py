@@ -10,6 +10,7 @@ amlite has no use for are accepted and turned into recorded notes.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,14 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    """``1e400`` would become ``inf``, which cannot be answered back as JSON: refuse it like NaN."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
 
 
 def parse_json_object(body: bytes | str | None, what: str, example: str) -> dict[str, Any]:
@@ -37,12 +46,15 @@ def parse_json_object(body: bytes | str | None, what: str, example: str) -> dict
         raise bad_request(f"the {what} body is not UTF-8 text ({exc.reason} at byte {exc.start}); "
                           "send UTF-8 encoded JSON", "body", "MalformedJson") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise bad_request(f"the {what} body is not valid JSON: {exc.msg} at line {exc.lineno} column "
                           f"{exc.colno}; send a JSON object such as {example}", "body", "MalformedJson") from None
     except ValueError as exc:
         raise bad_request(f"the {what} body is not valid JSON: {exc}", "body", "MalformedJson") from None
+    except RecursionError:
+        raise bad_request(f"the {what} body nests arrays or objects too deeply to read; send a JSON object "
+                          f"such as {example}", "body", "MalformedJson") from None
     if not isinstance(data, dict):
         raise bad_request(f"the {what} body must be a JSON object, not {json_type(data)}; send e.g. {example}",
                           "body", "MalformedJson")

@@ -32,7 +32,7 @@ PUBLISH_FIELDS = ("Name", "Description", "Version", "ContinueOnStepFailure", "Pi
 PUBLISH_EXAMPLE = '{"Name": "train", "Version": "1", "PipelineSpec": {...Pipeline.spec().to_json()...}}'
 
 
-def _spec_document(value: Any) -> dict[str, Any]:
+def spec_document(value: Any) -> dict[str, Any]:
     """``PipelineSpec`` as an object, or as the JSON text ``PipelineSpec.to_json()`` returns."""
     if isinstance(value, str):
         try:
@@ -55,7 +55,8 @@ def _spec_document(value: Any) -> dict[str, Any]:
     return doc
 
 
-def _checked_spec(services: Services, doc: dict[str, Any]) -> PipelineSpec:
+def checked_spec(services: Services, doc: dict[str, Any]) -> PipelineSpec:
+    """A posted spec that is safe to store and run: snapshots uploaded, graph valid (publish and ``POST /api/runs``)."""
     spec = PipelineSpec(doc)
     snapshots = missing_snapshots(services, spec)
     if snapshots:
@@ -87,7 +88,7 @@ def publish_pipeline(services: Services, request: ServiceRequest) -> ServiceResp
     if not fields.present("PipelineSpec"):
         raise bad_request("PipelineSpec is required: the pipeline's spec (Pipeline.spec().to_json())",
                           "PipelineSpec", "MissingField")
-    spec = _checked_spec(services, _spec_document(fields.values["PipelineSpec"]))
+    spec = checked_spec(services, spec_document(fields.values["PipelineSpec"]))
     record = publish_spec(services, spec, name, description, version, continue_on_step_failure)
     return ServiceResponse(201, pipeline_entity(record, request.base),
                            {"Location": pipeline_url(request.base, record.id)})

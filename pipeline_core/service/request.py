@@ -77,6 +77,9 @@ class ServiceResponse:
     #: Set only when the request created a run and ``ServiceRequest.launch`` was False: the caller must
     #: start this run now. Never set for an idempotent replay (the first request owns the start).
     launch_run_id: str | None = None
+    #: The ETag of that run's row as created: ``mark_queued(services, run_id, etag)`` moves it on without
+    #: reading it again.
+    launch_etag: str | None = None
 
     def body_bytes(self) -> bytes:
         if self.body is None:

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from pipeline_core.auth import ROLE_PUBLISH, ROLE_READ, ROLE_SUBMIT
 from pipeline_core.engine.services import Services
-from pipeline_core.service import pipeline_ops, run_ops
+from pipeline_core.service import pipeline_ops, run_ops, spec_submit
 from pipeline_core.service.errors import ServiceError, from_exception
 from pipeline_core.service.request import ServiceRequest, ServiceResponse
 
@@ -146,6 +146,10 @@ ROUTES: tuple[Route, ...] = (
           run_ops.submit_endpoint_run, "Submit a run to a pipeline endpoint (by id or name)", "runs", 202,
           "SubmitPipelineRunRequest", "PipelineRun", query=(_VERSION,), headers=(_ID_KEY,),
           response_headers=_SUBMIT_HEADERS, errors=_SUBMIT_ERRORS),
+    Route("POST", f"{API_PREFIX}/runs", "submitPipelineSpec", ROLE_SUBMIT, spec_submit.submit_pipeline_spec,
+          "Submit an unpublished pipeline (its spec; the SDK uploads the step snapshots first), as "
+          "Experiment.submit(pipeline) does", "runs", 202, "SubmitPipelineSpecRequest", "PipelineRun",
+          headers=(_ID_KEY,), response_headers=_SUBMIT_HEADERS, errors=(400, 409)),
     # -- runs -----------------------------------------------------------------------------------
     Route("GET", f"{API_PREFIX}/runs/{{run_id}}", "getRun", ROLE_READ, run_ops.get_run, "Get a run", "runs",
           response_schema="PipelineRun",
@@ -188,6 +192,10 @@ ROUTES: tuple[Route, ...] = (
           run_ops.cancel_run, "AML v1: cancel a pipeline run", "aml-v1", 202, response_schema="PipelineRun",
           response_headers=("Location",), errors=(404, 409), alias_of="cancelRun"),
 )
+
+from pipeline_core.service.schedule_routes import SCHEDULE_ROUTES  # noqa: E402 - it needs Route (above)
+
+ROUTES += SCHEDULE_ROUTES
 
 _BY_OPERATION = {route.operation_id: route for route in ROUTES}
 # Literal segments win over parameters (as ASP.NET Core routing decides), so

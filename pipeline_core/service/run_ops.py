@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from pipeline_core.engine.services import Services
@@ -22,7 +24,7 @@ from pipeline_core.service.keys import route_key
 from pipeline_core.service.publishing import endpoint_pipeline, require_active_endpoint
 from pipeline_core.service.request import ServiceRequest, ServiceResponse
 from pipeline_core.service.stores import endpoint_store, pipeline_store
-from pipeline_core.service.submission import Idempotency, SubmitOptions, submit_published
+from pipeline_core.service.submission import Idempotency, SubmitOptions, SubmitResult, submit_published
 from pipeline_core.service.submit_body import fingerprint, parse_submit_body
 from pipeline_core.storage.pipeline_store import PipelineRecord
 from pipeline_core.storage.run_store import CANCELED, FAILED, FINISHED
@@ -32,8 +34,9 @@ MAX_IDEMPOTENCY_KEY = 255
 LOG_FILES = (STD_LOG, STDOUT_LOG, STDERR_LOG, DRIVER_LOG)
 
 
-def _idempotency(request: ServiceRequest, scope: str, options: SubmitOptions,
-                 extra: dict[str, object]) -> Idempotency | None:
+def request_idempotency(request: ServiceRequest, scope: str, options: SubmitOptions,
+                        extra: dict[str, object]) -> Idempotency | None:
+    """The request's ``Idempotency-Key`` within ``scope``, or None when it sent none."""
     key = request.header(IDEMPOTENCY_HEADER)
     if key is None:
         return None
@@ -44,11 +47,12 @@ def _idempotency(request: ServiceRequest, scope: str, options: SubmitOptions,
     return Idempotency(scope, key, fingerprint(options, extra))
 
 
-def _submit(services: Services, request: ServiceRequest, record: PipelineRecord, options: SubmitOptions,
-            idempotency: Idempotency | None) -> ServiceResponse:
+def submitted(services: Services, request: ServiceRequest, options: SubmitOptions,
+              submit: Callable[[], SubmitResult]) -> ServiceResponse:
+    """Run ``submit`` and answer 202 with the run; refusals name the field (every submit route shares this)."""
     options.submitted_by = request.principal_id
     try:
-        result = submit_published(services, record, options, idempotency, launch=request.launch)
+        result = submit()
     except ParameterError as exc:
         message = str(exc)
         target = next((f"DataPathAssignments.{n}" for n in options.datapaths if repr(n) in message),
@@ -60,19 +64,26 @@ def _submit(services: Services, request: ServiceRequest, record: PipelineRecord,
         if "experiment name" in str(exc):
             raise bad_request(str(exc), "ExperimentName", "InvalidField") from None
         raise
-    row = services.runs.get_run(result.run_id)
+    row = result.row or services.runs.get_run(result.run_id)  # a run just created needs no second read
     headers = {"Location": run_url(request.base, result.run_id)}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     pending = None if result.replayed or result.launched else result.run_id
-    return ServiceResponse(202, run_entity(row, request.base), headers, launch_run_id=pending)
+    return ServiceResponse(202, run_entity(row, request.base), headers, launch_run_id=pending,
+                           launch_etag=row.get("etag") if pending else None)
+
+
+def _submit(services: Services, request: ServiceRequest, record: PipelineRecord, options: SubmitOptions,
+            idempotency: Idempotency | None) -> ServiceResponse:
+    return submitted(services, request, options,
+                     lambda: submit_published(services, record, options, idempotency, launch=request.launch))
 
 
 def submit_pipeline_run(services: Services, request: ServiceRequest) -> ServiceResponse:
     """POST /api/pipelines/{pipeline_id}/runs (``PublishedPipeline.endpoint``) and the AML PipelineSubmit alias."""
     record = pipeline_store(services).get(route_key(request, "published pipeline", "pipeline_id"))
     options = parse_submit_body(request.body)
-    idempotency = _idempotency(request, f"pipeline:{record.id}", options, {})
+    idempotency = request_idempotency(request, f"pipeline:{record.id}", options, {})
     return _submit(services, request, record, options, idempotency)
 
 
@@ -84,7 +95,7 @@ def submit_endpoint_run(services: Services, request: ServiceRequest) -> ServiceR
     require_active_endpoint(endpoint)
     record = endpoint_pipeline(services, endpoint, version or None)
     options.pipeline_endpoint_id = endpoint.id
-    idempotency = _idempotency(request, f"endpoint:{endpoint.id}", options, {"version": version or None})
+    idempotency = request_idempotency(request, f"endpoint:{endpoint.id}", options, {"version": version or None})
     return _submit(services, request, record, options, idempotency)
 
 

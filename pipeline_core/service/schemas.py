@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline_core.service.schedule_schemas import SCHEDULE_SCHEMAS
 from pipeline_core.spec import SCHEMA
 
 STATUS_CODES = ["NotStarted", "Queued", "Running", "Finished", "Failed", "Canceled", "CancelRequested"]
@@ -89,8 +90,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                        "Tags": {"type": "object", "additionalProperties": {"type": "string"}},
                        "RunSource": _string(nullable=True), "ContinueOnStepFailure": {"type": "boolean",
                                                                                      "nullable": True},
+                       "RegenerateOutputs": {"type": "boolean", "nullable": True,
+                                             "description": "Run every step, reusing no earlier output"},
                        "DataSetDefinitionValueAssignments": {"type": "object",
                                                              "description": "Accepted and ignored (recorded)"}},
+    },
+    "SubmitPipelineSpecRequest": {
+        "allOf": [_ref("SubmitPipelineRunRequest"), {
+            "type": "object", "required": ["PipelineSpec"],
+            "properties": {"PipelineSpec": {"oneOf": [_ref("PipelineSpec"), {"type": "string"}],
+                                            "description": "The spec object, or its JSON text. Every step's "
+                                                           "snapshot must already be in the snapshots container "
+                                                           "(the SDK uploads them first)."}}}],
+        "description": "Submit an unpublished pipeline: the submit fields plus the pipeline's spec.",
     },
     "RunStatus": {
         "type": "object",
@@ -124,3 +136,4 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "PipelineRunList": _list_of("PipelineRun"),
     "OpenApiDocument": {"type": "object", "description": "This document"},
 }
+SCHEMAS.update(SCHEDULE_SCHEMAS)

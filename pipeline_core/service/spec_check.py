@@ -10,6 +10,7 @@ cannot make the planner start a step before the one that feeds it.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -21,6 +22,14 @@ TOKEN_KINDS = ("lit", "param", "data", "datapath")
 PARAMETER_TYPES = ("str", "int", "float", "bool", "datapath")
 DATA_KINDS = ("pipeline_data", "output", "data_reference", "datapath", "dataset")
 SNAPSHOT_RE = re.compile(r"^[0-9a-f]{64}$")
+#: Published parameter declarations and each step's ``recorded`` settings are stored as JSON in Table
+#: properties (at most 32K characters; a run row holds the defaults plus the assigned values).
+MAX_PARAMETERS_CHARS = 15_000
+MAX_RECORDED_CHARS = 32_000
+
+
+def _json_chars(value: Any) -> int:
+    return len(json.dumps(value, sort_keys=True, default=str))
 
 
 def _opt_str(value: Any) -> bool:
@@ -83,6 +92,10 @@ class _Checker:
                 self.add(where, f"must be {{'type': one of {', '.join(PARAMETER_TYPES)}, 'default': value}}")
             elif not _default_fits(entry["type"], entry.get("default")):
                 self.add(where, f"default {entry.get('default')!r} does not fit type {entry['type']!r}")
+        size = _json_chars(params)
+        if size > MAX_PARAMETERS_CHARS:
+            self.add("parameters", f"take {size} characters as JSON; the limit is {MAX_PARAMETERS_CHARS}: keep "
+                                   "defaults short and pass large values as data (a DataPath)")
         return params
 
     def data(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +180,8 @@ class _Checker:
                                           "source_directory; build the spec where the source folder exists")
         if not isinstance(step.get("recorded", {}), (dict, type(None))):
             self.add(f"{where}.recorded", "must be an object")
+        elif (size := _json_chars(step.get("recorded") or {})) > MAX_RECORDED_CHARS:
+            self.add(f"{where}.recorded", f"takes {size} characters as JSON; the limit is {MAX_RECORDED_CHARS}")
         return name
 
     def edges(self, steps: list[dict[str, Any]]) -> None:

@@ -1,8 +1,9 @@
-"""Submitting a published pipeline: checks, the idempotency claim, the run rows, then ``launch_run``.
+"""Submitting a published pipeline (or a remote SDK's unpublished spec): checks, the idempotency claim,
+the run rows, then ``launch_run``.
 
 One path for ``PublishedPipeline.submit``, ``Experiment.submit(published)``,
-``PipelineEndpoint.submit`` and the HTTP submit routes, so a parameter refused
-over REST is refused the same way from Python.
+``PipelineEndpoint.submit``, the HTTP submit routes and ``POST /api/runs``, so a
+parameter refused over REST is refused the same way from Python.
 
 Order matters for idempotency: everything a request can get wrong is checked
 *before* the key is claimed (a bad request never burns a key), and the key is
@@ -13,18 +14,23 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline_core.engine.services import Services
-from pipeline_core.engine.submit import ParameterError, check_experiment_name, coerce_parameters, create_run
+from pipeline_core.engine.submit import (
+    ParameterError,
+    check_experiment_name,
+    coerce_parameters,
+    create_run_row,
+)
 from pipeline_core.errors import NotFoundError
 from pipeline_core.service.errors import ConflictError
 from pipeline_core.service.publishing import require_active
 from pipeline_core.service.stores import idempotency_store
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.pipeline_store import PipelineRecord
-from pipeline_core.storage.run_store import RUN_ROW
 
 REPLAY_WAIT_SECONDS = 15.0
 
@@ -60,6 +66,8 @@ class SubmitResult:
     run_id: str
     replayed: bool = False
     launched: bool = False
+    #: The run row as created (with its etag), when this call created the run and did not launch it.
+    row: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 def check_submit(services: Services, spec: PipelineSpec, options: SubmitOptions) -> None:
@@ -81,14 +89,35 @@ def submit_published(services: Services, record: PipelineRecord, options: Submit
                      idempotency: Idempotency | None = None, launch: bool = True) -> SubmitResult:
     """Create a run of ``record`` and (``launch``) start it; with ``idempotency`` a repeated key returns the
     first run, which is never started a second time."""
+
+    def active_spec() -> PipelineSpec:
+        require_active(record)
+        return services.load_spec(record.graph_id)
+
+    return _submit(services, active_spec, options, idempotency, launch, record)
+
+
+def submit_spec(services: Services, spec: PipelineSpec, options: SubmitOptions,
+                idempotency: Idempotency | None = None, launch: bool = True) -> SubmitResult:
+    """Create a run of an unpublished ``spec`` (AML v1 submits the graph itself) and (``launch``) start it.
+
+    The same checks, idempotency and run rows as :func:`submit_published`, so a
+    pipeline submitted from a remote SDK behaves exactly like a local submit.
+    """
+    return _submit(services, lambda: spec, options, idempotency, launch, None)
+
+
+def _submit(services: Services, load_spec: Callable[[], PipelineSpec], options: SubmitOptions,
+            idempotency: Idempotency | None, launch: bool, record: PipelineRecord | None) -> SubmitResult:
+    """``load_spec`` runs after the idempotency replay check: a replay answers even if the pipeline was
+    disabled since, because the first request already succeeded."""
     from pipeline_core.engine.launch import launch_run
 
     if idempotency is not None:
         earlier = _earlier_run(services, idempotency)
         if earlier is not None:  # a retry of a request that already succeeded: answer it first, cheaply
             return SubmitResult(earlier, replayed=True)
-    require_active(record)
-    spec = services.load_spec(record.graph_id)
+    spec = load_spec()
     check_submit(services, spec, options)
     run_id = str(uuid.uuid4())
     if idempotency is not None:
@@ -96,31 +125,33 @@ def submit_published(services: Services, record: PipelineRecord, options: Submit
         if replay is not None:
             return SubmitResult(replay, replayed=True)
     continue_on_failure = options.continue_on_step_failure
-    if continue_on_failure is None:
+    if continue_on_failure is None and record is not None:
         continue_on_failure = record.continue_on_step_failure
+    description = options.description
+    if description is None and record is not None:
+        description = record.description
+    extra: dict[str, Any] = {}
+    if options.pipeline_endpoint_id:
+        extra["pipeline_endpoint_id"] = options.pipeline_endpoint_id
+    if options.submitted_by:
+        extra["submitted_by"] = options.submitted_by
+    if idempotency is not None:
+        extra["idempotency_key"] = idempotency.key
+    if options.notes:
+        extra["recorded"] = {"notes": list(options.notes)}
     try:
-        create_run(services, spec, options.experiment_name, parameters=options.parameters,
-                   datapaths=options.datapaths, regenerate_outputs=options.regenerate_outputs,
-                   continue_on_step_failure=continue_on_failure,
-                   description=options.description if options.description is not None else record.description,
-                   tags=options.tags, run_source=options.run_source, pipeline_id=record.id, run_id=run_id)
-        extra: dict[str, Any] = {}
-        if options.pipeline_endpoint_id:
-            extra["pipeline_endpoint_id"] = options.pipeline_endpoint_id
-        if options.submitted_by:
-            extra["submitted_by"] = options.submitted_by
-        if idempotency is not None:
-            extra["idempotency_key"] = idempotency.key
-        if options.notes:
-            extra["recorded"] = {"notes": list(options.notes)}
-        if extra:
-            services.runs.update(run_id, RUN_ROW, extra)
+        row = create_run_row(services, spec, options.experiment_name, parameters=options.parameters,
+                             datapaths=options.datapaths, regenerate_outputs=options.regenerate_outputs,
+                             continue_on_step_failure=continue_on_failure, description=description,
+                             tags=options.tags, run_source=options.run_source,
+                             pipeline_id=record.id if record is not None else None, run_id=run_id,
+                             extra_fields=extra)
     except BaseException:
         if idempotency is not None:
             idempotency_store(services).release(idempotency.scope, idempotency.key, run_id)
         raise
     if not launch:
-        return SubmitResult(run_id)
+        return SubmitResult(run_id, row=row)
     launch_run(services, run_id)
     return SubmitResult(run_id, launched=True)
 

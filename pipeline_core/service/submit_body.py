@@ -12,7 +12,7 @@ from pipeline_core.service.keys import body_key
 from pipeline_core.service.submission import SubmitOptions
 
 SUBMIT_FIELDS = ("ExperimentName", "ParameterAssignments", "DataPathAssignments", "Description", "Tags",
-                 "RunSource", "ContinueOnStepFailure")
+                 "RunSource", "ContinueOnStepFailure", "RegenerateOutputs")
 IGNORED_SUBMIT_FIELDS = {
     "DataSetDefinitionValueAssignments": "dataset parameters are not supported; bind data with "
                                          "DataPathAssignments ({name: {DataStoreName, RelativePath}})",
@@ -25,7 +25,19 @@ IGNORED_SUBMIT_FIELDS = {
     "RunType": "every run here is a pipeline run",
     "PipelineRunSettings": "per-run settings are not supported",
 }
+#: Run rows store the parameter values (assigned ones plus the published defaults, each half capped, see
+#: ``spec_check.MAX_PARAMETERS_CHARS``) and the tags as JSON in Table properties of at most 32K characters.
+MAX_ASSIGNMENT_CHARS = 15_000
+MAX_TAGS_CHARS = 16_000
 SUBMIT_EXAMPLE = '{"ExperimentName": "my-experiment", "ParameterAssignments": {"alpha": 0.5}}'
+
+
+def _fits(what: str, value: dict[str, Any], limit: int, target: str) -> None:
+    """The run row keeps these as JSON in one Table property (at most 32K characters): refuse, don't fail."""
+    size = len(json.dumps(value, sort_keys=True))
+    if size > limit:
+        raise bad_request(f"{what} take {size} characters as JSON; the limit is {limit}: pass large values as "
+                          "data (a DataPath on a datastore) instead", target, "InvalidField")
 
 
 def _scalar_parameters(value: dict[str, Any]) -> dict[str, Any]:
@@ -61,17 +73,28 @@ def _tags(value: dict[str, Any]) -> dict[str, str]:
 
 def parse_submit_body(body: bytes, default_run_source: str = "API") -> SubmitOptions:
     data = parse_json_object(body, "submit", SUBMIT_EXAMPLE)
-    fields = Fields(data, SUBMIT_FIELDS, IGNORED_SUBMIT_FIELDS)
+    return submit_options(Fields(data, SUBMIT_FIELDS, IGNORED_SUBMIT_FIELDS), default_run_source)
+
+
+def submit_options(fields: Fields, default_run_source: str = "API") -> SubmitOptions:
+    """The submit fields of an already split body (shared with ``POST /api/runs``, whose body adds the spec)."""
     experiment = fields.string("ExperimentName", required=True, max_length=255)
     assert experiment is not None
+    parameters = _scalar_parameters(fields.obj("ParameterAssignments") or {})
+    datapaths = _datapaths(fields.obj("DataPathAssignments") or {})
+    _fits("ParameterAssignments and DataPathAssignments", {**parameters, **datapaths}, MAX_ASSIGNMENT_CHARS,
+          "ParameterAssignments" if parameters else "DataPathAssignments")
+    tags = _tags(fields.obj("Tags") or {})
+    _fits("Tags", tags, MAX_TAGS_CHARS, "Tags")
     return SubmitOptions(
         experiment_name=experiment,
-        parameters=_scalar_parameters(fields.obj("ParameterAssignments") or {}),
-        datapaths=_datapaths(fields.obj("DataPathAssignments") or {}),
+        parameters=parameters,
+        datapaths=datapaths,
         description=fields.string("Description", max_length=4096),
-        tags=_tags(fields.obj("Tags") or {}) or None,
+        tags=tags or None,
         run_source=fields.string("RunSource", max_length=255) or default_run_source,
         continue_on_step_failure=fields.boolean("ContinueOnStepFailure"),
+        regenerate_outputs=bool(fields.boolean("RegenerateOutputs")),
         notes=fields.notes,
     )
 
@@ -81,6 +104,9 @@ def fingerprint(options: SubmitOptions, extra: dict[str, Any] | None = None) -> 
     canonical = json.dumps({"experiment": options.experiment_name, "parameters": options.parameters,
                             "datapaths": options.datapaths, "description": options.description,
                             "tags": options.tags, "run_source": options.run_source,
-                            "continue_on_step_failure": options.continue_on_step_failure, **(extra or {})},
+                            "continue_on_step_failure": options.continue_on_step_failure,
+                            # only when set, so keys recorded before RegenerateOutputs existed still match
+                            **({"regenerate_outputs": True} if options.regenerate_outputs else {}),
+                            **(extra or {})},
                            sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -210,13 +210,9 @@ class ScheduleStore:
         found = self.query(" and ".join(clauses), params)
         return sorted(found, key=lambda r: (r.created_time, r.id), reverse=True)
 
-    def data_change_for(self, datastore_names: builtins.list[str]) -> builtins.list[ScheduleRecord]:
-        """Every data-change schedule (active or not) watching one of ``datastore_names``."""
-        if not datastore_names:
-            return []
-        params = {f"ds{i}": name for i, name in enumerate(datastore_names)}
-        names = " or ".join(f"datastore_name eq @ds{i}" for i in range(len(datastore_names)))
-        return self.query(f"kind eq @kind and ( {names} )", {"kind": DATA_CHANGE, **params})
+    def data_change(self) -> builtins.list[ScheduleRecord]:
+        """Every data-change schedule, Active or not (a change to a disabled one is recorded as skipped)."""
+        return self.query("kind eq @kind", {"kind": DATA_CHANGE})
 
     def tick_candidates(self, now: datetime) -> builtins.list[ScheduleRecord]:
         """Rows the timer tick may have to act on: due recurrences, open claims, ripe debounces, active watchers."""

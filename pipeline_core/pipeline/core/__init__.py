@@ -6,6 +6,8 @@ from pipeline_core.pipeline.core.pipeline import Pipeline
 from pipeline_core.pipeline.core.pipeline_endpoint import PipelineEndpoint, PipelineIdVersion
 from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
 from pipeline_core.pipeline.core.run import PipelineRun, PortDataReference, StepRun, StepRunOutput
+from pipeline_core.pipeline.core.schedule import Schedule, ScheduleRecurrence, TimeZone
 
 __all__ = ["Pipeline", "PipelineData", "PipelineEndpoint", "PipelineIdVersion", "PipelineParameter", "PipelineRun",
-           "PortDataReference", "PublishedPipeline", "StepRun", "StepRunOutput", "StepSequence"]
+           "PortDataReference", "PublishedPipeline", "Schedule", "ScheduleRecurrence", "StepRun", "StepRunOutput",
+           "StepSequence", "TimeZone"]

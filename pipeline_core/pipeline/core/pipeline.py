@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pipeline_core.errors import AmliteError, NotFoundError, ValidationError
+from pipeline_core.errors import AmliteError, ValidationError
 from pipeline_core.pipeline.core.builder import StepSequence
 from pipeline_core.pipeline.steps.base import PipelineStep
 
@@ -86,19 +86,9 @@ class Pipeline:
         return self.spec().graph_id
 
     def _check_data(self, datastore: str, path: str | None) -> str | None:
-        from pipeline_core.core.datastore import Datastore
-        from pipeline_core.storage.blobs import list_prefix
+        from pipeline_core.core.datastore import check_data_path
 
-        try:
-            store = Datastore.get(self.workspace, datastore)
-        except NotFoundError as exc:
-            return str(exc)
-        if path is None:
-            return None
-        if not list_prefix(store._container, path):
-            return (f"no blobs found at {path!r} on datastore {datastore!r}; upload the data "
-                    "(Datastore.upload) or fix path_on_datastore")
-        return None
+        return check_data_path(self.workspace, datastore, path)
 
     def validate(self) -> list[str]:
         """Every structural problem, each naming the step and the argument; empty when the pipeline is sound."""
@@ -134,6 +124,11 @@ class Pipeline:
         if not name:
             raise AmliteError("Pipeline.publish needs name=, the name the published pipeline is listed under")
         spec = self._validated_spec()
+        if self.workspace.endpoint is not None:
+            from pipeline_core.client.remote import publish
+
+            return publish(self.workspace, spec, name, description if description is not None else self.description,
+                           version, continue_on_step_failure)
         record = publish_spec(services_for(self.workspace.storage), spec, name,
                               description if description is not None else self.description, version,
                               continue_on_step_failure)

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline_core.errors import AmliteError
-from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline, _services, api_base
+from pipeline_core.pipeline.core.published_pipeline import (
+    SUBMIT_KEYWORDS,
+    PublishedPipeline,
+    _services,
+    api_base,
+)
 
 if TYPE_CHECKING:
     from pipeline_core.core.experiment import Experiment
@@ -212,6 +217,15 @@ class PipelineEndpoint:
                               pipeline_version: str | None = None, **kwargs: Any) -> PipelineRun:
         from pipeline_core.service.publishing import endpoint_pipeline, require_active_endpoint
 
+        if experiment.workspace.endpoint is not None:  # POST to .endpoint; the server picks the version
+            from pipeline_core.client.remote import submit_to
+
+            unknown = sorted(set(kwargs) - set(SUBMIT_KEYWORDS))
+            if unknown:
+                raise AmliteError(f"submitting to a pipeline endpoint got unknown arguments {unknown}; accepted: "
+                                  f"{', '.join(SUBMIT_KEYWORDS)}, pipeline_version, tags")
+            return submit_to(experiment, self._endpoint, tags, kwargs,
+                             None if pipeline_version is None else str(pipeline_version))
         services = _services(experiment.workspace)
         record = require_active_endpoint(self._record())
         pipeline = endpoint_pipeline(services, record, pipeline_version)

@@ -159,6 +159,10 @@ class PublishedPipeline:
         if unknown:
             raise AmliteError(f"submitting a published pipeline got unknown arguments {unknown}; accepted: "
                               f"{', '.join(SUBMIT_KEYWORDS)}, tags")
+        if experiment.workspace.endpoint is not None:  # POST to .endpoint, as a REST caller of AML v1 does
+            from pipeline_core.client.remote import submit_to
+
+            return submit_to(experiment, self._endpoint, tags, kwargs)
         services = _services(experiment.workspace)
         notes = []
         if kwargs.get("parent_run_id"):

@@ -7,10 +7,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import ResourceNotFoundError
-
 from pipeline_core.errors import AmliteError, NotFoundError, StepFailedError
-from pipeline_core.execution.logs import LOGS_CONTAINER, STD_LOG, STDERR_LOG, STDOUT_LOG, log_blob_name
+from pipeline_core.execution.logs import STD_LOG, STDERR_LOG, STDOUT_LOG
+from pipeline_core.run_source import RunSource, StoreRunSource
 from pipeline_core.storage.blobs import download_prefix
 from pipeline_core.storage.run_store import FAILED, TERMINAL
 
@@ -73,7 +72,7 @@ class StepRun:
         return self.pipeline_run._services
 
     def _refresh(self) -> dict[str, Any]:
-        self._row = self._services.runs.get_step(self.pipeline_run.id, self.name)
+        self._row = self.pipeline_run._source.get_step(self.name)
         return self._row
 
     def get_status(self) -> str:
@@ -115,12 +114,8 @@ class StepRun:
         return outputs[name].get_port_data_reference()
 
     def _log(self, file: str) -> str:
-        container = self._services.account.container(LOGS_CONTAINER)
-        try:
-            return container.download_blob(log_blob_name(self.pipeline_run.id, self.name, file)).readall().decode(
-                "utf-8", errors="replace")
-        except ResourceNotFoundError:
-            return ""
+        data, _ = self.pipeline_run._source.read_log(self.name, file)
+        return data.decode("utf-8", errors="replace")
 
     def get_job_log(self) -> str:
         return self._log(STD_LOG)
@@ -136,28 +131,32 @@ class StepRun:
 
 
 class PipelineRun:
-    """A submitted pipeline. Reads its state from the run's partition in Table storage."""
+    """A submitted pipeline. Reads its state from the run's partition in Table storage, or, when the
+    workspace has an ``endpoint``, from the REST API (same rows, same methods: see ``run_source``)."""
 
-    def __init__(self, experiment: Experiment, run_id: str, _services: Services | None = None):
+    def __init__(self, experiment: Experiment, run_id: str, _services: Services | None = None,
+                 _source: RunSource | None = None):
         from pipeline_core.engine.services import services_for
 
         self.experiment = experiment
         self.id = run_id
+        # Outputs are downloaded from the workspace's storage on both paths (as AML downloads from the datastore).
         self._services = _services or services_for(experiment.workspace.storage)
+        self._source: RunSource = _source or _source_for(experiment, run_id, self._services)
 
     @property
     def run_id(self) -> str:
         return self.id
 
     def get_status(self) -> str:
-        return str(self._services.runs.get_run(self.id).get("status"))
+        return str(self._source.get_run().get("status"))
 
     @property
     def status(self) -> str:
         return self.get_status()
 
     def get_details(self) -> dict[str, Any]:
-        run = self._services.runs.get_run(self.id)
+        run = self._source.get_run()
         return {"runId": self.id, "status": run.get("status"), "experiment": run.get("experiment"),
                 "startTimeUtc": run.get("start_time") or None, "endTimeUtc": run.get("end_time") or None,
                 "createdTimeUtc": run.get("created_time"), "parameters": run.get("parameters") or {},
@@ -166,18 +165,16 @@ class PipelineRun:
                 "runSource": run.get("run_source")}
 
     def get_tags(self) -> dict[str, str]:
-        return dict(self._services.runs.get_run(self.id).get("tags") or {})
+        return dict(self._source.get_run().get("tags") or {})
 
     def get_steps(self) -> list[StepRun]:
         """Steps in reverse start order, as AML returns them (unstarted steps last)."""
-        state = self._services.runs.get_state(self.id)
-        rows = list(state.steps.values())
+        rows = list(self._source.get_state().steps.values())
         rows.sort(key=lambda r: (r.get("start_time") or "", -int(r.get("index") or 0)), reverse=True)
         return [StepRun(self, row) for row in rows]
 
     def find_step_run(self, name: str) -> list[StepRun]:
-        return [StepRun(self, row) for row in self._services.runs.get_state(self.id).steps.values()
-                if row["name"] == name]
+        return [StepRun(self, row) for row in self._source.get_state().steps.values() if row["name"] == name]
 
     def publish_pipeline(self, name: str, description: str, version: str,
                          continue_on_step_failure: bool | None = None, **kwargs: Any) -> PublishedPipeline:
@@ -185,30 +182,42 @@ class PipelineRun:
         from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
         from pipeline_core.service.publishing import publish_spec
 
-        spec = self._services.load_spec(self._services.runs.get_run(self.id)["graph_id"])
+        spec = self._services.load_spec(self._source.get_run()["graph_id"])
+        if self.experiment.workspace.endpoint is not None:
+            from pipeline_core.client.remote import publish
+
+            return publish(self.experiment.workspace, spec, name, description, version, continue_on_step_failure)
         record = publish_spec(self._services, spec, name, description, version, continue_on_step_failure)
         return PublishedPipeline._from_record(self.experiment.workspace, record)
 
     def cancel(self) -> None:
-        from pipeline_core.engine.activities import request_cancel
-
-        request_cancel(self._services, self.id)
+        self._source.cancel()
 
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
                             raise_on_error: bool = True) -> str:
         """Poll until the run ends; with ``show_output`` print each step's status changes and its log."""
-        from pipeline_core.progress import follow_run
+        from pipeline_core.progress import follow
 
-        status = follow_run(self._services, self.id, show_output=show_output, timeout_seconds=timeout_seconds)
+        status = follow(self._source, show_output=show_output, timeout_seconds=timeout_seconds)
         if status not in TERMINAL:
             raise AmliteError(f"run {self.id} did not finish within {timeout_seconds} s (status {status})")
         if status == FAILED and raise_on_error:
-            error = (self._services.runs.get_run(self.id).get("error") or {})
+            error = self._source.get_run().get("error") or {}
             raise StepFailedError(f"run {self.id} failed: {error.get('message', 'see the step logs')}")
         return status
 
     def __repr__(self) -> str:
         return f"PipelineRun(experiment={self.experiment.name!r}, id={self.id!r})"
+
+
+def _source_for(experiment: Experiment, run_id: str, services: Services) -> RunSource:
+    """Storage for a local workspace; the REST API when the workspace has an endpoint."""
+    if experiment.workspace.endpoint is not None:
+        from pipeline_core.client.api import client_for
+        from pipeline_core.client.runs import RestRunSource
+
+        return RestRunSource(client_for(experiment.workspace), run_id)
+    return StoreRunSource(services, run_id)
 
 
 def wait_all(runs: list[PipelineRun], poll: float = 0.5) -> None:

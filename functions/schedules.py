@@ -1,0 +1,87 @@
+"""Schedules on the Functions app: a timer tick every minute and a blob trigger on the default datastore.
+
+Both parse what the trigger gives and hand it to pipeline_core in a worker
+thread (``run_tick``, ``on_blob_changed``), which decides, claims and creates
+the runs; the one thing only this layer can do is start an orchestration
+through the Durable client, so pipeline_core gets a ``Starter`` that bridges
+back to this event loop.
+
+The blob trigger watches the ``workspaceblobstore`` container on the account
+of the ``AzureWebJobsStorage`` connection (the infra uses one account for both).
+Its source is ``AMLITE_BLOB_TRIGGER_SOURCE`` (``LogsAndContainerScan``, the
+host's polling scan, or ``EventGrid``); on Flex Consumption only ``EventGrid``
+exists, so it is the default there (docs/schedules.md: the subscription).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from pipeline_core.engine.launch import mark_queued
+from pipeline_core.engine.services import Services, services_for, storage_from_environment
+from pipeline_core.schedules.data_change import BlobChange, on_blob_changed
+from pipeline_core.schedules.firing import Starter
+from pipeline_core.schedules.tick import TICK_SCHEDULE, run_tick
+
+log = logging.getLogger("amlite.schedules")
+bp = df.Blueprint()
+
+ORCHESTRATOR = "pipeline_run"
+BLOB_CONTAINER = "workspaceblobstore"
+BLOB_CONNECTION = "AzureWebJobsStorage"
+
+
+def blob_source() -> func.BlobSource:
+    """``AMLITE_BLOB_TRIGGER_SOURCE``; default EventGrid on Flex Consumption (its only source), else the scan."""
+    flex = os.environ.get("WEBSITE_SKU", "").lower() == "flexconsumption"
+    chosen = os.environ.get("AMLITE_BLOB_TRIGGER_SOURCE") or ("EventGrid" if flex else "LogsAndContainerScan")
+    return func.BlobSource.EVENT_GRID if chosen.lower() == "eventgrid" else func.BlobSource.LOGS_AND_CONTAINER_SCAN
+
+
+def durable_starter(client: df.DurableOrchestrationClient, services: Services) -> Starter:
+    """A ``Starter`` for worker threads: runs :func:`ensure_started` on this (the handler's) event loop."""
+    loop = asyncio.get_running_loop()
+
+    def start(run_id: str) -> None:
+        asyncio.run_coroutine_threadsafe(ensure_started(client, services, run_id), loop).result(timeout=60)
+
+    return start
+
+
+async def ensure_started(client: df.DurableOrchestrationClient, services: Services, run_id: str) -> None:
+    """Start the run's orchestration under the run id unless an instance with that id already exists."""
+    status = await client.get_status(run_id)
+    if status is not None and status.runtime_status is not None:
+        return
+    await asyncio.to_thread(mark_queued, services, run_id)
+    await client.start_new(ORCHESTRATOR, run_id, run_id)
+
+
+def blob_change(blob: func.InputStream) -> BlobChange:
+    """The trigger's ``container/path`` name (and ETag, when the host passes blob properties)."""
+    container, _, name = (blob.name or "").partition("/")
+    properties = getattr(blob, "blob_properties", None) or {}
+    etag = str(properties.get("ETag") or properties.get("Etag") or "").strip('"')
+    return BlobChange(container or BLOB_CONTAINER, name, etag)
+
+
+@bp.timer_trigger(arg_name="timer", schedule=TICK_SCHEDULE)
+@bp.durable_client_input(client_name="client")
+async def schedules_tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    services = services_for(storage_from_environment())
+    report = await asyncio.to_thread(run_tick, services, durable_starter(client, services))
+    for error in report.errors:
+        log.error("schedules tick: %s", error)
+
+
+@bp.blob_trigger(arg_name="blob", path=f"{BLOB_CONTAINER}/{{name}}", connection=BLOB_CONNECTION,
+                 source=blob_source())
+@bp.durable_client_input(client_name="client")
+async def schedules_blob_changed(blob: func.InputStream, client: df.DurableOrchestrationClient) -> None:
+    services = services_for(storage_from_environment())
+    await asyncio.to_thread(on_blob_changed, services, blob_change(blob), durable_starter(client, services))

@@ -1,0 +1,81 @@
+"""``AmliteClient``: the amlite REST API as Python methods (one per route the SDK uses).
+
+Bodies and answers are the JSON of ARCHITECTURE.md §6 (PascalCase, as AML v1);
+turning them into SDK objects is the caller's business (``client.remote``,
+``client.runs``). ``client_for(workspace)`` gives each workspace one client,
+so one connection pool and one token cache serve all its runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from pipeline_core.client.auth import header_provider
+from pipeline_core.client.http import RestClient
+
+if TYPE_CHECKING:
+    from pipeline_core.core.workspace import Workspace
+
+Entity = dict[str, Any]
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+class AmliteClient(RestClient):
+    """Typed calls; every error answer raises a ``RemoteError`` subclass (see ``client.errors``)."""
+
+    # -- submit and publish ----------------------------------------------------------------
+    def submit_spec(self, body: Entity) -> Entity:
+        """``POST /api/runs``: an unpublished pipeline (body: submit fields + ``PipelineSpec``)."""
+        return dict(self.post_json("/api/runs", body, idempotent=True))
+
+    def submit_to(self, submit_url: str, body: Entity, version: str | None = None) -> Entity:
+        """POST a submit body to a published pipeline's or endpoint's ``endpoint`` URL."""
+        params = {"version": version} if version is not None else None
+        return dict(self.post_json(submit_url, body, params, idempotent=True))
+
+    def publish(self, body: Entity) -> Entity:
+        """``POST /api/pipelines``: ``{Name, Description, Version, ContinueOnStepFailure, PipelineSpec}``."""
+        return dict(self.post_json("/api/pipelines", body))
+
+    # -- runs ------------------------------------------------------------------------------
+    def get_run(self, run_id: str, steps: bool = False) -> Entity:
+        return dict(self.get_json(f"/api/runs/{_seg(run_id)}", {"steps": "true"} if steps else None))
+
+    def list_steps(self, run_id: str) -> list[Entity]:
+        return list(self.get_json(f"/api/runs/{_seg(run_id)}/steps").get("Value") or [])
+
+    def step_log(self, run_id: str, step: str, file: str | None = None, offset: int = 0) -> tuple[bytes, int]:
+        """Log bytes from ``offset`` and the offset to continue from (``X-Log-Offset``)."""
+        params: dict[str, Any] = {"offset": offset} if offset else {}
+        if file:
+            params["file"] = file
+        response = self.request("GET", f"/api/runs/{_seg(run_id)}/steps/{_seg(step)}/logs", params=params)
+        data = response.content
+        try:
+            next_offset = int(response.headers.get("X-Log-Offset", ""))
+        except ValueError:
+            next_offset = offset + len(data)
+        return data, next_offset
+
+    def cancel(self, run_id: str) -> Entity:
+        return dict(self.post_json(f"/api/runs/{_seg(run_id)}/cancel"))
+
+    def list_experiment_runs(self, experiment: str, top: int = 50) -> list[Entity]:
+        return list(self.get_json(f"/api/experiments/{_seg(experiment)}/runs", {"top": top}).get("Value") or [])
+
+
+def client_for(workspace: Workspace) -> AmliteClient:
+    """The workspace's client (made once per workspace and endpoint URL)."""
+    endpoint = workspace.endpoint
+    if endpoint is None:
+        raise ValueError("client_for needs a workspace with an endpoint")
+    cached = workspace.__dict__.get("_rest_client")
+    if cached is not None and cached[0] == endpoint:
+        return cached[1]  # type: ignore[no-any-return]
+    client = AmliteClient(endpoint, header_provider(workspace))
+    workspace.__dict__["_rest_client"] = (endpoint, client)
+    return client
