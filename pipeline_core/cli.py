@@ -217,6 +217,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         argv = [args.app_dir, "--host", args.host, "--port", str(args.port)]
         if args.no_timers:
             argv.append("--no-timers")
+        if args.no_blob_triggers:
+            argv.append("--no-blob-triggers")
         return devhost_main(argv)
     finally:
         if azurite is not None:
@@ -254,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=7071)
     dev.add_argument("--func", dest="use_func", action="store_true", help="run Core Tools' `func start` instead, where installed")
     dev.add_argument("--no-timers", action="store_true", help="do not fire timer triggers (schedules)")
+    dev.add_argument("--no-blob-triggers", action="store_true",
+                     help="do not poll containers for blob triggers (data-change schedules)")
     dev.set_defaults(func=cmd_dev)
     add_schedule_commands(sub)
     return parser
