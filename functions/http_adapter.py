@@ -56,15 +56,16 @@ async def serve(route: Route, req: func.HttpRequest, client: df.DurableOrchestra
     services = services_for(storage_from_environment())
     response = await asyncio.to_thread(handle, services, route, to_service(req, principal.id))
     if response.launch_run_id:
-        await _start(services, client, response.launch_run_id)
-    if route.operation_id.lower().startswith("cancel") and response.status < 300:
+        await _start(services, client, response.launch_run_id, response.launch_etag)
+    if (route.alias_of or route.operation_id) == "cancelRun" and response.status < 300:  # AML's alias too
         await _signal_cancel(client, req.route_params.get("run_id") or req.route_params.get("runId") or "")
     return to_http(response)
 
 
-async def _start(services: Any, client: df.DurableOrchestrationClient, run_id: str) -> None:
+async def _start(services: Any, client: df.DurableOrchestrationClient, run_id: str,
+                 etag: str | None = None) -> None:
     """Queue the run and start its orchestration under the run id; a start that fails ends the run Failed."""
-    await asyncio.to_thread(mark_queued, services, run_id)
+    await asyncio.to_thread(mark_queued, services, run_id, etag)
     try:
         await client.start_new(ORCHESTRATOR, run_id, run_id)
     except Exception as exc:

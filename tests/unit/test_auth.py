@@ -7,20 +7,32 @@ HTTP server on 127.0.0.1, and tokens are minted with PyJWT.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
+from jwks_support import (
+    CLIENT_ID,
+    OTHER_TENANT,
+    PUBLISH,
+    READ,
+    SUBMIT,
+    TENANT,
+    V1_ISSUER,
+    V2_ISSUER,
+    JwksServer,
+    bearer,
+    claims,
+    hand_made,
+    mint,
+    new_key,
+)
+from jwks_support import jwk as _jwk
 
 from pipeline_core.auth import (
     LOCAL_PRINCIPAL,
@@ -34,67 +46,17 @@ from pipeline_core.auth import (
 )
 from pipeline_core.auth.jwks import UnknownKeyError, fetch_jwks
 
-TENANT = "11111111-2222-3333-4444-555555555555"
-OTHER_TENANT = "99999999-2222-3333-4444-555555555555"
-CLIENT_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
-V1_ISSUER = f"https://sts.windows.net/{TENANT}/"
-V2_ISSUER = f"https://login.microsoftonline.com/{TENANT}/v2.0"
-READ, SUBMIT, PUBLISH = "Pipelines.Read", "Pipelines.Submit", "Pipelines.Publish"
-
-
 # --------------------------------------------------------------------------- fixtures
-
-
-def _new_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @pytest.fixture(scope="module")
 def keys() -> dict[str, rsa.RSAPrivateKey]:
-    return {"k1": _new_key(), "k2": _new_key(), "attacker": _new_key()}
-
-
-def _jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
-    jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
-    jwk.update(kid=kid, use="sig", alg="RS256")
-    return jwk
-
-
-class JwksServer:
-    """A JWKS endpoint on a loopback socket; tests swap ``keys`` to simulate rotation."""
-
-    def __init__(self) -> None:
-        self.jwks: list[dict[str, Any]] = []
-        self.requests = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                server.requests += 1
-                body = json.dumps({"keys": server.jwks}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/{TENANT}/discovery/v2.0/keys"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return {"k1": new_key(), "k2": new_key(), "attacker": new_key()}
 
 
 @pytest.fixture
 def jwks_server(keys: dict[str, rsa.RSAPrivateKey]) -> Iterator[JwksServer]:
-    server = JwksServer()
-    server.jwks = [_jwk(keys["k1"], "k1")]
+    server = JwksServer([_jwk(keys["k1"], "k1")])
     yield server
     server.close()
 
@@ -115,46 +77,6 @@ def settings(jwks_server: JwksServer) -> AuthSettings:
         jwks_url=jwks_server.url,
         jwks_min_refresh_seconds=0,
     )
-
-
-def claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base = {
-        "iss": V2_ISSUER,
-        "aud": CLIENT_ID,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 3600,
-        "tid": TENANT,
-        "oid": "00000000-0000-0000-0000-00000000abcd",
-        "sub": "subject",
-        "preferred_username": "ada@contoso.com",
-        "scp": "user_impersonation",
-        "roles": [SUBMIT],
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def mint(key: rsa.RSAPrivateKey, kid: str = "k1", **overrides: Any) -> str:
-    return jwt.encode(claims(**overrides), key, algorithm="RS256", headers={"kid": kid})
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def hand_made(header: dict[str, Any], payload: dict[str, Any], secret: bytes | None) -> str:
-    """A JWT built by hand, for algorithms PyJWT rightly refuses to produce (none, HS256 with a PEM)."""
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
-    signature = (
-        "" if secret is None else _b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())
-    )
-    return f"{signing_input}.{signature}"
-
-
-def bearer(token: str, scheme: str = "Bearer") -> dict[str, str]:
-    return {"Authorization": f"{scheme} {token}"}
 
 
 def refused(

@@ -1,0 +1,148 @@
+"""Latency of a published pipeline's HTTP endpoint: POST submit -> 202, and submit -> first step Running.
+
+Starts (or reuses) Azurite and serves the repo's Functions app in process with
+``DevHost`` on a free loopback port (``AMLITE_AUTH=none``), publishes a one-step
+no-op pipeline, then sends ``--requests`` submits one after another over a
+keep-alive session. For each: the time to the 202, and the time until the step
+row in Table storage says Running (polled every ``--poll-ms``; the row's own
+``start_time`` is printed as a cross-check). Each run is let finish before the
+next submit, so the figures are per request, not under load.
+
+An Azurite already answering on the configured ports is reused, else a fresh
+in-memory one is started; set ``AMLITE_AZURITE_BLOB_PORT`` / ``_QUEUE_PORT`` /
+``_TABLE_PORT`` to other ports for a private emulator on a shared machine. The
+dev host's blob-trigger poller (a dev-only stand-in for the host's container
+scan) and timers are off: they are not on the request path.
+
+Targets: p50 submit <= 30 ms; p50 submit -> Running <= 100 ms.
+Usage: ``python bench/http_submit.py [--requests 200]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("AMLITE_QUIET", "1")
+os.environ.setdefault("AMLITE_CACHE_DIR", tempfile.mkdtemp(prefix="amlite-bench-"))
+
+import requests  # noqa: E402
+
+from amlite_devhost.server import DevHost  # noqa: E402
+from pipeline_core import Pipeline, PythonScriptStep, Workspace  # noqa: E402
+from pipeline_core.engine.services import services_for  # noqa: E402
+from pipeline_core.storage.azurite import ensure_azurite  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TARGET_SUBMIT_MS = 30.0
+TARGET_RUNNING_MS = 100.0
+WARMUP = 10
+NOT_YET_RUNNING = ("NotStarted", "Queued")
+TERMINAL = ("Finished", "Failed", "Canceled")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def measure(base: str, ws: Workspace, count: int, poll_s: float) -> dict[str, list[float]]:
+    src = Path(tempfile.mkdtemp(prefix="bench-noop-"))
+    (src / "noop.py").write_text("pass\n")
+    step = PythonScriptStep("noop.py", name="noop", source_directory=str(src), allow_reuse=False)
+    published = Pipeline(ws, [step]).publish(name=f"bench-http-{uuid.uuid4().hex[:6]}")
+    url = base + "/api/" + published.endpoint.split("/api/", 1)[1]  # endpoint names the default local host
+    runs = services_for(ws.storage).runs
+    session = requests.Session()
+    body = {"ExperimentName": f"bench-http-{uuid.uuid4().hex[:6]}"}
+    out: dict[str, list[float]] = {"submit": [], "running": [], "running_row": []}
+    for i in range(WARMUP + count):
+        wall = time.time()
+        began = time.perf_counter()
+        answer = session.post(url, json=body, timeout=30)
+        accepted = time.perf_counter()
+        if answer.status_code != 202:
+            raise SystemExit(f"submit {i} answered {answer.status_code}: {answer.text[:300]}")
+        run_id = answer.json()["Id"]
+        while True:
+            row = runs.get_step(run_id, "noop")
+            if row.get("status") not in NOT_YET_RUNNING:
+                running = time.perf_counter()
+                break
+            if time.perf_counter() - began > 30:
+                raise SystemExit(f"run {run_id}: the step is still {row.get('status')} after 30 s")
+            time.sleep(poll_s)
+        while runs.get_run(run_id).get("status") not in TERMINAL:
+            time.sleep(0.01)
+        if i < WARMUP:
+            continue
+        out["submit"].append((accepted - began) * 1000)
+        out["running"].append((running - began) * 1000)
+        start_time = runs.get_step(run_id, "noop").get("start_time")
+        if start_time:
+            out["running_row"].append((_epoch(start_time) - wall) * 1000)
+    return out
+
+
+def report(results: dict[str, list[float]]) -> bool:
+    ok = True
+    rows = [("POST submit -> 202", results["submit"], TARGET_SUBMIT_MS),
+            ("submit -> step Running (polled)", results["running"], TARGET_RUNNING_MS),
+            ("submit -> step start_time (row)", results["running_row"], None)]
+    print(f"{'':34} {'p50':>8} {'p95':>8} {'max':>8}   target (p50)")
+    for label, values, target in rows:
+        p50, p95 = percentile(values, 50), percentile(values, 95)
+        verdict = ""
+        if target is not None:
+            met = p50 <= target
+            ok = ok and met
+            verdict = f"<= {target:.0f} ms  {'met' if met else 'MISSED'}"
+        print(f"{label:34} {p50:7.1f}  {p95:7.1f}  {max(values):7.1f}   {verdict}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--poll-ms", type=float, default=2.0, help="step row poll interval")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    azurite = ensure_azurite(temporary=True)
+    settings = {"AMLITE_STORAGE": azurite.connection_string, "AzureWebJobsStorage": azurite.connection_string,
+                "AMLITE_AUTH": "none"}
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    host = DevHost(REPO_ROOT, "127.0.0.1", 0, enable_timers=False, enable_blob_triggers=False,
+                   load_settings=False)
+    try:
+        host.start()
+        ws = Workspace(storage=azurite.connection_string)
+        results = measure(host.base_url, ws, args.requests, args.poll_ms / 1000)
+        print(f"{args.requests} sequential submits of a one-step no-op published pipeline "
+              f"({WARMUP} warm-up requests not counted), ms:")
+        report(results)
+        return 0
+    finally:
+        host.stop()
+        azurite.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+if __name__ == "__main__":
+    sys.exit(main())
