@@ -40,7 +40,10 @@ def _load_engine(storage: str) -> DurableEngine:
         os.environ["AMLITE_STORAGE"] = storage
         module = importlib.import_module("function_app")
         app = index_app(module.app)
-        workers = int(os.environ.get("AMLITE_LOCAL_WORKERS") or max(4, app.max_concurrent_activities or 4))
+        # A ParallelRunStep keeps one activity per worker process busy for the whole of a slice, so the
+        # pool must not be smaller than the default process_count_per_node (the CPU count).
+        workers = int(os.environ.get("AMLITE_LOCAL_WORKERS")
+                      or max(4, app.max_concurrent_activities or 4, os.cpu_count() or 1))
         _engine = DurableEngine.from_app(app, max_workers=workers)
         _storage = storage
         _end_orphans(storage)
@@ -86,3 +89,19 @@ def cancel_local_run(run_id: str) -> bool:
 
 def local_status(run_id: str) -> Any:
     return None if _engine is None else _engine.get_status(run_id)
+
+
+def local_instances(prefix: str | None = None) -> list[Any]:
+    """Status of every orchestration instance this process's engine holds (ids starting with ``prefix``).
+
+    A run's orchestrations share its id as prefix: ``{run_id}`` itself, then ``{run_id}:{n}`` for
+    sub-orchestrations (a ParallelRunStep, its chunks), recursively.
+    """
+    return [] if _engine is None else _engine.list_instances(prefix=prefix)
+
+
+def local_history(instance_id: str) -> list[dict[str, Any]]:
+    """The history events (Durable's JSON shape) of one instance of this process's engine."""
+    if _engine is None:
+        raise LookupError("no local pipeline has run in this process")
+    return _engine.history(instance_id)

@@ -1,8 +1,14 @@
-"""ParallelRunStep under Durable: prepare -> chunked sub-orchestrations of mini-batch activities -> finish.
+"""ParallelRunStep under Durable: prepare -> lanes of chunk sub-orchestrations of slice activities -> finish.
 
-The step orchestration only holds one task per chunk; each chunk keeps at most
-``concurrency`` mini-batch activities in flight. Counts travel as small
-summary dicts; rows and files stay in Blob and Table storage.
+``parallel_step`` holds one task per chunk (one chunk per lane at a time);
+each chunk (``parallel_batches``) keeps its lane's share of
+``node_count * process_count_per_node`` busy with slice activities, refilling
+a slot whenever a slice ends, at most ``chunk_tasks`` in all; each slice runs
+consecutive mini-batches on one worker. A refill next to older running tasks
+also waits on a timer due now: see ``fanout`` for why. The decisions (slicing, lanes, tallies, limits)
+are pure code in ``pipeline_core.parallel.fanout``; these handlers only turn
+them into Durable tasks. Counts travel as small summary dicts; rows and files
+stay in Blob and Table storage.
 """
 
 from __future__ import annotations
@@ -15,16 +21,7 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from pipeline_core.engine.services import services_for, storage_from_environment
 from pipeline_core.parallel import activities as prs
-from pipeline_core.parallel.fanout import chunk_plan
-from pipeline_core.parallel.summary import (
-    add_result,
-    chunk_start,
-    merge,
-    new_summary,
-    scheduled,
-    should_abort,
-    with_carried,
-)
+from pipeline_core.parallel.fanout import ChunkFanout, StepFanout, failed_slice, needs_timer
 
 bp = df.Blueprint()
 
@@ -36,8 +33,16 @@ def _services() -> Any:
     return services_for(storage_from_environment())
 
 
-def _value(task: TaskBase, fallback: dict[str, Any]) -> dict[str, Any]:
-    return task.result if task.state is not TaskState.FAILED else {**fallback, "error": str(task.result)}
+def _failed(task: TaskBase) -> bool:
+    return task.state is TaskState.FAILED
+
+
+def _wait_any(context: df.DurableOrchestrationContext, running: dict[TaskBase, Any], started: int) -> TaskBase:
+    """``task_any`` over what runs; a refill next to older tasks also waits for a timer due now (see ``fanout``)."""
+    waiting = list(running)
+    if needs_timer(started, len(running)):
+        waiting.append(context.create_timer(context.current_utc_datetime))
+    return context.task_any(waiting)
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=STEP_ORCHESTRATOR)
@@ -46,43 +51,37 @@ def parallel_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     prepared = yield context.call_activity("prs_prepare", job)
     if prepared.get("done"):
         return prepared["result"]
-    summary = new_summary(prepared)
-    ranges, at_once, per_chunk = chunk_plan(int(prepared["batches"]), int(prepared["concurrency"]))
-    pending: list[tuple[int, int]] = list(ranges)
-    running: list[TaskBase] = []
-    while pending or running:
-        while pending and len(running) < at_once and not (summary["aborted"] or summary["canceled"]):
-            start, end = pending.pop(0)
-            running.append(context.call_sub_orchestrator(CHUNK_ORCHESTRATOR, {
-                **job, "start": start, "end": end, "concurrency": per_chunk, "summary": chunk_start(summary)}))
+    step = StepFanout(prepared)
+    running: dict[TaskBase, int] = {}
+    while True:
+        chunks = step.to_start()
+        for lane, chunk in chunks:
+            running[context.call_sub_orchestrator(CHUNK_ORCHESTRATOR, {**job, **chunk})] = lane
         if not running:
             break
-        done = yield context.task_any(running)
-        running.remove(done)
-        summary = merge(summary, _value(done, {"failed_batches": 0}))
-        summary = {**summary, "aborted": summary["aborted"] or should_abort(summary)}
-    return (yield context.call_activity("prs_finish", {**job, "summary": summary}))
+        done = yield _wait_any(context, running, len(chunks))
+        if done in running:  # else the refill timer fired
+            step.finished(running.pop(done), {"failed_batches": 0} if _failed(done) else done.result)
+    return (yield context.call_activity("prs_finish", {**job, "summary": step.summary}))
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=CHUNK_ORCHESTRATOR)
 def parallel_batches(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     job = context.get_input()
-    summary, next_index = job["summary"], int(job["start"])
-    running: dict[TaskBase, int] = {}
-    while next_index < int(job["end"]) or running:
-        while next_index < int(job["end"]) and len(running) < int(job["concurrency"]) and not (
-                summary["aborted"] or summary["canceled"]):
-            batch = {"run_id": job["run_id"], "step": job["step"], "index": next_index}
-            running[context.call_activity("prs_run_batch", batch)] = next_index
-            summary, next_index = scheduled(summary), next_index + 1
+    chunk = ChunkFanout(job)
+    running: dict[TaskBase, dict[str, Any]] = {}
+    while True:
+        pieces = chunk.to_start()
+        for piece in pieces:
+            running[context.call_activity("prs_run_slice", {"run_id": job["run_id"], "step": job["step"],
+                                                            **piece})] = piece
         if not running:
-            break
-        done = yield context.task_any(list(running))
-        index = running.pop(done)
-        summary = add_result(summary, _value(done, {"index": index, "status": "failed", "items": 1,
-                                                    "failed_items": 1, "succeeded_items": 0, "tries": 1}))
-        summary = {**summary, "aborted": summary["aborted"] or should_abort(with_carried(summary))}
-    return summary
+            return chunk.result()
+        done = yield _wait_any(context, running, len(pieces))
+        if done in running:  # else the refill timer fired
+            piece = running.pop(done)
+            chunk.finished(piece, failed_slice(piece["start"], piece["end"], str(done.result)) if _failed(done)
+                           else done.result)
 
 
 @bp.activity_trigger(input_name="job", activity="prs_prepare")
@@ -90,9 +89,10 @@ def prs_prepare(job: dict[str, Any]) -> dict[str, Any]:
     return prs.prs_prepare(_services(), job["run_id"], job["step"])
 
 
-@bp.activity_trigger(input_name="batch", activity="prs_run_batch")
-def prs_run_batch(batch: dict[str, Any]) -> dict[str, Any]:
-    return prs.prs_run_batch(_services(), batch["run_id"], batch["step"], int(batch["index"]))
+@bp.activity_trigger(input_name="piece", activity="prs_run_slice")
+def prs_run_slice(piece: dict[str, Any]) -> dict[str, Any]:
+    return prs.prs_run_slice(_services(), piece["run_id"], piece["step"], int(piece["start"]), int(piece["end"]),
+                             piece.get("carried"))
 
 
 @bp.activity_trigger(input_name="job", activity="prs_finish")

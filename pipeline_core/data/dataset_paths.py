@@ -129,26 +129,34 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
-def _list(container: ContainerClient, prefix: str) -> list[tuple[str, str, int]]:
+# (container, prefix) -> [(name, etag, size)] of every blob under the prefix: how to list, when the caller has a
+# faster way than the SDK's (whose XML deserialisation costs about 0.5 ms of CPU per blob).
+Lister = Callable[[ContainerClient, str], list[tuple[str, str, int]]]
+
+
+def _list(container: ContainerClient, prefix: str, lister: Lister | None = None) -> list[tuple[str, str, int]]:
+    if lister is not None:
+        return lister(container, (prefix + "/") if prefix else "")
     blobs = []
     for blob in container.list_blobs(name_starts_with=(prefix + "/") if prefix else None):
         blobs.append((blob.name, str(blob.etag).strip('"'), int(blob.size or 0)))
     return blobs
 
 
-def _match_one(container: ContainerClient, pattern: str) -> tuple[str, list[tuple[str, str, int]]]:
+def _match_one(container: ContainerClient, pattern: str,
+               lister: Lister | None = None) -> tuple[str, list[tuple[str, str, int]]]:
     """(base folder, matched blobs) for one pattern."""
     prefix, has_glob = static_prefix(pattern)
     if has_glob:
         regex = glob_regex(pattern)
-        return prefix, [b for b in _list(container, prefix) if regex.match(b[0])]
+        return prefix, [b for b in _list(container, prefix, lister) if regex.match(b[0])]
     if prefix:
         blob = container.get_blob_client(prefix)
         if blob.exists():
             props = blob.get_blob_properties()
             base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
             return base, [(prefix, str(props.etag).strip('"'), int(props.size or 0))]
-    return prefix, _list(container, prefix)
+    return prefix, _list(container, prefix, lister)
 
 
 def _common_folder(folders: Iterable[str]) -> str:
@@ -164,12 +172,13 @@ def _common_folder(folders: Iterable[str]) -> str:
     return "/".join(common)
 
 
-def list_files(container_for: ContainerFor, paths: list[dict[str, str]]) -> list[DatasetFile]:
+def list_files(container_for: ContainerFor, paths: list[dict[str, str]],
+               lister: Lister | None = None) -> list[DatasetFile]:
     """Every blob the paths match, de-duplicated, sorted by datastore and name (a stable batch order)."""
     per_store: dict[str, list[tuple[str, list[tuple[str, str, int]]]]] = {}
     for entry in paths:
         container = container_for(entry["datastore"])
-        per_store.setdefault(entry["datastore"], []).append(_match_one(container, entry["path"]))
+        per_store.setdefault(entry["datastore"], []).append(_match_one(container, entry["path"], lister))
     several = len(per_store) > 1
     files: dict[tuple[str, str], DatasetFile] = {}
     for store, matches in per_store.items():

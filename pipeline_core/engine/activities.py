@@ -200,12 +200,16 @@ class _StepRun:
                 producer = upstream.get(entry.get("producer") or "", {})
                 identities[data_id] = {"producer_key": producer.get("reuse_key"), **loc.to_dict()}
             elif entry["kind"] == "dataset":
-                identities[data_id] = dataset_identity(self.services.container_for, entry)
+                identities[data_id] = self._dataset_identity(entry)
             else:
                 digest, count = fingerprint(self.services.container_for(loc.datastore), loc.path)
                 identities[data_id] = {**loc.to_dict(), "blobs": count, "etags": digest}
         outputs = {d: {"datastore": data[d].get("datastore"), "path": data[d].get("path")} for d in self.step["outputs"]}
         return reuse_key(self.step, arguments, params, identities, outputs)
+
+    def _dataset_identity(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """A dataset input's reuse identity (a hook: a ParallelRunStep reuses this listing for its batches)."""
+        return dataset_identity(self.services.container_for, entry)
 
     def try_reuse(self, key: str, parts: dict[str, Any]) -> dict[str, Any] | None:
         if not self.step.get("allow_reuse", True) or self.run.get("regenerate_outputs"):

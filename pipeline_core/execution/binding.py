@@ -16,7 +16,7 @@ from typing import Any
 
 from azure.storage.blob import ContainerClient
 
-from pipeline_core.data.dataset_paths import download_files, fingerprint_files, list_files
+from pipeline_core.data.dataset_paths import DatasetFile, download_files, fingerprint_files, list_files
 from pipeline_core.errors import AmliteError
 from pipeline_core.storage.blobs import download_prefix, list_prefix
 
@@ -47,9 +47,14 @@ class DatasetLocation(Location):
                 "version": self.entry.get("version")}
 
 
-def dataset_identity(container_for: ContainerFor, entry: dict[str, Any]) -> dict[str, Any]:
-    """A dataset input's part of a reuse key: registered name and version, definition, matched blobs' ETags."""
-    files = list_files(container_for, entry["definition"]["paths"])
+def dataset_identity(container_for: ContainerFor, entry: dict[str, Any],
+                     files: list[DatasetFile] | None = None) -> dict[str, Any]:
+    """A dataset input's part of a reuse key: registered name and version, definition, matched blobs' ETags.
+
+    ``files``: the dataset's listing when the caller already has it (a listing is the costly part).
+    """
+    if files is None:
+        files = list_files(container_for, entry["definition"]["paths"])
     return {"dataset": entry.get("name"), "version": entry.get("version"), "definition": entry["definition"],
             "blobs": len(files), "etags": fingerprint_files(files)}
 

@@ -8,7 +8,8 @@ script; they go to the worker's log file.
 
 Messages in: ``{"op": "run", "payload": ..., "rows_path": str|None}`` or
 ``{"op": "exit"}``. Out: ``{"ok": True}`` after init, ``{"loaded": items}``
-before each ``run()``, then ``{"ok": True, "count", "items"}`` or
+before each ``run()`` of a tabular mini-batch (a file mini-batch's size is
+known to the parent), then ``{"ok": True, "count", "items"}`` or
 ``{"ok": False, "error", "traceback", "items"}``.
 """
 
@@ -57,13 +58,13 @@ def _count(result: Any) -> int:
 
 
 def _write_rows(result: Any, path: str) -> None:
-    """AML's append_row: a DataFrame's rows space-separated without header or index; other elements by str()."""
+    """AML's append_row, appended to the slice's spool: a DataFrame's rows space-separated without header or
+    index; other elements by str(), one per line."""
     if hasattr(result, "to_csv") and hasattr(result, "columns"):
-        result.to_csv(path, sep=" ", header=False, index=False)
+        result.to_csv(path, sep=" ", header=False, index=False, mode="a")
         return
-    with open(path, "w", encoding="utf-8") as handle:
-        for element in result:
-            handle.write(f"{element}\n")
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("".join(f"{element}\n" for element in result))
 
 
 def _serve(conn: Connection, user: types.ModuleType) -> None:
@@ -87,7 +88,8 @@ def _serve(conn: Connection, user: types.ModuleType) -> None:
             if items == 0:  # a slice that holds no row start (one row longer than the slice): nothing to run
                 conn.send({"ok": True, "count": 0, "items": 0})
                 continue
-            conn.send({"loaded": items})
+            if payload["kind"] != "files":  # the parent knows a file batch's size; a table's it learns here
+                conn.send({"loaded": items})
             result = user.run(mini_batch)
             count = _count(result)
             if message.get("rows_path"):

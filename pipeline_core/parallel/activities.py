@@ -1,20 +1,21 @@
-"""The ParallelRunStep activities an orchestrator schedules: prepare, run one batch, finish.
+"""The ParallelRunStep activities an orchestrator schedules: prepare, run one slice, finish.
 
 Contract (each idempotent, each returns a small JSON dict, none raises for a
-batch or step failure):
+mini-batch or step failure):
 
 ``prs_prepare(services, run_id, step)``
     -> ``{"done": False, "batches", "concurrency", "items", "limits", "run_max_try",
-    "run_invocation_timeout"}``, or ``{"done": True, "result": <step result>}`` when the
-    step is already terminal, reused, canceled, or failed while preparing.
-``prs_run_batch(services, run_id, step, index)``
-    -> ``{"index", "status": "succeeded"|"failed"|"canceled", "items", "succeeded_items",
-    "failed_items", "tries", "error"}``.
-``prs_should_abort(summary)`` -> reason or None (pure; see ``summary``).
+    "run_invocation_timeout", "slice_max", "chunk_tasks"}``, or ``{"done": True, "result":
+    <step result>}`` when the step is already terminal, reused, canceled, or failed while preparing.
+``prs_run_slice(services, run_id, step, start, end, carried=None)``
+    -> ``{"start", "end", "next", "status": "done"|"cut"|"aborted"|"canceled", "completed",
+    "succeeded_batches", "failed_batches", "retried_batches", "items", "succeeded_items",
+    "failed_items", "error"?}`` over the mini-batches ``[start, next)`` (see ``slices``). A
+    redelivery runs only what is not recorded yet and counts the recorded results.
 ``prs_finish(services, run_id, step, summary)`` -> the step result, like ``run_step``'s.
 
 Only counts and indices pass through the orchestrator: the batch list, the
-rows and the per-batch ledger live in Blob and Table storage.
+rows and the per-mini-batch ledger live in Blob and Table storage.
 """
 
 from __future__ import annotations
@@ -22,41 +23,48 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import tempfile
 import threading
 import time
 import traceback
-import uuid
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-
-from pipeline_core.data.dataset_paths import list_files
+from pipeline_core.data.dataset_paths import DatasetFile, list_files
 from pipeline_core.engine.activities import _result, _StepRun, _work_root, is_cancel_requested, skip_steps
 from pipeline_core.engine.reuse import reuse_key
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.binding import (
     Location,
+    dataset_identity,
     download_location,
     input_location,
     output_location,
     resolve_token,
 )
-from pipeline_core.execution.logs import LOGS_CONTAINER, log_blob_name
+from pipeline_core.execution.logs import LOGS_CONTAINER
 from pipeline_core.execution.snapshot import working_copy
 from pipeline_core.parallel import plan as plans
 from pipeline_core.parallel.batches import FAILED as BATCH_FAILED
+from pipeline_core.parallel.batches import (
+    RESULT_FIELDS,
+    BatchStore,
+    clip,
+    inputs_of,
+    result_of,
+    transaction_groups,
+)
 from pipeline_core.parallel.batches import SUCCEEDED as BATCH_SUCCEEDED
-from pipeline_core.parallel.batches import BatchStore, clip, result_of
 from pipeline_core.parallel.config import DEFAULT_APPEND_ROW_FILE, ConfigError, batch_size_for, resolve
-from pipeline_core.parallel.fetch import fetch_batch, location_files, parquet_row_groups
-from pipeline_core.parallel.outputs import OutputSync
+from pipeline_core.parallel.fanout import CHUNK_TASKS, SLICE_MAX
+from pipeline_core.parallel.fetch import fast_lister, location_files, parquet_row_groups
+from pipeline_core.parallel.outputs import OutputSync, commit_rows
 from pipeline_core.parallel.partition import BatchInput, make_batches
-from pipeline_core.parallel.summary import limit_reason, should_abort
-from pipeline_core.parallel.worker import TryFailed, WorkerPool, WorkerSetup, close_pool, get_pool
+from pipeline_core.parallel.report import Reporter, initial_progress, note
+from pipeline_core.parallel.slices import SliceRun, rows_target, slice_result, tally
+from pipeline_core.parallel.summary import limit_reason
+from pipeline_core.parallel.worker import PoolClosed, WorkerPool, WorkerSetup, close_pool, get_pool
 from pipeline_core.storage.blobs import list_prefix
 from pipeline_core.storage.run_store import (
     CANCEL_REQUESTED,
@@ -66,6 +74,7 @@ from pipeline_core.storage.run_store import (
     RUNNING,
     TERMINAL,
     InvalidTransition,
+    step_key,
     utcnow,
 )
 
@@ -90,6 +99,17 @@ class _ParallelStep(_StepRun):
         params = {**parts["params"], "parallel_run_config": json.dumps(config, sort_keys=True)}
         return reuse_key(self.step, parts["arguments"], params, parts["inputs"], parts["outputs"])
 
+    def listing(self, definition: dict[str, Any]) -> list[DatasetFile]:
+        """A dataset's files, listed once per prepare (the reuse key and the batches both need them)."""
+        key = json.dumps(definition["paths"], sort_keys=True)
+        listed: dict[str, list[DatasetFile]] = self.__dict__.setdefault("_listed", {})
+        if key not in listed:
+            listed[key] = list_files(self.services.container_for, definition["paths"], fast_lister)
+        return listed[key]
+
+    def _dataset_identity(self, entry: dict[str, Any]) -> dict[str, Any]:
+        return dataset_identity(self.services.container_for, entry, self.listing(entry["definition"]))
+
     def output(self) -> tuple[str, Location] | None:
         outputs = self.step["outputs"]
         if outputs:
@@ -105,28 +125,20 @@ def _container(services: Services) -> Any:
     return services.account.container(plans.PRS_CONTAINER)
 
 
-def _note(services: Services, run_id: str, step: str, text: str, create: bool = False) -> None:
-    """Append to the step's ``std_log.txt`` (an append blob), so ``wait_for_completion`` shows progress.
-
-    Only ``prs_prepare`` creates the blob (once: a redelivered prepare keeps what is there), so
-    concurrent batches never race to create it.
-    """
-    blob = services.account.container(LOGS_CONTAINER).get_blob_client(log_blob_name(run_id, step))
-    data = (text.rstrip("\n") + "\n").encode()
-    try:
-        if create and not blob.exists():
-            blob.create_append_blob()
-        blob.append_block(data)
-    except Exception as exc:  # a log line is never worth failing a batch
-        log.warning("could not append to the log of step %s: %s", step, exc)
-
-
 # -- prepare ----------------------------------------------------------------------
 def _prepared(plan: dict[str, Any]) -> dict[str, Any]:
     config = plan["config"]
     return {"done": False, "batches": plan["batches"], "concurrency": plan["concurrency"], "items": plan.get("items"),
             "limits": plan["limits"], "run_max_try": config["run_max_try"],
-            "run_invocation_timeout": config["run_invocation_timeout"]}
+            "run_invocation_timeout": config["run_invocation_timeout"],
+            "slice_max": plan.get("slice_max", SLICE_MAX), "chunk_tasks": plan.get("chunk_tasks", CHUNK_TASKS)}
+
+
+def _env_int(name: str, default: int, low: int, high: int) -> int:
+    try:
+        return max(low, min(high, int(os.environ.get(name) or default)))
+    except ValueError:
+        return default
 
 
 def _batch_inputs(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[list[BatchInput], dict[str, Any]]:
@@ -138,7 +150,7 @@ def _batch_inputs(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[list
         entry, loc = data[data_id], inputs[data_id]
         if entry["kind"] == "dataset":
             definition = entry["definition"]
-            files = list_files(ctx.services.container_for, definition["paths"])
+            files = ctx.listing(definition)
             meta = {"type": entry["dataset_type"], "format": definition.get("format"),
                     "include_path": bool(definition.get("include_path")),
                     "partition_format": definition.get("partition_format")}
@@ -170,6 +182,9 @@ def _make_plan(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[dict[st
         output = (DEFAULT_OUTPUT, Location(plans.PRS_CONTAINER, f"{ctx.run_id}/{ctx.name}/{DEFAULT_OUTPUT}"))
     known = [b["items"] for b in batches]
     plan = {"config": config, "concurrency": int(config["node_count"]) * int(processes),
+            # Fixed at prepare time (recorded in the plan and the orchestrator's history), so replays agree.
+            "slice_max": _env_int("AMLITE_PRS_SLICE_MAX", SLICE_MAX, 1, SLICE_MAX),
+            "chunk_tasks": _env_int("AMLITE_PRS_CHUNK_TASKS", CHUNK_TASKS, 4, 10_000),
             "input_type": ctx.step.get("input_type", "file"), "inputs": metas, "mini_batch_size": size,
             "output": {"data": output[0], **output[1].to_dict()} if output else None,
             "items": sum(known) if all(k is not None for k in known) else None,
@@ -210,21 +225,50 @@ def prs_prepare(services: Services, run_id: str, step: str) -> dict[str, Any]:
             return {"done": True, "result": _result(step, exc.row)}
     try:
         plan, batches = _make_plan(ctx, inputs)
+        plan["batches"] = len(batches)
+        _prewarm(services, run_id, step, plan)  # the workers start while the rest of prepare runs
         plans.write_plan(_container(services), run_id, step, plan, batches)
     except (AmliteError, ValueError, ImportError) as exc:
+        close_pool(_services_key(services, run_id, step))
         return {"done": True, "result": ctx._fail(f"ParallelRunStep {step!r}: {exc}", None)}
     except Exception as exc:  # infrastructure: the step fails with the reason, the run goes on
         log.exception("preparing ParallelRunStep %s of run %s failed", step, run_id)
+        close_pool(_services_key(services, run_id, step))
         return {"done": True, "result": ctx._fail(f"{type(exc).__name__}: {exc}", None)}
-    plan["batches"] = len(batches)
-    _note(services, run_id, step, f"[amlite] ParallelRunStep {step!r} of run {run_id}: {len(batches)} mini-batches "
-          f"of {plan['mini_batch_size']} {'bytes' if plan['input_type'] == 'tabular' else 'files'}"
-          f"{' (by partition_keys)' if plan['config'].get('partition_keys') else ''}, "
-          f"concurrency {plan['concurrency']}, output_action {plan['config']['output_action']}", create=True)
+    try:
+        services.runs.update(run_id, step_key(step), {"progress": initial_progress(plan.get("items"), len(batches))})
+    except Exception as exc:  # progress is a convenience
+        log.warning("could not record the progress of step %s: %s", step, exc)
+    note(services, run_id, step, f"[amlite] ParallelRunStep {step!r} of run {run_id}: {len(batches)} mini-batches "
+         f"of {plan['mini_batch_size']} {'bytes' if plan['input_type'] == 'tabular' else 'files'}"
+         f"{' (by partition_keys)' if plan['config'].get('partition_keys') else ''}, "
+         f"concurrency {plan['concurrency']}, output_action {plan['config']['output_action']}", create=True)
     return _prepared(plan)
 
 
-# -- one batch --------------------------------------------------------------------
+def _prewarm(services: Services, run_id: str, step: str, plan: dict[str, Any]) -> None:
+    """Start this host's workers (and their ``init()``) while the orchestrator schedules the first slices.
+
+    At most one host's share of the workers (``process_count_per_node``), and never more than there
+    are mini-batches; a host that runs no slice of the step closes them when idle (see ``worker``).
+    """
+    if os.environ.get("AMLITE_PRS_PREWARM", "1") == "0":
+        return
+    count = min(int(plan["config"].get("process_count_per_node") or os.cpu_count() or 1), int(plan["batches"]))
+
+    def warm() -> None:
+        try:
+            pool = get_pool(_services_key(services, run_id, step), lambda: _build_pool(services, run_id, step, plan))
+            pool.prewarm(count)
+        except PoolClosed:
+            pass
+        except Exception as exc:  # the first slice meets (and records) the same problem
+            log.info("could not start the workers of step %s ahead of time: %s", step, exc)
+
+    threading.Thread(target=warm, name=f"prs-prewarm-{step[:12]}", daemon=True).start()
+
+
+# -- slices -----------------------------------------------------------------------
 def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]) -> WorkerPool:
     """This host's workers for the step: a working copy of the snapshot, side inputs, argv and environment."""
     ctx = _ParallelStep(services, run_id, step)
@@ -256,9 +300,14 @@ def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]
                             init_timeout=float(os.environ.get("AMLITE_PRS_INIT_TIMEOUT", "600")),
                             log_container=services.account.container(LOGS_CONTAINER),
                             log_prefix=f"{run_id}/{step}/user")
-        sync = OutputSync(services.container_for(output["datastore"]), out_dir, output["path"]).sync \
+        reserved = [config.get("append_row_file_name") or DEFAULT_APPEND_ROW_FILE] \
+            if config["output_action"] == "append_row" else []
+        sync = OutputSync(services.container_for(output["datastore"]), out_dir, output["path"], reserved).sync \
             if output else (lambda: 0)
         pool = WorkerPool(setup=setup, work=work, sync_outputs=sync)
+        reporter = Reporter(services, run_id, step)
+        pool.context["reporter"] = reporter
+        pool.closers.append(reporter.close)
         _watch_for_cancel(services, run_id, step, pool)
         return pool
     except BaseException:
@@ -270,186 +319,94 @@ def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]
 
 def _watch_for_cancel(services: Services, run_id: str, step: str, pool: WorkerPool,
                       poll_seconds: float = 1.0) -> None:
-    """Stop this host's workers within a second of a cancel, wherever the batches were scheduled from.
+    """Stop this host's workers within a second of a cancel, wherever the slices were scheduled from.
 
-    Under Durable the orchestrator cannot interrupt a running activity, so the
-    pool itself watches the run row while it lives, as a script step's process does.
+    Under Durable the orchestrator cannot interrupt a running activity, so the pool itself
+    watches the run row while it lives, as a script step's process does: one query per
+    second per host, instead of one per mini-batch. The first check is immediate, so a
+    pool built after the cancel never starts a mini-batch.
     """
     def watch() -> None:
         while not pool.canceled:
-            time.sleep(poll_seconds)
             try:
                 if is_cancel_requested(services, run_id, step):
                     pool.cancel()
                     return
             except Exception as exc:  # storage hiccup: keep watching
                 log.debug("cancel check for %s/%s failed: %s", run_id, step, exc)
+            time.sleep(poll_seconds)
 
     threading.Thread(target=watch, name=f"prs-cancel-{step[:12]}", daemon=True).start()
 
 
-def _summary_line(index: int, fields: dict[str, Any]) -> str:
-    text = (f"[amlite] mini-batch {index}: {fields['status']} after {fields['tries']} "
-            f"{'try' if fields['tries'] == 1 else 'tries'}, {fields['succeeded_items']} of {fields['items']} items")
-    if fields.get("error"):
-        text += f"; {str(fields['error']).splitlines()[0]}"
-    return text
-
-
-def _run_tries(services: Services, pool: WorkerPool, plan: dict[str, Any], batch: dict[str, Any],
-               run_id: str, step: str, token: str) -> dict[str, Any]:
-    """Run one batch with up to ``run_max_try`` tries; a dict of the fields to record (status among them)."""
-    config = plan["config"]
-    index = batch["index"]
-    rows_local = pool.work / "rows" / f"{index:08d}-{token}.txt" if config["output_action"] == "append_row" else None
-    if rows_local is not None:
-        rows_local.parent.mkdir(parents=True, exist_ok=True)
-    first: TryFailed | None = None
-    last: TryFailed | None = None
-    items: int | None = batch.get("items")
-    payload: dict[str, Any] | None = None
-    cleanup: list[Path] = []
-    tries = 0
-    try:
-        for attempt in range(1, int(config["run_max_try"]) + 1):
-            if attempt > 1 and (pool.canceled or is_cancel_requested(services, run_id, step)):
-                return {"status": "canceled", "tries": tries}
-            tries = attempt
-            try:
-                worker = pool.acquire()
-            except TryFailed:
-                return {"status": "canceled", "tries": tries}
-            try:
-                if payload is None:
-                    payload, cleanup = fetch_batch(services.container_for, batch, plan["inputs"][batch["input"]],
-                                                   pool.work / "inputs")
-                reply = worker.run(payload, str(rows_local) if rows_local else None,
-                                   float(config["run_invocation_timeout"]))
-            except TryFailed as exc:
-                first, last = first or exc, exc
-                items = exc.items if exc.items is not None else items
-                continue
-            except Exception as exc:  # fetching the batch failed: a failed try like any other
-                failure = TryFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-                first, last = first or failure, failure
-                continue
-            finally:
-                pool.release(worker)
-            items = int(reply["items"])
-            succeeded = min(int(reply["count"]), items)
-            fields: dict[str, Any] = {"status": BATCH_SUCCEEDED, "tries": tries, "items": items,
-                                      "succeeded_items": succeeded, "failed_items": items - succeeded,
-                                      "error": first.message if first else "",
-                                      "traceback": clip(first.traceback) if first else ""}
-            if rows_local is not None and reply["count"] and rows_local.exists():
-                name = plans.rows_blob_name(run_id, step, index, token)
-                with open(rows_local, "rb") as handle:
-                    _container(services).upload_blob(name, handle, overwrite=True)
-                fields.update(rows_blob=name, rows_bytes=rows_local.stat().st_size, rows=int(reply["count"]))
-            return fields
-        if pool.canceled:
-            return {"status": "canceled", "tries": tries}
-        failed_items = items if items else 1  # a tabular batch that failed to load still failed
-        return {"status": BATCH_FAILED, "tries": tries, "items": failed_items, "succeeded_items": 0,
-                "failed_items": failed_items, "error": first.message if first else "",
-                "traceback": clip(first.traceback) if first else "",
-                "last_error": clip(last.message) if last and last is not first else ""}
-    finally:
-        for path in cleanup:
-            path.unlink(missing_ok=True)
-        if rows_local is not None:
-            rows_local.unlink(missing_ok=True)
-
-
-def prs_run_batch(services: Services, run_id: str, step: str, index: int) -> dict[str, Any]:
-    """Run mini-batch ``index`` with retries in this host's workers; a finished batch returns its recorded result."""
-    store = BatchStore(services.account)
-    recorded = store.get(run_id, step, index)
-    if recorded is not None and recorded.get("status") in (BATCH_SUCCEEDED, BATCH_FAILED):
-        return result_of(recorded)
-    empty = {"index": index, "items": 0, "succeeded_items": 0, "failed_items": 0, "tries": 0}
+def prs_run_slice(services: Services, run_id: str, step: str, start: int, end: int,
+                  carried: dict[str, int] | None = None) -> dict[str, Any]:
+    """Run mini-batches ``[start, end)`` on one of this host's workers; what is recorded already is not run again."""
     plan = plans.read_plan(_container(services), run_id, step)
-    if plan is None or not 0 <= index < int(plan["batches"]):
-        return {**empty, "status": BATCH_FAILED,
-                "error": f"mini-batch {index} is not part of the prepared step {step!r} (was prs_prepare run?)"}
-    if is_cancel_requested(services, run_id, step):
-        return {**empty, "status": "canceled", "error": "the run was canceled"}
-    batch = plans.read_batch(_container(services), run_id, step, index)
-    token = uuid.uuid4().hex[:12]
-    done, etag = store.claim(run_id, step, index, token, [f["name"] for f in batch["files"]],
-                             f"{socket.gethostname()}:{os.getpid()}", existing=recorded)
-    if done is not None:
-        return result_of(done)
+    if plan is None or not 0 <= start < end <= int(plan["batches"]):
+        return {"start": start, "end": end, "next": end, "status": "failed", **tally([]),
+                "error": f"mini-batches {start}-{end - 1} are not part of the prepared step {step!r} "
+                         "(was prs_prepare run?)"}
+    recorded = BatchStore(services.account).recorded(run_id, step, start, end)
+    if len(recorded) == end - start:  # a redelivery of a slice that finished: its recorded result
+        return slice_result(start, end, end, "done", {i: result_of(r) for i, r in recorded.items()})
     try:
         pool = get_pool(_services_key(services, run_id, step), lambda: _build_pool(services, run_id, step, plan))
-        fields = _run_tries(services, pool, plan, batch, run_id, step, token)
-    except Exception as exc:  # the workers could not be set up on this host: the batch failed, say why
-        log.exception("mini-batch %s of step %s could not run", index, step)
-        failed = batch.get("items") or 1
-        fields = {"status": BATCH_FAILED, "tries": 1, "items": failed, "succeeded_items": 0, "failed_items": failed,
-                  "error": f"could not start the step's workers: {type(exc).__name__}: {exc}",
-                  "traceback": clip(traceback.format_exc())}
-        pool = None
-    if fields["status"] == "canceled":
-        return {**empty, "tries": fields["tries"], "status": "canceled", "error": "the run was canceled"}
-    if pool is not None:
-        try:
-            pool.sync_outputs()
-        except Exception as exc:
-            log.warning("uploading output_dir files of step %s failed: %s", step, exc)
-    standing = store.finish(run_id, step, index, etag, {"index": index, **fields})
-    _note(services, run_id, step, _summary_line(index, {**fields, **standing}))
-    return result_of({**fields, **standing})
+    except PoolClosed as exc:  # a slice delivered after the step finished: nothing to run, nothing to record
+        return {"start": start, "end": end, "next": start, "status": "canceled", **tally([]), "error": str(exc)}
+    except Exception as exc:  # the workers could not be set up on this host: every mini-batch of the slice failed
+        log.exception("mini-batches %s-%s of step %s could not run", start, end - 1, step)
+        return _record_setup_failure(services, run_id, step, plan, start, end,
+                                     f"could not start the step's workers: {type(exc).__name__}: {exc}",
+                                     clip(traceback.format_exc()))
+    return SliceRun(services, run_id, step, plan, pool, start, end, carried).run(recorded)
 
 
-def prs_should_abort(summary: dict[str, Any]) -> str | None:
-    """Stop scheduling: a limit that can only grow (error_threshold, allowed_failed_count) is already exceeded."""
-    return should_abort(summary)
+def _record_setup_failure(services: Services, run_id: str, step: str, plan: dict[str, Any], start: int, end: int,
+                          error: str, trace: str) -> dict[str, Any]:
+    """Record each mini-batch of the slice as failed with the reason (unless recorded already), and count them."""
+    store = BatchStore(services.account)
+    recorded = store.recorded(run_id, step, start, end)
+    rows = []
+    for index in range(start, end):
+        if index not in recorded:
+            batch = plans.read_batch(_container(services), run_id, step, index)
+            items = int(batch.get("items") or 1)
+            rows.append(store.entity(run_id, step, index, {
+                "status": BATCH_FAILED, "tries": 1, "items": items, "succeeded_items": 0, "failed_items": items,
+                "error": error, "traceback": trace, "inputs": clip(json.dumps([f["name"] for f in batch["files"]])),
+                "end_time": utcnow()}))
+    for group in transaction_groups(rows):
+        store.record(group)
+    results = {i: result_of(r) for i, r in store.recorded(run_id, step, start, end).items()}
+    return slice_result(start, end, end, "done", results)
 
 
 # -- finish -----------------------------------------------------------------------
 def _tally(rows: list[dict[str, Any]], batches: int) -> dict[str, int]:
     done = [r for r in rows if r.get("status") in (BATCH_SUCCEEDED, BATCH_FAILED)]
-    failed = [r for r in done if r["status"] == BATCH_FAILED]
-    return {"batches": batches, "finished_batches": len(done), "failed_batches": len(failed),
-            "succeeded_batches": len(done) - len(failed),
-            "retried_batches": sum(1 for r in done if r["status"] == BATCH_SUCCEEDED and int(r.get("tries") or 1) > 1),
-            "items": sum(int(r.get("items") or 0) for r in done),
-            "succeeded_items": sum(int(r.get("succeeded_items") or 0) for r in done),
-            "failed_items": sum(int(r.get("failed_items") or 0) for r in done)}
+    return {"batches": batches, "finished_batches": len(done),
+            **{k: v for k, v in tally([result_of(r) for r in done]).items() if k != "completed"}}
 
 
-def _first_failure(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _first_failure(services: Services, run_id: str, step: str, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    first = next((r for r in rows if r.get("status") == BATCH_FAILED), None)
+    if first is None:
+        return None
+    row = BatchStore(services.account).get(run_id, step, int(first["index"])) or first
+    return {"mini_batch": int(row["index"]), "error": row.get("error") or "",
+            "traceback": row.get("traceback") or "", "inputs": inputs_of(row)[:10]}
+
+
+def _write_append_row(services: Services, plan: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Commit the row blocks the ledger names, in mini-batch order (see ``outputs``)."""
+    flushes: dict[str, int] = {}
     for row in rows:
-        if row.get("status") == BATCH_FAILED:
-            try:
-                inputs = json.loads(row.get("inputs") or "[]")
-            except json.JSONDecodeError:  # clipped: a very large batch
-                inputs = []
-            return {"mini_batch": int(row["index"]), "error": row.get("error") or "",
-                    "traceback": row.get("traceback") or "", "inputs": inputs[:10]}
-    return None
-
-
-def _write_append_row(services: Services, run_id: str, step: str, plan: dict[str, Any],
-                      rows: list[dict[str, Any]]) -> None:
-    output = plan["output"]
-    name = plan["config"].get("append_row_file_name") or DEFAULT_APPEND_ROW_FILE
-    sources = [(r["rows_blob"], int(r.get("rows_bytes") or 0)) for r in rows
-               if r.get("status") == BATCH_SUCCEEDED and r.get("rows_blob")]
-    target = services.container_for(output["datastore"]).get_blob_client(f"{output['path']}/{name}")
-    plans.concat_blobs(_container(services), sources, target)
-
-
-def _cleanup(services: Services, run_id: str, step: str, rows: list[dict[str, Any]]) -> None:
-    container = _container(services)
-    for row in rows:
-        if row.get("rows_blob"):
-            try:
-                container.delete_blob(row["rows_blob"])
-            except ResourceNotFoundError:
-                pass
-    plans.forget(container, run_id, step)
+        if row.get("status") == BATCH_SUCCEEDED and row.get("rows_block"):
+            flushes.setdefault(str(row["rows_block"]), int(row.get("rows_parts") or 0))
+    target = rows_target(services, plan)
+    assert target is not None
+    commit_rows(target, list(flushes.items()))
 
 
 def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, Any]) -> dict[str, Any]:
@@ -460,10 +417,17 @@ def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, An
         close_pool(key)
         return _result(step, ctx.row)
     plan = plans.read_plan(_container(services), run_id, step)
-    close_pool(key)  # stops this host's workers and uploads their last output_dir files
+    # Stopping this host's workers (their shutdown(), the last output_dir files and report) overlaps the
+    # ledger read; both are done before the outputs are listed and the step ends.
+    closing = threading.Thread(target=close_pool, args=(key,), name=f"prs-close-{step[:12]}", daemon=True)
+    closing.start()
     if plan is None:
+        closing.join()
         return ctx._fail(f"ParallelRunStep {step!r} was finished without being prepared", None)
-    rows = BatchStore(services.account).rows(run_id, step)
+    try:
+        rows = BatchStore(services.account).rows(run_id, step, select=RESULT_FIELDS)
+    finally:
+        closing.join()
     counts = _tally(rows, int(plan["batches"]))
     all_ran = counts["finished_batches"] == counts["batches"]
     canceled = bool(summary.get("canceled")) or is_cancel_requested(services, run_id, step)
@@ -476,7 +440,7 @@ def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, An
     if output:
         try:
             if plan["config"]["output_action"] == "append_row":
-                _write_append_row(services, run_id, step, plan, rows)
+                _write_append_row(services, plan, rows)
             count = len(list_prefix(services.container_for(output["datastore"]), output["path"]))
             outputs[output["data"]] = {"datastore": output["datastore"], "path": output["path"], "count": count}
         except Exception as exc:
@@ -485,7 +449,7 @@ def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, An
     total = plan.get("items") if plan.get("items") is not None else counts["items"]
     progress = {"total": total, "processed": counts["succeeded_items"] + counts["failed_items"],
                 "succeeded": counts["succeeded_items"], "failed": counts["failed_items"], **counts}
-    _note(services, run_id, step, f"[amlite] {counts['finished_batches']} of {counts['batches']} mini-batches ran: "
+    note(services, run_id, step, f"[amlite] {counts['finished_batches']} of {counts['batches']} mini-batches ran: "
           f"{counts['failed_batches']} failed, {counts['retried_batches']} succeeded on a retry; items "
           f"{counts['succeeded_items']} succeeded, {counts['failed_items']} failed"
           + (f"; {reason}" if reason else ""))
@@ -493,7 +457,7 @@ def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, An
         result = ctx._end(CANCELED, {"outputs": outputs, "progress": progress,
                                      "error": {"message": "canceled while running"}})
     elif reason:
-        first = _first_failure(rows)
+        first = _first_failure(services, run_id, step, rows)
         message = reason
         if first:
             message += f"; first failure: mini-batch {first['mini_batch']}: {first['error']}"
@@ -506,8 +470,8 @@ def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, An
             services.reuse.record(ctx.row["reuse_key"], run_id, step, outputs, parts)
             services.reuse.record_latest(ctx.run["experiment"], step, parts)
     if result.get("status") in TERMINAL:
-        _cleanup(services, run_id, step, rows)
+        plans.forget(_container(services), run_id, step)
     return result
 
 
-__all__ = ["prs_finish", "prs_prepare", "prs_run_batch", "prs_should_abort"]
+__all__ = ["prs_finish", "prs_prepare", "prs_run_slice"]

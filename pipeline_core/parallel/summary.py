@@ -1,10 +1,14 @@
 """The running tally of a ParallelRunStep and AML's three failure limits. Pure: safe inside an orchestrator.
 
-A *summary* is a small dict the orchestrator folds batch results into:
-``new_summary(prepared)`` -> ``scheduled(s, n)`` as it schedules ->
-``add_result(s, result)`` as results come back -> ``should_abort(s)`` to stop
-scheduling early -> hand it to ``prs_finish``. Each function returns a new
-dict and reads no clock, so replays see the same values.
+A *summary* is a small dict the orchestrators fold results into:
+``new_summary(prepared)`` -> ``scheduled(s, n)`` as mini-batches are scheduled
+-> ``add_slice(s, result)`` as slice activities return (``add_result`` for
+one mini-batch) -> ``should_abort(s)`` to stop scheduling early -> hand it to
+``prs_finish``. Chunks start from ``chunk_start`` (zero counts, the step's
+counts ``carried``) and are folded back with ``merge``. Each function returns
+a new dict and reads no clock, so replays see the same values. The summary
+only steers scheduling: ``prs_finish`` decides from the ledger (the
+``minibatches`` table).
 
 Limits (AML v1): ``error_threshold`` counts failed *items* (files or rows;
 -1 ignores them); ``allowed_failed_count`` counts failed *mini-batches*, where
@@ -21,8 +25,8 @@ from typing import Any
 def new_summary(prepared: dict[str, Any]) -> dict[str, Any]:
     return {"batches": int(prepared.get("batches") or 0), "scheduled": 0, "completed": 0,
             "succeeded_batches": 0, "failed_batches": 0, "retried_batches": 0, "items": 0,
-            "succeeded_items": 0, "failed_items": 0, "limits": dict(prepared.get("limits") or {}),
-            "aborted": None, "canceled": False}
+            "succeeded_items": 0, "failed_items": 0, "timed_batches": 0, "batch_seconds": 0.0,
+            "limits": dict(prepared.get("limits") or {}), "aborted": None, "canceled": False}
 
 
 def scheduled(summary: dict[str, Any], count: int = 1) -> dict[str, Any]:
@@ -46,6 +50,18 @@ def add_result(summary: dict[str, Any], result: dict[str, Any]) -> dict[str, Any
             found["retried_batches"] += 1
     else:
         found["failed_batches"] += 1
+    return found
+
+
+def add_slice(summary: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Fold one ``prs_run_slice`` result (counts over its mini-batches) in; ``canceled`` sticks."""
+    found = dict(summary)
+    for name in ("completed", "succeeded_batches", "failed_batches", "retried_batches", "items",
+                 "succeeded_items", "failed_items", "timed_batches"):
+        found[name] = int(found.get(name) or 0) + int(result.get(name) or 0)
+    found["batch_seconds"] = float(found.get("batch_seconds") or 0.0) + float(result.get("batch_seconds") or 0.0)
+    if result.get("status") == "canceled":
+        found["canceled"] = True
     return found
 
 
@@ -95,7 +111,7 @@ def limit_reason(counts: dict[str, int], limits: dict[str, Any], all_scheduled: 
 
 
 COUNTS = ("scheduled", "completed", "succeeded_batches", "failed_batches", "retried_batches", "items",
-          "succeeded_items", "failed_items")
+          "succeeded_items", "failed_items", "timed_batches")
 
 
 def merge(summary: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +119,7 @@ def merge(summary: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
     found = dict(summary)
     for name in COUNTS:
         found[name] = int(found.get(name) or 0) + int(part.get(name) or 0)
+    found["batch_seconds"] = float(found.get("batch_seconds") or 0.0) + float(part.get("batch_seconds") or 0.0)
     found["canceled"] = bool(found.get("canceled") or part.get("canceled"))
     found["aborted"] = found.get("aborted") or part.get("aborted")
     return found
@@ -110,12 +127,15 @@ def merge(summary: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
 
 def chunk_start(summary: dict[str, Any]) -> dict[str, Any]:
     """A chunk's starting tally: zero counts, but the limits and what is already failed, so it can abort early."""
-    start = {**summary, **{name: 0 for name in COUNTS}}
-    start["carried"] = {name: int(summary.get(name) or 0) for name in COUNTS}
+    start = {**summary, **{name: 0 for name in COUNTS}, "batch_seconds": 0.0}
+    start["carried"] = {**{name: int(summary.get(name) or 0) for name in COUNTS},
+                        "batch_seconds": float(summary.get("batch_seconds") or 0.0)}
     return start
 
 
 def with_carried(summary: dict[str, Any]) -> dict[str, Any]:
     """The step-wide view inside a chunk: its own counts plus what earlier chunks carried in."""
     carried = summary.get("carried") or {}
-    return {**summary, **{name: int(summary.get(name) or 0) + int(carried.get(name) or 0) for name in COUNTS}}
+    found = {**summary, **{name: int(summary.get(name) or 0) + int(carried.get(name) or 0) for name in COUNTS}}
+    found["batch_seconds"] = float(summary.get("batch_seconds") or 0.0) + float(carried.get("batch_seconds") or 0.0)
+    return found

@@ -14,7 +14,7 @@ from pipeline_core import Pipeline, PipelineParameter, Workspace
 from pipeline_core.core.dataset import Dataset
 from pipeline_core.data import OutputFileDatasetConfig
 from pipeline_core.engine.services import services_for
-from pipeline_core.parallel.activities import prs_finish, prs_prepare, prs_run_batch
+from pipeline_core.parallel.activities import prs_finish, prs_prepare, prs_run_slice
 from pipeline_core.parallel.batches import BatchStore
 from pipeline_core.pipeline.core.run import PipelineRun
 from pipeline_core.pipeline.steps import ParallelRunConfig, ParallelRunStep
@@ -148,8 +148,8 @@ def test_file_batches_append_row_and_init_once_per_worker(workspace: Workspace, 
 
     # Redelivered activities return what was recorded and change nothing.
     services = run._services
-    again = prs_run_batch(services, run.id, "score-files", 0)
-    assert again["status"] == "succeeded" and again["items"] == 4 and again["tries"] == 1
+    again = prs_run_slice(services, run.id, "score-files", 0, 6)
+    assert (again["status"], again["completed"], again["items"], again["next"]) == ("done", 6, 23, 6)
     assert prs_prepare(services, run.id, "score-files") == {"done": True, "result": {
         "step": "score-files", "status": "Finished", "reused": False, "error": None}}
     assert prs_finish(services, run.id, "score-files", {})["status"] == "Finished"
@@ -160,6 +160,43 @@ def test_file_batches_append_row_and_init_once_per_worker(workspace: Workspace, 
     assert status == "Finished" and len(_marks(marks, "run")) == 8
     reused, status = _run(workspace, experiment_name, step, batch=12)
     assert status == "Finished" and reused.find_step_run("score-files")[0].is_reused
+
+
+def test_a_redelivered_slice_runs_only_what_is_not_recorded(workspace: Workspace, src: Path, tmp_path: Path,
+                                                            experiment_name: str) -> None:
+    from pipeline_core.parallel import worker
+
+    prefix = _upload(workspace, tmp_path, {f"in/f{i}.txt": "ok" for i in range(6)})
+    ds = Dataset.File.from_files(path=(workspace.get_default_datastore(), f"{prefix}/in/**"))
+    marks = tmp_path / "marks"
+    step = ParallelRunStep("redeliver", _config(src, mini_batch_size=1), inputs=[ds.as_named_input("docs")],
+                           output=OutputFileDatasetConfig("scores"), arguments=["--marks", str(marks)],
+                           allow_reuse=False)
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Finished" and len(_marks(marks, "run")) == 6
+    store = BatchStore(workspace.account)
+    first = {int(r["index"]): r for r in store.rows(run.id, "redeliver")}
+
+    # As if the first delivery of slice [0, 6) had died before recording mini-batches 1 and 4.
+    for index in (1, 4):
+        store.table.delete_entity(f"{run.id}|redeliver", f"{index:08d}")
+    key = (run._services.storage, run.id, "redeliver")
+    worker._closed.discard(key)  # the step finished on this host; pretend this host never saw that
+    try:
+        again = prs_run_slice(run._services, run.id, "redeliver", 0, 6)
+    finally:
+        worker.close_pool(key)
+    assert (again["status"], again["completed"], again["succeeded_batches"]) == ("done", 6, 6)
+    assert len(_marks(marks, "run")) == 8  # only the two unrecorded mini-batches ran again
+    rows = {int(r["index"]): r for r in store.rows(run.id, "redeliver")}
+    assert sorted(rows) == list(range(6))
+    assert all(rows[i]["token"] == first[i]["token"] for i in (0, 2, 3, 5))  # recorded results stand
+    assert rows[1]["token"] == rows[4]["token"] != first[1]["token"]
+
+    # Rows are created, never replaced: recording a mini-batch again fails as a whole and changes nothing.
+    assert not store.record([store.entity(run.id, "redeliver", 6, {"status": "failed"}),
+                             store.entity(run.id, "redeliver", 2, {"status": "failed"})])
+    assert store.get(run.id, "redeliver", 2)["status"] == "succeeded" and store.get(run.id, "redeliver", 6) is None
 
 
 def test_limits_retries_and_timeout(workspace: Workspace, src: Path, tmp_path: Path, experiment_name: str) -> None:

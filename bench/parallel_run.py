@@ -1,0 +1,155 @@
+"""ParallelRunStep speed: CPU-bound throughput against multiprocessing.Pool, and 1,000 trivial mini-batches.
+
+Run: `python bench/parallel_run.py` (Azurite is reused if running, else started in memory).
+
+1. N files, each scored by a CPU-bound `run()` (hashing, calibrated to ~50 ms of CPU per file on
+   the machine at hand: `AMLITE_BENCH_FILE_MS`; `AMLITE_BENCH_ROUNDS=60000` fixes the round count
+   instead), through a ParallelRunStep with one worker process per core, against a hand-written
+   `multiprocessing.Pool` doing the same work on the same cores in the same run.
+   Target: amlite throughput >= 0.85x the pool's.
+2. 1,000 trivial mini-batches end to end (submit -> Finished). Target: <= 3 s.
+
+Each measurement runs ``AMLITE_BENCH_REPEATS`` (2) times, interleaved, and the best run counts: on a
+shared machine a neighbour's burst slows one run, and the best run is the machine's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("AMLITE_QUIET", "1")
+os.environ.setdefault("AMLITE_CACHE_DIR", tempfile.mkdtemp(prefix="amlite-bench-"))
+
+from pipeline_core import (  # noqa: E402
+    Dataset,
+    Experiment,
+    ParallelRunConfig,
+    ParallelRunStep,
+    Pipeline,
+    PipelineData,
+    Workspace,
+)
+from pipeline_core.storage.azurite import ensure_azurite  # noqa: E402
+
+CORES = os.cpu_count() or 1
+REPEATS = int(os.environ.get("AMLITE_BENCH_REPEATS") or 2)
+FILE_MS = float(os.environ.get("AMLITE_BENCH_FILE_MS") or 50)  # CPU per file of the CPU-bound run()
+
+
+def _round_seconds() -> float:
+    """CPU seconds of one sha256 round here: the fastest of a few tries (the machine, not a neighbour's burst)."""
+    digest, rounds, best = b"calibrate", 50_000, float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(rounds):
+            digest = hashlib.sha256(digest).digest()
+        best = min(best, time.process_time() - started)
+    return max(1e-9, best) / rounds
+
+
+# The file's cost, not the round count, is what the comparison is about: with a fixed count a faster machine
+# shrinks the work per file and the comparison turns into one of fixed start-up costs.
+# AMLITE_BENCH_ROUNDS fixes the count instead (60000 was ~50 ms on the machine this bench was written on).
+ROUND_SECONDS = _round_seconds()
+WORK_ROUNDS = int(os.environ.get("AMLITE_BENCH_ROUNDS") or max(1000, FILE_MS / 1000 / ROUND_SECONDS))
+WORK_MS = WORK_ROUNDS * ROUND_SECONDS * 1000  # sha256 rounds per file, and their CPU here
+
+SCORE = f'''
+import hashlib
+
+def init():
+    pass
+
+def run(mini_batch):
+    out = []
+    for path in mini_batch:
+        digest = open(path, "rb").read()
+        for _ in range({WORK_ROUNDS}):
+            digest = hashlib.sha256(digest).digest()
+        out.append(digest.hex()[:8])
+    return out
+'''
+
+TRIVIAL = "def init():\n    pass\n\ndef run(mini_batch):\n    return list(mini_batch)\n"
+
+
+def score_file(data: bytes) -> str:
+    digest = data
+    for _ in range(WORK_ROUNDS):
+        digest = hashlib.sha256(digest).digest()
+    return digest.hex()[:8]
+
+
+def upload(ws: Workspace, prefix: str, count: int) -> None:
+    container = ws.get_default_datastore()._container
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda i: container.upload_blob(f"{prefix}/f{i:05d}.bin", f"file {i}".encode(),
+                                                      overwrite=True), range(count)))
+
+
+def prs_seconds(ws: Workspace, src: Path, script: str, prefix: str, batch: int, nodes: int, procs: int) -> float:
+    dataset = Dataset.File.from_files(path=(ws.get_default_datastore(), f"{prefix}/**"))
+    config = ParallelRunConfig(source_directory=str(src), entry_script=script, mini_batch_size=str(batch),
+                               error_threshold=-1, output_action="append_row", environment=None,
+                               compute_target=None, node_count=nodes, process_count_per_node=procs)
+    step = ParallelRunStep(name=f"bench-{uuid.uuid4().hex[:6]}", parallel_run_config=config,
+                           inputs=[dataset.as_named_input("files")], output=PipelineData("scores"),
+                           allow_reuse=False)
+    started = time.perf_counter()
+    run = Experiment(ws, "bench-parallel").submit(Pipeline(ws, [step]))
+    status = run.wait_for_completion(show_output=False, raise_on_error=False)
+    seconds = time.perf_counter() - started
+    if status != "Finished":
+        raise SystemExit(f"bench run {run.id} ended {status}: {run.get_details().get('error')}")
+    return seconds
+
+
+def pool_seconds(files: int, batch: int) -> float:
+    data = [f"file {i}".encode() for i in range(files)]
+    started = time.perf_counter()
+    with multiprocessing.Pool(CORES) as pool:
+        pool.map(score_file, data, chunksize=batch)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    azurite = ensure_azurite(temporary=True)
+    try:
+        ws = Workspace(storage=azurite.connection_string)
+        src = Path(tempfile.mkdtemp(prefix="bench-prs-"))
+        (src / "score.py").write_text(SCORE)
+        (src / "trivial.py").write_text(TRIVIAL)
+        files, batch = 200, 5
+        upload(ws, "bench/cpu", files)
+        upload(ws, "bench/trivial", 1000)
+        prs_seconds(ws, src, "trivial.py", "bench/trivial", 50, 1, 2)  # warm: imports, tables, snapshot
+        pools, prss = [], []
+        for _ in range(REPEATS):  # interleaved, best of each: a noisy neighbour slows one run, not the machine
+            pools.append(pool_seconds(files, batch))
+            prss.append(prs_seconds(ws, src, "score.py", "bench/cpu", batch, 1, CORES))
+        pool, prs = min(pools), min(prss)
+        ratio = pool / prs
+        print(f"CPU-bound, {files} files of ~{WORK_MS:.0f} ms CPU ({WORK_ROUNDS} sha256 rounds) on {CORES} cores: "
+              f"multiprocessing.Pool {pool:.2f} s "
+              f"({files / pool:.1f} files/s), ParallelRunStep {prs:.2f} s ({files / prs:.1f} files/s)")
+        print(f"  throughput ratio {ratio:.2f}x   (target >= 0.85x)")
+        print(f"  runs: pool {' '.join(f'{t:.2f}' for t in pools)} s, "
+              f"ParallelRunStep {' '.join(f'{t:.2f}' for t in prss)} s (best of {REPEATS} each)")
+        trivials = [prs_seconds(ws, src, "trivial.py", "bench/trivial", 1, 1, CORES) for _ in range(REPEATS)]
+        print(f"1,000 trivial mini-batches end to end: {min(trivials):.2f} s   (target <= 3 s; runs "
+              f"{' '.join(f'{t:.2f}' for t in trivials)} s)")
+        return 0
+    finally:
+        azurite.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
