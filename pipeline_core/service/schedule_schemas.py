@@ -4,19 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _s(description: str = "", nullable: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string"}
-    if description:
-        schema["description"] = description
-    if nullable:
-        schema["nullable"] = True
-    return schema
-
+from pipeline_core.service.schema_parts import ref as _ref
+from pipeline_core.service.schema_parts import string as _s
 
 _TIME = {"type": "string", "format": "date-time", "nullable": True}
 _BOOL = {"type": "boolean", "nullable": True}

@@ -5,22 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline_core.service.schedule_schemas import SCHEDULE_SCHEMAS
+from pipeline_core.service.schema_parts import ref as _ref
+from pipeline_core.service.schema_parts import string as _string
 from pipeline_core.spec import SCHEMA
 
 STATUS_CODES = ["NotStarted", "Queued", "Running", "Finished", "Failed", "Canceled", "CancelRequested"]
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _string(description: str = "", nullable: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string"}
-    if description:
-        schema["description"] = description
-    if nullable:
-        schema["nullable"] = True
-    return schema
 
 
 _SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
