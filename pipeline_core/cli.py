@@ -151,7 +151,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if run.get("error"):
         console.print(Text(f"  error: {run['error'].get('message')}", style="red"))
     table = Table()
-    for column in ("step", "status", "started", "ended", "reuse"):
+    with_progress = any(isinstance(row.get("progress"), dict) for row in state.steps.values())
+    for column in ("step", "status", "started", "ended", "reuse", *(["progress"] if with_progress else [])):
         table.add_column(column)
     for name, row in state.steps.items():
         reuse = row.get("reuse") or {}
@@ -161,9 +162,23 @@ def cmd_show(args: argparse.Namespace) -> int:
             why = "ran: " + ", ".join(reuse["changed"])
         else:
             why = reuse.get("decision", "")
-        table.add_row(name, row.get("status", ""), row.get("start_time", ""), row.get("end_time", ""), why)
+        cells = [name, row.get("status", ""), row.get("start_time", ""), row.get("end_time", ""), why]
+        if with_progress:
+            cells.append(_progress_cell(row.get("progress")))
+        table.add_row(*cells)
     console.print(table)
     return 0
+
+
+def _progress_cell(progress: Any) -> str:
+    """A ParallelRunStep's counts in a table cell: items, failures, mini-batches."""
+    if not isinstance(progress, dict):
+        return ""
+    total = progress.get("total")
+    items = f"{progress.get('processed') or 0}/{total}" if total is not None else str(progress.get("processed") or 0)
+    return (f"{items} items, {progress.get('failed') or 0} failed; "
+            f"{progress.get('finished_batches') or 0}/{progress.get('batches')} mini-batches, "
+            f"{progress.get('failed_batches') or 0} failed")
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Following a run from a terminal: step status changes and streamed step logs (rich).
+"""Following a run from a terminal: step status changes, streamed step logs, ParallelRunStep progress bars (rich).
 
 Shared by ``PipelineRun.wait_for_completion`` and the CLI so both show the
 same thing. The display is written once against a
@@ -9,9 +9,10 @@ workspace, the REST API (run, steps, log offsets) for a remote one.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from pipeline_core.storage.run_store import TERMINAL
@@ -30,6 +31,45 @@ def styled(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
+class ProgressBars:
+    """One bar per ParallelRunStep that reports ``progress``: items processed of the total, and failures.
+
+    Started with the first such step, so other pipelines print exactly as before. The unit is items
+    (files or rows) when the total is known, else mini-batches (a tabular input whose rows are not
+    counted until they are read). Log lines printed meanwhile go above the bars.
+    """
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.bars: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
+
+    def show(self, step: str, status: str, progress: Any) -> None:
+        if not isinstance(progress, dict):
+            return
+        total, done, unit = progress.get("total"), progress.get("processed"), "items"
+        if total is None:
+            total, done, unit = progress.get("batches"), progress.get("finished_batches"), "mini-batches"
+        if total is None:
+            return
+        if self.bars is None:
+            self.bars = Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[unit]}; failed: {task.fields[failed]}"),
+                                 TimeElapsedColumn(), console=self.console)
+            self.bars.start()
+        failed = f"{progress.get('failed') or 0} items, {progress.get('failed_batches') or 0} mini-batches"
+        if step not in self.tasks:
+            self.tasks[step] = self.bars.add_task(step, total=int(total), unit=unit, failed=failed)
+        task = self.tasks[step]
+        self.bars.update(task, total=int(total), completed=int(done or 0), unit=unit, failed=failed)
+        if status in TERMINAL:
+            self.bars.stop_task(task)
+
+    def stop(self) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+
+
 def follow_run(services: Services, run_id: str, show_output: bool = True, timeout_seconds: float = 1e12,
                poll: float = 0.1) -> str:
     """:func:`follow` for a run read straight from storage (kept for callers that hold ``Services``)."""
@@ -43,18 +83,26 @@ def follow(source: RunSource, show_output: bool = True, timeout_seconds: float =
     """Poll until the run ends or ``timeout_seconds`` pass; return its last status.
 
     With ``show_output``: each step's status changes, then its log lines as they
-    grow (read from the last offset, so nothing prints twice).
+    grow (read from the last offset, so nothing prints twice), and a progress bar
+    per ParallelRunStep.
     """
-    run_id = source.run_id
     interval = source.poll_seconds if poll is None else poll
     deadline = time.monotonic() + timeout_seconds
+    bars = ProgressBars(console)
+    if show_output:
+        console.print(f"PipelineRunId: [bold]{source.run_id}[/]")
+    try:
+        return _follow(source, show_output, deadline, interval, bars)
+    finally:
+        bars.stop()
+
+
+def _follow(source: RunSource, show_output: bool, deadline: float, interval: float, bars: ProgressBars) -> str:
+    run_id = source.run_id
     seen: dict[str, str] = {}
     offsets: dict[str, int] = {}
     partial: dict[str, str] = {}
     drained: set[str] = set()
-    run_status = ""
-    if show_output:
-        console.print(f"PipelineRunId: [bold]{run_id}[/]")
     while True:
         state = source.get_state()
         run_status = str(state.run.get("status"))
@@ -78,10 +126,12 @@ def follow(source: RunSource, show_output: bool = True, timeout_seconds: float =
                     text, _, partial[name] = text.rpartition("\n")
                 for line in text.splitlines():
                     console.print(Text.assemble((f"    {name} | ", "dim"), line))
+            if show_output:
+                bars.show(name, status, row.get("progress"))
         if run_status in TERMINAL:
             if show_output:
                 console.print(f"PipelineRun {run_id} status: {styled(run_status)}")
             return run_status
         if time.monotonic() > deadline:
             return run_status
-        time.sleep(interval)
+        source.wait_for_change(interval, max(0.0, deadline - time.monotonic()))

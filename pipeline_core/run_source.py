@@ -10,11 +10,13 @@ written once against :class:`RunSource`, and a remote workspace plugs in
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from pipeline_core.execution.logs import LOGS_CONTAINER, STD_LOG, log_blob_name
+from pipeline_core.storage.run_signals import SIGNALS
 
 if TYPE_CHECKING:
     from pipeline_core.engine.services import Services
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
 
 #: How often a local follower polls Table storage; reads are cheap and local.
 LOCAL_POLL_SECONDS = 0.1
+#: How often it polls a run that this process writes: those writes wake it at once (``run_signals``),
+#: so the poll is only for writes made elsewhere (a cancel from another shell, another host's activity).
+LOCAL_QUIET_POLL_SECONDS = 1.0
 
 
 class RunSource(Protocol):
@@ -43,6 +48,10 @@ class RunSource(Protocol):
 
     def cancel(self) -> None: ...
 
+    def wait_for_change(self, poll: float, limit: float) -> None:
+        """Sleep for the poll interval ``poll`` (never past ``limit`` seconds); earlier if the run changed."""
+        ...
+
 
 class StoreRunSource:
     """A run read straight from the workspace's Table and Blob storage."""
@@ -52,12 +61,21 @@ class StoreRunSource:
     def __init__(self, services: Services, run_id: str):
         self.services = services
         self.run_id = run_id
+        self._seen: int | None = None  # this process's change count of the run at the last get_state
 
     def get_run(self) -> dict[str, Any]:
         return self.services.runs.get_run(self.run_id)
 
     def get_state(self) -> RunState:
+        self._seen = SIGNALS.version(self.run_id)  # before the read: a write racing it wakes the next wait
         return self.services.runs.get_state(self.run_id)
+
+    def wait_for_change(self, poll: float, limit: float) -> None:
+        """For a run this process writes, sleep until its next write here (or the quiet poll); else ``poll``."""
+        if self._seen is None:
+            time.sleep(max(0.0, min(poll, limit)))
+            return
+        SIGNALS.wait(self.run_id, self._seen, min(max(poll, LOCAL_QUIET_POLL_SECONDS), limit))
 
     def get_step(self, name: str) -> dict[str, Any]:
         return self.services.runs.get_step(self.run_id, name)

@@ -9,12 +9,14 @@ unchanged against a remote workspace.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pipeline_core.client.api import AmliteClient, Entity
 from pipeline_core.client.errors import RemoteConflictError
 from pipeline_core.errors import NotFoundError
 from pipeline_core.execution.logs import STD_LOG
+from pipeline_core.service.entities import PROGRESS_NAMES
 from pipeline_core.storage.run_store import RUN_ROW, STEP_PREFIX, RunState
 
 #: A follower's polling interval against the API: one request per poll (plus one per running step's log).
@@ -52,7 +54,14 @@ def step_row(entity: Entity, run_id: str, index: int) -> dict[str, Any]:
             "step_type": entity.get("StepType") or "", "status": status.get("StatusCode"),
             "start_time": _time(status, "StartTime"), "end_time": _time(status, "EndTime"),
             "is_reused": bool(entity.get("IsReused")), "reused_run_id": entity.get("ReusedRunId") or "",
-            "error": entity.get("Error"), "outputs": outputs}
+            "error": entity.get("Error"), "outputs": outputs, "progress": progress_row(entity.get("Progress"))}
+
+
+def progress_row(progress: Any) -> dict[str, Any] | None:
+    """A ``StepProgress`` entity as the step row's ``progress`` (the inverse of ``entities.progress_entity``)."""
+    if not isinstance(progress, dict):
+        return None
+    return {key: progress.get(name) for key, name in PROGRESS_NAMES.items()}
 
 
 class RestRunSource:
@@ -63,6 +72,10 @@ class RestRunSource:
     def __init__(self, client: AmliteClient, run_id: str):
         self.client = client
         self.run_id = run_id
+
+    def wait_for_change(self, poll: float, limit: float) -> None:
+        """The REST API has no change feed: sleep ``poll`` (never past ``limit``)."""
+        time.sleep(max(0.0, min(poll, limit)))
 
     def get_run(self) -> dict[str, Any]:
         return run_row(self.client.get_run(self.run_id))

@@ -14,6 +14,7 @@ from pathlib import Path
 from azure.storage.blob import ContainerClient
 
 from pipeline_core.storage.blobs import _pool
+from pipeline_core.storage.run_signals import SIGNALS
 
 LOGS_CONTAINER = "logs"
 STD_LOG = "std_log.txt"
@@ -76,6 +77,7 @@ class StepLog:
             for start in range(0, len(chunk), 4 * 1024 * 1024):
                 self.blob.append_block(chunk[start:start + 4 * 1024 * 1024])
         self._flushed += len(chunk)
+        SIGNALS.changed(self.run_id)
 
     def close(self) -> None:
         """Stop streaming and upload what is left, plus the AML-style driver log copy."""

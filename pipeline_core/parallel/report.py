@@ -29,6 +29,7 @@ from azure.core.exceptions import ResourceExistsError
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import ConcurrencyError, NotFoundError
 from pipeline_core.execution.logs import LOGS_CONTAINER, log_blob_name
+from pipeline_core.storage.run_signals import SIGNALS
 from pipeline_core.storage.run_store import RUNNING, step_key
 
 log = logging.getLogger("amlite.parallel")
@@ -49,6 +50,7 @@ def note(services: Services, run_id: str, step: str, text: str, create: bool = F
             with contextlib.suppress(ResourceExistsError):
                 blob.create_append_blob(match_condition=MatchConditions.IfMissing)
         blob.append_block(data)
+        SIGNALS.changed(run_id)
     except Exception as exc:  # a log line is never worth failing a mini-batch
         log.warning("could not append to the log of step %s: %s", step, exc)
 

@@ -110,7 +110,23 @@ def step_entity(row: dict[str, Any], run_id: str, base: str) -> dict[str, Any]:
         "Outputs": outputs,
         "Error": row.get("error") or None,
         "LogUrl": step_log_url(base, run_id, name),
+        "Progress": progress_entity(row.get("progress")),
     }
+
+
+#: Step-row ``progress`` keys (see ``parallel.report``) -> the REST entity's names.
+PROGRESS_NAMES = {"total": "Total", "processed": "Processed", "succeeded": "Succeeded", "failed": "Failed",
+                  "batches": "MiniBatches", "finished_batches": "FinishedMiniBatches",
+                  "failed_batches": "FailedMiniBatches"}
+
+
+def progress_entity(progress: Any) -> dict[str, Any] | None:
+    """A ParallelRunStep's item and mini-batch counts (``Total`` is null while a tabular input's rows are
+    uncounted); null for other steps."""
+    if not isinstance(progress, dict):
+        return None
+    return {name: (int(progress[key]) if progress.get(key) is not None else None)
+            for key, name in PROGRESS_NAMES.items()}
 
 
 def pipeline_entity(record: PipelineRecord, base: str) -> dict[str, Any]:

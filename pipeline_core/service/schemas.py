@@ -16,6 +16,15 @@ STATUS_CODES = ["NotStarted", "Queued", "Running", "Finished", "Failed", "Cancel
 
 _SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 _TIME = {"type": "string", "format": "date-time", "nullable": True}
+_COUNT = {"type": "integer", "nullable": True}
+# Inline, not a $ref: OpenAPI 3.0 ignores ``nullable`` next to a $ref, and other steps have none.
+_STEP_PROGRESS = {
+    "type": "object", "nullable": True,
+    "description": "A ParallelRunStep's items (files or rows) and mini-batches, updated while it runs; "
+                   "null for other steps. Total is null until a tabular input's rows are counted.",
+    "properties": {name: _COUNT for name in ("Total", "Processed", "Succeeded", "Failed", "MiniBatches",
+                                             "FinishedMiniBatches", "FailedMiniBatches")},
+}
 
 
 def _list_of(name: str) -> dict[str, Any]:
@@ -105,7 +114,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"Id": _string(), "Name": _string(), "StepType": _string(), "Status": _ref("RunStatus"),
                        "IsReused": {"type": "boolean"}, "ReusedRunId": _string(nullable=True),
                        "Outputs": {"type": "object", "additionalProperties": _ref("DataPathAssignment")},
-                       "Error": {"type": "object", "nullable": True}, "LogUrl": _string()},
+                       "Error": {"type": "object", "nullable": True}, "LogUrl": _string(),
+                       "Progress": _STEP_PROGRESS},
     },
     "StepRunList": _list_of("StepRun"),
     "PipelineRun": {

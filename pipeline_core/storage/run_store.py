@@ -20,7 +20,6 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
-    ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
@@ -28,6 +27,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from pipeline_core.errors import ConcurrencyError, NotFoundError
 from pipeline_core.storage.account import StorageAccount
+from pipeline_core.storage.run_signals import SIGNALS
 
 RUNS_TABLE = "runs"
 EXPERIMENTS_TABLE = "experiments"
@@ -135,6 +135,7 @@ class RunStore:
         inverted = f"{10**13 - int(time.time() * 1000):013d}"
         self.experiments.upsert_entity({"PartitionKey": experiment, "RowKey": f"{inverted}_{run_id}",
                                         "run_id": run_id, "created_time": now})
+        SIGNALS.changed(run_id)
         return {**decode(run_row), "etag": etag}
 
     # -- read --------------------------------------------------------------------
@@ -194,6 +195,7 @@ class RunStore:
             if exc.status_code == 412:
                 raise ConcurrencyError(f"{row_key} of run {run_id} changed concurrently") from exc
             raise
+        SIGNALS.changed(run_id)
         return {"etag": meta.get("etag")}
 
     def transition_from(self, row: dict[str, Any], to_status: str,
@@ -245,11 +247,10 @@ class RunStore:
             for key, fields in updates
         ]
         for start in range(0, len(ops), 100):
-            try:
-                self.runs.submit_transaction(ops[start:start + 100])  # type: ignore[arg-type]
-            except ResourceExistsError:
-                raise
+            self.runs.submit_transaction(ops[start:start + 100])  # type: ignore[arg-type]
+        SIGNALS.changed(run_id)
 
     def delete_run(self, run_id: str) -> None:
         for row in self.runs.query_entities("PartitionKey eq @pk", parameters={"pk": run_id}, select=["RowKey"]):
             self.runs.delete_entity(run_id, row["RowKey"])
+        SIGNALS.changed(run_id)

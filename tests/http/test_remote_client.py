@@ -168,6 +168,35 @@ def test_cancel_remotely(ws: Workspace, source_dir: Path, experiment_name: str) 
     run.cancel()  # canceling an ended run is a no-op, as locally
 
 
+def test_parallel_run_step_progress_over_rest(ws: Workspace, source_dir: Path, experiment_name: str) -> None:
+    """A ParallelRunStep's counts reach a remote caller: the StepRun entity's Progress and StepRun.get_details()."""
+    from pipeline_core import Dataset, ParallelRunConfig, ParallelRunStep
+
+    (source_dir / "score.py").write_text(
+        "import os\n\ndef init():\n    pass\n\n\ndef run(mini_batch):\n"
+        "    return [os.path.basename(p) for p in mini_batch if not p.endswith('bad.txt')]\n")
+    store = ws.get_default_datastore()
+    prefix = f"prs-remote-{uuid.uuid4().hex[:8]}"
+    for name in ("a.txt", "b.txt", "bad.txt", "c.txt", "d.txt"):
+        store._container.upload_blob(f"{prefix}/{name}", b"x", overwrite=True)
+    files = Dataset.File.from_files(path=(store, f"{prefix}/**"))
+    config = ParallelRunConfig(source_directory=str(source_dir), entry_script="score.py", mini_batch_size="2",
+                               error_threshold=5, output_action="append_row", environment=None,
+                               compute_target=None, node_count=1, process_count_per_node=1)
+    step = ParallelRunStep("score-remote", parallel_run_config=config, inputs=[files.as_named_input("files")],
+                           output=PipelineData("scores", datastore=store))
+    run = Experiment(ws, experiment_name).submit(Pipeline(ws, [step]))
+    assert run.wait_for_completion(show_output=False, timeout_seconds=60) == "Finished"
+
+    from pipeline_core.client import client_for
+
+    entity = client_for(ws).list_steps(run.id)[0]
+    assert entity["Progress"] == {"Total": 5, "Processed": 5, "Succeeded": 4, "Failed": 1, "MiniBatches": 3,
+                                  "FinishedMiniBatches": 3, "FailedMiniBatches": 0}
+    details = run.find_step_run("score-remote")[0].get_details()
+    assert (details["progress"]["processed"], details["progress"]["failed"]) == (5, 1)
+
+
 def test_server_refusals_surface_as_amlite_errors(ws: Workspace, source_dir: Path, experiment_name: str) -> None:
     pipeline = two_step(ws, source_dir)
     with pytest.raises(RemoteParameterError, match="unknown pipeline parameter 'nope'") as bad:

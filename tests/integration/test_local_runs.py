@@ -212,3 +212,29 @@ def test_missing_input_data_is_a_validation_error(workspace: Workspace, source_d
     step = PythonScriptStep("count.py", name="count", arguments=[ref], inputs=[ref], source_directory=str(source_dir))
     errors = Pipeline(workspace, [step]).validate()
     assert len(errors) == 1 and errors[0].startswith("step 'count': input 'absent': no blobs found at")
+
+
+def test_following_a_local_run_wakes_on_its_writes_instead_of_polling(
+        workspace: Workspace, source_dir: Path, experiment_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's own writes wake ``wait_for_completion``: no ten reads a second next to the steps' work."""
+    from pipeline_core.storage.run_store import RunStore
+
+    reads: list[float] = []
+    original = RunStore.get_state
+
+    def counted(self: RunStore, run_id: str):  # type: ignore[no-untyped-def]
+        reads.append(time.monotonic())
+        return original(self, run_id)
+
+    monkeypatch.setattr(RunStore, "get_state", counted)
+    _write(source_dir, "slow.py", "import time\ntime.sleep(3)\nprint('done')\n")
+    step = PythonScriptStep(name="slow", script_name="slow.py", source_directory=str(source_dir),
+                            allow_reuse=False)
+    run = Experiment(workspace, experiment_name).submit(Pipeline(workspace, [step]))
+    started = time.monotonic()
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    waited = time.monotonic() - started
+    assert waited >= 2.5
+    # A 10 Hz poll would have read the state 25+ times; waking on writes (and a 1 s quiet poll) reads a handful.
+    assert len(reads) <= 12, f"{len(reads)} state reads in {waited:.1f} s"

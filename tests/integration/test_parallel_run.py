@@ -401,3 +401,74 @@ def test_cancel_stops_the_workers(workspace: Workspace, src: Path, tmp_path: Pat
     assert run.wait_for_completion(show_output=False, timeout_seconds=30, raise_on_error=False) == "Canceled"
     assert run.find_step_run("cancel-me")[0].get_status() == "Canceled"
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # killed and reaped, none left behind
+
+
+SLOW_SCRIPT = """
+import os, pathlib, time
+
+def init():
+    pass
+
+def run(mini_batch):
+    time.sleep(0.25)
+    for path in mini_batch:
+        if "FAIL" in pathlib.Path(path).read_text():
+            raise ValueError("cannot score " + os.path.basename(path))
+    return [os.path.basename(p) for p in mini_batch]
+"""
+
+
+def test_progress_shows_while_running_in_details_follow_bar_and_cli(
+        workspace: Workspace, src: Path, tmp_path: Path, experiment_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Processed/failed/total move while the step runs: StepRun.get_details(), the follow bar, `amlite show`."""
+    import threading
+    import time
+
+    from rich.console import Console
+
+    from pipeline_core import cli
+    from pipeline_core import progress as follow_module
+
+    monkeypatch.setenv("AMLITE_PRS_REPORT_SECONDS", "0.2")
+    monkeypatch.setenv("AMLITE_PRS_FLUSH_SECONDS", "0.2")
+    (src / "slow.py").write_text(SLOW_SCRIPT)
+    files: dict[str, str | bytes] = {f"in/f{i:02d}.txt": "ok" for i in range(12)}
+    files["in/f05.txt"] = "FAIL"
+    prefix = _upload(workspace, tmp_path, files)
+    ds = Dataset.File.from_files(path=(workspace.get_default_datastore(), f"{prefix}/in/**"))
+    step = ParallelRunStep("slow-score", _config(src, "slow.py", mini_batch_size="1", process_count_per_node=1),
+                           inputs=[ds.as_named_input("docs")], output=OutputFileDatasetConfig("scores"))
+    run = Pipeline(workspace, [step]).submit(experiment_name)
+    seen: list[dict[str, Any]] = []
+
+    def sample() -> None:
+        while True:
+            steps = run.find_step_run("slow-score")
+            details = steps[0].get_details() if steps else {}
+            if details.get("progress"):
+                seen.append(details["progress"])
+            if details.get("status") in ("Finished", "Failed", "Canceled"):
+                return
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    screen = io.StringIO()
+    monkeypatch.setattr(follow_module, "console", Console(file=screen, width=160))
+    status = run.wait_for_completion(show_output=True, timeout_seconds=120, raise_on_error=False)
+    sampler.join(30)
+    assert status == "Finished", run.get_details()["error"]
+    final = run.find_step_run("slow-score")[0].get_details()["progress"]
+    assert (final["total"], final["processed"], final["succeeded"], final["failed"]) == (12, 12, 11, 1)
+    assert (final["batches"], final["finished_batches"], final["failed_batches"]) == (12, 12, 1)
+    assert any(0 < p["processed"] < 12 for p in seen), seen  # counts moved while the step ran
+    assert "12/12 items; failed: 1 items, 1 mini-batches" in screen.getvalue()
+
+    monkeypatch.setenv("AMLITE_STORAGE", workspace.storage)
+    monkeypatch.delenv("AMLITE_ENDPOINT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    table = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=table, width=240))
+    assert cli.main(["show", run.id]) == 0
+    assert "12/12 items, 1 failed; 12/12 mini-batches, 1 failed" in table.getvalue()

@@ -96,6 +96,7 @@ class StepRun:
                 "startTimeUtc": row.get("start_time") or None, "endTimeUtc": row.get("end_time") or None,
                 "is_reused": bool(row.get("is_reused")), "reused_run_id": row.get("reused_run_id") or None,
                 "reuse": row.get("reuse"), "error": row.get("error"), "outputs": row.get("outputs") or {},
+                "progress": row.get("progress") or None,
                 "properties": {"recorded": row.get("recorded") or {}}}
 
     def get_outputs(self) -> dict[str, StepRunOutput]:
