@@ -9,6 +9,7 @@ without one, the SDK works on storage directly and nothing here is used.
 - ``api.AmliteClient`` / ``client_for(workspace)``: one method per route.
 - ``runs.RestRunSource``: a run's state and logs for ``PipelineRun`` and ``progress``.
 - ``remote``: what ``Experiment.submit``, ``Pipeline.publish`` and friends do remotely.
+- ``management``: ``PublishedPipeline`` get/list/enable/disable and all of ``PipelineEndpoint``, remotely.
 """
 
 from pipeline_core.client.api import AmliteClient, client_for

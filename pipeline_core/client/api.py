@@ -41,6 +41,49 @@ class AmliteClient(RestClient):
         """``POST /api/pipelines``: ``{Name, Description, Version, ContinueOnStepFailure, PipelineSpec}``."""
         return dict(self.post_json("/api/pipelines", body))
 
+    # -- published pipelines ---------------------------------------------------------------
+    def get_pipeline(self, pipeline_id: str) -> Entity:
+        return dict(self.get_json(f"/api/pipelines/{_seg(pipeline_id)}"))
+
+    def list_pipelines(self, active_only: bool = True) -> list[Entity]:
+        params = {"active_only": "true" if active_only else "false"}
+        return list(self.get_json("/api/pipelines", params).get("Value") or [])
+
+    def set_pipeline_status(self, pipeline_id: str, enable: bool) -> Entity:
+        """``POST /api/pipelines/{id}/enable|disable``; setting the status it already has is a no-op."""
+        action = "enable" if enable else "disable"
+        return dict(self.post_json(f"/api/pipelines/{_seg(pipeline_id)}/{action}", repeatable=True))
+
+    # -- pipeline endpoints ----------------------------------------------------------------
+    def create_endpoint(self, name: str, description: str | None, pipeline_id: str) -> Entity:
+        """``POST /api/pipelineendpoints``. Not retried on a dropped connection: a second create of the same
+        name would answer 409 NameTaken even though the first one succeeded."""
+        body: Entity = {"Name": name, "PipelineId": pipeline_id}
+        if description is not None:
+            body["Description"] = description
+        return dict(self.post_json("/api/pipelineendpoints", body))
+
+    def get_endpoint(self, endpoint: str, by: str | None = None) -> Entity:
+        """By id or name; ``by`` ("id" or "name") pins which, so a name is never mistaken for an id."""
+        return dict(self.get_json(f"/api/pipelineendpoints/{_seg(endpoint)}", {"by": by} if by else None))
+
+    def list_endpoints(self, active_only: bool = True) -> list[Entity]:
+        params = {"active_only": "true" if active_only else "false"}
+        return list(self.get_json("/api/pipelineendpoints", params).get("Value") or [])
+
+    def add_endpoint_version(self, endpoint: str, pipeline_id: str, set_as_default: bool = False) -> Entity:
+        """The server gives a pipeline already on the endpoint its existing version, so a retry adds nothing."""
+        body = {"PipelineId": pipeline_id, "SetAsDefault": set_as_default}
+        return dict(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/versions", body, repeatable=True))
+
+    def set_endpoint_default_version(self, endpoint: str, version: str) -> Entity:
+        return dict(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/defaultversion",
+                                   {"Version": str(version)}, repeatable=True))
+
+    def set_endpoint_status(self, endpoint: str, enable: bool) -> Entity:
+        action = "enable" if enable else "disable"
+        return dict(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/{action}", repeatable=True))
+
     # -- runs ------------------------------------------------------------------------------
     def get_run(self, run_id: str, steps: bool = False) -> Entity:
         return dict(self.get_json(f"/api/runs/{_seg(run_id)}", {"steps": "true"} if steps else None))

@@ -104,12 +104,16 @@ class RestClient:
         return min(self.backoff * (2 ** attempt), self.max_backoff) * random.uniform(0.5, 1.0)
 
     def request(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
-                headers: Mapping[str, str] | None = None) -> requests.Response:
-        """Send with retries; return a 2xx/3xx response or raise a ``RemoteError`` subclass."""
+                headers: Mapping[str, str] | None = None, repeatable: bool = False) -> requests.Response:
+        """Send with retries; return a 2xx/3xx response or raise a ``RemoteError`` subclass.
+
+        ``repeatable``: the request is safe to send twice by its nature (enable, disable, set a default), so a
+        dropped connection is retried like a GET.
+        """
         method = method.upper()
         url = self.url(path)
         extra = dict(headers or {})
-        repeatable = method in ("GET", "HEAD") or IDEMPOTENCY_HEADER in extra
+        repeatable = repeatable or method in ("GET", "HEAD") or IDEMPOTENCY_HEADER in extra
         attempt = 0
         while True:
             try:
@@ -142,10 +146,11 @@ class RestClient:
         return self.request("GET", path, params=params).json()
 
     def post_json(self, path: str, body: Any = None, params: Mapping[str, Any] | None = None, *,
-                  idempotent: bool = False) -> Any:
-        """POST ``body``; ``idempotent`` adds a fresh ``Idempotency-Key`` so retries cannot create two runs."""
+                  idempotent: bool = False, repeatable: bool = False) -> Any:
+        """POST ``body``; ``idempotent`` adds a fresh ``Idempotency-Key`` so retries cannot create two runs;
+        ``repeatable`` marks a POST the server treats as idempotent anyway (see :meth:`request`)."""
         headers = {IDEMPOTENCY_HEADER: str(uuid.uuid4())} if idempotent else {}
-        response = self.request("POST", path, json=body, params=params, headers=headers)
+        response = self.request("POST", path, json=body, params=params, headers=headers, repeatable=repeatable)
         return response.json() if response.content else None
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline_core.service.errors import ServiceError, bad_request
+from pipeline_core.service.keys import is_text
 from pipeline_core.service.request import ServiceRequest
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -120,6 +121,10 @@ class Fields:
         if len(value) > max_length:
             raise bad_request(f"{self._target(name)} is {len(value)} characters; the limit is {max_length}",
                               self._target(name), "InvalidField")
+        if not is_text(value):
+            raise bad_request(f"{self._target(name)} holds an unpaired surrogate (\\ud800-\\udfff), which is not "
+                              "text; send it as UTF-8 or as a valid \\u escape pair", self._target(name),
+                              "InvalidField")
         return value
 
     def boolean(self, name: str) -> bool | None:

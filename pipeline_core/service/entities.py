@@ -29,8 +29,12 @@ def pipeline_submit_url(base: str, pipeline_id: str) -> str:
     return f"{pipeline_url(base, pipeline_id)}/runs"
 
 
+def endpoint_url(base: str, endpoint_id: str) -> str:
+    return f"{base}/api/pipelineendpoints/{_seg(endpoint_id)}"
+
+
 def endpoint_submit_url(base: str, endpoint_id: str) -> str:
-    return f"{base}/api/pipelineendpoints/{_seg(endpoint_id)}/runs"
+    return f"{endpoint_url(base, endpoint_id)}/runs"
 
 
 def step_log_url(base: str, run_id: str, step: str) -> str:
@@ -160,4 +164,5 @@ def endpoint_entity(record: EndpointRecord, versions: list[EndpointVersion], bas
                      for v in versions],
         "Endpoint": endpoint_submit_url(base, record.id),
         "CreatedTime": record.created_time or None,
+        "UpdatedTime": record.updated_time or None,
     }

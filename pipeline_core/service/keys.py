@@ -15,8 +15,17 @@ MAX_KEY_LENGTH = 255
 _FORBIDDEN = frozenset("/\\#?")
 
 
+def is_text(value: str) -> bool:
+    """False for a string with lone surrogates (JSON's ``"\\ud800"``): it cannot be sent to storage as UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_key_safe(value: str) -> bool:
-    return (0 < len(value) <= MAX_KEY_LENGTH
+    return (0 < len(value) <= MAX_KEY_LENGTH and is_text(value)
             and not any(ch in _FORBIDDEN or ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value))
 
 

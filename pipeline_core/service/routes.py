@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from pipeline_core.auth import ROLE_PUBLISH, ROLE_READ, ROLE_SUBMIT
 from pipeline_core.engine.services import Services
-from pipeline_core.service import pipeline_ops, run_ops, spec_submit
+from pipeline_core.service import endpoint_ops, pipeline_ops, run_ops, spec_submit
 from pipeline_core.service.errors import ServiceError, from_exception
 from pipeline_core.service.request import ServiceRequest, ServiceResponse
 
@@ -118,6 +118,8 @@ _ID_KEY = Param("Idempotency-Key", "Repeat a submit safely: the same key (for th
                                    "within 24 hours returns the first run instead of creating another.")
 _VERSION = Param("version", "Endpoint version to run (default: the endpoint's default version)")
 _SUBMIT_ERRORS = (400, 404, 409)
+_ENDPOINTS = f"{API_PREFIX}/pipelineendpoints"
+_ENDPOINT = f"{_ENDPOINTS}/{{endpoint}}"
 _SUBMIT_HEADERS = ("Location", "Idempotent-Replayed")
 
 ROUTES: tuple[Route, ...] = (
@@ -137,6 +139,33 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", f"{API_PREFIX}/pipelines/{{pipeline_id}}/disable", "disablePipeline", ROLE_PUBLISH,
           pipeline_ops.disable_pipeline, "Disable a published pipeline (409 while an active schedule uses it)",
           "pipelines", response_schema="PublishedPipeline", errors=(404, 409)),
+    # -- pipeline endpoints (by id or name wherever the path says {endpoint}) -------------------
+    Route("POST", _ENDPOINTS, "createPipelineEndpoint", ROLE_PUBLISH, endpoint_ops.create_endpoint,
+          "Create a pipeline endpoint whose version \"0\" (the default) is a published pipeline "
+          "(PipelineEndpoint.publish); 409 NameTaken if the name is in use", "pipelineendpoints", 201,
+          "CreatePipelineEndpointRequest", "PipelineEndpoint", response_headers=("Location",), errors=(400, 404, 409)),
+    Route("GET", _ENDPOINTS, "listPipelineEndpoints", ROLE_READ, endpoint_ops.list_endpoints,
+          "List pipeline endpoints by name (PipelineEndpoint.list)", "pipelineendpoints",
+          response_schema="PipelineEndpointList",
+          query=(Param("active_only", "Only Active endpoints (default true)", {"type": "boolean"}),), errors=(400,)),
+    Route("GET", _ENDPOINT, "getPipelineEndpoint", ROLE_READ, endpoint_ops.get_endpoint,
+          "Get a pipeline endpoint with its versions (PipelineEndpoint.get(ws, id=... | name=...))",
+          "pipelineendpoints", response_schema="PipelineEndpoint",
+          query=(Param("by", "Read {endpoint} as an id or as a name (default: an id, else a name)",
+                       {"type": "string", "enum": list(endpoint_ops.LOOKUPS)}),), errors=(400, 404)),
+    Route("POST", f"{_ENDPOINT}/versions", "addPipelineEndpointVersion", ROLE_PUBLISH, endpoint_ops.add_version,
+          "Add a published pipeline as the endpoint's next version (add / add_default); a pipeline already on "
+          "the endpoint keeps its version", "pipelineendpoints", request_schema="AddPipelineEndpointVersionRequest",
+          response_schema="PipelineEndpoint", errors=(400, 404, 409)),
+    Route("POST", f"{_ENDPOINT}/defaultversion", "setPipelineEndpointDefaultVersion", ROLE_PUBLISH,
+          endpoint_ops.set_default_version, "Make a version the endpoint's default (set_default_version)",
+          "pipelineendpoints", request_schema="SetPipelineEndpointDefaultVersionRequest",
+          response_schema="PipelineEndpoint", errors=(400, 404, 409)),
+    Route("POST", f"{_ENDPOINT}/enable", "enablePipelineEndpoint", ROLE_PUBLISH, endpoint_ops.enable_endpoint,
+          "Enable a pipeline endpoint", "pipelineendpoints", response_schema="PipelineEndpoint", errors=(404, 409)),
+    Route("POST", f"{_ENDPOINT}/disable", "disablePipelineEndpoint", ROLE_PUBLISH, endpoint_ops.disable_endpoint,
+          "Disable a pipeline endpoint: submits answer 409 EndpointDisabled (409 while an active schedule uses it)",
+          "pipelineendpoints", response_schema="PipelineEndpoint", errors=(404, 409)),
     # -- submit ---------------------------------------------------------------------------------
     Route("POST", f"{API_PREFIX}/pipelines/{{pipeline_id}}/runs", "submitPipelineRun", ROLE_SUBMIT,
           run_ops.submit_pipeline_run, "Submit a run of a published pipeline (PublishedPipeline.endpoint); "

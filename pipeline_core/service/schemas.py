@@ -75,6 +75,38 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                        "Endpoint": _string("URL to POST a SubmitPipelineRunRequest to"), "Url": _string()},
     },
     "PublishedPipelineList": _list_of("PublishedPipeline"),
+    "CreatePipelineEndpointRequest": {
+        "type": "object", "required": ["Name", "PipelineId"], "additionalProperties": False,
+        "properties": {"Name": _string("Endpoint name (at most 255 characters, none of / \\ # ?)"),
+                       "Description": _string(nullable=True),
+                       "PipelineId": _string("The published pipeline that becomes version \"0\"")},
+    },
+    "AddPipelineEndpointVersionRequest": {
+        "type": "object", "required": ["PipelineId"], "additionalProperties": False,
+        "properties": {"PipelineId": _string("The published pipeline to add"),
+                       "SetAsDefault": {"type": "boolean", "nullable": True,
+                                        "description": "Also make it the default version (add_default)"}},
+    },
+    "SetPipelineEndpointDefaultVersionRequest": {
+        "type": "object", "required": ["Version"], "additionalProperties": False,
+        "properties": {"Version": {"oneOf": [{"type": "string", "pattern": "^[0-9]{1,10}$"},
+                                             {"type": "integer", "minimum": 0, "maximum": 9999999999}],
+                                   "description": "A version of the endpoint (\"0\", \"1\", ...)"}},
+    },
+    "PipelineEndpointVersion": {
+        "type": "object",
+        "properties": {"Version": _string(), "PipelineId": _string(), "CreatedTime": _TIME},
+    },
+    "PipelineEndpoint": {
+        "type": "object",
+        "properties": {"Id": _string(), "Name": _string(), "Description": _string(),
+                       "Status": {"type": "string", "enum": ["Active", "Disabled"]},
+                       "DefaultVersion": _string("The version a submit without ?version= runs"),
+                       "Versions": {"type": "array", "items": _ref("PipelineEndpointVersion")},
+                       "Endpoint": _string("URL to POST a SubmitPipelineRunRequest to (?version= picks a version)"),
+                       "CreatedTime": _TIME, "UpdatedTime": _TIME},
+    },
+    "PipelineEndpointList": _list_of("PipelineEndpoint"),
     "DataPathAssignment": {
         "type": "object", "required": ["DataStoreName"], "additionalProperties": False,
         "properties": {"DataStoreName": _string(), "RelativePath": _string()},

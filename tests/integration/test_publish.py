@@ -55,9 +55,15 @@ def test_publish_get_list_disable_enable(workspace: Workspace, pipeline: Pipelin
 
 
 def test_endpoint_url_follows_workspace_endpoint(azurite: str, pipeline: Pipeline) -> None:
+    """A published pipeline seen through a remote workspace is POSTed at that workspace's app (no call made here:
+    the record is read from storage; tests/http/test_remote_management.py covers the REST read)."""
+    from pipeline_core.engine.services import services_for
+    from pipeline_core.service.stores import pipeline_store
+
     remote = Workspace(storage=azurite, endpoint="https://myapp.azurewebsites.net/")
     published = pipeline.publish(name=_name())
-    assert PublishedPipeline.get(remote, published.id).endpoint == \
+    record = pipeline_store(services_for(azurite)).get(published.id)
+    assert PublishedPipeline._from_record(remote, record).endpoint == \
         f"https://myapp.azurewebsites.net/api/pipelines/{published.id}/runs"
 
 

@@ -3,6 +3,10 @@
 Versions are ``"0"``, ``"1"``, ... in the order pipelines are added; a submit
 without a version runs the default version. Callers keep the URL while the
 pipeline behind it changes, which is why endpoints exist.
+
+On a workspace with an ``endpoint`` every method here goes through the
+Functions app's REST API (``pipeline_core.client.management``), not the
+storage account: the caller may hold only the app URL and a token.
 """
 
 from __future__ import annotations
@@ -63,8 +67,20 @@ class PipelineEndpoint:
 
         return endpoint_store(_services(self._workspace)).get(self._id)
 
+    @property
+    def _remote(self) -> bool:
+        return self._workspace.endpoint is not None
+
     def _refresh(self, record: EndpointRecord | None = None) -> None:
-        fresh = PipelineEndpoint._from_record(self._workspace, record or self._record())
+        """Re-read the endpoint (or take ``record``, just written) so the properties show what is stored."""
+        if self._remote:
+            from pipeline_core.client.management import get_endpoint
+
+            self._take(get_endpoint(self._workspace, id=self._id))
+            return
+        self._take(PipelineEndpoint._from_record(self._workspace, record or self._record()))
+
+    def _take(self, fresh: PipelineEndpoint) -> None:
         self.__dict__.update(fresh.__dict__)
 
     # -- AML v1 properties -------------------------------------------------------------
@@ -107,15 +123,24 @@ class PipelineEndpoint:
                 _workflow_provider: Any = None, _service_endpoint: Any = None) -> PipelineEndpoint:
         """A new endpoint whose version ``"0"`` is ``pipeline`` (a ``PublishedPipeline``, or a ``Pipeline``
         that is published first under the endpoint's name)."""
+        published = _as_published(pipeline, name, description)
+        if workspace.endpoint is not None:
+            from pipeline_core.client.management import create_endpoint
+
+            return create_endpoint(workspace, name, description, published.id)
         from pipeline_core.service.publishing import publish_endpoint
 
-        published = _as_published(pipeline, name, description)
         record = publish_endpoint(_services(workspace), name, description, published.id)
         return PipelineEndpoint._from_record(workspace, record)
 
     @staticmethod
     def get(workspace: Workspace, id: str | None = None, name: str | None = None,
             _workflow_provider: Any = None, _service_endpoint: Any = None) -> PipelineEndpoint:
+        """By ``id`` when given, else by ``name``."""
+        if workspace.endpoint is not None:
+            from pipeline_core.client.management import get_endpoint
+
+            return get_endpoint(workspace, id=id, name=name)
         from pipeline_core.service.stores import endpoint_store
 
         store = endpoint_store(_services(workspace))
@@ -128,6 +153,11 @@ class PipelineEndpoint:
     @staticmethod
     def list(workspace: Workspace, active_only: bool = True, _workflow_provider: Any = None,
              _service_endpoint: Any = None) -> builtins.list[PipelineEndpoint]:
+        """By name; ``active_only=False`` includes disabled endpoints."""
+        if workspace.endpoint is not None:
+            from pipeline_core.client.management import list_endpoints
+
+            return list_endpoints(workspace, active_only)
         from pipeline_core.service.stores import endpoint_store
 
         records = endpoint_store(_services(workspace)).list(active_only=active_only)
@@ -148,6 +178,11 @@ class PipelineEndpoint:
         if not isinstance(pipeline, PublishedPipeline):
             raise AmliteError(f"PipelineEndpoint.add expects a PublishedPipeline, got {type(pipeline).__name__}; "
                               "publish the pipeline first (pipeline.publish(name=...))")
+        if self._remote:
+            from pipeline_core.client.management import add_version
+
+            self._take(add_version(self._workspace, self._id, pipeline.id, make_default))
+            return
         add_endpoint_version(_services(self._workspace), self._record(), pipeline.id, make_default)
         self._refresh()
 
@@ -161,6 +196,11 @@ class PipelineEndpoint:
                           "add it with add_default(pipeline)")
 
     def set_default_version(self, version: str) -> None:
+        if self._remote:
+            from pipeline_core.client.management import set_default_version
+
+            self._take(set_default_version(self._workspace, self._id, str(version)))
+            return
         from pipeline_core.service.stores import endpoint_store
 
         record = endpoint_store(_services(self._workspace)).set_default(self._name, str(version))
@@ -176,13 +216,17 @@ class PipelineEndpoint:
 
     def get_pipeline(self, version: str | None = None) -> PublishedPipeline:
         """The published pipeline of ``version`` (default: the default version)."""
+        if self._remote:
+            from pipeline_core.client.management import endpoint_pipeline as remote_pipeline
+
+            return remote_pipeline(self._workspace, self._id, None if version is None else str(version))
         from pipeline_core.service.publishing import endpoint_pipeline
 
         record = endpoint_pipeline(_services(self._workspace), self._record(), version)
         return PublishedPipeline._from_record(self._workspace, record)
 
     def list_pipelines(self, active_only: bool = True) -> builtins.list[PublishedPipeline]:
-        pipelines = [self.get_pipeline(v.version) for v in self.list_versions()]
+        pipelines = [PublishedPipeline.get(self._workspace, v.pipeline_id) for v in self.list_versions()]
         return [p for p in pipelines if p.status == "Active" or not active_only]
 
     # -- state -----------------------------------------------------------------------------
@@ -200,6 +244,11 @@ class PipelineEndpoint:
         self._set_status(True)
 
     def _set_status(self, enable: bool) -> None:
+        if self._remote:
+            from pipeline_core.client.management import set_endpoint_status as remote_status
+
+            self._take(remote_status(self._workspace, self._id, enable))
+            return
         from pipeline_core.service.publishing import set_endpoint_status
 
         self._refresh(set_endpoint_status(_services(self._workspace), self._record(), enable))

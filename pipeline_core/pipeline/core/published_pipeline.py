@@ -3,6 +3,11 @@
 The published record lives in the ``pipelines`` table and points at the
 content-addressed spec blob; nothing here re-reads the user's source folders,
 so a published pipeline runs the code as it was when it was published.
+
+On a workspace with an ``endpoint``, ``get``/``list``/``enable``/``disable``
+(like submit) go through the Functions app's REST API
+(``pipeline_core.client.management``): the caller may hold only the app URL
+and a token, not the storage account.
 """
 
 from __future__ import annotations
@@ -25,8 +30,14 @@ SUBMIT_KEYWORDS = ("pipeline_parameters", "parent_run_id", "continue_on_step_fai
 
 
 def api_base(workspace: Workspace) -> str:
-    """The Functions app URL runs are POSTed to: the workspace endpoint, or the local host."""
-    return (getattr(workspace, "endpoint", None) or LOCAL_ENDPOINT).rstrip("/")
+    """The Functions app URL runs are POSTed to: the workspace endpoint, or the local host.
+
+    Without a trailing ``/api``: config.json may name the app either way (the REST
+    client accepts both), and the route paths added to this carry ``/api`` themselves.
+    """
+    from pipeline_core.service.request import normalize_base_url
+
+    return normalize_base_url(getattr(workspace, "endpoint", None) or LOCAL_ENDPOINT)
 
 
 def _services(workspace: Workspace) -> Services:
@@ -105,12 +116,21 @@ class PublishedPipeline:
     @staticmethod
     def get(workspace: Workspace, id: str, _workflow_provider: Any = None,
             _service_endpoint: Any = None) -> PublishedPipeline:
+        if workspace.endpoint is not None:
+            from pipeline_core.client.management import get_published
+
+            return get_published(workspace, id)
         from pipeline_core.service.stores import pipeline_store
 
         return PublishedPipeline._from_record(workspace, pipeline_store(_services(workspace)).get(id))
 
     @staticmethod
     def list(workspace: Workspace, active_only: bool = True, _service_endpoint: Any = None) -> list[PublishedPipeline]:
+        """Newest first; ``active_only=False`` includes disabled pipelines."""
+        if workspace.endpoint is not None:
+            from pipeline_core.client.management import list_published
+
+            return list_published(workspace, active_only)
         from pipeline_core.service.stores import pipeline_store
 
         records = pipeline_store(_services(workspace)).list(active_only=active_only)
@@ -134,6 +154,11 @@ class PublishedPipeline:
         self._set_status(False)
 
     def _set_status(self, enable: bool) -> None:
+        if self._workspace.endpoint is not None:
+            from pipeline_core.client.management import set_published_status
+
+            self._status = set_published_status(self._workspace, self._id, enable)
+            return
         from pipeline_core.service.publishing import set_pipeline_status
 
         self._status = set_pipeline_status(_services(self._workspace), self._id, enable).status
