@@ -92,8 +92,17 @@ class Azurite:
         return self.ports.connection_string()
 
     def stop(self) -> None:
+        """Stop an Azurite this handle started.
+
+        A temporary (in-memory) one holds nothing worth saving, and Azurite waits for idle
+        keep-alive connections before it exits on SIGTERM (10 s or more): it is killed at once.
+        One with a ``--location`` gets SIGTERM and time to write its data out.
+        """
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            if self._temp is not None:
+                self.process.kill()
+            else:
+                self.process.terminate()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
