@@ -9,7 +9,7 @@ Run: `python bench/parallel_run.py` (Azurite is reused if running, else started 
    Target: amlite throughput >= 0.85x the pool's.
 2. 1,000 trivial mini-batches end to end (submit -> Finished). Target: <= 3 s.
 
-Each measurement runs ``AMLITE_BENCH_REPEATS`` (2) times, interleaved, and the best run counts: on a
+Each measurement runs ``AMLITE_BENCH_REPEATS`` (3) times, interleaved, and the best run counts: on a
 shared machine a neighbour's burst slows one run, and the best run is the machine's.
 """
 
@@ -40,7 +40,7 @@ from pipeline_core import (  # noqa: E402
 from pipeline_core.storage.azurite import ensure_azurite  # noqa: E402
 
 CORES = os.cpu_count() or 1
-REPEATS = int(os.environ.get("AMLITE_BENCH_REPEATS") or 2)
+REPEATS = int(os.environ.get("AMLITE_BENCH_REPEATS") or 3)
 FILE_MS = float(os.environ.get("AMLITE_BENCH_FILE_MS") or 50)  # CPU per file of the CPU-bound run()
 
 
