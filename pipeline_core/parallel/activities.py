@@ -57,7 +57,7 @@ from pipeline_core.parallel.batches import (
 )
 from pipeline_core.parallel.batches import SUCCEEDED as BATCH_SUCCEEDED
 from pipeline_core.parallel.config import DEFAULT_APPEND_ROW_FILE, ConfigError, batch_size_for, resolve
-from pipeline_core.parallel.fanout import CHUNK_TASKS, SLICE_MAX
+from pipeline_core.parallel.fanout import CHUNK_TASKS, LOOKAHEAD, SLICE_MAX
 from pipeline_core.parallel.fetch import fast_lister, location_files, parquet_row_groups
 from pipeline_core.parallel.outputs import OutputSync, commit_rows
 from pipeline_core.parallel.partition import BatchInput, make_batches
@@ -131,7 +131,8 @@ def _prepared(plan: dict[str, Any]) -> dict[str, Any]:
     return {"done": False, "batches": plan["batches"], "concurrency": plan["concurrency"], "items": plan.get("items"),
             "limits": plan["limits"], "run_max_try": config["run_max_try"],
             "run_invocation_timeout": config["run_invocation_timeout"],
-            "slice_max": plan.get("slice_max", SLICE_MAX), "chunk_tasks": plan.get("chunk_tasks", CHUNK_TASKS)}
+            "slice_max": plan.get("slice_max", SLICE_MAX), "chunk_tasks": plan.get("chunk_tasks", CHUNK_TASKS),
+            "lookahead": plan.get("lookahead", 0)}
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:
@@ -185,6 +186,7 @@ def _make_plan(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[dict[st
             # Fixed at prepare time (recorded in the plan and the orchestrator's history), so replays agree.
             "slice_max": _env_int("AMLITE_PRS_SLICE_MAX", SLICE_MAX, 1, SLICE_MAX),
             "chunk_tasks": _env_int("AMLITE_PRS_CHUNK_TASKS", CHUNK_TASKS, 4, 10_000),
+            "lookahead": _env_int("AMLITE_PRS_LOOKAHEAD", LOOKAHEAD, 0, 4),
             "input_type": ctx.step.get("input_type", "file"), "inputs": metas, "mini_batch_size": size,
             "output": {"data": output[0], **output[1].to_dict()} if output else None,
             "items": sum(known) if all(k is not None for k in known) else None,
@@ -304,7 +306,9 @@ def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]
             if config["output_action"] == "append_row" else []
         sync = OutputSync(services.container_for(output["datastore"]), out_dir, output["path"], reserved).sync \
             if output else (lambda: 0)
-        pool = WorkerPool(setup=setup, work=work, sync_outputs=sync)
+        # This host's share of the processes, as on one AML node; the orchestrators' queued slices wait for them.
+        limit = int(config.get("process_count_per_node") or os.cpu_count() or 1)
+        pool = WorkerPool(setup=setup, work=work, sync_outputs=sync, limit=limit)
         reporter = Reporter(services, run_id, step)
         pool.context["reporter"] = reporter
         pool.closers.append(reporter.close)

@@ -4,7 +4,7 @@ A stand-in for the Durable orchestrators (``functions/parallel.py``) with the
 same activities and the same pure scheduling (``fanout.StepFanout`` and
 ``ChunkFanout``), so what this driver shows is what the Functions app does:
 lanes run their chunks one after another, each chunk keeps at most its share
-of the concurrency in flight, scheduling stops once a limit that can only grow
+of the concurrency (plus the queued lookahead) in flight, scheduling stops once a limit that can only grow
 is exceeded or the run is canceled, and ``prs_finish`` decides the outcome.
 """
 
@@ -35,7 +35,7 @@ def _run_chunk(services: Services, run_id: str, step: str, job: dict[str, Any],
                poll_seconds: float) -> dict[str, Any]:
     chunk = ChunkFanout(job)
     running: dict[Future[dict[str, Any]], dict[str, Any]] = {}
-    with ThreadPoolExecutor(max_workers=chunk.concurrency, thread_name_prefix=f"prs-{step[:12]}") as pool:
+    with ThreadPoolExecutor(max_workers=chunk.slots, thread_name_prefix=f"prs-{step[:12]}") as pool:
         while True:
             for piece in chunk.to_start():
                 running[pool.submit(_safe_slice, services, run_id, step, piece)] = piece

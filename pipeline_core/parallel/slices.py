@@ -8,7 +8,10 @@ gets its own row; what is shared is everything around them:
 - one ledger query at the start: mini-batches already recorded (an earlier
   delivery of this slice) are not run again, their recorded results count;
 - one worker for the slice (its entry script stays initialised: the worker
-  lives in the per-host pool across slices);
+  lives in the per-host pool across slices); a slice queued behind a running
+  one (``fanout.LOOKAHEAD``) downloads its first inputs while it waits for a
+  worker, and a slice gives its worker back before its final flush, so the
+  worker goes from one slice to the next without a gap;
 - inputs of the next ``PREFETCH`` mini-batches download on the pool's I/O
   threads while the worker computes the current one;
 - no cancel query per mini-batch: the pool's watcher polls the run row and
@@ -154,26 +157,22 @@ class SliceRun:
     def _run(self, todo: list[int]) -> tuple[str, int]:
         deadline = time.monotonic() + _seconds("AMLITE_PRS_SLICE_SECONDS", 300)
         flush_every = _seconds("AMLITE_PRS_FLUSH_SECONDS", 5)
-        last_flush = time.monotonic()
         ahead: deque[tuple[int, dict[str, Any], Future[tuple[dict[str, Any], list[Path]]]]] = deque()
         queue = deque(todo)
         status, nxt = "done", self.end
-        try:
-            self.worker = self.pool.acquire()
-        except TryFailed:
-            return "canceled", self.start
         if self.target is not None:
             self.spool.parent.mkdir(parents=True, exist_ok=True)
         try:
+            # The first inputs download while this slice waits for a worker (a queued slice waits for
+            # the running one on its worker to end), so its first run() starts the moment it has one.
+            self._prefetch(queue, ahead)
+            try:
+                self.worker = self.pool.acquire()
+            except TryFailed:
+                return "canceled", self.start
+            last_flush = time.monotonic()
             while queue or ahead:
-                while queue and len(ahead) <= PREFETCH:
-                    index = queue[0]
-                    batch = plans.read_batch(plans_container(self.services), self.run_id, self.step, index)
-                    try:
-                        ahead.append((index, batch, self.pool.fetcher.submit(self._fetch, batch)))
-                    except RuntimeError:  # the pool was closed under this slice (the step ended)
-                        break
-                    queue.popleft()
+                self._prefetch(queue, ahead)
                 if not ahead:
                     status, nxt = "canceled", queue[0]
                     break
@@ -205,12 +204,25 @@ class SliceRun:
         finally:
             for _index, _batch, fetched in ahead:
                 self._discard(fetched)
+            if self.worker is not None:  # the next slice (queued behind this one) starts while this one flushes
+                self.pool.release(self.worker)
             try:
                 self.flush()
             finally:
-                self.pool.release(self.worker)
                 self.spool.unlink(missing_ok=True)
         return status, nxt
+
+    def _prefetch(self, queue: deque[int], ahead: deque[tuple[int, dict[str, Any],
+                                                               Future[tuple[dict[str, Any], list[Path]]]]]) -> None:
+        """Start downloading the inputs of queued mini-batches until ``PREFETCH`` + 1 are on their way."""
+        while queue and len(ahead) <= PREFETCH:
+            index = queue[0]
+            batch = plans.read_batch(plans_container(self.services), self.run_id, self.step, index)
+            try:
+                ahead.append((index, batch, self.pool.fetcher.submit(self._fetch, batch)))
+            except RuntimeError:  # the pool was closed under this slice (the step ended)
+                return
+            queue.popleft()
 
     def _over_limit(self) -> bool:
         whole = {"batches": int(self.plan["batches"]), "limits": self.plan["limits"],

@@ -227,6 +227,11 @@ class WorkerPool:
 
     ``fetcher`` downloads the inputs of the mini-batches a slice runs next while its worker computes the
     current one (I/O threads: the downloads wait on the network, the workers on the CPU).
+
+    ``limit`` is the host's share of the step's processes (``process_count_per_node``): a slice that
+    finds that many workers busy waits for one. The orchestrators keep one slice per worker queued
+    this way (``fanout.LOOKAHEAD``), so a worker that finishes a slice starts the next at once instead
+    of idling through a round trip to the orchestrator.
     """
 
     setup: WorkerSetup
@@ -242,7 +247,12 @@ class WorkerPool:
         default_factory=lambda: ThreadPoolExecutor(max_workers=PREFETCH_THREADS, thread_name_prefix="prs-fetch"))
     scratch: Path | None = None
     closers: list[Callable[[], object]] = field(default_factory=list)  # run at close, after the last upload
+    limit: int = 0  # most worker processes on this host (0: no limit)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _freed: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._freed = threading.Condition(self._lock)
 
     def scratch_for(self, size: int) -> Path | None:
         """A RAM-backed folder for the input files of a small mini-batch (``size`` bytes), or None: use ``work``.
@@ -270,24 +280,31 @@ class WorkerPool:
         return scratch if stat.f_bavail * stat.f_frsize > 4 * size + SCRATCH_RESERVE else None
 
     def acquire(self) -> Worker:
-        """An idle worker, or a new one; refused once the pool was canceled or closed (no stray processes)."""
-        with self._lock:
-            if self.canceled:
-                raise TryFailed("the step's workers on this host were stopped (run canceled or step finished)")
+        """An idle worker, a new one below ``limit``, else the next one released; refused once the pool was
+        canceled or closed (no stray processes, no waiter left behind)."""
+        with self._freed:
+            while True:
+                if self.canceled:
+                    raise TryFailed("the step's workers on this host were stopped (run canceled or step finished)")
+                if self.idle:
+                    worker = self.idle.pop()
+                    break
+                if not self.limit or len(self.workers) < self.limit:
+                    worker = Worker(self.setup, len(self.workers), lambda: self.canceled)
+                    self.workers.append(worker)
+                    break
+                self._freed.wait()
             self.busy += 1
             self.last_used = time.monotonic()
-            if self.idle:
-                return self.idle.pop()
-            worker = Worker(self.setup, len(self.workers), lambda: self.canceled)
-            self.workers.append(worker)
             return worker
 
     def release(self, worker: Worker) -> None:
-        with self._lock:
+        with self._freed:
             self.busy -= 1
             self.last_used = time.monotonic()
             if not self.canceled:
                 self.idle.append(worker)  # a killed worker restarts on its next use
+            self._freed.notify()
 
     def prewarm(self, count: int) -> None:
         """Start up to ``count`` idle workers now (in the background), so the first slices find ``init()`` done.
@@ -314,15 +331,18 @@ class WorkerPool:
 
     def cancel(self) -> None:
         """Stop every worker now (a canceled run): in-flight batches see their worker die and stop trying."""
-        self.canceled = True
+        with self._freed:
+            self.canceled = True
+            self._freed.notify_all()  # slices waiting for a worker give up
         for worker in list(self.workers):
             worker.kill()
 
     def close(self) -> None:
-        with self._lock:
+        with self._freed:
             self.canceled = True
             workers = list(self.workers)
             self.idle.clear()
+            self._freed.notify_all()
         self.fetcher.shutdown(wait=False, cancel_futures=True)
         threads = [threading.Thread(target=w.stop, daemon=True) for w in workers]
         for thread in threads:

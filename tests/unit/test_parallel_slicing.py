@@ -10,6 +10,7 @@ import pytest
 from pipeline_core.parallel.batches import TRANSACTION_OPS, transaction_groups
 from pipeline_core.parallel.fanout import (
     CHUNK_TASKS,
+    LOOKAHEAD,
     SLICE_MAX,
     ChunkFanout,
     StepFanout,
@@ -105,11 +106,17 @@ def _drive(prepared: dict[str, Any], seed: int, cut_every: int = 0) -> tuple[lis
 
 
 @pytest.mark.parametrize(("batches", "concurrency", "cut_every"), [(1000, 2, 0), (1000, 2, 3), (5000, 40, 4), (9, 4, 2)])
-def test_every_batch_runs_once_within_the_concurrency(batches: int, concurrency: int, cut_every: int) -> None:
-    prepared = {"batches": batches, "concurrency": concurrency, "limits": {}, "chunk_tasks": 16}
+@pytest.mark.parametrize("lookahead", [0, LOOKAHEAD])
+def test_every_batch_runs_once_within_the_concurrency(batches: int, concurrency: int, cut_every: int,
+                                                      lookahead: int) -> None:
+    prepared = {"batches": batches, "concurrency": concurrency, "limits": {}, "chunk_tasks": 16,
+                "lookahead": lookahead}
     ran, peak, summary = _drive(prepared, seed=batches + concurrency, cut_every=cut_every)
     assert sorted(ran) == list(range(batches))
-    assert peak <= concurrency
+    # In flight: at most one slice per worker running, plus ``lookahead`` per worker queued on the host.
+    assert peak <= concurrency * (1 + lookahead)
+    if lookahead and batches >= 4 * concurrency:
+        assert peak == concurrency * (1 + lookahead)  # the queue is kept full while there is work
     assert summary["completed"] == summary["scheduled"] == batches
 
 
