@@ -171,14 +171,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _progress_cell(progress: Any) -> str:
-    """A ParallelRunStep's counts in a table cell: items, failures, mini-batches."""
-    if not isinstance(progress, dict):
-        return ""
-    total = progress.get("total")
-    items = f"{progress.get('processed') or 0}/{total}" if total is not None else str(progress.get("processed") or 0)
-    return (f"{items} items, {progress.get('failed') or 0} failed; "
-            f"{progress.get('finished_batches') or 0}/{progress.get('batches')} mini-batches, "
-            f"{progress.get('failed_batches') or 0} failed")
+    """A ParallelRunStep's counts in a table cell: the log's progress line without its prefix."""
+    from pipeline_core.parallel.report import progress_line
+
+    return progress_line(progress).removeprefix("[amlite] progress: ") if isinstance(progress, dict) else ""
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

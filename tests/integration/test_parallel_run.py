@@ -471,4 +471,4 @@ def test_progress_shows_while_running_in_details_follow_bar_and_cli(
     table = io.StringIO()
     monkeypatch.setattr(cli, "console", Console(file=table, width=240))
     assert cli.main(["show", run.id]) == 0
-    assert "12/12 items, 1 failed; 12/12 mini-batches, 1 failed" in table.getvalue()
+    assert "12 of 12 items processed, 1 failed; 12 of 12 mini-batches finished, 1 failed" in table.getvalue()
