@@ -62,20 +62,27 @@ class StoreRunSource:
         self.services = services
         self.run_id = run_id
         self._seen: int | None = None  # this process's change count of the run at the last get_state
+        self._read_at = 0.0  # time.monotonic() of the last get_state
 
     def get_run(self) -> dict[str, Any]:
         return self.services.runs.get_run(self.run_id)
 
     def get_state(self) -> RunState:
         self._seen = SIGNALS.version(self.run_id)  # before the read: a write racing it wakes the next wait
+        self._read_at = time.monotonic()
         return self.services.runs.get_state(self.run_id)
 
     def wait_for_change(self, poll: float, limit: float) -> None:
-        """For a run this process writes, sleep until its next write here (or the quiet poll); else ``poll``."""
+        """For a run this process writes, sleep until its next write here (or the quiet poll); else ``poll``.
+
+        Never returns sooner than ``poll`` after the last read: a burst of writes (a chain of short
+        steps) is read once per interval, not once per write.
+        """
         if self._seen is None:
             time.sleep(max(0.0, min(poll, limit)))
             return
         SIGNALS.wait(self.run_id, self._seen, min(max(poll, LOCAL_QUIET_POLL_SECONDS), limit))
+        time.sleep(max(0.0, min(self._read_at + poll - time.monotonic(), limit)))
 
     def get_step(self, name: str) -> dict[str, Any]:
         return self.services.runs.get_step(self.run_id, name)
