@@ -68,7 +68,8 @@ def main() -> int:
     azurite = ensure_azurite(location=ROOT / ".azurite")
     os.environ["AMLITE_STORAGE"] = azurite.connection_string
     port = free_port()
-    host = DevHost(str(ROOT), "127.0.0.1", port, enable_timers=False)
+    # The example needs the HTTP API and the orchestrations only: no schedules fire here.
+    host = DevHost(str(ROOT), "127.0.0.1", port, enable_timers=False, enable_blob_triggers=False)
     host.start()
     base = host.base_url.rstrip("/")
     try:
