@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline_core.errors import AmliteError
+from pipeline_core.pipeline.core.identity import PublishedIdentity
 from pipeline_core.pipeline.core.published_pipeline import (
     SUBMIT_KEYWORDS,
     PublishedPipeline,
@@ -38,7 +39,7 @@ class PipelineIdVersion:
     version: str
 
 
-class PipelineEndpoint:
+class PipelineEndpoint(PublishedIdentity):
     def __init__(self, workspace: Workspace, id: str, name: str, description: str, status: str,
                  default_version: str, endpoint: str, pipeline_version_list: builtins.list[PipelineIdVersion],
                  _pipeline_endpoint_provider: Any = None, _published_pipeline_provider: Any = None,
@@ -84,18 +85,6 @@ class PipelineEndpoint:
         self.__dict__.update(fresh.__dict__)
 
     # -- AML v1 properties -------------------------------------------------------------
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def description(self) -> str:
-        return self._description
-
     @property
     def status(self) -> str:
         return self._status

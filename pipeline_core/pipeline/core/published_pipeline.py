@@ -16,6 +16,7 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from pipeline_core.errors import AmliteError
+from pipeline_core.pipeline.core.identity import PublishedIdentity
 
 if TYPE_CHECKING:
     from pipeline_core.core.experiment import Experiment
@@ -46,7 +47,7 @@ def _services(workspace: Workspace) -> Services:
     return services_for(workspace.storage)
 
 
-class PublishedPipeline:
+class PublishedPipeline(PublishedIdentity):
     """AML v1 ``PublishedPipeline``. Get one from ``Pipeline.publish`` or ``PublishedPipeline.get``."""
 
     def __init__(self, name: str, graph_id: str, description: str, version: str, published_pipeline_id: str,
@@ -74,18 +75,6 @@ class PublishedPipeline:
                    continue_on_step_failure=record.continue_on_step_failure)
 
     # -- AML v1 properties -------------------------------------------------------------
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def description(self) -> str:
-        return self._description
-
     @property
     def version(self) -> str:
         return self._version

@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from pipeline_core.pipeline.core.identity import PublishedIdentity
 from pipeline_core.schedules.recurrence import ScheduleRecurrence
 from pipeline_core.schedules.timezones import TimeZone
 from pipeline_core.schedules.validation import (
@@ -44,7 +45,7 @@ def _parameters(values: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-class Schedule:
+class Schedule(PublishedIdentity):
     """AML v1 ``Schedule``. Create one with :meth:`create` or :meth:`create_for_pipeline_endpoint`."""
 
     def __init__(self, workspace: Workspace, id: str, name: str, description: str, pipeline_id: str | None,
@@ -79,18 +80,6 @@ class Schedule:
                    _entity=entity)
 
     # -- AML v1 properties ------------------------------------------------------------------
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def description(self) -> str:
-        return self._description
-
     @property
     def pipeline_id(self) -> str | None:
         return self._pipeline_id
