@@ -93,24 +93,26 @@ def pipeline_steps_chunk(context: df.DurableOrchestrationContext) -> Generator[A
     return {"steps": results}
 
 
+# Binding parameters take a plain ``dict``: the Python worker refuses a generic alias such as
+# ``dict[str, Any]`` and then loads no function of the app at all.
 @bp.activity_trigger(input_name="payload", activity="start_run")
 def start_run(payload: str) -> dict[str, Any]:
     return activities.start_run(_services(), payload)
 
 
 @bp.activity_trigger(input_name="payload", activity="run_step")
-def run_step(payload: dict[str, Any]) -> dict[str, Any]:
+def run_step(payload: dict) -> dict[str, Any]:
     return activities.run_step(_services(), payload["run_id"], payload["step"])
 
 
 @bp.activity_trigger(input_name="payload", activity="settle_steps")
-def settle_steps(payload: dict[str, Any]) -> None:
+def settle_steps(payload: dict) -> None:
     """Skip steps that will never run and ask running ones to stop: one round trip per decision."""
     activities.skip_steps(_services(), payload["run_id"], payload["skipped"])
     activities.cancel_steps(_services(), payload["run_id"], payload["cancel"])
 
 
 @bp.activity_trigger(input_name="payload", activity="finish_run")
-def finish_run(payload: dict[str, Any]) -> dict[str, Any]:
+def finish_run(payload: dict) -> dict[str, Any]:
     return activities.finish_run(_services(), payload["run_id"], payload["outcome"], payload["failed_steps"],
                                  payload.get("errors"))

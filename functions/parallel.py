@@ -84,17 +84,19 @@ def parallel_batches(context: df.DurableOrchestrationContext) -> Generator[Any, 
                            else done.result)
 
 
+# Binding parameters take a plain ``dict``: the Python worker refuses a generic alias such as
+# ``dict[str, Any]`` and then loads no function of the app at all.
 @bp.activity_trigger(input_name="job", activity="prs_prepare")
-def prs_prepare(job: dict[str, Any]) -> dict[str, Any]:
+def prs_prepare(job: dict) -> dict[str, Any]:
     return prs.prs_prepare(_services(), job["run_id"], job["step"])
 
 
 @bp.activity_trigger(input_name="piece", activity="prs_run_slice")
-def prs_run_slice(piece: dict[str, Any]) -> dict[str, Any]:
+def prs_run_slice(piece: dict) -> dict[str, Any]:
     return prs.prs_run_slice(_services(), piece["run_id"], piece["step"], int(piece["start"]), int(piece["end"]),
                              piece.get("carried"))
 
 
 @bp.activity_trigger(input_name="job", activity="prs_finish")
-def prs_finish(job: dict[str, Any]) -> dict[str, Any]:
+def prs_finish(job: dict) -> dict[str, Any]:
     return prs.prs_finish(_services(), job["run_id"], job["step"], job["summary"])
