@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.amlite-installed
 NODE_STAMP := node_modules/.amlite-installed
+# Kept equal to amlite_devhost/worker_index.py's WORKER_PACKAGE (a test checks).
+WORKER_LOADER := azure-functions-runtime==1.3.0 azurefunctions-extensions-base==1.2.0
 
 .PHONY: setup run test lint bench clean
 
@@ -14,6 +16,9 @@ $(PY_STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# The Azure Functions Python worker's loader, so tests and `amlite dev` index the app as Azure
+	# does. It declares Python >= 3.13 but its loader runs on 3.10+; it is never deployed.
+	$(BIN)/python -m pip install -q --ignore-requires-python $(WORKER_LOADER)
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .worker_index import index_like_worker, worker_check_enabled
+
 logger = logging.getLogger("amlite.devhost")
 
 HTTP_TRIGGER = "httpTrigger"
@@ -270,14 +272,21 @@ def classify(function: Any) -> FunctionInfo:
 
 
 def index_app(app: Any, app_dir: str | os.PathLike[str] | None = None) -> LoadedApp:
-    """Index an already-imported app object (``FunctionApp`` / ``DFApp``)."""
+    """Index an already-imported app object (``FunctionApp`` / ``DFApp``).
+
+    The real worker's checks run first (see :mod:`.worker_index`): an app the
+    worker refuses is refused here too, with the worker's message, unless
+    ``AMLITE_WORKER_CHECK=off``.
+    """
+    root = Path(app_dir).resolve() if app_dir is not None else None
     with _INDEX_LOCK:
         functions = _INDEX_CACHE.get(app)
         if functions is None:
             functions = app.get_functions()
+            if worker_check_enabled():
+                index_like_worker(functions, root)
             _INDEX_CACHE[app] = functions
     infos = [classify(f) for f in functions]
-    root = Path(app_dir).resolve() if app_dir is not None else None
     return LoadedApp(app=app, app_dir=root, functions=infos, host_json=read_host_json(root))
 
 

@@ -48,6 +48,7 @@ from .durable.rpc import (
 from .http_host import HttpTriggerHost
 from .invoker import FunctionInvoker
 from .timers import TimerTriggerRunner
+from .worker_index import AppRefusedByWorker, WorkerLoaderMissing
 
 logger = logging.getLogger("amlite.devhost")
 
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                    enable_timers=not args.no_timers, enable_blob_triggers=not args.no_blob_triggers)
     try:
         host.serve_forever()
-    except (OSError, ImportError, ValueError) as exc:
+    except (OSError, ImportError, ValueError, AppRefusedByWorker, WorkerLoaderMissing) as exc:
         print(f"amlite dev: {exc}", file=sys.stderr)
         return 1
     return 0
