@@ -8,12 +8,14 @@ wait for any step or a cancel event -> record -> repeat.
 from __future__ import annotations
 
 from collections.abc import Generator
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from pipeline_core.engine import activities
+from pipeline_core.engine.retry_policy import StepRetry
 from pipeline_core.engine.run_tracker import CANCEL_EVENT, CHUNK_SIZE, RunTracker
 from pipeline_core.engine.services import services_for, storage_from_environment
 
@@ -21,6 +23,7 @@ bp = df.Blueprint()
 
 ORCHESTRATOR = "pipeline_run"
 CHUNK_ORCHESTRATOR = "pipeline_steps_chunk"
+RETRY_ORCHESTRATOR = "pipeline_step_retry"
 PARALLEL_STEP = "parallel_step"
 
 
@@ -33,10 +36,8 @@ def _step_task(context: df.DurableOrchestrationContext, run_id: str, name: str,
     payload = {"run_id": run_id, "step": name}
     if parallel:  # a ParallelRunStep fans its mini-batches out in a sub-orchestration of its own
         return context.call_sub_orchestrator(PARALLEL_STEP, payload)
-    if retry and int(retry.get("max_attempts", 1)) > 1:
-        options = df.RetryOptions(int(retry.get("first_retry_interval_ms", 5000)), int(retry["max_attempts"]))
-        options.backoff_coefficient = float(retry.get("backoff_coefficient", 2.0))
-        return context.call_activity_with_retry("run_step", options, payload)
+    if StepRetry.from_spec(retry) is not None:  # attempts with backoff timers between them
+        return context.call_sub_orchestrator(RETRY_ORCHESTRATOR, {**payload, "retry": retry})
     return context.call_activity("run_step", payload)
 
 
@@ -95,6 +96,23 @@ def pipeline_steps_chunk(context: df.DurableOrchestrationContext) -> Generator[A
 
 # Binding parameters take a plain ``dict``: the Python worker refuses a generic alias such as
 # ``dict[str, Any]`` and then loads no function of the app at all.
+@bp.orchestration_trigger(context_name="context", orchestration=RETRY_ORCHESTRATOR)
+def pipeline_step_retry(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """One step's attempts, a durable timer of ``StepRetry``'s length between two of them."""
+    payload = context.get_input()
+    policy = StepRetry.from_spec(payload["retry"])
+    attempt = 1
+    while True:
+        try:
+            return (yield context.call_activity("run_step", {"run_id": payload["run_id"], "step": payload["step"]}))
+        except Exception:  # the attempt failed: StepAttemptFailed, or the activity itself died
+            delay = policy.delay_after(attempt) if policy is not None else None
+            if delay is None:
+                raise
+            yield context.create_timer(context.current_utc_datetime + timedelta(seconds=delay))
+            attempt += 1
+
+
 @bp.activity_trigger(input_name="payload", activity="start_run")
 def start_run(payload: str) -> dict[str, Any]:
     return activities.start_run(_services(), payload)

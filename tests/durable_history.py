@@ -53,6 +53,16 @@ class History:
         self._event(EventType.TASK_FAILED, TaskScheduledId=task_id, Reason=reason, Details="trace")
         return self
 
+    def sub_scheduled(self, task_id: int, name: str, input_json: str, instance_id: str = "child-1") -> History:
+        self._event(EventType.SUB_ORCHESTRATION_INSTANCE_CREATED, task_id, Name=name, InstanceId=instance_id,
+                    Input=input_json)
+        return self
+
+    def sub_done(self, task_id: int, result: Any) -> History:
+        self._event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, TaskScheduledId=task_id,
+                    Result=json.dumps(result))
+        return self
+
     def timer(self, timer_id: int, fire_at: datetime) -> History:
         self._event(EventType.TIMER_CREATED, timer_id, FireAt=format_timestamp(fire_at))
         return self

@@ -8,11 +8,11 @@ AML's ordering and failure rules to the code Azure runs.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
-from durable_history import T0, History
+from durable_history import History
 
 import function_app
 from amlite_devhost.app_loader import index_app
@@ -131,26 +131,49 @@ def test_continue_on_step_failure_runs_the_independent_branch(orchestrator: Any)
     assert finish["outcome"] == "Failed" and finish["failed_steps"] == ["a"]
 
 
-def test_retry_uses_retry_options_and_a_timer(orchestrator: Any) -> None:
+def test_a_step_with_retries_runs_as_its_retry_sub_orchestration(orchestrator: Any) -> None:
     retry = {"a": {"max_attempts": 3, "first_retry_interval_ms": 2000, "backoff_coefficient": 2.0}}
     r = Replay(orchestrator, {"done": False, "deps": {"a": []}, "continue_on_step_failure": False, "retry": retry})
-    r.schedule_new()
-    action = [a for a in flatten(r.state["actions"]) if a.get("functionName") == "run_step"][0]
-    assert action["actionType"] == CALL_WITH_RETRY
-    assert action["retryOptions"]["firstRetryIntervalInMilliseconds"] == 2000
-    assert action["retryOptions"]["maxNumberOfAttempts"] == 3
-    # Attempt 1 fails: the orchestrator does not see a failure, it waits on the retry timer.
-    first = r.ids["a"]
-    r.history.started().task_failed(first, "StepAttemptFailed: attempt 1 of 3")
+    (action,) = [a for a in flatten(r.state["actions"]) if a["actionType"] == CALL_SUB]
+    assert action["functionName"] == "pipeline_step_retry"
+    assert json.loads(action["input"]) == {"run_id": "run-1", "step": "a", "retry": retry["a"]}
+    r.history.sub_scheduled(r.next_id, "pipeline_step_retry", action["input"]).completed()
+    r.history.started().sub_done(r.next_id, {"step": "a", "status": "Finished", "reused": False, "error": None})
     r.state = r.replay()
-    assert not r.state["isDone"] and r.inputs("finish_run") == []
-    fire = T0 + timedelta(seconds=30)
-    r.history.timer(first + 1, fire).completed().started().timer_fired(first + 1, fire)
-    r.history.scheduled(first + 2, "run_step", json.dumps({"run_id": "run-1", "step": "a"})).completed()
-    r.history.started().task_done(first + 2, {"step": "a", "status": "Finished", "reused": False, "error": None})
-    r.state = r.replay()
-    assert [a.get("functionName") for a in flatten(r.state["actions"])][-1] == "finish_run"
     assert r.inputs("finish_run")[0]["outcome"] == "Finished"
+
+
+@pytest.fixture(scope="module")
+def retry_orchestrator() -> Any:
+    return index_app(function_app.app).orchestrators["pipeline_step_retry"]
+
+
+def test_retry_waits_with_exponential_backoff_then_gives_up(retry_orchestrator: Any) -> None:
+    """Attempt 1 fails -> 2 s timer; attempt 2 fails -> 4 s (coefficient 2); attempt 3 fails -> the step fails."""
+    payload = {"run_id": "run-1", "step": "a",
+               "retry": {"max_attempts": 3, "first_retry_interval_ms": 2000, "backoff_coefficient": 2.0}}
+    history = History("pipeline_step_retry", json.dumps(payload))
+
+    def replay() -> dict[str, Any]:
+        return dict(json.loads(retry_orchestrator(history.context(2))))
+
+    call = json.dumps({"run_id": "run-1", "step": "a"})
+    task_id, waits = 0, []
+    for attempt in (1, 2, 3):
+        last = flatten(replay()["actions"])[-1]
+        assert last["actionType"] == CALL_ACTIVITY and last["functionName"] == "run_step"
+        history.scheduled(task_id, "run_step", call).completed()
+        history.started().task_failed(task_id, f"StepAttemptFailed: attempt {attempt} of 3")
+        if attempt == 3:  # no attempt left: the sub-orchestration fails, so the parent sees the step fail
+            with pytest.raises(Exception, match="attempt 3 of 3"):
+                replay()
+            break
+        timer = flatten(replay()["actions"])[-1]
+        fire_at = datetime.fromisoformat(timer["fireAt"].replace("Z", "+00:00"))
+        waits.append((fire_at - history.t).total_seconds())  # from the orchestrator's current time
+        history.timer(task_id + 1, fire_at).completed().started().timer_fired(task_id + 1, fire_at)
+        task_id += 2
+    assert waits == [2.0, 4.0]
 
 
 def test_cancel_event_stops_scheduling_and_cancels_running_steps(orchestrator: Any) -> None:

@@ -33,8 +33,10 @@ class PipelineStep:
                   backoff_coefficient: float = 2.0) -> PipelineStep:
         """amlite extension (AML v1 has no step retry): rerun a failed step up to ``max_attempts`` times.
 
-        Carried out by Durable Functions' ``RetryOptions``; every attempt's log
-        overwrites the previous one and the step row counts the attempts.
+        Attempt ``n`` that fails is followed, after ``first_retry_interval_seconds *
+        backoff_coefficient ** (n - 1)`` seconds (at most an hour), by attempt ``n + 1``: a durable
+        timer in the orchestrator, so no worker waits. Every attempt's log overwrites the previous
+        one and the step row counts the attempts.
         """
         if int(max_attempts) < 1:
             raise ValueError(f"step {self.name!r}: set_retry max_attempts must be at least 1")
