@@ -5,6 +5,7 @@ public name is also re-exported here.
 """
 
 from pipeline_core.core import (
+    VERSION,
     AmlCompute,
     ComputeTarget,
     CondaDependencies,
@@ -33,7 +34,7 @@ from pipeline_core.pipeline.core import (
 )
 from pipeline_core.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding", "Dataset",

@@ -55,6 +55,7 @@ class Environment:
         self.name = name
         self.python = _PythonSection()
         self.docker = _Section()
+        self.spark = _Section()  # AML's Spark section: recorded like the rest, no Spark here
         self.environment_variables: dict[str, str] = {}
         warn_ignored("Environment")
 

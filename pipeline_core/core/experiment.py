@@ -64,5 +64,18 @@ class Experiment:
         rows = services_for(self.workspace.storage).runs.list_runs(self.name)
         return [PipelineRun(self, row["PartitionKey"]) for row in rows]
 
+    @staticmethod
+    def _names(workspace: Workspace) -> list[str]:
+        from pipeline_core.engine.services import services_for
+
+        return services_for(workspace.storage).runs.experiment_names()
+
+    @staticmethod
+    def list(workspace: Workspace, experiment_name: str | None = None, view_type: str = "ActiveOnly",
+             tags: Any = None) -> list[Experiment]:
+        """AML's ``Experiment.list``: the experiments that have runs, or the one named."""
+        names = Experiment._names(workspace)
+        return [Experiment(workspace, n) for n in names if experiment_name in (None, n)]
+
     def __repr__(self) -> str:
         return f"Experiment(name={self.name!r})"

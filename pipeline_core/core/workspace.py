@@ -18,6 +18,9 @@ from pipeline_core.storage.account import StorageAccount, get_account
 if TYPE_CHECKING:
     from pipeline_core.core.datastore import Datastore
 
+LOCAL_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"  # AML's samples print and join these
+LOCAL_RESOURCE_GROUP = "amlite-local"
+LOCAL_LOCATION = "local"
 CONFIG_FIELDS = ("endpoint", "storage", "tenant_id", "client_id", "scope", "client_secret_env")
 ENV_OVERRIDES = {
     "endpoint": "AMLITE_ENDPOINT",
@@ -46,9 +49,11 @@ class Workspace:
     def __init__(self, subscription_id: str | None = None, resource_group: str | None = None,
                  workspace_name: str | None = None, auth: Any = None, storage: str | None = None,
                  endpoint: str | None = None, tenant_id: str | None = None, client_id: str | None = None,
-                 scope: str | None = None, client_secret_env: str | None = None, **_: Any):
-        self.subscription_id = subscription_id
-        self.resource_group = resource_group
+                 scope: str | None = None, client_secret_env: str | None = None, location: str | None = None,
+                 **_: Any):
+        self.subscription_id = subscription_id or LOCAL_SUBSCRIPTION_ID
+        self.resource_group = resource_group or LOCAL_RESOURCE_GROUP
+        self.location = location or LOCAL_LOCATION
         self.name = workspace_name or "local"
         self._auth = auth
         self.storage = storage or os.environ.get("AMLITE_STORAGE") or "UseDevelopmentStorage=true"
@@ -79,7 +84,7 @@ class Workspace:
             if os.environ.get(var):
                 values[key] = os.environ[var]
         return cls(subscription_id=values.get("subscription_id"), resource_group=values.get("resource_group"),
-                   workspace_name=values.get("workspace_name"), auth=auth,
+                   workspace_name=values.get("workspace_name"), auth=auth, location=values.get("location"),
                    **{k: values.get(k) for k in CONFIG_FIELDS})
 
     @classmethod
@@ -129,8 +134,28 @@ class Workspace:
     def _register_compute(self, target: Any) -> None:
         self._compute_targets[target.name] = target
 
+    def _forget_compute(self, name: str) -> None:
+        self._compute_targets.pop(name, None)
+
+    @property
+    def datasets(self) -> dict[str, Any]:
+        """Registered datasets by name, each its latest version (AML's ``ws.datasets``)."""
+        from pipeline_core.core.dataset import Dataset
+        from pipeline_core.storage.dataset_store import DatasetStore
+
+        return {name: Dataset.get_by_name(self, name) for name in DatasetStore(self.account).names()}
+
+    @property
+    def experiments(self) -> dict[str, Any]:
+        """Experiments that have runs here, by name (AML's ``ws.experiments``)."""
+        from pipeline_core.core.experiment import Experiment
+
+        return {e.name: e for e in Experiment.list(self)}
+
     def get_details(self) -> dict[str, Any]:
-        return {"name": self.name, "endpoint": self.endpoint, "local": self.is_local,
+        return {"id": f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                      f"/providers/Microsoft.MachineLearningServices/workspaces/{self.name}",
+                "name": self.name, "location": self.location, "endpoint": self.endpoint, "local": self.is_local,
                 "subscription_id": self.subscription_id, "resource_group": self.resource_group}
 
     def __repr__(self) -> str:

@@ -159,6 +159,10 @@ class RunStore:
         except ResourceNotFoundError:
             raise NotFoundError(f"step {name!r} was not found in run {run_id!r}") from None
 
+    def experiment_names(self) -> list[str]:
+        """Every experiment with a run, sorted; reads only the index's keys."""
+        return sorted({e["PartitionKey"] for e in self.experiments.list_entities(select=["PartitionKey"])})
+
     def list_runs(self, experiment: str | None = None, top: int = 50) -> list[dict[str, Any]]:
         if experiment:
             index = self.experiments.query_entities("PartitionKey eq @pk", parameters={"pk": experiment},
