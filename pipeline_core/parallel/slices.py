@@ -77,6 +77,22 @@ def rows_target(services: Services, plan: dict[str, Any]) -> BlobClient | None:
     return services.container_for(output["datastore"]).get_blob_client(f"{output['path']}/{name}")
 
 
+def _rows_in(payload: dict[str, Any]) -> int | None:
+    """How many rows a fetched tabular mini-batch holds, read here when no worker got to read it.
+
+    AML counts a failed tabular mini-batch's rows against ``error_threshold``; counting it as one
+    item let a step whose ``init()`` failed end Finished with an empty output.
+    """
+    if payload.get("kind") == "files":
+        return len(payload.get("paths") or [])
+    try:
+        from pipeline_core.data.readers import read_parts
+
+        return len(read_parts(payload["parts"]))
+    except Exception:  # unreadable: the try's own error says why; count the batch as one item
+        return None
+
+
 @dataclass
 class _Finished:
     """A mini-batch with its result, waiting for the next flush."""
@@ -300,6 +316,8 @@ class SliceRun:
                 return fields, self._spooled_rows()
             if self.pool.canceled:
                 return {"status": "canceled", "tries": tries}, None
+            if items is None and payload is not None:  # e.g. init() failed before run() read the table
+                items = _rows_in(payload)
             failed_items = items if items else 1  # a tabular mini-batch that failed to load still failed
             return {"status": FAILED, "tries": tries, "items": failed_items, "succeeded_items": 0,
                     "failed_items": failed_items, "error": first.message if first else "",

@@ -101,10 +101,18 @@ def should_abort(summary: dict[str, Any]) -> str | None:
             or failed_count_reason(summary["failed_batches"], summary["batches"], limits.get("allowed_failed_count")))
 
 
+def every_batch_failed_reason(failed_batches: int, batches: int, all_scheduled: bool) -> str | None:
+    """A step none of whose mini-batches succeeded produced nothing: never Finished, whatever the limits allow."""
+    if all_scheduled and batches > 0 and failed_batches == batches:
+        return f"every mini-batch failed ({batches} of {batches}): the step produced no result"
+    return None
+
+
 def limit_reason(counts: dict[str, int], limits: dict[str, Any], all_scheduled: bool) -> str | None:
     """The final verdict ``prs_finish`` applies to the recorded counts."""
     batches, failed_batches = counts["batches"], counts["failed_batches"]
     return (error_threshold_reason(counts["failed_items"], failed_batches, batches, limits.get("error_threshold"))
+            or every_batch_failed_reason(failed_batches, batches, all_scheduled)
             or failed_count_reason(failed_batches, batches, limits.get("allowed_failed_count"))
             or (failed_percent_reason(failed_batches, batches, limits.get("allowed_failed_percent"))
                 if all_scheduled else None))

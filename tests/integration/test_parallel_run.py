@@ -334,6 +334,31 @@ def test_summary_only_and_failing_init(workspace: Workspace, src: Path, tmp_path
     assert services_for(workspace.storage).runs.get_step(run.id, "broken-init")["progress"]["failed"] == 1
 
 
+def test_tabular_init_failure_counts_rows_and_never_finishes(workspace: Workspace, src: Path, tmp_path: Path,
+                                                             experiment_name: str) -> None:
+    """AML counts a failed tabular mini-batch's rows against error_threshold; init() failing fails every row."""
+    (src / "no_model.py").write_text("def init():\n    raise RuntimeError('model not found')\n\n"
+                                     "def run(frame):\n    return list(frame['id'])\n")
+    csv = "id,note\n" + "".join(f"{i},row {i} of a table long enough to need several batches\n" for i in range(120))
+    prefix = _upload(workspace, tmp_path, {"t/a.csv": csv})
+    table = Dataset.Tabular.from_delimited_files(path=(workspace.get_default_datastore(), f"{prefix}/t/a.csv"))
+    step = ParallelRunStep("no-model", _config(src, script="no_model.py", mini_batch_size="2KB", error_threshold=50,
+                                               run_max_try=1),
+                           inputs=[table.as_named_input("rows")], output=OutputFileDatasetConfig("scores"))
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Failed"
+    progress = services_for(workspace.storage).runs.get_step(run.id, "no-model")["progress"]
+    assert progress["failed"] == 120 and progress["succeeded"] == 0  # rows, not one item per mini-batch
+    assert "error_threshold exceeded: 120 failed items" in run.get_details()["error"]["message"]
+
+    lenient = ParallelRunStep("no-model-lenient", _config(src, script="no_model.py", mini_batch_size="2KB",
+                                                          error_threshold=-1, run_max_try=1),
+                              inputs=[table.as_named_input("rows")], output=OutputFileDatasetConfig("scores"))
+    run, status = _run(workspace, experiment_name, lenient)
+    assert status == "Failed"  # no limit, but nothing succeeded: never Finished
+    assert "every mini-batch failed" in run.get_details()["error"]["message"]
+
+
 MAKE_SCRIPT = """
 import argparse, pathlib
 p = argparse.ArgumentParser(); p.add_argument("--out")
