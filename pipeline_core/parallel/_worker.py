@@ -46,6 +46,29 @@ def _install_entry_script_module() -> None:
     sys.modules["azureml_user.parallel_run"] = entry
 
 
+class MiniBatchContext:
+    """AML's second ``run()`` argument: which mini-batch this is and, with partition_keys, its key values."""
+
+    def __init__(self, minibatch_index: int, partition_key_value: dict[str, str]):
+        self.minibatch_index = minibatch_index
+        self.partition_key_value = partition_key_value
+
+    def __repr__(self) -> str:
+        return f"MiniBatchContext(minibatch_index={self.minibatch_index}, partition_key_value={self.partition_key_value})"
+
+
+def _wants_context(run: Any) -> bool:
+    """``run(mini_batch, mini_batch_context)``: AML passes the context when the function takes two arguments."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(run).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
 def _error(exc: BaseException, **extra: Any) -> dict[str, Any]:
     return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(), **extra}
 
@@ -69,6 +92,7 @@ def _write_rows(result: Any, path: str) -> None:
 
 def _serve(conn: Connection, user: types.ModuleType) -> None:
     readers: types.ModuleType | None = None
+    with_context = _wants_context(user.run)
     while True:
         try:
             message = conn.recv()
@@ -90,7 +114,12 @@ def _serve(conn: Connection, user: types.ModuleType) -> None:
                 continue
             if payload["kind"] != "files":  # the parent knows a file batch's size; a table's it learns here
                 conn.send({"loaded": items})
-            result = user.run(mini_batch)
+            if with_context:
+                context = payload.get("context") or {}
+                result = user.run(mini_batch, MiniBatchContext(int(context.get("minibatch_index", -1)),
+                                                               dict(context.get("partition_key_value") or {})))
+            else:
+                result = user.run(mini_batch)
             count = _count(result)
             if message.get("rows_path"):
                 _write_rows(result, message["rows_path"])

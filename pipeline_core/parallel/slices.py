@@ -296,6 +296,8 @@ class SliceRun:
                 try:
                     if payload is None:
                         payload, cleanup = fetched.result() if attempt == 1 else self._fetch(batch)
+                        payload["context"] = {"minibatch_index": int(batch["index"]),
+                                              "partition_key_value": dict(batch.get("key") or {})}
                     reply = self.worker.run(payload, spool, float(self.config["run_invocation_timeout"]))
                 except TryFailed as exc:
                     first, last = first or exc, exc

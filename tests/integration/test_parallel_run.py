@@ -282,6 +282,24 @@ def test_partition_keys_one_batch_per_key(workspace: Workspace, src: Path, tmp_p
     assert len(_lines(run, "by-store")) == 6
 
 
+def test_run_receives_the_mini_batch_context_when_it_asks(workspace: Workspace, src: Path, tmp_path: Path,
+                                                          experiment_name: str) -> None:
+    (src / "with_context.py").write_text(
+        "def run(mini_batch, mini_batch_context):\n"
+        "    key = mini_batch_context.partition_key_value['store']\n"
+        "    return [f'{mini_batch_context.minibatch_index} {key} {len(mini_batch)}']\n")
+    files = {f"by/{store}/{i}.txt": "ok" for store, n in (("north", 2), ("south", 1)) for i in range(n)}
+    prefix = _upload(workspace, tmp_path, files)
+    ds = Dataset.File.from_files(path=(workspace.get_default_datastore(), f"{prefix}/by/**"),
+                                 partition_format="/{store}/{n}.txt")
+    step = ParallelRunStep("ctx", _config(src, script="with_context.py", partition_keys=["store"]),
+                           inputs=[ds.as_named_input("docs")], output=OutputFileDatasetConfig("scores"))
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Finished", run.get_details()["error"]
+    assert sorted(line.split(" ", 1)[1] for line in _lines(run, "ctx")) == ["north 2", "south 1"]
+    assert sorted(line.split()[0] for line in _lines(run, "ctx")) == ["0", "1"]
+
+
 def test_tabular_csv_and_parquet_batches(workspace: Workspace, src: Path, tmp_path: Path,
                                          experiment_name: str) -> None:
     import pandas as pd
