@@ -12,9 +12,10 @@ claimed *before* the run is created (two concurrent retries create one run).
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,27 @@ def check_submit(services: Services, spec: PipelineSpec, options: SubmitOptions)
             raise ParameterError(f"DataPath parameter {name!r}: {exc}") from None
 
 
+def strict_parameters(environ: Mapping[str, str] | None = None) -> bool:
+    """``AMLITE_STRICT_PARAMETERS=true``: this app refuses parameters a published pipeline does not declare."""
+    value = (os.environ if environ is None else environ).get("AMLITE_STRICT_PARAMETERS", "")
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def ignore_undeclared_parameters(spec: PipelineSpec, options: SubmitOptions) -> None:
+    """AML v1 runs a published pipeline with ``ParameterAssignments`` it does not declare and ignores them;
+    Data Factory callers and AML's batch-scoring tutorial rely on it. So does amlite, saying so in a note
+    on the run (the response's ``Notes``), unless the app is strict."""
+    if strict_parameters():
+        return
+    ignored = sorted(n for n in options.parameters if n not in spec.parameters)
+    if not ignored:
+        return
+    options.parameters = {n: v for n, v in options.parameters.items() if n in spec.parameters}
+    declared = ", ".join(sorted(spec.parameters)) or "none"
+    options.notes.append(f"ParameterAssignments {ignored} are not declared by this pipeline and were ignored "
+                         f"(declared: {declared}); set AMLITE_STRICT_PARAMETERS=true to refuse them")
+
+
 def submit_published(services: Services, record: PipelineRecord, options: SubmitOptions,
                      idempotency: Idempotency | None = None, launch: bool = True) -> SubmitResult:
     """Create a run of ``record`` and (``launch``) start it; with ``idempotency`` a repeated key returns the
@@ -92,7 +114,9 @@ def submit_published(services: Services, record: PipelineRecord, options: Submit
 
     def active_spec() -> PipelineSpec:
         require_active(record)
-        return services.load_spec(record.graph_id)
+        spec = services.load_spec(record.graph_id)
+        ignore_undeclared_parameters(spec, options)
+        return spec
 
     return _submit(services, active_spec, options, idempotency, launch, record)
 

@@ -142,7 +142,6 @@ def test_disabled_pipeline_is_refused_with_a_message(http_base: str, http_worksp
      "InvalidParameterAssignment", "pipeline_arg"),
     (b'{"ExperimentName": "e", "ParameterAssignments": {"pipeline_arg": {"v": 1}}}', 400, "InvalidField",
      "ParameterAssignments.pipeline_arg"),
-    (b'{"ExperimentName": "e", "ParameterAssignments": {"nope": 1}}', 400, "InvalidParameterAssignment", "nope"),
     (b'{"ExperimentName": "e", "ContinueOnStepFailure": "yes"}', 400, "InvalidField", "true or false"),
     (b'{"ExperimentName": "e", "Tags": {"a": null}}', 400, "InvalidField", "Tags.a"),
     (b'{"ExperimentName": "e", "Unexpected": 1}', 400, "UnknownField", "Unexpected"),
@@ -163,6 +162,20 @@ def test_bad_submit_bodies_are_4xx_with_the_error_shape(http_base: str, echo_pub
                            headers={"Content-Type": "application/json"}, timeout=10)
     error = error_of(answer, status)
     assert error["code"] == code and fragment in error["message"], error
+
+
+def test_undeclared_parameter_assignments_run_and_are_named_as_ignored(http_base: str,
+                                                                      echo_published: PublishedPipeline) -> None:
+    """AML v1 (and so Data Factory's "Execute ML pipeline") sends assignments a pipeline may not declare."""
+    answer = requests.post(on_host(echo_published.endpoint, http_base), timeout=10,
+                           json={"ExperimentName": "e", "ParameterAssignments": {"pipeline_arg": 3, "nope": 1}})
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["ParameterAssignments"]["pipeline_arg"] == 3 and "nope" not in body["ParameterAssignments"]
+    assert any("['nope'] are not declared" in note for note in body["Notes"])
+    assert wait_status(http_base, body["Id"]) == "Finished"
+    again = requests.get(f"{http_base}/api/runs/{body['Id']}", timeout=10).json()
+    assert again["Notes"] == body["Notes"]  # kept on the run, not only in the answer
 
 
 def test_publish_over_http_refuses_a_spec_too_large_to_store(http_base: str, http_workspace: Workspace,

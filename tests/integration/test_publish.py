@@ -86,7 +86,8 @@ def test_disable_refused_while_schedule_is_active(workspace: Workspace, pipeline
     assert PublishedPipeline.get(workspace, published.id).status == "Active"
 
 
-def test_experiment_submit_published_pipeline(workspace: Workspace, pipeline: Pipeline, experiment_name: str) -> None:
+def test_experiment_submit_published_pipeline(workspace: Workspace, pipeline: Pipeline, experiment_name: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     published = pipeline.publish(name=_name(), continue_on_step_failure=True)
     run = Experiment(workspace, experiment_name).submit(published, pipeline_parameters={"greeting": "hey",
                                                                                       "count": 2},
@@ -99,8 +100,16 @@ def test_experiment_submit_published_pipeline(workspace: Workspace, pipeline: Pi
     row = services_for(workspace.storage).runs.get_run(run.id)
     assert row["continue_on_step_failure"] is True and row["run_source"] == "SDK"
 
-    with pytest.raises(AmliteError, match="unknown pipeline parameter 'nope'"):
-        published.submit(workspace, experiment_name, pipeline_parameters={"nope": 1})
+    # AML v1 runs a published pipeline with undeclared ParameterAssignments and ignores them; so do we, saying so.
+    lenient = published.submit(workspace, experiment_name, pipeline_parameters={"nope": 1, "greeting": "yo"})
+    row = services_for(workspace.storage).runs.get_run(lenient.id)
+    assert row["parameters"]["greeting"] == "yo" and "nope" not in row["parameters"]
+    assert "['nope'] are not declared by this pipeline and were ignored" in row["recorded"]["notes"][0]
+    lenient.cancel()
+    with monkeypatch.context() as strict:
+        strict.setenv("AMLITE_STRICT_PARAMETERS", "true")
+        with pytest.raises(AmliteError, match="unknown pipeline parameter 'nope'"):
+            published.submit(workspace, experiment_name, pipeline_parameters={"nope": 1})
     with pytest.raises(AmliteError, match="unknown arguments"):
         Experiment(workspace, experiment_name).submit(published, bogus=1)
 
