@@ -16,6 +16,8 @@ from typing import Any
 from pipeline_core.webview.layout import Layout, layout_graph
 
 LABEL_CHARS = 26
+#: Data edges are labelled with the data they carry in graphs up to this many steps (larger ones: tooltips only).
+EDGE_LABEL_STEPS = 40
 _cache: OrderedDict[tuple[Any, ...], Layout] = OrderedDict()
 _cache_lock = Lock()
 CACHE_SIZE = 64
@@ -86,13 +88,18 @@ def render_graph(view: dict[str, Any], dom_prefix: str = "g") -> str:
            f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
            'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" class="arrowhead"/></marker></defs>',
            '<g class="edges">']
+    labels: list[str] = []
     for (a, b), points in layout.edges.items():
         edge = kinds.get((a, b), {})
         kind = "data" if edge.get("Kind") == "data" else "after"
         title = f"{a} \u2192 {b}" + (f" ({edge['Data']})" if edge.get("Data") else " (run_after)")
         out.append(f'<path class="edge {kind}" d="{_path(points)}" marker-end="url(#{marker})" '
                    f'data-from="{escape(a)}" data-to="{escape(b)}"><title>{escape(title)}</title></path>')
-    out.append('</g><g class="nodes">')
+        if edge.get("Data") and len(steps) <= EDGE_LABEL_STEPS:
+            (x1, y1), (x2, y2) = points[len(points) // 2 - 1], points[len(points) // 2]
+            labels.append(f'<text class="edge-label" x="{(x1 + x2) / 2 + 6:.1f}" y="{(y1 + y2) / 2 + 4:.1f}">'
+                          f"{escape(_short(str(edge['Data']), 20))}</text>")
+    out.append('</g><g class="edge-labels">' + "".join(labels) + '</g><g class="nodes">')
     for position, name in enumerate(layout.order):
         step, box = steps[name], layout.nodes[name]
         meta = step_meta(step)

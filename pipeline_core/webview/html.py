@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -20,6 +21,8 @@ from urllib.parse import quote, urlencode
 
 UI_PREFIX = "/api/ui"
 STATIC_PACKAGE = "pipeline_core.webview"
+#: A fact whose text is longer than this takes a whole row of the summary grid.
+WIDE_CHARS = 44
 STATIC_FILES = {"app.css": "text/css", "graph.css": "text/css", "app.js": "text/javascript",
                 "run.js": "text/javascript"}
 
@@ -74,8 +77,8 @@ def json_script(element_id: str, data: Any) -> str:
     return f'<script type="application/json" id="{esc(element_id)}">{text}</script>'
 
 
-def fmt_time(value: Any) -> str:
-    """``2026-05-01 12:00:03 UTC`` in a ``<time>`` element; '' when absent."""
+def fmt_time(value: Any, utc_suffix: bool = True) -> str:
+    """``2026-05-01 12:00:03 UTC`` in a ``<time>`` element (tables say UTC in the header); '' when absent."""
     if not value:
         return ""
     text = str(value)
@@ -85,7 +88,7 @@ def fmt_time(value: Any) -> str:
         return esc(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    shown = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    shown = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S" + (" UTC" if utc_suffix else ""))
     return f'<time datetime="{esc(text)}">{shown}</time>'
 
 
@@ -123,9 +126,14 @@ def table(headers: list[str], rows: list[list[str]], caption: str = "", empty: s
            f"<tbody>{body}</tbody></table></div>"
 
 
-def definition_list(items: list[tuple[str, str]]) -> str:
-    """``<dl>`` of (label, HTML value) pairs; empty values are left out."""
-    return '<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items if v) + "</dl>"
+def definition_list(items: list[tuple[str, str]], css: str = "summary") -> str:
+    """``<dl>`` of (label, HTML value) pairs, each pair in a ``<div>`` (a grid cell); empty values are left out."""
+    cells = []
+    for label, value in items:
+        if value:
+            wide = ' class="wide"' if len(re.sub(r"<[^>]*>", "", value)) > WIDE_CHARS else ""
+            cells.append(f"<div{wide}><dt>{esc(label)}</dt><dd>{value}</dd></div>")
+    return f'<dl class="facts {esc(css)}">' + "".join(cells) + "</dl>"
 
 
 NAV = (("runs", "Runs"), ("pipelines", "Pipelines"), ("schedules", "Schedules"))

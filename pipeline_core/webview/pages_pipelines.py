@@ -58,7 +58,7 @@ def pipelines_page(services: Services, request: ServiceRequest, viewer: Viewer) 
     pipeline_rows = [[f'<a href="{_pipeline_href(viewer, r.id)}">{esc(r.name)}</a>', esc(r.version or "-"),
                       badge(r.status), f'<span class="mono">{esc(short_id(r.id, 13))}</span>',
                       esc(", ".join(sorted(r.parameters)) or "none"), esc(", ".join(on_endpoints.get(r.id, []))),
-                      fmt_time(r.created_time)] for r in records]
+                      fmt_time(r.created_time, False)] for r in records]
     endpoint_rows = []
     for e in endpoints:
         versions = ", ".join(f'<a href="{_pipeline_href(viewer, v["PipelineId"])}">v{esc(v["Version"])}'
@@ -68,12 +68,12 @@ def pipelines_page(services: Services, request: ServiceRequest, viewer: Viewer) 
         endpoint_rows.append([f'<a href="{_endpoint_href(viewer, e["Id"])}">{esc(e["Name"])}</a>',
                               esc(e["DefaultVersion"]) + (f' <span class="muted">{esc(names.get(default, ""))}</span>'
                                                           if default else ""),
-                              versions, badge(e["Status"]), fmt_time(e["UpdatedTime"])])
+                              versions, badge(e["Status"]), fmt_time(e["UpdatedTime"], False)])
     body = ('<h1>Pipelines</h1><h2 id="published">Published pipelines</h2>'
-            + table(["Name", "Version", "Status", "Id", "Parameters", "On endpoints", "Published"], pipeline_rows,
+            + table(["Name", "Version", "Status", "Id", "Parameters", "On endpoints", "Published (UTC)"], pipeline_rows,
                     empty="Nothing published yet: Pipeline.publish(name=...) or POST /api/pipelines.")
             + '<h2 id="endpoints">Pipeline endpoints</h2>'
-            + table(["Name", "Default version", "Versions", "Status", "Updated"], endpoint_rows,
+            + table(["Name", "Default version", "Versions", "Status", "Updated (UTC)"], endpoint_rows,
                     empty="No pipeline endpoints yet: PipelineEndpoint.publish(ws, name, description, pipeline)."))
     return html_response(page(viewer, "Pipelines", body, active="pipelines"))
 
@@ -137,11 +137,11 @@ def submit_form(viewer: Viewer, action: str, parameters: dict[str, Any], experim
 def _recent_runs(services: Services, viewer: Viewer, pipeline: str) -> str:
     found = list_runs_page(services, pipeline=pipeline, per_page=10)
     rows = [[run_link(viewer, r["PartitionKey"], short_id(r["PartitionKey"])), esc(r.get("experiment")),
-             badge(r.get("status")), fmt_time(r.get("created_time")), esc(r.get("run_source") or "")]
+             badge(r.get("status")), fmt_time(r.get("created_time"), False), esc(r.get("run_source") or "")]
             for r in found.rows]
     more = (f'<p><a href="{href(viewer, f"{UI_PREFIX}/runs", pipeline=pipeline)}">All {found.total} runs</a></p>'
             if found.total > len(rows) else "")
-    return '<h2>Recent runs</h2>' + table(["Run", "Experiment", "Status", "Created", "Trigger"], rows,
+    return '<h2>Recent runs</h2>' + table(["Run", "Experiment", "Status", "Created (UTC)", "Trigger"], rows,
                                           empty="No runs yet.") + more
 
 
@@ -199,7 +199,7 @@ def endpoint_page(services: Services, request: ServiceRequest, viewer: Viewer) -
              f'v{esc(v["Version"])}</a>' + (' <span class="badge st-Finished">default</span>'
                                           if v["Version"] == record.default_version else ""),
              f'<a href="{_pipeline_href(viewer, v["PipelineId"])}" class="mono">{esc(short_id(v["PipelineId"], 13))}'
-             "</a>", fmt_time(v["CreatedTime"])] for v in entity["Versions"]]
+             "</a>", fmt_time(v["CreatedTime"], False)] for v in entity["Versions"]]
     form = ""
     if version is not None:
         pipeline = pipeline_entity(pipeline_store(services).get(version["PipelineId"]), request.base)
@@ -215,7 +215,7 @@ def endpoint_page(services: Services, request: ServiceRequest, viewer: Viewer) -
                                ("Description", esc(record.description)),
                                ("Default version", esc(record.default_version)),
                                ("Updated", fmt_time(record.updated_time))])
-            + "<h2>Versions</h2>" + table(["Version", "Published pipeline", "Added"], rows)
+            + "<h2>Versions</h2>" + table(["Version", "Published pipeline", "Added (UTC)"], rows)
             + f'<div class="two-col"><div>{form}</div></div>'
             + _recent_runs(services, viewer, record.id)
             + _schedules(services, viewer, request, pipeline_endpoint_id=record.id))

@@ -82,7 +82,7 @@ def runs_page(services: Services, request: ServiceRequest, viewer: Viewer) -> Se
         run_id = row["PartitionKey"]
         params = {k: v for k, v in (row.get("parameters") or {}).items()}
         rows.append([run_link(viewer, run_id, short_id(run_id)), esc(row.get("experiment")), badge(row.get("status")),
-                     fmt_time(row.get("created_time")), esc(_duration(row)),
+                     fmt_time(row.get("created_time"), False), esc(_duration(row)),
                      esc(row.get("run_source") or "SDK") + (f' <span class="muted">{esc(short_id(row["schedule_id"]))}'
                                                              "</span>" if row.get("schedule_id") else ""),
                      f'<span class="params">{esc(params_text(params))}</span>',
@@ -105,7 +105,7 @@ def runs_page(services: Services, request: ServiceRequest, viewer: Viewer) -> Se
                      "Older \u2192</a>")
     body = (f'<div class="title-row"><h1>Runs</h1><a class="button secondary" href="'
             f'{href(viewer, f"{UI_PREFIX}/runs", **query, page=found.page)}">Refresh</a></div>' + form
-            + table(["Run", "Experiment", "Status", "Created", "Duration", "Trigger", "Parameters", "Pipeline"], rows,
+            + table(["Run", "Experiment", "Status", "Created (UTC)", "Duration", "Trigger", "Parameters", "Pipeline"], rows,
                     empty="No runs match. Submit one from Pipelines, the SDK or `amlite run`.", css="runs")
             + f'<nav class="pager" aria-label="Pages">{"".join(pager)}</nav>')
     return html_response(page(viewer, "Runs", body, active="runs"))
@@ -187,6 +187,16 @@ def _dialogs(view: dict[str, Any], viewer: Viewer) -> str:
         '<button type="button" class="secondary" data-close>Close</button></div></form></dialog>')
 
 
+def error_block(text: str | None, element_id: str) -> str:
+    """An error's first line, with the rest (a traceback) folded under its last line."""
+    lines = (text or "").strip().splitlines()
+    hidden = "" if lines else " hidden"
+    rest = (f'<details class="error-details"><summary>{esc(lines[-1])}</summary><pre>{esc(text)}</pre></details>'
+            if len(lines) > 1 else "")
+    return (f'<div class="error-box" role="alert" id="{esc(element_id)}"{hidden}><strong>'
+            f'{esc(lines[0] if lines else "")}</strong>{rest}</div>')
+
+
 def run_page(services: Services, request: ServiceRequest, viewer: Viewer) -> ServiceResponse:
     """GET /api/ui/runs/{run_id}: summary, live graph, steps, and the step panel."""
     run_id = route_key(request, "run", "run_id")
@@ -200,8 +210,7 @@ def run_page(services: Services, request: ServiceRequest, viewer: Viewer) -> Ser
             names[record.id] = f"{record.name} v{record.version}" if record.version else record.name
         except Exception:  # noqa: BLE001 - a deleted pipeline still leaves its runs readable
             pass
-    error = (f'<p class="error-box" role="alert" id="run-error">{esc(run["Error"])}</p>' if run.get("Error")
-             else '<p class="error-box" role="alert" id="run-error" hidden></p>')
+    error = error_block(run.get("Error"), "run-error")
     notes = "".join(f"<li>{esc(n)}</li>" for n in run.get("Notes") or [])
     counts = " \u00b7 ".join(f"{n} {s}" for s, n in view["StatusCounts"].items())
     body = (

@@ -60,10 +60,10 @@ def schedules_page(services: Services, request: ServiceRequest, viewer: Viewer) 
         last = entity.get("LastRunId")
         rows.append([f'<a href="{href(viewer, f"{UI_PREFIX}/schedules/{seg(record.id)}")}">{esc(record.name)}</a>',
                      badge(record.status), _target(viewer, entity), esc(record.experiment_name),
-                     esc(trigger_text(_schedule(services, entity))), fmt_time(entity.get("NextFireTime")) or "-",
+                     esc(trigger_text(_schedule(services, entity))), fmt_time(entity.get("NextFireTime"), False) or "-",
                      run_link(viewer, last, short_id(last)) if last else "-"])
     body = ("<h1>Schedules</h1>"
-            + table(["Schedule", "Status", "Runs", "Experiment", "Trigger", "Next fire", "Last run"], rows,
+            + table(["Schedule", "Status", "Runs", "Experiment", "Trigger", "Next fire (UTC)", "Last run"], rows,
                     empty="No schedules yet: Schedule.create(ws, name=..., pipeline_id=..., recurrence=...)."))
     return html_response(page(viewer, "Schedules", body, active="schedules"))
 
@@ -73,10 +73,10 @@ def _history(decisions: list[dict[str, Any]], viewer: Viewer) -> str:
     for d in decisions:
         what = d.get("FireTime") or (f"{d.get('DataStoreName')}/{d.get('Blob')}" if d.get("Blob") else "")
         decision = d["Decision"] + (f": {d['Reason']}" if d.get("Reason") else "")
-        rows.append([fmt_time(d.get("Time")), f'<span class="decision d-{esc(d["Decision"])}">{esc(decision)}</span>',
+        rows.append([fmt_time(d.get("Time"), False), f'<span class="decision d-{esc(d["Decision"])}">{esc(decision)}</span>',
                      esc(d.get("Trigger")), run_link(viewer, d["RunId"], short_id(d["RunId"])) if d.get("RunId") else "-",
                      esc(what), esc(d.get("Message"))])
-    return table(["Time", "Decision", "Trigger", "Run", "Fire time / blob", "Message"], rows,
+    return table(["Time (UTC)", "Decision", "Trigger", "Run", "Fire time / blob", "Message"], rows,
                  empty="No decisions yet: the schedule has not been due.")
 
 
@@ -88,7 +88,7 @@ def schedule_page(services: Services, request: ServiceRequest, viewer: Viewer) -
     schedule = _schedule(services, entity)
     times = fire_time_entries(record, NEXT_COUNT)
     if record.recurrence:
-        fire_rows = [[fmt_time(t["Time"]), esc(t["LocalTime"])] for t in times["Value"]]
+        fire_rows = [[fmt_time(t["Time"], False), esc(t["LocalTime"])] for t in times["Value"]]
         upcoming = table(["UTC", f"Local ({times['TimeZone']})"], fire_rows,
                          empty="No fire times: the schedule is disabled.")
     else:
@@ -100,7 +100,7 @@ def schedule_page(services: Services, request: ServiceRequest, viewer: Viewer) -
         except NotFoundError:
             continue
         runs.append([run_link(viewer, run_id, short_id(run_id)), badge(row.get("status")),
-                     fmt_time(row.get("created_time"))])
+                     fmt_time(row.get("created_time"), False)])
     pending = entity.get("PendingChange")
     facts = definition_list([
         ("Id", f'<span class="mono">{esc(record.id)}</span>'), ("Status", badge(record.status)),
@@ -117,6 +117,6 @@ def schedule_page(services: Services, request: ServiceRequest, viewer: Viewer) -
             f'Schedules</a></nav><div class="title-row"><h1>Schedule {esc(record.name)}</h1>'
             f"{badge(record.status)}</div>" + facts
             + f'<div class="two-col"><div><h2>Next fire times</h2>{upcoming}</div><div><h2>Runs it started</h2>'
-            + table(["Run", "Status", "Created"], runs, empty="No runs yet.") + "</div></div>"
+            + table(["Run", "Status", "Created (UTC)"], runs, empty="No runs yet.") + "</div></div>"
             + "<h2>Decision history</h2>" + _history(decisions, viewer))
     return html_response(page(viewer, f"Schedule {record.name}", body, active="schedules"))

@@ -8,7 +8,8 @@
   var POLL_MS = 1500, LOG_POLL_MS = 1000, MAP_EVERY_MS = 5000, MAX_LOG_CHARS = 2000000;
   var TERMINAL = ["Finished", "Failed", "Canceled"];
   var LOG_FILES = ["std_log.txt", "70_driver_log.txt", "stdout.txt", "stderr.txt"];
-  var ERROR_LINE = /^\s*(Traceback \(most recent call last\)|[\w.]*(Error|Exception)\b.*|error: .*)$/m;
+  // the line naming the exception (``ValueError: ...``), or a line that starts with "error:"
+  var ERROR_LINE = /^\s*([\w.]*(Error|Exception)\b.*|error: .*)$/m;
   var runId = config.runId, view = config.view, selected = null, pollTimer = null, panel = null;
   var graph = document.getElementById("graph");
   var nodes = {}, order = [];
@@ -75,7 +76,14 @@
     setText('[data-run="end"]', fmtTime(run.EndTime));
     setText('[data-run="duration"]', run.DurationText || "-");
     var error = document.getElementById("run-error");
-    if (run.Error) { error.textContent = run.Error; error.hidden = false; }
+    if (run.Error && error.hidden) {
+      var lines = run.Error.trim().split("\n");
+      error.textContent = "";
+      error.appendChild(el("strong", { text: lines[0] }));
+      if (lines.length > 1) error.appendChild(el("details", { className: "error-details" }, [
+        el("summary", { text: lines[lines.length - 1] }), el("pre", { text: run.Error })]));
+      error.hidden = false;
+    }
     var counts = Object.keys(view.StatusCounts).map(function (k) { return view.StatusCounts[k] + " " + k; });
     document.getElementById("step-counts").textContent = counts.join(" \u00b7 ");
     var cancel = document.getElementById("cancel-run");
@@ -208,8 +216,11 @@
       facts.appendChild(dd);
     });
     if (step.Error) {
+      var lines = step.Error.trim().split("\n"), last = lines[lines.length - 1];
       facts.appendChild(el("dt", { text: "Error" }));
-      facts.appendChild(el("dd", { className: "error-text", text: step.Error }));
+      facts.appendChild(el("dd", {}, [el("span", { className: "error-text", text: lines[0] }), lines.length > 1 ?
+        el("details", { className: "error-details" }, [el("summary", { text: last }),
+          el("pre", { text: step.Error })]) : null]));
     }
     this.renderProgress(step);
     var key = JSON.stringify(step.Outputs);
