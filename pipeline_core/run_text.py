@@ -11,7 +11,8 @@ from typing import Any
 
 def reuse_text(row: dict[str, Any]) -> str:
     """Why a step ran or was reused: ``reused from RUN``, ``ran: script changed, ...``, or the recorded decision."""
-    reuse = row.get("reuse") if isinstance(row.get("reuse"), dict) else {}
+    found = row.get("reuse")
+    reuse: dict[str, Any] = found if isinstance(found, dict) else {}
     if row.get("is_reused"):
         return f"reused from {row.get('reused_run_id')}"
     if reuse.get("changed"):

@@ -67,7 +67,7 @@ def list_files(place: OutputPlace, top: int, continuation: str | None) -> dict[s
     files = [{"Path": _relative(place, b.name), "Size": b.size,
               "LastModified": b.last_modified.isoformat() if b.last_modified else None} for b in blobs]
     return {"Output": place.name, "DataStoreName": place.datastore, "RelativePath": place.prefix,
-            "Value": files, "Continuation": pages.continuation_token or None}
+            "Value": files, "Continuation": getattr(pages, "continuation_token", None) or None}
 
 
 def safe_relative_path(path: str | None) -> str:

@@ -101,7 +101,8 @@ def minibatch_map(services: Services, request: ServiceRequest) -> ServiceRespons
     so a page can draw 10,000 mini-batches from one small answer."""
     run_id, step = _run_and_step(request)
     row = services.runs.get_step(run_id, step)
-    progress = row.get("progress") if isinstance(row.get("progress"), dict) else {}
+    found = row.get("progress")
+    progress: dict[str, Any] = found if isinstance(found, dict) else {}
     count = int(progress.get("batches") or 0)
     marks = ["."] * count
     for found in BatchStore(services.account).rows(run_id, step, select=["index", "status"]):

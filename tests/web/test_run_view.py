@@ -196,3 +196,37 @@ def test_unknown_run_is_a_readable_404(page: Any, base: str) -> None:
     expect(page.locator(".error-box")).to_contain_text("no-such-run")
     api = requests.get(f"{base}/api/ui/runs/no-such-run", timeout=10)
     assert api.status_code == 404 and api.json()["error"]["code"] == "NotFound"
+
+
+def test_schedules_show_their_trigger_next_fire_times_and_decisions(page: Any, base: str, gated: PublishedPipeline,
+                                                                   experiment: str) -> None:
+    nightly = requests.post(f"{base}/api/schedules", timeout=10, json={
+        "Name": f"nightly-{experiment}", "PipelineId": gated.id, "ExperimentName": experiment,
+        "Description": "retrain every night at 02:30 Amsterdam time",
+        "Recurrence": {"Frequency": "Day", "Interval": 1, "Hours": [2], "Minutes": [30],
+                       "TimeZone": "W. Europe Standard Time"}})  # no StartTime: the first run starts now
+    assert nightly.status_code == 201, nightly.text
+    watched = requests.post(f"{base}/api/schedules", timeout=10, json={
+        "Name": f"on-new-data-{experiment}", "PipelineId": gated.id, "ExperimentName": experiment,
+        "DataStoreName": "workspaceblobstore", "PathOnDataStore": "incoming/", "PollingInterval": 5})
+    assert watched.status_code == 201, watched.text
+    schedule_id = nightly.json()["Id"]
+    page.goto(f"{base}/api/ui/schedules")
+    row = page.locator("table.data tr", has_text=f"nightly-{experiment}")
+    expect(row).to_contain_text("frequency='Day'")
+    expect(page.locator("table.data tr", has_text=f"on-new-data-{experiment}")).to_contain_text(
+        "workspaceblobstore/incoming/")
+    shoot(page, "schedules")
+    row.get_by_role("link", name=f"nightly-{experiment}").click()
+    expect(page.locator("h1")).to_contain_text(f"nightly-{experiment}")
+    fire_times = page.locator("table.data", has_text="W. Europe Standard Time").locator("tbody tr")
+    expect(fire_times).to_have_count(10)
+    expect(fire_times.first).to_contain_text("02:30:00+0")  # local time in the schedule's zone
+    history = page.locator("table.data", has_text="Decision")
+    expect(history).to_contain_text("fired")
+    started = requests.get(f"{base}/api/schedules/{schedule_id}/runs/last", timeout=10).json()["Id"]
+    expect(history.locator("tbody tr").first.get_by_role("link")).to_have_attribute("href", f"/api/ui/runs/{started}")
+    wait_status(base, started)
+    shoot(page, "schedule", full_page=True)
+    for created in (nightly.json(), watched.json()):
+        requests.post(f"{base}/api/schedules/{created['Id']}/disable", timeout=10)

@@ -10,7 +10,14 @@ from typing import Any
 
 import requests
 
-from pipeline_core import Pipeline, PipelineData, PipelineParameter, PublishedPipeline, PythonScriptStep, Workspace
+from pipeline_core import (
+    Pipeline,
+    PipelineData,
+    PipelineParameter,
+    PublishedPipeline,
+    PythonScriptStep,
+    Workspace,
+)
 
 TERMINAL = ("Finished", "Failed", "Canceled")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
