@@ -61,7 +61,7 @@ def step_meta(step: dict[str, Any]) -> str:
 
 
 def step_classes(step: dict[str, Any]) -> str:
-    return f"node st-{step['Status']}" + (" reused" if step.get("IsReused") else "")
+    return escape(f"node st-{step['Status']}" + (" reused" if step.get("IsReused") else ""))
 
 
 def _path(points: list[tuple[float, float]]) -> str:

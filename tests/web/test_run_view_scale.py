@@ -33,7 +33,7 @@ def test_a_200_step_run_with_10000_minibatches_renders_and_stays_live(page: Any,
     # live: a change written while the page is open shows up without a reload
     set_statuses(ws, run_id, {name: "Finished" for name in names[11:40]} | {names[40]: "Running"})
     expect(page.locator(f'#graph .node[data-step="{names[40]}"]')).to_have_class("node st-Running", timeout=10_000)
-    expect(page.locator("#step-counts")).to_contain_text("1 Running")
+    expect(page.locator("#step-counts")).to_contain_text("2 Running")  # that step and the ParallelRunStep
     # keyboard across the whole graph
     page.locator(f'#graph .node[data-step="{names[0]}"]').focus()
     page.keyboard.press("End")

@@ -196,6 +196,10 @@
   StepPanel.prototype.close = function () { this.closed = true; this.log.stop(); };
   StepPanel.prototype.update = function (step) {
     this.step = step;
+    this.log.update(step);
+    var key = JSON.stringify(step);
+    if (key === this.renderedKey) return;  // unchanged: keep what the reader opened (folded errors, focus)
+    this.renderedKey = key;
     this.head.textContent = "";
     this.head.appendChild(el("h2", { text: step.Name, id: "panel-title" }));
     this.head.appendChild(badge(step.Status));
@@ -223,9 +227,8 @@
           el("pre", { text: step.Error })]) : null]));
     }
     this.renderProgress(step);
-    var key = JSON.stringify(step.Outputs);
-    if (key !== this.outputKey) { this.outputKey = key; this.renderOutputs(step); }
-    this.log.update(step);
+    var outputs = JSON.stringify(step.Outputs);
+    if (outputs !== this.outputKey) { this.outputKey = outputs; this.renderOutputs(step); }
   };
 
   StepPanel.prototype.renderProgress = function (step) {
