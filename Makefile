@@ -7,10 +7,14 @@ PY_STAMP := $(VENV)/.amlite-installed
 NODE_STAMP := node_modules/.amlite-installed
 # Kept equal to amlite_devhost/worker_index.py's WORKER_PACKAGE (a test checks).
 WORKER_LOADER := azure-functions-runtime==1.3.0 azurefunctions-extensions-base==1.2.0
+# The web view's browser tests drive Debian's chromium (Playwright never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_STAMP := $(VENV)/.amlite-chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup run test lint bench clean
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM_STAMP)
 
 $(PY_STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +29,13 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-run: setup
+$(CHROMIUM_STAMP): $(PY_STAMP)
+	test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	test -x $(CHROMIUM)
+	touch $@
+
+run: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python examples/run_example.py
 
 test: setup

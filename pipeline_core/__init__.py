@@ -44,3 +44,12 @@ __all__ = [
     "Schedule", "ScheduleRecurrence", "ScriptRunConfig", "StepRun", "StepSequence", "TimeZone", "ValidationError",
     "Workspace",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``pipeline_core.RunDetails`` without importing the run view until it is used (it is a notebook tool)."""
+    if name == "RunDetails":
+        from pipeline_core.widgets import RunDetails
+
+        return RunDetails
+    raise AttributeError(f"module 'pipeline_core' has no attribute {name!r}")

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from pipeline_core.cli_schedules import add_schedule_commands
 from pipeline_core.errors import AmliteError, ValidationError
+from pipeline_core.run_text import progress_text, reuse_text
 
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -155,26 +156,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     for column in ("step", "status", "started", "ended", "reuse", *(["progress"] if with_progress else [])):
         table.add_column(column)
     for name, row in state.steps.items():
-        reuse = row.get("reuse") or {}
-        if row.get("is_reused"):
-            why = f"reused from {row.get('reused_run_id')}"
-        elif reuse.get("changed"):
-            why = "ran: " + ", ".join(reuse["changed"])
-        else:
-            why = reuse.get("decision", "")
-        cells = [name, row.get("status", ""), row.get("start_time", ""), row.get("end_time", ""), why]
+        cells = [name, row.get("status", ""), row.get("start_time", ""), row.get("end_time", ""), reuse_text(row)]
         if with_progress:
-            cells.append(_progress_cell(row.get("progress")))
+            cells.append(progress_text(row.get("progress")))
         table.add_row(*cells)
     console.print(table)
     return 0
-
-
-def _progress_cell(progress: Any) -> str:
-    """A ParallelRunStep's counts in a table cell: the log's progress line without its prefix."""
-    from pipeline_core.parallel.report import progress_line
-
-    return progress_line(progress).removeprefix("[amlite] progress: ") if isinstance(progress, dict) else ""
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

@@ -93,7 +93,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trigger(schedule: Any) -> str:
+def trigger_text(schedule: Any) -> str:
+    """What fires a schedule, in one line (its recurrence, or the watched datastore path); the web view shows it too."""
     if schedule.recurrence is not None:
         return repr(schedule.recurrence).removeprefix("ScheduleRecurrence(").removesuffix(")")
     path = schedule.path_on_datastore or "(whole container)"
@@ -112,7 +113,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for column in ("id", "name", "status", "pipeline / endpoint", "trigger", "next fire (UTC)"):
         table.add_column(column, overflow="fold")
     for s in schedules:
-        table.add_row(s.id, s.name, s.status, s.pipeline_id or f"endpoint {s.pipeline_endpoint_id}", _trigger(s),
+        table.add_row(s.id, s.name, s.status, s.pipeline_id or f"endpoint {s.pipeline_endpoint_id}", trigger_text(s),
                       s.next_fire_time or "-")
     console.print(table)
     return 0
@@ -122,7 +123,7 @@ def _print_one(schedule: Any) -> None:
     rows = [("id", schedule.id), ("name", schedule.name), ("status", schedule.status),
             ("description", schedule.description or "-"),
             ("pipeline", schedule.pipeline_id or f"endpoint {schedule.pipeline_endpoint_id}"),
-            ("experiment", schedule.experiment_name), ("trigger", _trigger(schedule)),
+            ("experiment", schedule.experiment_name), ("trigger", trigger_text(schedule)),
             ("next fire (UTC)", schedule.next_fire_time or "-"),
             ("DataPath parameter", schedule.data_path_parameter_name or "-")]
     entity = schedule._entity

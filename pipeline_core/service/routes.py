@@ -225,6 +225,9 @@ ROUTES: tuple[Route, ...] = (
 from pipeline_core.service.schedule_routes import SCHEDULE_ROUTES  # noqa: E402 - it needs Route (above)
 
 ROUTES += SCHEDULE_ROUTES
+from pipeline_core.service.view_routes import VIEW_ROUTES  # noqa: E402 - it needs Route (above)
+
+ROUTES += VIEW_ROUTES
 
 _BY_OPERATION = {route.operation_id: route for route in ROUTES}
 # Literal segments win over parameters (as ASP.NET Core routing decides), so

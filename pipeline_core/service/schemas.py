@@ -7,6 +7,7 @@ from typing import Any
 from pipeline_core.service.schedule_schemas import SCHEDULE_SCHEMAS
 from pipeline_core.service.schema_parts import ref as _ref
 from pipeline_core.service.schema_parts import string as _string
+from pipeline_core.service.view_schemas import VIEW_SCHEMAS
 from pipeline_core.spec import SCHEMA
 
 STATUS_CODES = ["NotStarted", "Queued", "Running", "Finished", "Failed", "Canceled", "CancelRequested"]
@@ -170,3 +171,4 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "OpenApiDocument": {"type": "object", "description": "This document"},
 }
 SCHEMAS.update(SCHEDULE_SCHEMAS)
+SCHEMAS.update(VIEW_SCHEMAS)

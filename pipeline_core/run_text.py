@@ -1,0 +1,29 @@
+"""Short texts about a run's steps that every view shows the same way: ``amlite show``, the web run view,
+the notebook widget.
+
+Kept in one place so a step's reuse decision reads identically in a terminal, a browser and a notebook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def reuse_text(row: dict[str, Any]) -> str:
+    """Why a step ran or was reused: ``reused from RUN``, ``ran: script changed, ...``, or the recorded decision."""
+    found = row.get("reuse")
+    reuse: dict[str, Any] = found if isinstance(found, dict) else {}
+    if row.get("is_reused"):
+        return f"reused from {row.get('reused_run_id')}"
+    if reuse.get("changed"):
+        return "ran: " + ", ".join(str(part) for part in reuse["changed"])
+    return str(reuse.get("decision") or "")
+
+
+def progress_text(progress: Any) -> str:
+    """A ParallelRunStep's counts as one line (the log's progress line without its prefix); '' for other steps."""
+    from pipeline_core.parallel.report import progress_line
+
+    if not isinstance(progress, dict):
+        return ""
+    return progress_line(progress).removeprefix("[amlite] progress: ")
