@@ -41,8 +41,8 @@ def raw_trigger_binding(function: Any) -> dict[str, Any]:
 def test_the_schedules_trigger_asks_the_host_for_the_blob_name_not_its_content() -> None:
     import function_app
 
-    (function,) = [f for f in function_app.app.get_functions() if f.get_function_name() == "schedules_blob_changed"]
-    binding = raw_trigger_binding(function)
+    (info,) = [f for f in index_app(function_app.app).functions if f.name == "schedules_blob_changed"]
+    binding = raw_trigger_binding(info.raw)
     assert binding["properties"] == {"SupportsDeferredBinding": True}
     assert binding["path"] == "workspaceblobstore/{name}" and binding["connection"] == "AzureWebJobsStorage"
 
