@@ -108,7 +108,7 @@ def container_client(connection: str, container: str) -> ContainerClient:
     return BlobServiceClient(account_url=uri, credential=DefaultAzureCredential()).get_container_client(container)
 
 
-def is_sdk_type(annotation: Any) -> bool:
+def is_sdk_type(annotation: Any) -> typing.TypeGuard[type]:
     """Whether ``annotation`` is an SDK binding type (a subclass of azurefunctions-extensions-base's ``SdkType``)."""
     if not isinstance(annotation, type) or not annotation.__module__.startswith("azurefunctions.extensions."):
         return False

@@ -48,20 +48,38 @@ def test_the_allowed_versions_are_the_ones_main_bicep_offers() -> None:
     assert match and re.findall(r"'(3\.\d+)'", match.group(1)) == allowed_versions()
 
 
+@pytest.fixture(scope="module")
+def resolutions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[subprocess.CompletedProcess[str], Path]]:
+    """pip's dry-run install for every allowed version, run side by side (each waits on the index)."""
+    started = {}
+    for version in allowed_versions():
+        folder = tmp_path_factory.mktemp(f"py{version}")
+        command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+                   "--only-binary=:all:", "--python-version", version, *(f"--platform={p}" for p in PLATFORMS),
+                   "--target", str(folder / "target"), "--report", str(folder / "report.json"),
+                   "-r", str(ROOT / "requirements.txt")]
+        started[version] = (command, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                      text=True), folder / "report.json")
+    done = {}
+    for version, (command, process, report) in started.items():
+        try:
+            out, err = process.communicate(timeout=240)
+        finally:
+            process.kill()
+        done[version] = (subprocess.CompletedProcess(command, process.returncode, out, err), report)
+    return done
+
+
 @pytest.mark.parametrize("version", allowed_versions())
-def test_requirements_install_from_wheels_on(version: str, tmp_path: Path) -> None:
-    report = tmp_path / "report.json"
-    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-               "--only-binary=:all:", "--python-version", version, *(f"--platform={p}" for p in PLATFORMS),
-               "--target", str(tmp_path / "target"), "--report", str(report), "-r", str(ROOT / "requirements.txt")]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=240)
+def test_requirements_install_from_wheels_on(version: str, resolutions: dict) -> None:
+    result, report = resolutions[version]
     if result.returncode != 0 and UNREACHABLE.search(result.stdout + result.stderr):
         pytest.skip(f"the package index is unreachable, so Python {version} wheels cannot be checked: "
                     f"{result.stderr.strip().splitlines()[-1]}")
     errors = [line for line in result.stderr.splitlines()
               if line.startswith("ERROR") and not line.startswith("ERROR: Ignored")]
     assert result.returncode == 0, f"requirements.txt does not install on Python {version}: {errors}"
-    chosen = {item["metadata"]["name"].lower().replace("_", "-"): item["metadata"]["version"]
-              for item in json.loads(report.read_text())["install"]}
+    installed = json.loads(report.read_text())["install"]
+    chosen = {item["metadata"]["name"].lower().replace("_", "-"): item["metadata"]["version"] for item in installed}
     assert {name: chosen.get(name) for name in pins()} == pins(), "pip picked other versions than the pins"
-    assert all(item["download_info"]["url"].endswith(".whl") for item in json.loads(report.read_text())["install"])
+    assert all(item["download_info"]["url"].endswith(".whl") for item in installed)
