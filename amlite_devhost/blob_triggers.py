@@ -8,7 +8,11 @@ names, and invokes the function for each blob that is new or whose ETag
 changed, passing an ``azure.functions.InputStream`` (``name`` is
 ``container/path``, ``uri``, ``length``, ``blob_properties`` with the ETag;
 ``read()`` downloads lazily). A parameter annotated ``bytes`` or ``str`` gets
-the content instead.
+the content instead; one annotated with an SDK type of
+azurefunctions-extensions-bindings-blob (``BlobClient``, ``ContainerClient``,
+``StorageStreamDownloader``) gets what the Python worker builds from the model
+binding data the host sends for it (connection, container, blob name; no
+content), through that extension's own converter.
 
 Differences from the host, on purpose for a dev tool: blobs present when the
 runner starts are a baseline, not delivered (the host keeps receipts across
@@ -24,12 +28,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import inspect
+import json
 import logging
 import os
 import re
 import threading
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import azure.functions as func
@@ -99,6 +106,26 @@ def container_client(connection: str, container: str) -> ContainerClient:
     from azure.identity import DefaultAzureCredential
 
     return BlobServiceClient(account_url=uri, credential=DefaultAzureCredential()).get_container_client(container)
+
+
+def is_sdk_type(annotation: Any) -> typing.TypeGuard[type]:
+    """Whether ``annotation`` is an SDK binding type (a subclass of azurefunctions-extensions-base's ``SdkType``)."""
+    if not isinstance(annotation, type) or not annotation.__module__.startswith("azurefunctions.extensions."):
+        return False
+    from azurefunctions.extensions.base import SdkType
+
+    return issubclass(annotation, SdkType)
+
+
+def sdk_trigger_value(connection: str, container: str, blob: str, annotation: type) -> Any:
+    """The client the worker passes for an SDK-type blob trigger: the extension's converter decodes the model
+    binding data (``Connection``, ``ContainerName``, ``BlobName``) the host sends instead of the content."""
+    from azurefunctions.extensions.base import Datum, get_binding_registry
+
+    content = json.dumps({"Connection": connection, "ContainerName": container, "BlobName": blob})
+    data = SimpleNamespace(version="1.0", source="AzureStorageBlobs", content_type="application/json", content=content)
+    converter = get_binding_registry().get("blobTrigger")
+    return converter.decode(Datum(data, "model_binding_data"), trigger_metadata={}, pytype=annotation)
 
 
 class DevBlobInputStream(func.InputStream):
@@ -236,9 +263,15 @@ class BlobTriggerRunner:
     def _trigger_value(self, watch: _Watch, stream: DevBlobInputStream) -> Any:
         param = watch.info.trigger_param or "blob"
         try:
-            annotation = inspect.signature(watch.info.func).parameters[param].annotation
-        except (KeyError, TypeError, ValueError):
-            annotation = None
+            annotation = typing.get_type_hints(watch.info.func).get(param)  # resolves `from __future__` strings
+        except Exception:  # noqa: BLE001 - an unresolvable hint: fall back to the raw annotation
+            try:
+                annotation = inspect.signature(watch.info.func).parameters[param].annotation
+            except (KeyError, TypeError, ValueError):
+                annotation = None
+        if is_sdk_type(annotation):
+            connection = str(watch.info.trigger.get("connection") or "AzureWebJobsStorage")
+            return sdk_trigger_value(connection, watch.path.container, stream._blob, annotation)
         if annotation in (bytes, "bytes"):
             return stream.read()
         if annotation in (str, "str"):

@@ -10,7 +10,11 @@ The blob trigger watches the ``workspaceblobstore`` container on the account
 of the ``AzureWebJobsStorage`` connection (the infra uses one account for both).
 Its source is ``AMLITE_BLOB_TRIGGER_SOURCE`` (``LogsAndContainerScan``, the
 host's polling scan, or ``EventGrid``); on Flex Consumption only ``EventGrid``
-exists, so it is the default there (docs/schedules.md: the subscription).
+exists, so it is the default there (``azd up`` creates the subscription:
+docs/schedules.md). It binds the SDK type ``BlobClient``
+(azurefunctions-extensions-bindings-blob): the host then sends only the blob's
+name, never its content, so a multi-GB data file costs the handler nothing;
+pipeline_core reads the version (ETag) it needs from the blob's properties.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 
 import azure.durable_functions as df
 import azure.functions as func
+import azurefunctions.extensions.bindings.blob as blob
 
 from pipeline_core.engine.launch import mark_queued
 from pipeline_core.engine.services import Services, services_for, storage_from_environment
@@ -62,12 +67,9 @@ async def ensure_started(client: df.DurableOrchestrationClient, services: Servic
     await client.start_new(ORCHESTRATOR, run_id, run_id)
 
 
-def blob_change(blob: func.InputStream) -> BlobChange:
-    """The trigger's ``container/path`` name (and ETag, when the host passes blob properties)."""
-    container, _, name = (blob.name or "").partition("/")
-    properties = getattr(blob, "blob_properties", None) or {}
-    etag = str(properties.get("ETag") or properties.get("Etag") or "").strip('"')
-    return BlobChange(container or BLOB_CONTAINER, name, etag)
+def blob_change(changed: blob.BlobClient) -> BlobChange:
+    """The changed blob's container and name; its ETag and last-modified time are read by ``on_blob_changed``."""
+    return BlobChange(changed.container_name or BLOB_CONTAINER, changed.blob_name)
 
 
 @bp.timer_trigger(arg_name="timer", schedule=TICK_SCHEDULE)
@@ -79,9 +81,9 @@ async def schedules_tick(timer: func.TimerRequest, client: df.DurableOrchestrati
         log.error("schedules tick: %s", error)
 
 
-@bp.blob_trigger(arg_name="blob", path=f"{BLOB_CONTAINER}/{{name}}", connection=BLOB_CONNECTION,
+@bp.blob_trigger(arg_name="changed", path=f"{BLOB_CONTAINER}/{{name}}", connection=BLOB_CONNECTION,
                  source=blob_source())
 @bp.durable_client_input(client_name="client")
-async def schedules_blob_changed(blob: func.InputStream, client: df.DurableOrchestrationClient) -> None:
+async def schedules_blob_changed(changed: blob.BlobClient, client: df.DurableOrchestrationClient) -> None:
     services = services_for(storage_from_environment())
-    await asyncio.to_thread(on_blob_changed, services, blob_change(blob), durable_starter(client, services))
+    await asyncio.to_thread(on_blob_changed, services, blob_change(changed), durable_starter(client, services))

@@ -1,7 +1,9 @@
 // amlite on Azure: a Flex Consumption (FC1) Function App running the Durable
 // orchestrator, one keyless storage account for both the Functions host and
 // amlite's run state and data, a user-assigned identity holding the data-plane
-// roles, and Application Insights on Log Analytics.
+// roles, Application Insights on Log Analytics, and the Event Grid system topic
+// that delivers the account's blob events to the data-change trigger (azd's
+// postdeploy hook subscribes the trigger: scripts/postdeploy_eventgrid.py).
 //
 // Deploy with `azd up` (see azure.yaml) or
 // `az deployment group create -g <rg> -f infra/main.bicep -p apiClientId=<app id>`.
@@ -37,15 +39,34 @@ param extraAppSettings object = {}
 @description('Durable Functions task hub name (AMLITE_TASK_HUB): letters and digits, starting with a letter.')
 param taskHubName string = 'amlite'
 
-@minValue(1)
+@minValue(40)
 @maxValue(1000)
-@description('Most instances the Flex Consumption app scales out to.')
+@description('Most instances the Flex Consumption app scales out to. 40 is the lowest maximum the plan accepts.')
 param maximumInstanceCount int = 100
 
 @minValue(0)
 @maxValue(20)
-@description('Always-ready instances for the "durable" trigger group. 1 removes the cold start of orchestrations and activities but is billed while idle.')
-param durableAlwaysReadyInstances int = 0
+@description('Always-ready instances for the "durable" trigger group. 1, as the Durable Functions docs recommend on Flex Consumption: orchestrations and activities start without a cold start. Billed while idle; 0 saves that.')
+param durableAlwaysReadyInstances int = 1
+
+@allowed([
+  '3.11'
+  '3.12'
+])
+@description('Python version of the app. Only versions every pin in requirements.txt installs on (docs/deploy.md: Python versions).')
+param pythonVersion string = '3.11'
+
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Memory of each instance, in MB. With stepMemoryMB it sets how many steps one instance runs at once.')
+param instanceMemoryMB int = 2048
+
+@minValue(0)
+@description('Memory budget of one step process, in MB; 0 = infra/sizing.json defaultStepMemoryMB (384). Each instance runs max(1, (instanceMemoryMB - 512) / stepMemoryMB) step activities at once.')
+param stepMemoryMB int = 0
 
 @minValue(0)
 @maxValue(32)
@@ -95,13 +116,30 @@ var stgName = !empty(storageAccountName) ? storageAccountName : 'st${token}'
 var deploymentContainerName = 'app-package-${token}'
 var tenantIdValue = !empty(apiTenantId) ? apiTenantId : tenant().tenantId
 
+// Sizing (docs/deploy.md: "How many steps run on one instance"). Every running
+// step is a child process of the Python worker, so the activities one instance
+// takes at once follow its memory: what the Functions host and the worker keep
+// (hostReserveMB) off the top, then one stepMemoryMB budget per step. This
+// overrides host.json's maxConcurrentActivityFunctions (the 2048 MB value).
+var sizing = loadJsonContent('sizing.json')
+var hostJson = loadJsonContent('../host.json')
+var durableHost = hostJson.extensions.durableTask
+var stepMemory = stepMemoryMB > 0 ? stepMemoryMB : sizing.defaultStepMemoryMB
+var activitySlots = max(1, (instanceMemoryMB - sizing.hostReserveMB) / stepMemory)
+
 // The Python worker runs orchestrator and activity invocations (both sync) on
 // one thread pool. Give it a thread for every invocation the Durable extension
-// may dispatch at once (host.json), so long-running step activities do not hold
-// up orchestrator replays or HTTP handlers.
-var durableHost = loadJsonContent('../host.json').extensions.durableTask
-var durableSlots = durableHost.maxConcurrentActivityFunctions + durableHost.maxConcurrentOrchestratorFunctions
+// may dispatch at once, so long-running step activities do not hold up
+// orchestrator replays or HTTP handlers.
+var durableSlots = activitySlots + durableHost.maxConcurrentOrchestratorFunctions
 var pythonThreads = pythonThreadCount > 0 ? pythonThreadCount : min(32, durableSlots)
+
+// host.json's functionTimeout (hh:mm:ss) bounds every activity; a step gets that
+// less the time its outputs and logs need to upload, so a timed-out step still
+// ends Failed with its logs instead of being cut off by the host.
+var timeoutParts = split(hostJson.functionTimeout, ':')
+var functionTimeoutSeconds = int(timeoutParts[0]) * 3600 + int(timeoutParts[1]) * 60 + int(timeoutParts[2])
+var stepTimeoutSeconds = functionTimeoutSeconds - sizing.stepUploadMarginSeconds
 
 // amlite's own settings; the host storage and monitoring settings are added in app/function-app.bicep.
 var amliteSettings = {
@@ -114,6 +152,12 @@ var amliteSettings = {
   AMLITE_STORAGE: storage.outputs.blobEndpoint
   AZURE_CLIENT_ID: identity.properties.clientId
   PYTHON_THREADPOOL_THREAD_COUNT: string(pythonThreads)
+  AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions: string(activitySlots)
+  AMLITE_STEP_TIMEOUT_SECONDS: string(stepTimeoutSeconds)
+  // The app package is mounted read-only; /tmp is the instance's own writable scratch.
+  AMLITE_CACHE_DIR: '/tmp/amlite'
+  // Flex Consumption runs blob triggers from Event Grid only.
+  AMLITE_BLOB_TRIGGER_SOURCE: 'EventGrid'
 }
 var audienceSettings = empty(apiAudiences) ? {} : { AMLITE_AUDIENCES: apiAudiences }
 
@@ -158,6 +202,18 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+// Blob events of the account; the postdeploy hook subscribes the data-change trigger's
+// webhook to it (the webhook key exists only once the app runs).
+module blobEvents 'core/blob-events.bicep' = {
+  name: 'blob-events'
+  params: {
+    name: 'evgt-amlite-${token}'
+    location: location
+    tags: tags
+    storageAccountId: storage.outputs.id
+  }
+}
+
 module network 'core/vnet.bicep' = if (vnetEnabled) {
   name: 'network'
   params: {
@@ -182,6 +238,8 @@ module api 'app/function-app.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     maximumInstanceCount: maximumInstanceCount
     durableAlwaysReadyInstances: durableAlwaysReadyInstances
+    pythonVersion: pythonVersion
+    instanceMemoryMB: instanceMemoryMB
     subnetId: vnetEnabled ? network.outputs.appSubnetId : ''
     appSettings: union(amliteSettings, audienceSettings, extraAppSettings)
   }
@@ -208,3 +266,10 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AMLITE_IDENTITY_CLIENT_ID string = identity.properties.clientId
 output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output AZURE_LOCATION string = location
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+
+@description('The Event Grid system topic of the account; the postdeploy hook subscribes the blob trigger to it.')
+output AMLITE_BLOB_EVENTS_TOPIC string = blobEvents.outputs.name
+
+@description('The public IP of the NAT gateway, which every outbound call leaves from when vnetEnabled (for allow lists); empty otherwise.')
+output AMLITE_OUTBOUND_IP string = vnetEnabled ? network.outputs.outboundIp : ''

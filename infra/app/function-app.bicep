@@ -1,5 +1,5 @@
-// The amlite Function App on a Flex Consumption (FC1) plan: Python 3.11, the
-// user-assigned identity for everything (host storage, deployment package,
+// The amlite Function App on a Flex Consumption (FC1) plan: Python 3.11 or 3.12,
+// the user-assigned identity for everything (host storage, deployment package,
 // telemetry, amlite's own storage access), no keys or connection strings.
 
 param name string
@@ -20,8 +20,11 @@ param deploymentContainerName string
 
 param applicationInsightsName string
 
+// Only versions every pin in requirements.txt has a wheel for, and that pyproject's
+// requires-python admits (tests/infra/test_infra_python_versions.py, tests/unit/test_packaging.py):
+// pandas 3 needs 3.11+; Python 3.13 runs on a different worker (azure-functions-runtime,
+// azure-functions 2.x) that this app is not tested on. docs/deploy.md: Python versions.
 @allowed([
-  '3.10'
   '3.11'
   '3.12'
 ])
@@ -33,8 +36,10 @@ param pythonVersion string = '3.11'
   4096
 ])
 param instanceMemoryMB int = 2048
+@minValue(40)
+@maxValue(1000)
 param maximumInstanceCount int = 100
-param durableAlwaysReadyInstances int = 0
+param durableAlwaysReadyInstances int = 1
 
 @description('Subnet (delegated to Microsoft.App/environments) for VNet integration; empty = none.')
 param subnetId string = ''

@@ -2,6 +2,12 @@
 // one subnet for the Function App's VNet integration (Flex Consumption needs it
 // delegated to Microsoft.App/environments) and one for private endpoints to the
 // storage account's blob, queue and table services, with their private DNS zones.
+//
+// With VNet integration the app's outbound traffic leaves through the app
+// subnet, and new subnets have no implicit ("default") outbound internet access.
+// The app still needs the internet: Entra ID (token validation keys, managed
+// identity tokens), Application Insights ingestion, package downloads of steps.
+// A NAT gateway on the app subnet gives it that, from one static public IP.
 
 param name string
 param location string
@@ -18,6 +24,36 @@ var storageServices = [
   'table'
 ]
 
+resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {
+  name: '${name}-nat-ip'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+  }
+  properties: {
+    publicIPAllocationMethod: 'Static'
+    publicIPAddressVersion: 'IPv4'
+  }
+}
+
+resource nat 'Microsoft.Network/natGateways@2024-05-01' = {
+  name: '${name}-nat'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+  }
+  properties: {
+    idleTimeoutInMinutes: 10
+    publicIpAddresses: [
+      {
+        id: natIp.id
+      }
+    ]
+  }
+}
+
 resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
   name: name
   location: location
@@ -33,6 +69,10 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         name: 'app'
         properties: {
           addressPrefix: appSubnetPrefix
+          defaultOutboundAccess: false
+          natGateway: {
+            id: nat.id
+          }
           delegations: [
             {
               name: 'flex-consumption'
@@ -47,6 +87,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         name: 'private-endpoints'
         properties: {
           addressPrefix: privateEndpointSubnetPrefix
+          defaultOutboundAccess: false
           privateEndpointNetworkPolicies: 'Disabled'
         }
       }
@@ -132,3 +173,5 @@ resource dnsGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024
 
 output appSubnetId string = appSubnet.id
 output vnetId string = vnet.id
+@description('The static public IP outbound calls from the app leave from.')
+output outboundIp string = natIp.properties.ipAddress
