@@ -1,0 +1,454 @@
+"""The run context service: a loopback HTTP service through which a running step reaches its own run.
+
+Why: a step's environment holds no storage key, connection string or function
+key (ARCHITECTURE §8), so ``Run.get_context().log(...)`` cannot write to storage
+itself. The process that runs the step (the Functions worker on Azure, the dev
+host or the local engine here) starts this service once, on 127.0.0.1 and a
+free port, and gives each step attempt ``AMLITE_RUN_CONTEXT_URL`` and a random
+``AMLITE_RUN_TOKEN``. The token is good for that step run and its pipeline run
+(``run.parent``) only, and only while the step runs: it is revoked when the
+attempt ends, and refused once the step row is terminal. Every name a step
+sends is checked here (artifact names as paths), never trusted.
+
+The rejected alternative was handing the step SAS URLs: a SAS cannot check
+names or values, cannot express "only this step's metric rows" over a table
+partition shared by the whole run, needs an account key for Table storage
+(no user delegation SAS exists for tables, and a keyless app has no key), and
+stays valid until it expires rather than until the step ends.
+
+Routes (all under ``/v1``, ``Authorization: Bearer <token>``):
+``GET runs/{id}``, ``POST|GET runs/{id}/metrics``, ``POST|GET runs/{id}/tags``,
+``POST runs/{id}/properties``, ``PUT|GET runs/{id}/files``,
+``GET runs/{id}/files/content``, ``POST runs/{id}/models``, ``GET models``,
+``POST models/local``, ``POST models/uploads``, ``PUT models/uploads/{id}``,
+``POST models``, ``POST|DELETE models/{name}/{version}``. Errors answer
+``{"error": {"code", "message", "details"}}``: 401 for a missing or unknown
+token, 403 for another run's id or a step that has ended.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pipeline_core.engine.services import Services
+from pipeline_core.errors import AmliteError, NotFoundError
+from pipeline_core.exceptions import ModelNotFoundException, ModelPathNotFoundException
+from pipeline_core.runcontext.names import check_artifact_name, check_model_name
+from pipeline_core.runcontext.records import RunRecords, step_run_id
+from pipeline_core.storage.model_store import ModelRecord, registration_fields
+from pipeline_core.storage.run_store import TERMINAL
+
+log = logging.getLogger("amlite.runcontext")
+
+URL_VARIABLE = "AMLITE_RUN_CONTEXT_URL"
+TOKEN_VARIABLE = "AMLITE_RUN_TOKEN"
+MAX_JSON_BODY = 16 * 1024 * 1024
+STATUS_RECHECK_SECONDS = 2.0
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Grant:
+    """What one step attempt's token allows."""
+
+    services: Services
+    run_id: str
+    step: str
+    uploads: dict[str, tuple[str, str]] = field(default_factory=dict)  # upload id -> (model name, root)
+    checked_at: float = 0.0
+
+    @property
+    def step_run_id(self) -> str:
+        return step_run_id(self.run_id, self.step)
+
+    @property
+    def records(self) -> RunRecords:
+        return RunRecords(self.services)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class Call:
+    """One request, as the route handlers see it."""
+
+    grant: Grant
+    args: tuple[str, ...]
+    query: dict[str, str]
+    handler: BaseHTTPRequestHandler
+
+    def json(self) -> dict[str, Any]:
+        length = _length(self.handler)
+        if length > MAX_JSON_BODY:
+            raise Refused(413, "BodyTooLarge", f"a JSON body may have at most {MAX_JSON_BODY} bytes")
+        try:
+            body = json.loads(self.handler.rfile.read(length) or b"{}")
+        except json.JSONDecodeError as exc:
+            raise Refused(400, "InvalidJson", f"the body is not JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise Refused(400, "InvalidJson", "the body must be a JSON object")
+        return body
+
+    def stream(self) -> tuple[_Body, int]:
+        length = _length(self.handler)
+        return _Body(self.handler.rfile, length), length
+
+    def run_id(self) -> str:
+        """The run id in the path, if the token covers it: its own step run, or its pipeline run."""
+        wanted = unquote(self.args[0])
+        if wanted not in (self.grant.step_run_id, self.grant.run_id):
+            raise Refused(403, "OtherRun", f"this step's token does not cover run {wanted!r}; a step reaches "
+                                           "only its own run and its pipeline run (run.parent)")
+        return wanted
+
+
+class _Body:
+    """The request body as a file of known length (never reads past it: the connection is kept alive)."""
+
+    def __init__(self, stream: Any, length: int):
+        self.stream, self.left = stream, length
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.stream.read(size)
+        self.left -= len(data)
+        return bytes(data)
+
+
+def _length(handler: BaseHTTPRequestHandler) -> int:
+    try:
+        return int(handler.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise Refused(400, "InvalidHeader", "Content-Length must be a number") from None
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    return query.get(name, "").lower() in ("1", "true", "yes")
+
+
+# -- route handlers -----------------------------------------------------------------
+def _details(call: Call) -> Any:
+    return call.grant.records.details(call.run_id())
+
+
+def _log_metrics(call: Call) -> Any:
+    metrics = call.json().get("metrics")
+    if not isinstance(metrics, list):
+        raise Refused(400, "InvalidField", "'metrics' must be a list")
+    return {"written": call.grant.records.log_metrics(call.run_id(), metrics)}
+
+
+def _get_metrics(call: Call) -> Any:
+    return {"metrics": call.grant.records.get_metrics(call.run_id(), recursive=_flag(call.query, "recursive"))}
+
+
+def _set_tags(call: Call) -> Any:
+    body, run_id = call.json(), call.run_id()
+    if body.get("tags"):
+        call.grant.records.set_tags(run_id, dict(body["tags"]))
+    if body.get("remove"):
+        call.grant.records.remove_tags(run_id, [str(n) for n in body["remove"]])
+    return call.grant.records.tags_and_properties(run_id)
+
+
+def _get_tags(call: Call) -> Any:
+    return call.grant.records.tags_and_properties(call.run_id())
+
+
+def _add_properties(call: Call) -> Any:
+    run_id = call.run_id()
+    call.grant.records.add_properties(run_id, dict(call.json().get("properties") or {}))
+    return call.grant.records.tags_and_properties(run_id)
+
+
+def _put_file(call: Call) -> Any:
+    run_id = call.run_id()
+    name = check_artifact_name(call.query.get("name", ""))
+    body, length = call.stream()
+    return {"name": call.grant.records.upload(run_id, name, body, length)}
+
+
+def _list_files(call: Call) -> Any:
+    return {"names": call.grant.records.file_names(call.run_id())}
+
+
+def _get_file(call: Call) -> Any:
+    run_id = call.run_id()
+    return call.grant.records.artifacts.open(run_id, check_artifact_name(call.query.get("name", "")))
+
+
+def _register_from_run(call: Call) -> Any:
+    body, run_id = call.json(), call.run_id()
+    name, path = str(body.pop("model_name", "") or ""), str(body.pop("model_path", "") or "")
+    record = call.grant.records.register_model(run_id, name, path, **body)
+    return record.to_dict()
+
+
+def _find_models(call: Call) -> Any:
+    q = call.query
+    store = call.grant.records.models
+    if q.get("version"):
+        return {"models": [store.get(q.get("name", ""), int(q["version"])).to_dict()]}
+    filters = {k: json.loads(q[k]) for k in ("tags", "properties") if q.get(k)}
+    found = store.find(q.get("name") or None, latest=_flag(q, "latest"), run_id=q.get("run_id") or None, **filters)
+    return {"models": [r.to_dict() for r in found]}
+
+
+def _local_model(call: Call) -> Any:
+    body = call.json()
+    version = body.get("version")
+    store = call.grant.records.models
+    record = store.get(str(body.get("name") or ""), int(version) if version not in (None, "") else None)
+    return {"path": str(store.local_copy(record)), "model": record.to_dict()}
+
+
+def _start_upload(call: Call) -> Any:
+    body = call.json()
+    name = check_model_name(body.get("name"))
+    root = check_artifact_name(str(body.get("root") or ""), "model root")
+    if "/" in root:
+        raise Refused(400, "InvalidField", f"model root {root!r} must be one file or folder name")
+    upload = call.grant.records.models.new_uid()
+    call.grant.uploads[upload] = (name, root)
+    return {"upload_id": upload}
+
+
+def _upload_part(call: Call) -> Any:
+    upload = call.grant.uploads.get(call.args[0])
+    if upload is None:
+        raise Refused(404, "UnknownUpload", "no model upload with that id was started with this token")
+    name, root = upload
+    path = check_artifact_name(call.query.get("path", ""), "model file name")
+    if path != root and not path.startswith(root + "/"):
+        raise Refused(400, "InvalidField", f"model file {path!r} is not under the model's root {root!r}")
+    body, length = call.stream()
+    call.grant.records.models.put_file(name, call.args[0], path, body, length)
+    return {"path": path}
+
+
+def _finish_upload(call: Call) -> Any:
+    body = call.json()
+    upload = call.grant.uploads.pop(str(body.get("upload_id") or ""), None)
+    if upload is None:
+        raise Refused(404, "UnknownUpload", "no model upload with that id was started with this token")
+    name, root = upload
+    store = call.grant.records.models
+    uid = str(body["upload_id"])
+    files = [b.name.split("/", 2)[2] for b in store.container.list_blobs(name_starts_with=store.file_prefix(name, uid))]
+    record = ModelRecord(name=name, version=0, uid=uid, root=root, is_file=files == [root],
+                         run_id=call.grant.step_run_id, experiment_name=str(
+                             call.grant.services.runs.get_run(call.grant.run_id).get("experiment") or ""),
+                         **registration_fields(body))
+    return store.create_version(record).to_dict()
+
+
+def _update_model(call: Call) -> Any:
+    body = call.json()
+    return call.grant.records.models.update(
+        unquote(call.args[0]), int(call.args[1]), add_tags=body.get("add_tags"), remove_tags=body.get("remove_tags"),
+        add_properties=body.get("add_properties"), description=body.get("description")).to_dict()
+
+
+def _delete_model(call: Call) -> Any:
+    store = call.grant.records.models
+    store.delete(store.get(unquote(call.args[0]), int(call.args[1])))
+    return {"deleted": True}
+
+
+Route = tuple[str, re.Pattern[str], Callable[[Call], Any]]
+_RUN = r"/v1/runs/([^/]+)"
+ROUTES: list[Route] = [(method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in [
+    ("GET", _RUN, _details),
+    ("POST", _RUN + "/metrics", _log_metrics),
+    ("GET", _RUN + "/metrics", _get_metrics),
+    ("POST", _RUN + "/tags", _set_tags),
+    ("GET", _RUN + "/tags", _get_tags),
+    ("POST", _RUN + "/properties", _add_properties),
+    ("PUT", _RUN + "/files", _put_file),
+    ("GET", _RUN + "/files", _list_files),
+    ("GET", _RUN + "/files/content", _get_file),
+    ("POST", _RUN + "/models", _register_from_run),
+    ("GET", "/v1/models", _find_models),
+    ("POST", "/v1/models/local", _local_model),
+    ("POST", "/v1/models/uploads", _start_upload),
+    ("PUT", r"/v1/models/uploads/([0-9a-f]{32})", _upload_part),
+    ("POST", "/v1/models", _finish_upload),
+    ("POST", r"/v1/models/([^/]+)/([0-9]{1,10})", _update_model),
+    ("DELETE", r"/v1/models/([^/]+)/([0-9]{1,10})", _delete_model),
+]]
+
+
+def _status_for(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, (NotFoundError, ModelNotFoundException, ModelPathNotFoundException)):
+        return 404, type(exc).__name__
+    return 400, type(exc).__name__
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a step's client reuses one connection
+    timeout = 300  # an idle kept-alive connection is closed after this
+    service: RunContextService  # set on the subclass each service makes
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        log.debug("run context %s: " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        try:
+            for route_method, pattern, handler in ROUTES:
+                match = pattern.match(parts.path)
+                if match and route_method == method:
+                    break
+            else:
+                raise Refused(404, "NoSuchRoute", f"{method} {parts.path} is not a run context route")
+            grant = self.service.authorize(self.headers.get("Authorization"))
+            result = handler(Call(grant, match.groups(), query, self))
+        except Refused as exc:
+            self._error(exc.status, exc.code, exc.message)
+            return
+        except AmliteError as exc:
+            self._error(*_status_for(exc), str(exc))
+            return
+        except Exception as exc:  # a storage or host problem: the step sees the reason, the host logs it
+            log.exception("run context %s %s failed", method, parts.path)
+            self._error(500, "HostError", f"{type(exc).__name__}: {exc}")
+            return
+        if isinstance(result, dict):
+            self._send(200, json.dumps(result, allow_nan=True).encode(), "application/json")
+        else:  # file chunks
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for chunk in result:
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        self.close_connection = True  # the body may be unread: never reuse this connection
+        body = json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
+        self._send(status, body, "application/json")
+
+
+class RunContextService:
+    """One per process: the loopback server and the grants of the steps this process runs."""
+
+    def __init__(self) -> None:
+        self._grants: dict[str, Grant] = {}
+        self._lock = threading.Lock()
+        handler = type("RunContextHandler", (_Handler,), {"service": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="amlite-run-context", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def grant(self, services: Services, run_id: str, step: str) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._grants[_hash(token)] = Grant(services, run_id, step)
+        return token
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._grants.pop(_hash(token), None)
+
+    def authorize(self, header: str | None) -> Grant:
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Refused(401, "NoToken", f"send the step's {TOKEN_VARIABLE} as 'Authorization: Bearer <token>'")
+        with self._lock:
+            grant = self._grants.get(_hash(token.strip()))
+        if grant is None:
+            raise Refused(401, "UnknownToken", "the token is not valid here (its step attempt has ended, or it "
+                                               "was never issued by this host)")
+        if time.monotonic() - grant.checked_at > STATUS_RECHECK_SECONDS:
+            status = grant.services.runs.get_step(grant.run_id, grant.step).get("status")
+            if status in TERMINAL:
+                self.revoke(token.strip())
+                raise Refused(403, "StepEnded", f"step {grant.step!r} of run {grant.run_id} has ended ({status}); "
+                                                "its token is no longer valid")
+            grant.checked_at = time.monotonic()
+        return grant
+
+    def grants(self) -> int:
+        with self._lock:
+            return len(self._grants)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+_service: RunContextService | None = None
+_service_lock = threading.Lock()
+
+
+def shared_service() -> RunContextService:
+    """This process's service, started on first use."""
+    global _service
+    with _service_lock:
+        if _service is None:
+            _service = RunContextService()
+        return _service
+
+
+def run_context_environment(services: Services, run_id: str, step: str) -> dict[str, str]:
+    """The two variables a step needs to reach its run (``Run.get_context()``); a new token per call.
+
+    Revoke it with :func:`end_run_context` when the attempt ends.
+    """
+    service = shared_service()
+    return {URL_VARIABLE: service.url, TOKEN_VARIABLE: service.grant(services, run_id, step)}
+
+
+def end_run_context(env: Mapping[str, str]) -> None:
+    """Revoke the token in a step environment built with :func:`run_context_environment` (no-op without one)."""
+    token = env.get(TOKEN_VARIABLE)
+    if token and _service is not None:
+        _service.revoke(token)
