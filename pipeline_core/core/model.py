@@ -10,6 +10,7 @@ workspace (``_workspace=``), or finds ``./azureml-models/{name}/{version}``.
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,8 @@ class Model:
 
     @staticmethod
     def list(workspace: Any, name: str | None = None, tags: Any = None, properties: Any = None,
-             run_id: str | None = None, latest: bool = False, expand: bool = True, **kwargs: Any) -> list[Model]:
+             run_id: str | None = None, latest: bool = False, expand: bool = True,
+             **kwargs: Any) -> builtins.list[Model]:
         """Registered versions, newest first per name; ``latest`` keeps only the newest of each name."""
         records = _registry(workspace).find_models(name, None, tags, properties, latest, run_id)
         return [Model._from_record(workspace, r) for r in records]
@@ -140,7 +142,7 @@ class Model:
     def add_tags(self, tags: dict[str, Any]) -> None:
         self._update(add_tags=dict(tags))
 
-    def remove_tags(self, tags: list[str]) -> None:
+    def remove_tags(self, tags: builtins.list[str]) -> None:
         self._update(remove_tags=[str(t) for t in tags])
 
     def add_properties(self, properties: dict[str, Any]) -> None:
@@ -151,9 +153,10 @@ class Model:
         remove = [t for t in self.tags if tags is not None and t not in tags]
         self._update(add_tags=dict(tags or {}), remove_tags=remove, description=description)
 
-    def update_tags_properties(self, add_tags: dict[str, Any] | None = None, remove_tags: list[str] | None = None,
+    def update_tags_properties(self, add_tags: dict[str, Any] | None = None,
+                               remove_tags: builtins.list[str] | None = None,
                                add_properties: dict[str, Any] | None = None,
-                               remove_properties: list[str] | None = None) -> None:
+                               remove_properties: builtins.list[str] | None = None) -> None:
         if remove_properties:
             raise AmliteError("properties cannot be removed once added; use tags for values that change")
         self._update(add_tags=add_tags, remove_tags=remove_tags, add_properties=add_properties)

@@ -64,7 +64,7 @@ class RunRecordsMixin:
         raise NotImplementedError
 
     # -- metrics -----------------------------------------------------------------------
-    def _log(self, name: str, kind: str, value: Any, description: str = "") -> None:
+    def _log_metric(self, name: str, kind: str, value: Any, description: str = "") -> None:
         check_metric_name(name)
         recorded = metric_values.record_value(kind, value, name)
         metric_values.encode(recorded, name)  # refuse an oversized value here, not in a background flush
@@ -72,21 +72,21 @@ class RunRecordsMixin:
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """Log a value; logging one name again makes it a series (``get_metrics`` returns the list)."""
-        self._log(name, metric_values.SCALAR, value, description)
+        self._log_metric(name, metric_values.SCALAR, value, description)
 
     def log_list(self, name: str, value: Any, description: str = "") -> None:
-        self._log(name, metric_values.LIST, list(value) if not isinstance(value, (str, bytes)) else value,
+        self._log_metric(name, metric_values.LIST, list(value) if not isinstance(value, (str, bytes)) else value,
                   description)
 
     def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
         """One row of a table metric: ``run.log_row("curve", x=1, y=0.4)``."""
-        self._log(name, metric_values.ROW, kwargs, description or "")
+        self._log_metric(name, metric_values.ROW, kwargs, description or "")
 
     def log_table(self, name: str, value: dict[str, Any], description: str = "") -> None:
-        self._log(name, metric_values.TABLE, value, description)
+        self._log_metric(name, metric_values.TABLE, value, description)
 
     def _log_json(self, name: str, value: Any, description: str = "") -> None:
-        self._log(name, metric_values.JSON, value, description)
+        self._log_metric(name, metric_values.JSON, value, description)
 
     def log_confusion_matrix(self, name: str, value: Any, description: str = "") -> None:
         self._log_json(name, value, description)
@@ -117,7 +117,7 @@ class RunRecordsMixin:
             extension = (Path(str(path)).suffix.lstrip(".") or "png").lower()
         artifact = f"images/{_slug(name)}_{time.time_ns()}.{extension}"
         stored = self._records_backend().upload(self._records_id, artifact, io.BytesIO(data), len(data))
-        self._log(name, metric_values.IMAGE,
+        self._log_metric(name, metric_values.IMAGE,
                   f"{metric_values.ARTIFACT_ID_PREFIX}{self._records_id}/{stored}", description)
 
     def flush(self, timeout_seconds: int = 300) -> None:
@@ -340,8 +340,8 @@ class Run(RunRecordsMixin):
             from pipeline_core.core.experiment import Experiment
 
             info = self._details()
-            self._experiment = Experiment(_StepWorkspace(info.get("workspace") or {}, self._records_backend()),
-                                          info["experiment"])
+            workspace: Any = _StepWorkspace(info.get("workspace") or {}, self._records_backend())
+            self._experiment = Experiment(workspace, info["experiment"])
         return self._experiment
 
     @property
@@ -437,7 +437,7 @@ class _OfflineRun(Run):
     def _say(self, text: str) -> None:
         print(text, file=sys.stdout, flush=True)
 
-    def _log(self, name: str, kind: str, value: Any, description: str = "") -> None:
+    def _log_metric(self, name: str, kind: str, value: Any, description: str = "") -> None:
         try:
             check_metric_name(name)
             recorded = metric_values.record_value(kind, value, name)

@@ -87,7 +87,7 @@ class RunContextClient:
                 raise RunContextError("a file upload needs its length")
             headers["Content-Length"] = str(size)
         with self._lock:
-            for attempt, pause in enumerate((*_RETRIES, None)):
+            for pause in (*_RETRIES, None):
                 start = payload.tell() if hasattr(payload, "tell") else None
                 try:
                     conn = self._connection()

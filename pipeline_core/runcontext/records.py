@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from functools import cached_property
-from typing import IO, Any
+from typing import Any
 
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import NotFoundError
@@ -19,8 +19,8 @@ from pipeline_core.runcontext.names import check_artifact_name, check_model_name
 from pipeline_core.storage.artifact_store import ArtifactStore
 from pipeline_core.storage.metric_store import MetricStore
 from pipeline_core.storage.model_store import ModelRecord, ModelStore, registration_fields
-from pipeline_core.storage.run_tag_store import RunTagStore
 from pipeline_core.storage.run_store import step_key
+from pipeline_core.storage.run_tag_store import RunTagStore
 
 #: The data kinds a step's inputs can be; Run.input_datasets lists all of them by name.
 OUTPUT_KINDS = ("pipeline_data", "output")
@@ -99,7 +99,7 @@ class RunRecords:
         return found
 
     # -- files ---------------------------------------------------------------------
-    def upload(self, run_id: str, name: str, data: bytes | IO[bytes], length: int | None = None) -> str:
+    def upload(self, run_id: str, name: str, data: Any, length: int | None = None) -> str:
         return self.artifacts.upload(run_id, name, data, length)
 
     def file_names(self, run_id: str) -> list[str]:

@@ -328,12 +328,11 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         try:
-            for route_method, pattern, handler in ROUTES:
-                match = pattern.match(parts.path)
-                if match and route_method == method:
-                    break
-            else:
+            found = next(((handler, match) for route_method, pattern, handler in ROUTES
+                          if route_method == method and (match := pattern.match(parts.path))), None)
+            if found is None:
                 raise Refused(404, "NoSuchRoute", f"{method} {parts.path} is not a run context route")
+            handler, match = found
             grant = self.service.authorize(self.headers.get("Authorization"))
             result = handler(Call(grant, match.groups(), query, self))
         except Refused as exc:
@@ -385,8 +384,7 @@ class RunContextService:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def grant(self, services: Services, run_id: str, step: str) -> str:
         token = secrets.token_urlsafe(32)

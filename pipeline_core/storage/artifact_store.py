@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
@@ -39,8 +39,8 @@ class ArtifactStore:
     def blob_name(self, run_id: str, name: str) -> str:
         return artifact_prefix(run_id) + check_artifact_name(name)
 
-    def upload(self, run_id: str, name: str, data: bytes | IO[bytes], length: int | None = None) -> str:
-        """Store ``data`` as artifact ``name`` (overwriting, as AML's upload of the same name does)."""
+    def upload(self, run_id: str, name: str, data: Any, length: int | None = None) -> str:
+        """Store ``data`` (bytes, a readable, chunks) as artifact ``name`` (overwriting, as AML's upload does)."""
         blob = self.blob_name(run_id, name)
         self.container.upload_blob(blob, data, length=length, overwrite=True)
         return blob[len(artifact_prefix(run_id)):]

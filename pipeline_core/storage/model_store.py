@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -147,8 +147,9 @@ class ModelStore:
     def file_prefix(name: str, uid: str) -> str:
         return f"{check_model_name(name)}/{uid}/"
 
-    def put_file(self, name: str, uid: str, relative: str, data: bytes | IO[bytes], length: int | None = None) -> None:
-        """One file of a registration (``relative`` starts with the root: ``model.pkl`` or ``folder/a/b``)."""
+    def put_file(self, name: str, uid: str, relative: str, data: Any, length: int | None = None) -> None:
+        """One file of a registration (``relative`` starts with the root: ``model.pkl`` or ``folder/a/b``);
+        ``data``: bytes, a readable, or an iterable of chunks (what ``upload_blob`` takes)."""
         blob = self.file_prefix(name, uid) + check_artifact_name(relative, "model file name")
         self.container.upload_blob(blob, data, length=length, overwrite=True)
 

@@ -21,7 +21,12 @@ from pipeline_core.core import Model, Run
 from pipeline_core.errors import AmliteError
 from pipeline_core.exceptions import RunEnvironmentException
 from pipeline_core.pipeline.core.run import PipelineRun
-from pipeline_core.runcontext.server import TOKEN_VARIABLE, URL_VARIABLE, run_context_environment, shared_service
+from pipeline_core.runcontext.server import (
+    TOKEN_VARIABLE,
+    URL_VARIABLE,
+    run_context_environment,
+    shared_service,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -168,6 +173,9 @@ def test_a_step_logs_tags_uploads_and_registers_through_its_run_context(
     assert Run.get(workspace, step_run.id).get_metrics()["rmse"] == 0.3
     assert step_run.get_tags()["stage"] == "train" and step_run.get_properties() == {"algorithm": "ridge"}
     assert run.get_tags()["winner"] == step_run.id
+    step_run.log("reviewed_score", 7)  # the driver may record on a finished step run too, as in AML
+    step_run.tag("reviewed", "yes")
+    assert step_run.get_metrics()["reviewed_score"] == 7 and step_run.get_tags()["reviewed"] == "yes"
 
     # Files: listed and downloaded (names checked on the way down too).
     assert step_run.get_file_names() == ["notes.txt", "outputs/model.pkl"]
@@ -264,8 +272,10 @@ def test_outside_a_run_the_context_is_offline_and_never_fails(
 
 def test_bad_metric_values_are_refused_in_the_step_not_lost_later(monkeypatch: pytest.MonkeyPatch) -> None:
     """Checks happen at the call (the step sees the error), not in the background flush."""
+    from pipeline_core.runcontext import client
     from pipeline_core.runcontext.client import ChannelBackend, RunContextClient
 
+    monkeypatch.setattr(client, "_RETRIES", (0.01, 0.02))
     backend = ChannelBackend(RunContextClient("http://127.0.0.1:9", "t"))
     run = Run(None, "r_step", _backend=backend)  # type: ignore[arg-type]
     with pytest.raises(AmliteError, match="metric name"):
@@ -280,4 +290,4 @@ def test_bad_metric_values_are_refused_in_the_step_not_lost_later(monkeypatch: p
     started = time.monotonic()
     with pytest.raises(AmliteError, match="could not reach"):
         backend.client.call("GET", "/runs/r_step")
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 2
