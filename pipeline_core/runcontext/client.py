@@ -29,7 +29,8 @@ from pipeline_core.exceptions import ModelNotFoundException, ModelPathNotFoundEx
 URL_VARIABLE = "AMLITE_RUN_CONTEXT_URL"
 TOKEN_VARIABLE = "AMLITE_RUN_TOKEN"
 FLUSH_SECONDS = 1.0
-FLUSH_COUNT = 100
+FLUSH_COUNT = 100  # wakes the sender early
+MAX_PENDING = 20_000  # a logger faster than the host waits here rather than growing memory without bound
 _RETRIES = (0.2, 0.5, 1.0)
 
 
@@ -136,6 +137,21 @@ def _error(status: int, text: bytes) -> AmliteError:
     return RunContextError(f"the run context service answered {status}: {message}", status, code)
 
 
+def _parts(records: list[dict[str, Any]], count: int = 1000, size: int = 8 * 1024 * 1024) -> Iterator[list[Any]]:
+    """Requests of at most ``count`` records and about ``size`` bytes (the service takes 16 MiB bodies)."""
+    part: list[dict[str, Any]] = []
+    held = 0
+    for record in records:
+        length = len(json.dumps(record, allow_nan=True))
+        if part and (len(part) >= count or held + length > size):
+            yield part
+            part, held = [], 0
+        part.append(record)
+        held += length
+    if part:
+        yield part
+
+
 def _path_segment(value: str) -> str:
     return quote(value, safe="")
 
@@ -148,7 +164,7 @@ class ChannelBackend:
     def __init__(self, client: RunContextClient):
         self.client = client
         self._pending: list[tuple[str, dict[str, Any]]] = []
-        self._pending_lock = threading.Lock()
+        self._pending_lock = threading.Condition()
         self._writer = secrets.token_hex(4)
         self._counter = 0
         self._flusher: threading.Thread | None = None
@@ -156,37 +172,46 @@ class ChannelBackend:
 
     # -- metrics -----------------------------------------------------------------------
     def log(self, run_id: str, name: str, kind: str, value: Any, description: str = "") -> None:
+        """Queue one value for the background sender (microseconds; it never waits on the network)."""
         with self._pending_lock:
+            while len(self._pending) >= MAX_PENDING and self._flusher is not None:
+                self._pending_lock.wait(1.0)
             self._counter += 1
             sequence = f"{time.time_ns():020d}-{self._writer}-{self._counter:08d}"
             self._pending.append((run_id, {"name": name, "kind": kind, "value": value, "seq": sequence,
                                            "description": description}))
-            full = len(self._pending) >= FLUSH_COUNT
             if self._flusher is None:
                 self._flusher = threading.Thread(target=self._flush_forever, name="amlite-metrics", daemon=True)
                 self._flusher.start()
-        if full:
-            self.flush()
+            if len(self._pending) >= FLUSH_COUNT:
+                self._pending_lock.notify_all()
 
     def _flush_forever(self) -> None:
         while True:
-            time.sleep(FLUSH_SECONDS)
-            self.flush()
+            with self._pending_lock:
+                if len(self._pending) < FLUSH_COUNT:
+                    self._pending_lock.wait(FLUSH_SECONDS)
+            try:
+                self.flush()
+            except Exception as exc:  # never let the sender die: the next round tries again
+                print(f"[amlite] sending metrics failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
     def flush(self) -> None:
         """Send every pending metric now (grouped per run: the step's own and its parent's)."""
         with self.client._lock:  # one sender at a time, so batches arrive in logging order
             with self._pending_lock:
                 pending, self._pending = self._pending, []
+                self._pending_lock.notify_all()  # loggers held back by MAX_PENDING go on
             by_run: dict[str, list[dict[str, Any]]] = {}
             for run_id, record in pending:
                 by_run.setdefault(run_id, []).append(record)
             for run_id, records in by_run.items():
-                try:
-                    self.client.call("POST", f"/runs/{_path_segment(run_id)}/metrics", body={"metrics": records})
-                except AmliteError as exc:
-                    print(f"[amlite] {len(records)} metric values of run {run_id} could not be saved: {exc}",
-                          file=sys.stderr, flush=True)
+                for part in _parts(records):
+                    try:
+                        self.client.call("POST", f"/runs/{_path_segment(run_id)}/metrics", body={"metrics": part})
+                    except AmliteError as exc:
+                        print(f"[amlite] {len(part)} metric values of run {run_id} could not be saved: {exc}",
+                              file=sys.stderr, flush=True)
 
     def get_metrics(self, run_id: str, recursive: bool = False) -> dict[str, dict[str, Any]]:
         self.flush()
@@ -291,18 +316,23 @@ class ChannelBackend:
 
 
 _backend: ChannelBackend | None = None
-_backend_key: tuple[str, str] | None = None
+_backend_key: tuple[str, str, int] | None = None
 _backend_lock = threading.Lock()
 
 
 def context_backend() -> ChannelBackend | None:
-    """The channel to this step's host, or None outside a step (no ``AMLITE_RUN_CONTEXT_URL``)."""
+    """The channel to this step's host, or None outside a step (no ``AMLITE_RUN_CONTEXT_URL``).
+
+    One per process: a forked child (multiprocessing) gets its own connection and sender; it
+    should call ``run.flush()`` before it ends, since a forked child skips ``atexit``.
+    """
     global _backend, _backend_key
     url, token = os.environ.get(URL_VARIABLE), os.environ.get(TOKEN_VARIABLE)
     if not url or not token:
         return None
+    key = (url, token, os.getpid())
     with _backend_lock:
-        if _backend is None or _backend_key != (url, token):
+        if _backend is None or _backend_key != key:
             _backend = ChannelBackend(RunContextClient(url, token))
-            _backend_key = (url, token)
+            _backend_key = key
         return _backend

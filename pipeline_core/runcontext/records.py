@@ -109,6 +109,7 @@ class RunRecords:
     def register_model(self, run_id: str, model_name: str, model_path: str, **fields: Any) -> ModelRecord:
         """Register the run's uploaded file or folder ``model_path`` as the next version of ``model_name``."""
         check_model_name(model_name)
+        recorded = registration_fields(fields)
         path = check_artifact_name(str(model_path or "").rstrip("/"), "model_path")
         names = self.artifacts.blobs_under(run_id, path)
         if not names:
@@ -126,7 +127,7 @@ class RunRecords:
         pipeline_run, _ = split_run_id(run_id)
         experiment = self.services.runs.get_run(pipeline_run).get("experiment") or ""
         record = ModelRecord(name=model_name, version=0, uid=uid, root=root, is_file=names == [path],
-                             run_id=run_id, experiment_name=experiment, **registration_fields(fields))
+                             run_id=run_id, experiment_name=experiment, **recorded)
         return store.create_version(record)
 
     # -- what a step's Run object shows ----------------------------------------------

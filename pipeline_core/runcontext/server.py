@@ -108,6 +108,8 @@ class Call:
         return body
 
     def stream(self) -> tuple[_Body, int]:
+        if self.handler.headers.get("Content-Length") is None:
+            raise Refused(411, "LengthRequired", "send the file with a Content-Length header")
         length = _length(self.handler)
         return _Body(self.handler.rfile, length), length
 
@@ -168,7 +170,7 @@ def _set_tags(call: Call) -> Any:
         call.grant.records.set_tags(run_id, dict(body["tags"]))
     if body.get("remove"):
         call.grant.records.remove_tags(run_id, [str(n) for n in body["remove"]])
-    return call.grant.records.tags_and_properties(run_id)
+    return {"ok": True}
 
 
 def _get_tags(call: Call) -> Any:
@@ -178,7 +180,7 @@ def _get_tags(call: Call) -> Any:
 def _add_properties(call: Call) -> Any:
     run_id = call.run_id()
     call.grant.records.add_properties(run_id, dict(call.json().get("properties") or {}))
-    return call.grant.records.tags_and_properties(run_id)
+    return {"ok": True}
 
 
 def _put_file(call: Call) -> Any:
@@ -340,6 +342,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except AmliteError as exc:
             self._error(*_status_for(exc), str(exc))
+            return
+        except (ValueError, TypeError) as exc:  # a malformed value in the request (a version, a filter)
+            self._error(400, "InvalidValue", f"{type(exc).__name__}: {exc}")
             return
         except Exception as exc:  # a storage or host problem: the step sees the reason, the host logs it
             log.exception("run context %s %s failed", method, parts.path)

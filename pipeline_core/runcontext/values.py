@@ -121,8 +121,8 @@ def json_safe(metrics: Any) -> Any:
     return metrics
 
 
-def short(metrics: Mapping[str, Any], width: int = 160) -> str:
-    """One line for ``amlite show``: ``rmse=0.3 loss=[3 values, last 0.1] table{a,b}`` (values, series, tables)."""
+def short(metrics: Mapping[str, Any]) -> str:
+    """One line for ``amlite show``: ``rmse=0.3 loss=[3 values, last 0.1] curve{x,y}`` (values, series, tables)."""
     parts: list[str] = []
     order = {bool: 0, list: 1, dict: 2}
     for name, value in sorted(metrics.items(), key=lambda item: order.get(type(item[1]), 0)):
@@ -133,12 +133,13 @@ def short(metrics: Mapping[str, Any], width: int = 160) -> str:
         else:
             text = f"{name}={_fmt(value)}"
         parts.append(text)
-    line = "  ".join(parts)
-    return line if len(line) <= width else line[:width - 3] + "..."
+    return "  ".join(parts)
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     text = str(value)
+    if text.startswith(ARTIFACT_ID_PREFIX):
+        return "[image]"
     return text if len(text) <= 40 else text[:37] + "..."

@@ -103,6 +103,11 @@ class ModelRecord:
 def registration_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """The AML keyword arguments of a registration that its record keeps (tags and properties checked)."""
     datasets = fields.get("datasets") or []
+    for key in ("tags", "properties"):
+        if not isinstance(fields.get(key) or {}, dict):
+            raise AmliteError(f"{key} must be a dict of name -> value, not {type(fields[key]).__name__}")
+    if not isinstance(datasets, list):
+        raise AmliteError(f"datasets must be a list, not {type(datasets).__name__}")
     return {"tags": dict(check_tag(k, v) for k, v in (fields.get("tags") or {}).items()),
             "properties": dict(check_tag(k, v, "property") for k, v in (fields.get("properties") or {}).items()),
             "description": str(fields.get("description") or ""),

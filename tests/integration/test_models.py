@@ -40,6 +40,7 @@ def init():
     version = Model(Run.get_context().experiment.workspace, args.model_name).version
 
 def run(mini_batch):
+    Run.get_context().log("batch_size", len(mini_batch))  # from every worker process
     return [f"{os.path.basename(p)} {int(pathlib.Path(p).read_text()) * factor} v{version}" for p in mini_batch]
 """
 
@@ -206,6 +207,8 @@ def test_parallel_run_step_init_loads_a_registered_model(workspace: Workspace, s
     lines = run._services.container_for(ref.datastore_name).download_blob(
         f"{ref.path_on_datastore}/parallel_run_step.txt").readall().decode().splitlines()
     assert sorted(lines) == [f"n{i}.txt {i * 3} v2" for i in range(5)]  # the latest version, loaded in init()
+    sizes = run.find_step_run("score")[0].get_metrics()["batch_size"]
+    assert sorted(sizes if isinstance(sizes, list) else [sizes]) == [1, 2, 2]  # no worker's values overwritten
 
 
 def test_a_script_step_registers_and_reads_models_through_its_run_context(

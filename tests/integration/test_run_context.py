@@ -45,6 +45,15 @@ run.log_row("curve", x=1, y=0.5)
 run.log_row("curve", x=2, y=0.25)
 run.log_table("confusion", {"label": ["a", "b"], "count": [3, 4]})
 run.log("nan_metric", float("nan"))
+with open("plot.png", "wb") as handle:
+    handle.write(b"\\x89PNG fake")
+
+class Figure:  # what log_image needs of a matplotlib figure
+    def savefig(self, target, format):
+        target.write(b"\\x89PNG drawn " + format.encode())
+
+run.log_image("from_file", path="plot.png")
+run.log_image("from_plot", plot=Figure())
 run.tag("stage", "train")
 run.set_tags({"team": "ml", "flag": None})
 run.add_properties({"algorithm": "ridge"})
@@ -72,7 +81,7 @@ print("CONTEXT", json.dumps({
     "model": model.id, "later": later.id, "refused": refused,
     "inputs": sorted(run.input_datasets), "outputs": sorted(run.output_datasets),
     "tags": run.get_tags(), "properties": run.get_properties(),
-    "metrics": {k: v for k, v in run.get_metrics().items() if k != "nan_metric"},
+    "metrics": {k: v for k, v in run.get_metrics().items() if k not in ("nan_metric", "from_file", "from_plot")},
     "files": run.get_file_names(),
 }))
 """
@@ -94,9 +103,9 @@ leaked = pathlib.Path(sys.argv[1], "token.txt").read_text()
 other = pathlib.Path(sys.argv[1], "run_id.txt").read_text()
 mine = os.environ["AZUREML_RUN_ID"]
 
-def call(method, path, token, data=None):
+def call(method, path, token, data=None, headers=None):
     request = urllib.request.Request(base + path, data=data, method=method,
-                                     headers={"Authorization": "Bearer " + token})
+                                     headers={"Authorization": "Bearer " + token, **(headers or {})})
     try:
         with urllib.request.urlopen(request) as answer:
             return answer.status
@@ -110,6 +119,13 @@ print("PROBE", json.dumps({
     "no_token": call("GET", f"/v1/runs/{urllib.parse.quote(mine, safe='')}", ""),
     "own": call("GET", f"/v1/runs/{urllib.parse.quote(mine, safe='')}/metrics", own),
     "hostile_name": call("PUT", f"/v1/runs/{urllib.parse.quote(mine, safe='')}/files?name=..%2F..%2Fx", own, b"x"),
+    "bad_json": call("POST", f"/v1/runs/{urllib.parse.quote(mine, safe='')}/metrics", own, b"{nope"),
+    "bad_metric": call("POST", f"/v1/runs/{urllib.parse.quote(mine, safe='')}/metrics", own,
+                       json.dumps({"metrics": [{"name": "x", "kind": "scalar", "value": 1, "seq": "../x"}]}).encode()),
+    "bad_version": call("GET", "/v1/models?name=m&version=latest", own),
+    "bad_tags": call("POST", f"/v1/runs/{urllib.parse.quote(mine, safe='')}/models", own,
+                     json.dumps({"model_name": "m", "model_path": "x", "tags": ["a"]}).encode()),
+    "no_route": call("GET", "/v1/secrets", own),
 }))
 """
 
@@ -158,10 +174,11 @@ def test_a_step_logs_tags_uploads_and_registers_through_its_run_context(
     assert seen["tags"] == {"stage": "train", "team": "ml", "flag": ""}
     assert seen["properties"] == {"algorithm": "ridge"}
     assert (seen["model"], seen["later"]) == (f"{model_name}:1", f"{model_name}:2")
-    assert seen["files"] == ["notes.txt", "outputs/model.pkl"]
+    assert [f for f in seen["files"] if not f.startswith("images/")] == ["notes.txt", "outputs/model.pkl"]
 
     # The driver's view: AML's get_metrics shapes, the step's own and the run's (recursive).
     metrics = step_run.get_metrics()
+    images = {name: metrics.pop(name) for name in ("from_file", "from_plot")}
     assert {k: v for k, v in metrics.items() if k != "nan_metric"} == expected
     assert metrics["nan_metric"] != metrics["nan_metric"]  # NaN survives the round trip
     assert step_run.get_metrics(name="rmse") == {"rmse": 0.3}
@@ -177,8 +194,13 @@ def test_a_step_logs_tags_uploads_and_registers_through_its_run_context(
     step_run.tag("reviewed", "yes")
     assert step_run.get_metrics()["reviewed_score"] == 7 and step_run.get_tags()["reviewed"] == "yes"
 
-    # Files: listed and downloaded (names checked on the way down too).
-    assert step_run.get_file_names() == ["notes.txt", "outputs/model.pkl"]
+    # Files: listed and downloaded (names checked on the way down too); images are files too.
+    prefix = f"aml://artifactId/ExperimentRun/dcid.{step_run.id}/"
+    image_files = sorted(value[len(prefix):] for value in images.values())
+    assert all(value.startswith(prefix + "images/") for value in images.values()), images
+    assert step_run.get_file_names() == sorted(["notes.txt", "outputs/model.pkl", *image_files])
+    step_run.download_file(image_files[1], str(tmp_path / "drawn.png"))
+    assert (tmp_path / "drawn.png").read_bytes() == b"\x89PNG drawn png"
     step_run.download_file("outputs/model.pkl", str(tmp_path))
     assert (tmp_path / "model.pkl").read_text() == "MODEL-BYTES"
     step_run.download_files(prefix="outputs", output_directory=str(tmp_path / "all"))
@@ -220,7 +242,8 @@ def test_a_step_reaches_only_its_own_run_and_only_while_it_runs(
     assert probe == {"leaked": 401,  # the first step's token died with its attempt
                      "other_run": 403,  # its own token does not cover another step's run
                      "no_token": 401, "own": 200,
-                     "hostile_name": 400}  # the service checks names itself; it never trusts the client
+                     "hostile_name": 400,  # the service checks names itself; it never trusts the client
+                     "bad_json": 400, "bad_metric": 400, "bad_version": 400, "bad_tags": 400, "no_route": 404}
 
 
 def test_a_token_for_a_step_that_ended_is_refused(finished_noop: PipelineRun) -> None:
