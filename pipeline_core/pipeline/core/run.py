@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline_core.core.run import RunRecordsMixin
 from pipeline_core.errors import AmliteError, NotFoundError, StepFailedError
 from pipeline_core.execution.logs import STD_LOG, STDERR_LOG, STDOUT_LOG
 from pipeline_core.run_source import RunSource, StoreRunSource
+from pipeline_core.runcontext.run_records import RunRecordsMixin
 from pipeline_core.storage.blobs import download_prefix
 from pipeline_core.storage.run_store import FAILED, TERMINAL
 
