@@ -13,6 +13,8 @@ from pipeline_core.core import (
     Datastore,
     Environment,
     Experiment,
+    Model,
+    Run,
     RunConfiguration,
     ScriptRunConfig,
     Workspace,
@@ -39,8 +41,9 @@ __version__ = VERSION
 __all__ = [
     "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding", "Dataset",
     "ParallelRunConfig", "ParallelRunStep",
-    "DataReference", "Datastore", "Environment", "Experiment", "OutputFileDatasetConfig", "Pipeline",
-    "PipelineData", "PipelineEndpoint", "PipelineParameter", "PipelineRun", "PublishedPipeline", "PythonScriptStep", "RunConfiguration",
+    "DataReference", "Datastore", "Environment", "Experiment", "Model", "OutputFileDatasetConfig", "Pipeline",
+    "PipelineData", "PipelineEndpoint", "PipelineParameter", "PipelineRun", "PublishedPipeline", "PythonScriptStep", "Run",
+    "RunConfiguration",
     "Schedule", "ScheduleRecurrence", "ScriptRunConfig", "StepRun", "StepSequence", "TimeZone", "ValidationError",
     "Workspace",
 ]

@@ -142,7 +142,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from pipeline_core.engine.services import services_for
 
-    state = services_for(_workspace().storage).runs.get_state(args.run_id)
+    services = services_for(_workspace().storage)
+    state = services.runs.get_state(args.run_id)
     run = state.run
     console.print(f"run [bold]{args.run_id}[/]  experiment {run.get('experiment')}  status {run.get('status')}")
     console.print(f"  created {run.get('created_time')}  started {run.get('start_time') or '-'}  "
@@ -161,7 +162,20 @@ def cmd_show(args: argparse.Namespace) -> int:
             cells.append(progress_text(row.get("progress")))
         table.add_row(*cells)
     console.print(table)
+    _print_metrics(services, args.run_id)
     return 0
+
+
+def _print_metrics(services: Any, run_id: str) -> None:
+    """One line per step that logged metrics (``Run.get_context().log``); "(run)" for ``run.parent.log``."""
+    from pipeline_core.runcontext.values import short
+    from pipeline_core.storage.metric_store import MetricStore
+
+    metrics = {step: values for step, values in MetricStore(services.account).metrics(run_id).items() if values}
+    if metrics:
+        console.print("metrics:")
+    for step, values in metrics.items():
+        console.print(Text(f"  {step or '(run)'}: {short(values)}"))
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

@@ -69,12 +69,16 @@ class ModelPathNotFoundException(AzureMLException):
     """``Model.get_model_path`` found no model files."""
 
 
+class RunEnvironmentException(AzureMLException):
+    """``Run.get_context(allow_offline=False)`` outside a step."""
+
+
 class DatasetException(AzureMLException):
     """A dataset could not be found or read."""
 
 
 __all__ = ["ActivityFailedException", "AuthenticationException", "AzureMLException", "ComputeTargetException",
            "DatasetException", "ExperimentExecutionException", "ModelNotFoundException",
-           "ModelPathNotFoundException", "ProjectSystemException", "RunConfigurationException",
+           "ModelPathNotFoundException", "ProjectSystemException", "RunConfigurationException", "RunEnvironmentException",
            "ServiceException", "SnapshotException", "TrainingException", "UserErrorException",
            "WebserviceException", "WorkspaceException"]

@@ -48,6 +48,10 @@ class RunSource(Protocol):
 
     def cancel(self) -> None: ...
 
+    def get_metrics(self) -> dict[str, dict[str, Any]]:
+        """Metrics logged in the run: ``{step name: {name: value}}``, "" for the run's own."""
+        ...
+
     def wait_for_change(self, poll: float, limit: float) -> None:
         """Sleep for the poll interval ``poll`` (never past ``limit`` seconds); earlier if the run changed."""
         ...
@@ -98,6 +102,11 @@ class StoreRunSource:
                 raise
             data = b""
         return data, offset + len(data)
+
+    def get_metrics(self) -> dict[str, dict[str, Any]]:
+        from pipeline_core.storage.metric_store import MetricStore
+
+        return MetricStore(self.services.account).metrics(self.run_id)
 
     def cancel(self) -> None:
         from pipeline_core.engine.activities import request_cancel

@@ -85,11 +85,13 @@ class AmliteClient(RestClient):
         return dict(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/{action}", repeatable=True))
 
     # -- runs ------------------------------------------------------------------------------
-    def get_run(self, run_id: str, steps: bool = False) -> Entity:
-        return dict(self.get_json(f"/api/runs/{_seg(run_id)}", {"steps": "true"} if steps else None))
+    def get_run(self, run_id: str, steps: bool = False, metrics: bool = False) -> Entity:
+        params = {**({"steps": "true"} if steps else {}), **({"metrics": "true"} if metrics else {})}
+        return dict(self.get_json(f"/api/runs/{_seg(run_id)}", params or None))
 
-    def list_steps(self, run_id: str) -> list[Entity]:
-        return list(self.get_json(f"/api/runs/{_seg(run_id)}/steps").get("Value") or [])
+    def list_steps(self, run_id: str, metrics: bool = False) -> list[Entity]:
+        params = {"metrics": "true"} if metrics else None
+        return list(self.get_json(f"/api/runs/{_seg(run_id)}/steps", params).get("Value") or [])
 
     def step_log(self, run_id: str, step: str, file: str | None = None, offset: int = 0) -> tuple[bytes, int]:
         """Log bytes from ``offset`` and the offset to continue from (``X-Log-Offset``)."""

@@ -95,6 +95,14 @@ class RestRunSource:
     def read_log(self, step: str, file: str = STD_LOG, offset: int = 0) -> tuple[bytes, int]:
         return self.client.step_log(self.run_id, step, None if file == STD_LOG else file, offset)
 
+    def get_metrics(self) -> dict[str, dict[str, Any]]:
+        """``{step: {name: value}}`` ("" = the run's own) from one ``GET /api/runs/{id}?steps=true&metrics=true``."""
+        entity = self.client.get_run(self.run_id, steps=True, metrics=True)
+        found: dict[str, dict[str, Any]] = {"": dict(entity.get("Metrics") or {})}
+        for step in entity.get("Steps") or []:
+            found[step["Name"]] = dict(step.get("Metrics") or {})
+        return found
+
     def cancel(self) -> None:
         """Like a local cancel, asking to cancel a run that already ended is not an error."""
         try:

@@ -34,6 +34,7 @@ from pipeline_core.execution.binding import (
 from pipeline_core.execution.logs import LOGS_CONTAINER, StepLog
 from pipeline_core.execution.process import run_process
 from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, cache_root, extract_to_cache, working_copy
+from pipeline_core.runcontext.server import end_run_context, run_context_environment
 from pipeline_core.storage.blobs import fingerprint, list_prefix, upload_folder
 from pipeline_core.storage.run_store import (
     CANCEL_REQUESTED,
@@ -271,6 +272,7 @@ class _StepRun:
         step_log = StepLog(self.services.account.container(LOGS_CONTAINER), self.run_id, self.name,
                            work / "std_log.txt")
         outputs: dict[str, dict[str, Any]] = {}
+        env: dict[str, str] = {}
         try:
             src = working_copy(self._snapshot_dir(), work / "src")
             paths: dict[str, Path] = {}
@@ -327,6 +329,7 @@ class _StepRun:
             self._raise_if_retries_left(f"{type(exc).__name__}: {exc}")
             return self._fail(f"{type(exc).__name__}: {exc}", outputs)
         finally:
+            end_run_context(env)  # the step's run context token dies with the attempt
             shutil.rmtree(work, ignore_errors=True)
 
     def _raise_if_retries_left(self, message: str) -> None:
@@ -358,6 +361,7 @@ class _StepRun:
             env[f"AML_PARAMETER_{key}"] = resolve_token(token, self.parameters, paths)
         for data_id, path in paths.items():
             env[f"AZUREML_DATAREFERENCE_{data_id.replace(':', '_')}"] = str(path)
+        env.update(run_context_environment(self.services, self.run_id, self.name))  # Run.get_context(); no secret
         return env
 
     def _end(self, status: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -65,6 +65,7 @@ from pipeline_core.parallel.report import Reporter, initial_progress, note
 from pipeline_core.parallel.slices import SliceRun, rows_target, slice_result, tally
 from pipeline_core.parallel.summary import limit_reason
 from pipeline_core.parallel.worker import PoolClosed, WorkerPool, WorkerSetup, close_pool, get_pool
+from pipeline_core.runcontext.server import end_run_context
 from pipeline_core.storage.blobs import list_prefix
 from pipeline_core.storage.run_store import (
     CANCEL_REQUESTED,
@@ -312,6 +313,7 @@ def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]
         reporter = Reporter(services, run_id, step)
         pool.context["reporter"] = reporter
         pool.closers.append(reporter.close)
+        pool.closers.append(lambda: end_run_context(env))  # after the workers' last metrics are sent
         _watch_for_cancel(services, run_id, step, pool)
         return pool
     except BaseException:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from pipeline_core.runcontext.values import json_safe
 from pipeline_core.storage.endpoint_store import EndpointRecord, EndpointVersion
 from pipeline_core.storage.pipeline_store import PipelineRecord
 
@@ -72,7 +73,9 @@ def split_assignments(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     return params, datapaths
 
 
-def run_entity(row: dict[str, Any], base: str, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def run_entity(row: dict[str, Any], base: str, steps: list[dict[str, Any]] | None = None,
+               metrics: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``metrics`` (``{step: {name: value}}``, "" for the run's own), when asked for, fills ``Metrics``."""
     run_id = row["PartitionKey"]
     params, datapaths = split_assignments(row.get("parameters") or {})
     recorded = row.get("recorded") if isinstance(row.get("recorded"), dict) else {}
@@ -95,12 +98,15 @@ def run_entity(row: dict[str, Any], base: str, steps: list[dict[str, Any]] | Non
         "Notes": list((recorded or {}).get("notes") or []),
         "RunUrl": run_url(base, run_id),
     }
+    if metrics is not None:
+        entity["Metrics"] = json_safe(metrics.get("", {}))
     if steps is not None:
-        entity["Steps"] = [step_entity(step, run_id, base) for step in steps]
+        entity["Steps"] = [step_entity(step, run_id, base, metrics) for step in steps]
     return entity
 
 
-def step_entity(row: dict[str, Any], run_id: str, base: str) -> dict[str, Any]:
+def step_entity(row: dict[str, Any], run_id: str, base: str,
+                metrics: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     name = row["name"]
     outputs = {data_id: {"DataStoreName": loc.get("datastore"), "RelativePath": loc.get("path")}
                for data_id, loc in (row.get("outputs") or {}).items() if isinstance(loc, dict)}
@@ -115,6 +121,7 @@ def step_entity(row: dict[str, Any], run_id: str, base: str) -> dict[str, Any]:
         "Error": row.get("error") or None,
         "LogUrl": step_log_url(base, run_id, name),
         "Progress": progress_entity(row.get("progress")),
+        **({"Metrics": json_safe(metrics.get(name, {}))} if metrics is not None else {}),
     }
 
 

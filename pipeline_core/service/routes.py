@@ -117,6 +117,7 @@ def _openapi(services: Services, request: ServiceRequest) -> ServiceResponse:
 _ID_KEY = Param("Idempotency-Key", "Repeat a submit safely: the same key (for the same pipeline or endpoint) "
                                    "within 24 hours returns the first run instead of creating another.")
 _VERSION = Param("version", "Endpoint version to run (default: the endpoint's default version)")
+_METRICS = Param("metrics", "Include the metrics logged with Run.get_context() (default false)", {"type": "boolean"})
 _SUBMIT_ERRORS = (400, 404, 409)
 _ENDPOINTS = f"{API_PREFIX}/pipelineendpoints"
 _ENDPOINT = f"{_ENDPOINTS}/{{endpoint}}"
@@ -182,9 +183,9 @@ ROUTES: tuple[Route, ...] = (
     # -- runs -----------------------------------------------------------------------------------
     Route("GET", f"{API_PREFIX}/runs/{{run_id}}", "getRun", ROLE_READ, run_ops.get_run, "Get a run", "runs",
           response_schema="PipelineRun",
-          query=(Param("steps", "Include the run's steps (default false)", {"type": "boolean"}),)),
+          query=(Param("steps", "Include the run's steps (default false)", {"type": "boolean"}), _METRICS)),
     Route("GET", f"{API_PREFIX}/runs/{{run_id}}/steps", "listRunSteps", ROLE_READ, run_ops.list_run_steps,
-          "List a run's steps", "runs", response_schema="StepRunList", errors=(404,)),
+          "List a run's steps", "runs", response_schema="StepRunList", errors=(404,), query=(_METRICS,)),
     Route("GET", f"{API_PREFIX}/runs/{{run_id}}/steps/{{step}}/logs", "getStepLog", ROLE_READ,
           run_ops.get_step_log, "A step's log text", "runs", response_content_type="text/plain",
           query=(Param("file", "std_log.txt (default), stdout.txt, stderr.txt or 70_driver_log.txt"),

@@ -26,6 +26,7 @@ from pipeline_core.service.request import ServiceRequest, ServiceResponse
 from pipeline_core.service.stores import endpoint_store, pipeline_store
 from pipeline_core.service.submission import Idempotency, SubmitOptions, SubmitResult, submit_published
 from pipeline_core.service.submit_body import fingerprint, parse_submit_body
+from pipeline_core.storage.metric_store import MetricStore
 from pipeline_core.storage.pipeline_store import PipelineRecord
 from pipeline_core.storage.run_store import CANCELED, FAILED, FINISHED
 
@@ -99,18 +100,29 @@ def submit_endpoint_run(services: Services, request: ServiceRequest) -> ServiceR
     return _submit(services, request, record, options, idempotency)
 
 
+def _metrics(services: Services, request: ServiceRequest, run_id: str) -> dict[str, dict[str, object]] | None:
+    """The run's metrics by step ("" = its own) when the request asks (``?metrics=true``): one partition read."""
+    if not query_bool(request, "metrics", False):
+        return None
+    return MetricStore(services.account).metrics(run_id)
+
+
 def get_run(services: Services, request: ServiceRequest) -> ServiceResponse:
     run_id = route_key(request, "run", "run_id")
     if query_bool(request, "steps", False):
         state = services.runs.get_state(run_id)
-        return ServiceResponse(200, run_entity(state.run, request.base, list(state.steps.values())))
-    return ServiceResponse(200, run_entity(services.runs.get_run(run_id), request.base))
+        return ServiceResponse(200, run_entity(state.run, request.base, list(state.steps.values()),
+                                               _metrics(services, request, run_id)))
+    row = services.runs.get_run(run_id)
+    return ServiceResponse(200, run_entity(row, request.base, metrics=_metrics(services, request, run_id)))
 
 
 def list_run_steps(services: Services, request: ServiceRequest) -> ServiceResponse:
     run_id = route_key(request, "run", "run_id")
     state = services.runs.get_state(run_id)
-    return ServiceResponse(200, {"Value": [step_entity(row, run_id, request.base) for row in state.steps.values()]})
+    metrics = _metrics(services, request, run_id)
+    return ServiceResponse(200, {"Value": [step_entity(row, run_id, request.base, metrics)
+                                           for row in state.steps.values()]})
 
 
 def get_step_log(services: Services, request: ServiceRequest) -> ServiceResponse:

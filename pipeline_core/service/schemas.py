@@ -18,6 +18,12 @@ STATUS_CODES = ["NotStarted", "Queued", "Running", "Finished", "Failed", "Cancel
 _SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 _TIME = {"type": "string", "format": "date-time", "nullable": True}
 _COUNT = {"type": "integer", "nullable": True}
+_METRICS = {
+    "type": "object", "additionalProperties": True,
+    "description": "Only with ?metrics=true: what Run.get_context().log*() recorded, as AML's get_metrics() "
+                   "returns it ({name: value, or a list of values, or {column: [values]}}; NaN and infinities "
+                   "as the strings \"NaN\", \"Infinity\", \"-Infinity\")",
+}
 # Inline, not a $ref: OpenAPI 3.0 ignores ``nullable`` next to a $ref, and other steps have none.
 _STEP_PROGRESS = {
     "type": "object", "nullable": True,
@@ -148,7 +154,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                        "IsReused": {"type": "boolean"}, "ReusedRunId": _string(nullable=True),
                        "Outputs": {"type": "object", "additionalProperties": _ref("DataPathAssignment")},
                        "Error": {"type": "object", "nullable": True}, "LogUrl": _string(),
-                       "Progress": _STEP_PROGRESS},
+                       "Progress": _STEP_PROGRESS, "Metrics": _METRICS},
     },
     "StepRunList": _list_of("StepRun"),
     "PipelineRun": {
@@ -163,7 +169,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                        "RunSource": _string(), "ContinueOnStepFailure": {"type": "boolean"},
                        "RegenerateOutputs": {"type": "boolean"}, "Error": {"type": "object", "nullable": True},
                        "Notes": {"type": "array", "items": {"type": "string"}},
-                       "RunUrl": _string("URL of this run"),
+                       "RunUrl": _string("URL of this run"), "Metrics": _METRICS,
                        "Steps": {"type": "array", "items": _ref("StepRun"),
                                  "description": "Only when asked for (?steps=true)"}},
     },

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline_core.errors import AmliteError, NotFoundError, StepFailedError
 from pipeline_core.execution.logs import STD_LOG, STDERR_LOG, STDOUT_LOG
 from pipeline_core.run_source import RunSource, StoreRunSource
+from pipeline_core.runcontext.run_records import RunRecordsMixin
 from pipeline_core.storage.blobs import download_prefix
 from pipeline_core.storage.run_store import FAILED, TERMINAL
 
@@ -55,13 +56,27 @@ class StepRunOutput:
         return self._reference
 
 
-class StepRun:
-    """One step of a pipeline run."""
+class StepRun(RunRecordsMixin):
+    """One step of a pipeline run (with AML's ``Run`` methods for its metrics, tags and files)."""
 
     def __init__(self, pipeline_run: PipelineRun, row: dict[str, Any]):
         self.pipeline_run = pipeline_run
         self._row = row
         self.name: str = row["name"]
+        self._records_id = f"{pipeline_run.id}_{self.name}"
+
+    def _records_backend(self) -> Any:
+        return self.pipeline_run._records_backend()
+
+    def _records_workspace(self) -> Any:
+        return self.pipeline_run.experiment.workspace
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
+                    populate: bool = False) -> dict[str, Any]:
+        """The metrics the step logged (``Run.get_context().log(...)``): ``{name: value or list}``."""
+        found = {k: v for k, v in self.pipeline_run._source.get_metrics().get(self.name, {}).items()
+                 if name is None or k == name}
+        return ({self.id: found} if found else {}) if recursive else found
 
     @property
     def id(self) -> str:
@@ -131,7 +146,7 @@ class StepRun:
         return f"StepRun(name={self.name!r}, status={self.status!r})"
 
 
-class PipelineRun:
+class PipelineRun(RunRecordsMixin):
     """A submitted pipeline. Reads its state from the run's partition in Table storage, or, when the
     workspace has an ``endpoint``, from the REST API (same rows, same methods: see ``run_source``)."""
 
@@ -144,6 +159,25 @@ class PipelineRun:
         # Outputs are downloaded from the workspace's storage on both paths (as AML downloads from the datastore).
         self._services = _services or services_for(experiment.workspace.storage)
         self._source: RunSource = _source or _source_for(experiment, run_id, self._services)
+        self._records_id = run_id
+
+    def _records_backend(self) -> Any:
+        from pipeline_core.runcontext.store_backend import StoreBackend
+
+        return StoreBackend(self._services)
+
+    def _records_workspace(self) -> Any:
+        return self.experiment.workspace
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
+                    populate: bool = False) -> dict[str, Any]:
+        """AML's shape: the run's own metrics (``run.parent.log`` in a step); with ``recursive``,
+        ``{run id: {name: value}}`` for the run and each step run that logged any."""
+        found = {step: {k: v for k, v in metrics.items() if name is None or k == name}
+                 for step, metrics in self._source.get_metrics().items()}
+        if not recursive:
+            return found.get("", {})
+        return {(f"{self.id}_{step}" if step else self.id): m for step, m in found.items() if m}
 
     @property
     def run_id(self) -> str:
@@ -166,7 +200,11 @@ class PipelineRun:
                 "runSource": run.get("run_source")}
 
     def get_tags(self) -> dict[str, str]:
-        return dict(self._source.get_run().get("tags") or {})
+        """Tags given at submit, and (local workspace) those set since, e.g. by a step's ``run.parent.tag``."""
+        tags = dict(self._source.get_run().get("tags") or {})
+        if self.experiment.workspace.endpoint is None:
+            tags.update(RunRecordsMixin.get_tags(self))
+        return tags
 
     def get_steps(self) -> list[StepRun]:
         """Steps in reverse start order, as AML returns them (unstarted steps last)."""
