@@ -177,7 +177,9 @@ def test_submit_runs_to_finished_with_parameters(services: Services, published: 
     assert ended.status == 409 and error_of(ended)["code"] == "RunAlreadyEnded"
 
 
-def test_submit_bad_parameters_are_400(services: Services, published: PublishedPipeline) -> None:
+def test_submit_bad_parameters_are_400(services: Services, published: PublishedPipeline,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AMLITE_STRICT_PARAMETERS", "true")  # by default undeclared ones are ignored, as in AML
     unknown = _submit(services, published.id, {"ExperimentName": "e", "ParameterAssignments": {"colour": "red"}})
     error = error_of(unknown)
     assert unknown.status == 400 and error["code"] == "InvalidParameterAssignment"
