@@ -145,7 +145,7 @@ def text_problems(value: Any, where: str, found: list[tuple[str, str]], limit: i
             if isinstance(key, str):
                 problem = text_problem(key)
                 if problem:
-                    found.append((f"{where} key {ascii(key)}", problem))
+                    found.append((f"{where}[{ascii(key)}] (the name itself)", problem))
                     continue
             text_problems(item, key_where, found, limit)
     elif isinstance(value, list):

@@ -60,6 +60,25 @@ def find_cycle(deps: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
+class Problem(str):
+    """A problem's text and the spec field it is about (``target``, e.g. ``PipelineSpec.steps[0] ('a').script_name``).
+
+    A ``str`` so every caller that joins or prints problems keeps working; the HTTP
+    service puts ``target`` in the error's ``details``.
+    """
+
+    target: str
+
+    def __new__(cls, text: str, target: str = "") -> Problem:
+        problem = super().__new__(cls, text)
+        problem.target = f"PipelineSpec.{target}" if target else "PipelineSpec"
+        return problem
+
+
+def _step_where(index: int, step: dict[str, Any]) -> str:
+    return f"steps[{index}] ({step.get('name')!r})"
+
+
 def data_id_problem(data_id: Any, entry: dict[str, Any]) -> str | None:
     """Why a data id cannot name a step's input or output (it becomes a folder name and an environment name)."""
     kind = entry.get("kind")
@@ -79,45 +98,51 @@ def _definition_paths(entry: dict[str, Any]) -> list[Any]:
     return paths if isinstance(paths, list) else []
 
 
-def data_path_problems(spec: PipelineSpec) -> list[str]:
+def data_path_problems(spec: PipelineSpec) -> list[Problem]:
     """Paths on datastores that could turn into climbing blob names: ``..`` segments, NUL, control characters."""
     errors = []
     for data_id, entry in spec.data.items():
         problem = datastore_path_problem(entry.get("path"))
         if problem:
-            errors.append(f"data {data_id!r}: path {entry.get('path')!r} {problem}; use a plain path on the datastore")
+            errors.append(Problem(f"data {data_id!r}: path {entry.get('path')!r} {problem}; use a plain path on the "
+                                  "datastore", f"data[{data_id!r}].path"))
         for index, path in enumerate(_definition_paths(entry)):
             problem = datastore_path_problem(path.get("path")) if isinstance(path, dict) else None
             if problem:
-                errors.append(f"dataset input {data_id!r}: paths[{index}] {path.get('path')!r} {problem}")
+                errors.append(Problem(f"dataset input {data_id!r}: paths[{index}] {path.get('path')!r} {problem}",
+                                      f"data[{data_id!r}].definition.paths[{index}].path"))
     for name, param in spec.parameters.items():
         default = param.get("default")
         if param.get("type") == "datapath" and isinstance(default, dict):
             problem = datastore_path_problem(default.get("path"))
             if problem:
-                errors.append(f"PipelineParameter {name!r} default DataPath path {default.get('path')!r} {problem}")
+                errors.append(Problem(f"PipelineParameter {name!r} default DataPath path {default.get('path')!r} "
+                                      f"{problem}", f"parameters[{name!r}].default.path"))
     return errors
 
 
-def step_problems(step: dict[str, Any], data: dict[str, Any]) -> list[str]:
-    """What makes one step unsafe to run whatever the graph: its name, type, script_name and data ids."""
+def step_problems(step: dict[str, Any], data: dict[str, Any], where: str = "") -> list[Problem]:
+    """What makes one step unsafe to run whatever the graph: its type, script_name and data ids."""
     name = step.get("name")
+    where = where or f"steps ({name!r})"
     errors = []
     if step.get("type") not in RUNNABLE_TYPES:
-        errors.append(f"step {name!r}: type {step.get('type')!r} cannot run here; use one of "
-                      f"{', '.join(RUNNABLE_TYPES)}")
+        errors.append(Problem(f"step {name!r}: type {step.get('type')!r} cannot run here; use one of "
+                              f"{', '.join(RUNNABLE_TYPES)}", f"{where}.type"))
     problem = script_name_problem(step.get("script_name"))
     if problem:
-        errors.append(f"step {name!r}: script_name {step.get('script_name')!r} {problem}")
+        errors.append(Problem(f"step {name!r}: script_name {step.get('script_name')!r} {problem}",
+                              f"{where}.script_name"))
     for key in ("inputs", "outputs"):
         for data_id in step.get(key) or []:
             problem = data_id_problem(data_id, data.get(data_id) or {})
             if problem:
-                errors.append(f"step {name!r}: {key[:-1]} {data_id!r} {problem}")
+                errors.append(Problem(f"step {name!r}: {key[:-1]} {data_id!r} {problem}", f"{where}.{key}"))
     if step.get("type") == "ParallelRunStep" and not (
             isinstance(step.get("parallel_run_config"), dict) and step.get("parallel_inputs")):
-        errors.append(f"ParallelRunStep {name!r} has no parallel_run_config or no parallel_inputs; build it with "
-                      "ParallelRunStep(parallel_run_config=ParallelRunConfig(...), inputs=[...])")
+        errors.append(Problem(f"ParallelRunStep {name!r} has no parallel_run_config or no parallel_inputs; build it "
+                              "with ParallelRunStep(parallel_run_config=ParallelRunConfig(...), inputs=[...])",
+                              f"{where}.parallel_run_config"))
     return errors
 
 
@@ -151,8 +176,8 @@ def validate_spec(spec: PipelineSpec, check_data: DataCheck | None = None,
     """
     errors = list(spec.problems)
     found: list[tuple[str, str]] = []
-    text_problems(spec.doc, "spec", found)
-    errors.extend(f"{where} {problem}" for where, problem in found)
+    text_problems({k: v for k, v in spec.doc.items() if k != "local"}, "", found)
+    errors.extend(Problem(f"the spec's {where.lstrip('.')} {problem}", where.lstrip(".")) for where, problem in found)
     names = spec.step_names
     if not names:
         errors.append("the pipeline has no steps; pass steps=[...] to Pipeline(...)")
@@ -180,9 +205,9 @@ def validate_spec(spec: PipelineSpec, check_data: DataCheck | None = None,
                           + "; a step cannot depend on its own output")
     data = spec.data
     errors.extend(data_path_problems(spec))
-    for step in spec.steps:
-        errors.extend(step_problems(step, data))
-        errors.extend(_snapshot_problems(step, snapshot_files))
+    for index, step in enumerate(spec.steps):
+        errors.extend(step_problems(step, data, _step_where(index, step)))
+        errors.extend(_snapshot_problems(step, snapshot_files, _step_where(index, step)))
     for data_id, entry in data.items():
         if check_data is None:
             break
@@ -192,7 +217,8 @@ def validate_spec(spec: PipelineSpec, check_data: DataCheck | None = None,
             problem = check_data(store, None)
             if problem:
                 what = "output" if entry.get("kind") in ("pipeline_data", "output") else "dataset input"
-                errors.append(f"{what} {data_id!r}: datastore {store!r}: {problem}")
+                errors.append(Problem(f"{what} {data_id!r}: datastore {store!r}: {problem}",
+                                      f"data[{data_id!r}].datastore"))
     for step in spec.steps:
         for inp in step["inputs"]:
             entry = data.get(inp, {})
@@ -216,11 +242,14 @@ def validate_spec(spec: PipelineSpec, check_data: DataCheck | None = None,
     return errors
 
 
-def _snapshot_problems(step: dict[str, Any], snapshot_files: SnapshotFiles | None) -> list[str]:
+def _snapshot_problems(step: dict[str, Any], snapshot_files: SnapshotFiles | None, where: str) -> list[Problem]:
     if snapshot_files is None or not step.get("snapshot") or script_name_problem(step.get("script_name")):
         return []
     try:
         problem = script_problem(step["script_name"], snapshot_files(step["snapshot"]))
     except AmliteError as exc:
-        return [f"step {step['name']!r}: {exc}"]
-    return [f"step {step['name']!r}: script_name {step['script_name']!r} {problem}"] if problem else []
+        return [Problem(f"step {step['name']!r}: {exc}", f"{where}.snapshot")]
+    if problem:
+        return [Problem(f"step {step['name']!r}: script_name {step['script_name']!r} {problem}",
+                        f"{where}.script_name")]
+    return []

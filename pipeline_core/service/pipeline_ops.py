@@ -71,7 +71,7 @@ def checked_spec(services: Services, doc: dict[str, Any]) -> PipelineSpec:
                           "InvalidPipelineSpec") from None
     if errors:
         raise ServiceError(400, "PipelineValidationFailed", "the pipeline is not valid: " + "; ".join(errors[:5]),
-                           [{"target": "PipelineSpec", "message": e} for e in errors])
+                           [{"target": getattr(e, "target", "PipelineSpec"), "message": e} for e in errors])
     return spec
 
 

@@ -19,7 +19,7 @@ from pipeline_core.pipeline.core.graph import NAME_RE
 from pipeline_core.safe_paths import datastore_path_problem, script_name_problem, text_problems
 from pipeline_core.service.keys import is_key_safe
 from pipeline_core.spec import SCHEMA
-from pipeline_core.validation import RUNNABLE_TYPES, STEP_NAME_RE, data_id_problem
+from pipeline_core.validation import RUNNABLE_TYPES, STEP_NAME_RE, Problem, data_id_problem
 
 TOKEN_KINDS = ("lit", "param", "data", "datapath")
 PARAMETER_TYPES = ("str", "int", "float", "bool", "datapath")
@@ -57,24 +57,13 @@ def _default_fits(kind: str, default: Any) -> bool:
     return isinstance(default, dict) and isinstance(default.get("datastore"), str) and _opt_str(default.get("path"))
 
 
-class SpecProblem(str):
-    """One problem's text, carrying the field it is about (``target``) for the error's ``details``."""
-
-    target: str
-
-    def __new__(cls, target: str, message: str) -> SpecProblem:
-        problem = super().__new__(cls, f"{target}: {message}")
-        problem.target = target
-        return problem
-
-
 class _Checker:
     def __init__(self, doc: dict[str, Any]):
         self.doc = doc
         self.problems: list[str] = []
 
     def add(self, where: str, message: str) -> None:
-        self.problems.append(SpecProblem(f"PipelineSpec.{where}", message))
+        self.problems.append(Problem(f"PipelineSpec.{where}: {message}", where))
 
     def text(self) -> None:
         """NUL and lone surrogates anywhere: they cannot reach a process, a Table property or a hash as text."""
