@@ -228,6 +228,20 @@ def test_parameter_assignments_with_nul_or_lone_surrogate_are_400(value: str, ho
     assert error["details"][0]["target"] == "ParameterAssignments.greeting"
 
 
+@pytest.mark.parametrize(("extra", "target"), [
+    ({"Tags": {"team": "a\x00"}}, "Tags.team"),
+    ({"Tags": {"team": "a\ud800"}}, "Tags.team"),
+    ({"Description": "d\x00"}, "Description"),
+    ({"RunSource": "r\x00"}, "RunSource"),
+], ids=["tag NUL", "tag lone surrogate", "description NUL", "run source NUL"])
+def test_submit_text_fields_with_nul_or_lone_surrogate_are_400(extra: dict[str, Any], target: str, host: str,
+                                                                base_spec: dict[str, Any]) -> None:
+    body = {"ExperimentName": "crafted", "PipelineSpec": base_spec, **extra}
+    answer = requests.post(f"{host}/api/runs", json=body, timeout=30)
+    assert answer.status_code == 400, answer.text[:300]
+    assert answer.json()["error"]["details"][0]["target"] == target
+
+
 def test_sound_spec_still_runs(host: str, base_spec: dict[str, Any], azurite: str) -> None:
     """The checks refuse what is crafted, not what the SDK builds."""
     answer = requests.post(f"{host}/api/runs", json={"ExperimentName": "crafted-sound", "PipelineSpec": base_spec,
