@@ -318,3 +318,39 @@ def test_executor_refuses_parameters_that_are_not_text(value: str, azurite: str,
                                            {"greeting": value})
     assert status == "Failed"
     assert "refused to run" in step["error"]["message"] and "'greeting'" in step["error"]["message"]
+
+
+# -- the SDK asks the same questions -------------------------------------------------------------
+def test_sdk_validation_refuses_the_same_specs(workspace: Workspace, tmp_path: Path) -> None:
+    """``Pipeline.validate()`` (run by submit and publish) refuses what the service refuses, with the same words."""
+    from pipeline_core import DataReference, OutputFileDatasetConfig
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "work.py").write_text(WORK)
+    (tmp_path / "outside.py").write_text("print('outside')\n")
+    store = workspace.get_default_datastore()
+
+    def problems(**kwargs: Any) -> str:
+        step = PythonScriptStep(kwargs.pop("script_name", "work.py"), name="work", source_directory=str(src),
+                                **kwargs)
+        return "\n".join(Pipeline(workspace, [step]).validate())
+
+    assert "option" in problems(script_name="-c", arguments=["print(1)"])
+    assert "absolute" in problems(script_name=str(tmp_path / "outside.py"))
+    assert "'..'" in problems(script_name="../outside.py")
+    assert "'..'" in problems(arguments=[OutputFileDatasetConfig("out", destination=(store, "../../x"))])
+    assert "NUL" in problems(arguments=["--greeting", "a\x00b"])
+    assert "'/'" in problems(arguments=[DataReference(store, data_reference_name="a/b", path_on_datastore="x")])
+    unregistered = problems(arguments=[PipelineData("out", datastore="nosuchstore")])
+    assert "output 'out': datastore 'nosuchstore'" in unregistered
+    ignored = src / ".amlignore"
+    ignored.write_text("work.py\n")
+    assert "was not found in source_directory's snapshot" in problems()
+    ignored.unlink()
+    assert problems() == ""
+    with pytest.raises(Exception, match="NUL"):
+        Experiment(workspace, "crafted-sdk").submit(Pipeline(workspace, [PythonScriptStep(
+            "work.py", name="work", source_directory=str(src),
+            arguments=["--greeting", PipelineParameter("greeting", "hi")])]),
+            pipeline_parameters={"greeting": "a\x00b"})
