@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from pipeline_core.errors import AmliteError
+from pipeline_core.pipeline.core.graph import NAME_RE
 from pipeline_core.safe_paths import (
     datastore_path_problem,
     plain_name_problem,
@@ -21,6 +22,8 @@ from pipeline_core.safe_paths import (
 from pipeline_core.spec import PipelineSpec, script_problem
 
 STEP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
+#: A snapshot is named by the SHA-256 of its content; nothing else may become its cache folder's name.
+SNAPSHOT_RE = re.compile(r"^[0-9a-f]{64}$")
 #: Data ids of these kinds are SDK object names (PipelineData, OutputFileDatasetConfig, dataset inputs).
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IDENTIFIER_KINDS = ("pipeline_data", "output", "dataset")
@@ -138,6 +141,10 @@ def step_problems(step: dict[str, Any], data: dict[str, Any], where: str = "") -
             problem = data_id_problem(data_id, data.get(data_id) or {})
             if problem:
                 errors.append(Problem(f"step {name!r}: {key[:-1]} {data_id!r} {problem}", f"{where}.{key}"))
+    for key in step.get("params") or {}:
+        if not isinstance(key, str) or not key or "=" in key or text_problem(key) or any(ord(c) < 32 for c in key):
+            errors.append(Problem(f"step {name!r}: params name {key!r} cannot name an environment variable "
+                                  "(AML_PARAMETER_<name>); use letters, digits and underscores", f"{where}.params"))
     if step.get("type") == "ParallelRunStep" and not (
             isinstance(step.get("parallel_run_config"), dict) and step.get("parallel_inputs")):
         errors.append(Problem(f"ParallelRunStep {name!r} has no parallel_run_config or no parallel_inputs; build it "
@@ -152,12 +159,16 @@ def run_time_problems(spec: PipelineSpec, step: dict[str, Any], parameters: dict
     if not isinstance(step.get("name"), str) or not STEP_NAME_RE.match(step["name"]):
         errors.append(f"step name {step.get('name')!r} is invalid")
     errors.extend(step_problems(step, spec.data))
+    if not isinstance(step.get("snapshot"), str) or not SNAPSHOT_RE.match(step["snapshot"]):
+        errors.append(f"step {step.get('name')!r}: snapshot {step.get('snapshot')!r} is not a snapshot hash")
     for data_id in [*(step.get("inputs") or []), *(step.get("outputs") or [])]:
         entry = spec.data.get(data_id) or {}
         problem = datastore_path_problem(entry.get("path"))
         if problem:
             errors.append(f"data {data_id!r}: path {entry.get('path')!r} {problem}")
     for name, value in parameters.items():
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            errors.append(f"pipeline parameter name {name!r} is invalid")
         if isinstance(value, dict):
             value = f"{value.get('datastore')}/{value.get('path') or ''}"
         problem = text_problem(value) if isinstance(value, str) else None

@@ -144,7 +144,7 @@ def extract_to_cache(snapshot_hash: str, data: bytes) -> Path:
     Each entry is joined with ``safe_join`` and written by hand (not ``ZipFile.extract``, which
     rewrites hostile names instead of refusing them), and only permission bits are applied.
     """
-    target = cache_root() / "snapshots" / snapshot_hash
+    target = safe_join(cache_root() / "snapshots", snapshot_hash, f"snapshot {snapshot_hash!r}")
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

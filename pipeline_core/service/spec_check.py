@@ -11,7 +11,6 @@ cannot make the planner start a step before the one that feeds it.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pipeline_core.parallel.config import ConfigError, check_value
@@ -19,12 +18,11 @@ from pipeline_core.pipeline.core.graph import NAME_RE
 from pipeline_core.safe_paths import datastore_path_problem, script_name_problem, text_problems
 from pipeline_core.service.keys import is_key_safe
 from pipeline_core.spec import SCHEMA
-from pipeline_core.validation import RUNNABLE_TYPES, STEP_NAME_RE, Problem, data_id_problem
+from pipeline_core.validation import RUNNABLE_TYPES, SNAPSHOT_RE, STEP_NAME_RE, Problem, data_id_problem
 
 TOKEN_KINDS = ("lit", "param", "data", "datapath")
 PARAMETER_TYPES = ("str", "int", "float", "bool", "datapath")
 DATA_KINDS = ("pipeline_data", "output", "data_reference", "datapath", "dataset")
-SNAPSHOT_RE = re.compile(r"^[0-9a-f]{64}$")
 INPUT_TYPES = ("file", "tabular")
 #: Published parameter declarations and each step's ``recorded`` settings are stored as JSON in Table
 #: properties (at most 32K characters; a run row holds the defaults plus the assigned values).

@@ -171,6 +171,8 @@ CASES: dict[str, tuple[Craft, str, str]] = {
     "argument NUL": (_set(("steps", 0, "arguments", 1), {"lit": "x\x00y"}), "NUL", "arguments[1].lit"),
     "step name ../..": (_step_name, "invalid", ".name"),
     "snapshot zip entry ../": (_zip_entry, "../../../escaped.py", ".snapshot"),
+    "params name with =": (_set(("steps", 0, "params"), {"A=B": {"lit": "x"}}), "environment variable", ".params"),
+    "snapshot hash ../": (_set(("steps", 0, "snapshot"), "../../../../tmp"), "snapshot", ".snapshot"),
 }
 
 
@@ -275,7 +277,8 @@ def _request(body: dict[str, Any], route: dict[str, str] | None = None) -> Servi
 
 # -- the executor's own check --------------------------------------------------------------------
 RUN_TIME_CASES = ["script_name -c <code>", "script_name absolute", "script_name ../..", "data id ../",
-                  "ParallelRunStep without config", "fixed destination ../.."]
+                  "ParallelRunStep without config", "fixed destination ../..", "params name with =",
+                  "snapshot hash ../"]
 
 
 def _run_behind_the_service(services: Services, ws: Workspace, doc: dict[str, Any],
