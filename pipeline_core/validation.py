@@ -150,6 +150,12 @@ def step_problems(step: dict[str, Any], data: dict[str, Any], where: str = "") -
         errors.append(Problem(f"ParallelRunStep {name!r} has no parallel_run_config or no parallel_inputs; build it "
                               "with ParallelRunStep(parallel_run_config=ParallelRunConfig(...), inputs=[...])",
                               f"{where}.parallel_run_config"))
+    elif step.get("type") == "ParallelRunStep":
+        values = step["parallel_run_config"].get("values")
+        file_name = values.get("append_row_file_name") if isinstance(values, dict) else None
+        if file_name is not None and (problem := plain_name_problem(file_name)):
+            errors.append(Problem(f"ParallelRunStep {name!r}: append_row_file_name {file_name!r} {problem}; name a "
+                                  "file, not a path", f"{where}.parallel_run_config.values.append_row_file_name"))
     return errors
 
 

@@ -357,3 +357,27 @@ def test_sdk_validation_refuses_the_same_specs(workspace: Workspace, tmp_path: P
             "work.py", name="work", source_directory=str(src),
             arguments=["--greeting", PipelineParameter("greeting", "hi")])]),
             pipeline_parameters={"greeting": "a\x00b"})
+
+
+def test_parallel_run_step_append_row_file_name_must_be_a_file_name(tmp_path: Path) -> None:
+    """The append_row file becomes a blob name inside the step's output; a path there would climb out of it.
+    ``ParallelRunConfig`` refuses one; a posted spec is refused by the same ``validate_spec`` the service runs."""
+    from pipeline_core import Dataset, OutputFileDatasetConfig, ParallelRunConfig, ParallelRunStep
+    from pipeline_core.spec import PipelineSpec
+    from pipeline_core.validation import validate_spec
+
+    (tmp_path / "score.py").write_text("def init():\n    pass\n\ndef run(batch):\n    return batch\n")
+    settings: dict[str, Any] = {"entry_script": "score.py", "source_directory": str(tmp_path), "error_threshold": 5,
+                                "output_action": "append_row", "environment": None, "compute_target": None,
+                                "node_count": 1}
+    with pytest.raises(ValueError, match="append_row_file_name"):
+        ParallelRunConfig(**settings, append_row_file_name="../../x.txt")
+    files = Dataset.File.from_files(("workspaceblobstore", "images/**"))
+    step = ParallelRunStep("score", ParallelRunConfig(**settings), inputs=[files.as_named_input("images")],
+                           output=OutputFileDatasetConfig("scores"))
+    doc = json.loads(Pipeline(Workspace(storage="UseDevelopmentStorage=true"), [step]).spec().to_json())
+    assert validate_spec(PipelineSpec(doc)) == []
+    doc["steps"][0]["parallel_run_config"]["values"]["append_row_file_name"] = "../../x.txt"
+    (problem,) = validate_spec(PipelineSpec(doc))
+    assert "append_row_file_name '../../x.txt'" in problem
+    assert problem.target == "PipelineSpec.steps[0] ('score').parallel_run_config.values.append_row_file_name"
