@@ -241,6 +241,8 @@ def uploaded_files(container: ContainerClient, snapshot_hash: str) -> tuple[str,
     except zipfile.BadZipFile as exc:
         raise AmliteError(f"snapshot {snapshot_hash}.zip is not a zip archive ({exc}); upload the zip the SDK "
                           "makes (Pipeline.publish or Experiment.submit do)") from None
+    if len(_listed) >= 4096:  # content-addressed, so never stale; only bounded
+        _listed.clear()
     _listed[snapshot_hash] = files
     return files
 
