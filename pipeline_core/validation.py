@@ -175,7 +175,9 @@ def run_time_problems(spec: PipelineSpec, step: dict[str, Any], parameters: dict
     for name, value in parameters.items():
         if not isinstance(name, str) or not NAME_RE.match(name):
             errors.append(f"pipeline parameter name {name!r} is invalid")
-        if isinstance(value, dict):
+        if isinstance(value, dict):  # a DataPath: its path becomes blob names, then local paths
+            if problem := datastore_path_problem(value.get("path")):
+                errors.append(f"pipeline parameter {name!r}: DataPath path {value.get('path')!r} {problem}")
             value = f"{value.get('datastore')}/{value.get('path') or ''}"
         problem = text_problem(value) if isinstance(value, str) else None
         if problem:

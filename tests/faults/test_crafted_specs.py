@@ -315,12 +315,15 @@ def test_executor_refuses_a_crafted_spec_that_got_past_submit(case: str, azurite
     assert not (marker_dir / "ran").exists(), "the crafted code ran"
 
 
-@pytest.mark.parametrize("value", ["a\x00b", "a\ud800b"], ids=["NUL", "lone surrogate"])
-def test_executor_refuses_parameters_that_are_not_text(value: str, azurite: str, base_spec: dict[str, Any]) -> None:
-    status, step = _run_behind_the_service(services_for(azurite), Workspace(storage=azurite), base_spec,
-                                           {"greeting": value})
+@pytest.mark.parametrize("parameters", [
+    {"greeting": "a\x00b"}, {"greeting": "a\ud800b"},
+    {"greeting": "hi", "data": {"datastore": "workspaceblobstore", "path": "in/../../x"}},
+], ids=["NUL", "lone surrogate", "DataPath ../"])
+def test_executor_refuses_parameters_that_are_not_text_or_climb(parameters: dict[str, Any], azurite: str,
+                                                                base_spec: dict[str, Any]) -> None:
+    status, step = _run_behind_the_service(services_for(azurite), Workspace(storage=azurite), base_spec, parameters)
     assert status == "Failed"
-    assert "refused to run" in step["error"]["message"] and "'greeting'" in step["error"]["message"]
+    assert "refused to run" in step["error"]["message"] and repr(list(parameters)[-1]) in step["error"]["message"]
 
 
 # -- the SDK asks the same questions -------------------------------------------------------------
@@ -352,11 +355,19 @@ def test_sdk_validation_refuses_the_same_specs(workspace: Workspace, tmp_path: P
     assert "was not found in source_directory's snapshot" in problems()
     ignored.unlink()
     assert problems() == ""
-    with pytest.raises(Exception, match="NUL"):
-        Experiment(workspace, "crafted-sdk").submit(Pipeline(workspace, [PythonScriptStep(
-            "work.py", name="work", source_directory=str(src),
-            arguments=["--greeting", PipelineParameter("greeting", "hi")])]),
-            pipeline_parameters={"greeting": "a\x00b"})
+    from pipeline_core import DataPath, DataPathComputeBinding
+    from pipeline_core.engine.submit import ParameterError
+
+    data = PipelineParameter("data", DataPath(datastore=store, path_on_datastore="in"))
+    data_in = (data, DataPathComputeBinding(mode="mount"))
+    pipeline = Pipeline(workspace, [PythonScriptStep(
+        "work.py", name="work", source_directory=str(src), inputs=[data_in],
+        arguments=["--greeting", PipelineParameter("greeting", "hi"), "--data", data_in])])
+    with pytest.raises(ParameterError, match="'greeting' holds a NUL"):
+        Experiment(workspace, "crafted-sdk").submit(pipeline, pipeline_parameters={"greeting": "a\x00b"})
+    with pytest.raises(ParameterError, match="'data': DataPath path 'a/../../x' has a '..' segment"):
+        Experiment(workspace, "crafted-sdk").submit(
+            pipeline, pipeline_parameters={"data": DataPath(datastore=store, path_on_datastore="a/../../x")})
 
 
 def test_parallel_run_step_append_row_file_name_must_be_a_file_name(tmp_path: Path) -> None:
