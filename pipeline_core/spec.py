@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from pipeline_core.data.output_dataset_config import OutputFileDatasetConfig, Ou
 from pipeline_core.execution.snapshot import take_snapshot
 from pipeline_core.pipeline.core.graph import PipelineData, PipelineParameter
 from pipeline_core.pipeline.steps.base import PipelineStep
+from pipeline_core.safe_paths import script_name_problem, snapshot_member
 
 SCHEMA = "amlite.pipelinespec/1"
 
@@ -255,7 +257,6 @@ class _Builder:
         source_dir: str | None = None
         if hasattr(step, "script_name"):
             source_dir = str(Path(getattr(step, "source_directory", None) or self.default_source_directory or ".").resolve())
-            script = Path(source_dir) / step.script_name
             doc["script_name"] = step.script_name
             doc["recorded"] = step.recorded() if hasattr(step, "recorded") else {}
             if not Path(source_dir).is_dir():
@@ -263,14 +264,26 @@ class _Builder:
                     f"step {step.name!r}: source_directory {source_dir!r} does not exist; "
                     "pass the folder that holds the script"
                 )
-            elif not script.is_file():
-                self.problems.append(
-                    f"step {step.name!r}: script_name {step.script_name!r} was not found in source_directory "
-                    f"{source_dir!r}; check the name or set source_directory"
-                )
             else:
-                doc["snapshot"] = take_snapshot(source_dir).hash
+                snapshot = take_snapshot(source_dir)
+                problem = script_problem(step.script_name, snapshot.files)
+                if problem is None:
+                    doc["snapshot"] = snapshot.hash
+                elif not script_name_problem(step.script_name):  # -c, ../x, /x: validate_spec's step checks say so
+                    self.problems.append(f"step {step.name!r}: script_name {step.script_name!r} {problem} "
+                                         f"(source_directory is {source_dir!r})")
         return doc, source_dir
+
+
+def script_problem(script_name: Any, files: Collection[str]) -> str | None:
+    """Why ``script_name`` does not name a file of the snapshot ``files``; the SDK, publish, submit and run all ask this."""
+    problem = script_name_problem(script_name)
+    if problem:
+        return problem
+    if snapshot_member(script_name) not in files:
+        return ("was not found in source_directory's snapshot; check the name (a path relative to source_directory) "
+                "and that .amlignore/.gitignore do not exclude it")
+    return None
 
 
 def _unwrap(obj: Any) -> Any:

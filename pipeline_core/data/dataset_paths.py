@@ -24,6 +24,7 @@ from typing import Any
 from azure.storage.blob import ContainerClient
 
 from pipeline_core.errors import AmliteError
+from pipeline_core.safe_paths import safe_join
 
 ContainerFor = Callable[[str], ContainerClient]  # datastore name -> container
 
@@ -200,13 +201,23 @@ def fingerprint_files(files: list[DatasetFile]) -> str:
     return digest.hexdigest()
 
 
+def local_path(folder: Path, f: DatasetFile) -> Path:
+    """Where ``f`` lands below ``folder``; refused (``UnsafePathError``) when its name would leave it."""
+    return safe_join(folder, f.relative, f"blob {f.name!r} on datastore {f.datastore!r}")
+
+
 def download_files(container_for: ContainerFor, files: list[DatasetFile], target: Path,
                    overwrite: bool = True) -> list[Path]:
-    """Download each file to ``target/<relative>``; returns the local paths in the same order."""
+    """Download each file to ``target/<relative>``; returns the local paths in the same order.
+
+    Every path is checked before any is written: a blob whose name climbs out of
+    ``target`` refuses the whole download, naming the blob.
+    """
     target.mkdir(parents=True, exist_ok=True)
+    destinations = {(f.datastore, f.name): local_path(target, f) for f in files}
 
     def fetch(f: DatasetFile) -> Path:
-        dest = target / f.relative
+        dest = destinations[(f.datastore, f.name)]
         if dest.exists() and not overwrite:
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline_core.data.abstract_dataset import AbstractDataset
-from pipeline_core.data.dataset_paths import download_files
+from pipeline_core.data.dataset_paths import download_files, local_path
 from pipeline_core.errors import AmliteError
 
 if TYPE_CHECKING:
@@ -36,9 +36,9 @@ class FileDataset(AbstractDataset):
         ws = self._resolve_workspace()
         target = Path(target_path) if target_path else Path(tempfile.mkdtemp(prefix="amlite-dataset-"))
         files = self._files(ws)
-        existing = [f.relative for f in files if (target / f.relative).exists()]
+        existing = [local for local in (local_path(target, f) for f in files) if local.exists()]
         if existing and not overwrite:
-            raise AmliteError(f"download: {str(target / existing[0])!r} already exists; pass overwrite=True "
+            raise AmliteError(f"download: {str(existing[0])!r} already exists; pass overwrite=True "
                               "or choose another target_path")
         paths = download_files(lambda name: Datastore.get(ws, name)._container, files, target, overwrite=True)
         return [str(p) for p in paths]

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_core.engine.planner import plan
-from pipeline_core.engine.reuse import changed_parts, reuse_key
+from pipeline_core.engine.reuse import changed_parts, fit_manifests, output_manifest, reuse_key, stale_outputs
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import AmliteError, NotFoundError
 from pipeline_core.execution.binding import (
     Location,
+    data_folder,
     dataset_identity,
     download_location,
     format_value,
@@ -33,7 +34,13 @@ from pipeline_core.execution.binding import (
 )
 from pipeline_core.execution.logs import LOGS_CONTAINER, StepLog
 from pipeline_core.execution.process import run_process
-from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, cache_root, extract_to_cache, working_copy
+from pipeline_core.execution.snapshot import (
+    SNAPSHOT_CONTAINER,
+    cache_root,
+    extract_to_cache,
+    script_path,
+    working_copy,
+)
 from pipeline_core.runcontext.server import end_run_context, run_context_environment
 from pipeline_core.storage.blobs import fingerprint, list_prefix, upload_folder
 from pipeline_core.storage.run_store import (
@@ -50,6 +57,7 @@ from pipeline_core.storage.run_store import (
     step_key,
     utcnow,
 )
+from pipeline_core.validation import run_time_problems
 
 log = logging.getLogger("amlite.engine")
 
@@ -178,6 +186,12 @@ class _StepRun:
         self.spec = services.load_spec(self.run["graph_id"])
         self.step = self.spec.step(name)
         self.parameters: dict[str, Any] = self.run.get("parameters") or {}
+        self.reuse_miss: str | None = None  # why a matching earlier run could not be reused
+
+    def refusal(self) -> str | None:
+        """Why this step must not run even though its spec was accepted (checked again here: defence in depth)."""
+        problems = run_time_problems(self.spec, self.step, self.parameters)
+        return ("refused to run: " + "; ".join(problems)) if problems else None
 
     def upstream_outputs(self) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
@@ -218,13 +232,12 @@ class _StepRun:
         found = self.services.reuse.lookup(key)
         if not found:
             return None
-        for data_id, loc in found["outputs"].items():
-            expected = int(loc.get("count", 0))
-            if expected and len(list_prefix(self.services.container_for(loc["datastore"]), loc["path"])) < expected:
-                log.info("step %s: reuse candidate from run %s lost output %s; running again",
-                         self.name, found["run_id"], data_id)
-                self.services.reuse.forget(key)
-                return None
+        stale = stale_outputs(self.services.container_for, found)
+        if stale:  # the key matches, but what that run wrote is no longer there as written
+            log.info("step %s: not reusing run %s: %s", self.name, found["run_id"], stale)
+            self.reuse_miss = stale
+            self.services.reuse.forget(key)
+            return None
         fields = {"end_time": utcnow(), "start_time": utcnow(), "is_reused": True, "reused_run_id": found["run_id"],
                   "reused_step": found["step"], "reuse_key": key, "outputs": found["outputs"],
                   "reuse": {"decision": "reused", "matched": sorted(k for k in parts if k != "version"),
@@ -241,6 +254,9 @@ class _StepRun:
         if self.run.get("status") in (CANCEL_REQUESTED, CANCELED) or self.row.get("status") == CANCEL_REQUESTED:
             skip_steps(self.services, self.run_id, {self.name: "the run was canceled"})
             return {"step": self.name, "status": CANCELED, "reused": False, "error": "the run was canceled"}
+        refused = self.refusal()
+        if refused:
+            return self._fail(refused, None)
         data = self.spec.data
         upstream = self.upstream_outputs()
         try:
@@ -261,6 +277,8 @@ class _StepRun:
         return self._run_script(inputs, key, parts)
 
     def _changed(self, key: str, parts: dict[str, Any]) -> list[str]:
+        if self.reuse_miss:
+            return [self.reuse_miss]
         if not self.step.get("allow_reuse", True):
             return ["allow_reuse=False"]
         if self.run.get("regenerate_outputs"):
@@ -276,14 +294,15 @@ class _StepRun:
         try:
             src = working_copy(self._snapshot_dir(), work / "src")
             paths: dict[str, Path] = {}
+            script_path(src, self.step["script_name"], self.name)
             downloads = {d: _step_pool.submit(download_location, self.services.container_for, loc,
-                                         work / "inputs" / d.replace(":", "_")) for d, loc in inputs.items()}
+                                         data_folder(work, "inputs", d)) for d, loc in inputs.items()}
             for d, future in downloads.items():
                 paths[d] = future.result()
             out_locations = {d: output_location(self.spec.data[d], d, self.run_id, self.name)
                              for d in self.step["outputs"]}
             for d in out_locations:
-                paths[d] = work / "outputs" / d
+                paths[d] = data_folder(work, "outputs", d)
                 paths[d].mkdir(parents=True, exist_ok=True)
             argv = [sys.executable, "-u", self.step["script_name"],
                     *[resolve_token(t, self.parameters, paths) for t in self.step["arguments"]]]
@@ -293,8 +312,9 @@ class _StepRun:
                                  should_cancel=lambda: is_cancel_requested(self.services, self.run_id, self.name))
             # Upload whatever the script wrote, even on failure (nothing a step produced is lost),
             # at the same time as the log.
+            written: dict[str, dict[str, str]] = {d: {} for d in out_locations}
             uploads: dict[str, Any] = {d: _step_pool.submit(upload_folder, self.services.container_for(loc.datastore),
-                                                            paths[d], loc.path)
+                                                            paths[d], loc.path, written[d])
                                        for d, loc in out_locations.items()}
             log_closed = _step_pool.submit(step_log.close)
             for d, upload in uploads.items():
@@ -310,7 +330,7 @@ class _StepRun:
                                   + (f"; last lines of stderr:\n{tail}" if tail else ""), outputs,
                                   exit_code=result.exit_code, stderr_tail=tail)
             # Reuse bookkeeping goes alongside the final transition; neither needs the other.
-            recorded = [_step_pool.submit(self.services.reuse.record, key, self.run_id, self.name, outputs, parts),
+            recorded = [_step_pool.submit(self._record_reuse, key, outputs, parts, out_locations, written),
                         _step_pool.submit(self.services.reuse.record_latest, self.run["experiment"], self.name, parts)]
             finished = self._end(FINISHED, {"outputs": outputs, "exit_code": 0, "is_reused": False})
             for bookkeeping in recorded:
@@ -331,6 +351,13 @@ class _StepRun:
         finally:
             end_run_context(env)  # the step's run context token dies with the attempt
             shutil.rmtree(work, ignore_errors=True)
+
+    def _record_reuse(self, key: str, outputs: dict[str, Any], parts: dict[str, Any],
+                      locations: dict[str, Location], written: dict[str, dict[str, str]]) -> None:
+        """Record the outputs for reuse with what each holds now (one listing each), so reuse can verify them."""
+        manifests = {d: output_manifest(list_prefix(self.services.container_for(loc.datastore), loc.path),
+                                        loc.path, written.get(d)) for d, loc in locations.items()}
+        self.services.reuse.record(key, self.run_id, self.name, outputs, parts, fit_manifests(manifests))
 
     def _raise_if_retries_left(self, message: str) -> None:
         attempts = int((self.step.get("retry") or {}).get("max_attempts", 1))

@@ -14,6 +14,7 @@ from pipeline_core.data.datapath import DataPath
 from pipeline_core.engine.services import Services, spec_blob_name
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, snapshot_zip, take_snapshot
+from pipeline_core.safe_paths import datastore_path_problem, text_problem
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.blobs import put_if_absent
 
@@ -46,7 +47,25 @@ def coerce_parameters(spec: PipelineSpec, given: dict[str, Any] | None,
             listed = ", ".join(f"{n} ({p['type']})" for n, p in sorted(declared.items())) or "none"
             raise ParameterError(f"unknown pipeline parameter {name!r}; this pipeline declares: {listed}")
         values[name] = _coerce(name, declared[name]["type"], value)
+        _check_text(name, values[name])
     return values
+
+
+def _check_text(name: str, value: Any) -> None:
+    """A value becomes an argv entry or an environment value: NUL and lone surrogates cannot be either."""
+    if isinstance(value, dict):  # a DataPath: its path also becomes blob names, then local paths
+        texts = [v for v in value.values() if isinstance(v, str)]
+        path_problem = datastore_path_problem(value.get("path"))
+    else:
+        texts = [value] if isinstance(value, str) else []
+        path_problem = None
+    for text in texts:
+        problem = text_problem(text)
+        if problem:
+            raise ParameterError(f"pipeline parameter {name!r} {problem}; a value is passed to the step's process "
+                                 "as an argument, so it must be plain text")
+    if path_problem:
+        raise ParameterError(f"pipeline parameter {name!r}: DataPath path {value.get('path')!r} {path_problem}")
 
 
 def _coerce(name: str, kind: str, value: Any) -> Any:

@@ -18,6 +18,7 @@ from azure.storage.blob import ContainerClient
 
 from pipeline_core.data.dataset_paths import DatasetFile, download_files, fingerprint_files, list_files
 from pipeline_core.errors import AmliteError
+from pipeline_core.safe_paths import safe_join
 from pipeline_core.storage.blobs import download_prefix, list_prefix
 
 DEFAULT_OUTPUT_DATASTORE = "pipelinedata"
@@ -102,8 +103,18 @@ def download_input(container: ContainerClient, location: Location, target: Path)
         )
     download_prefix(container, location.path, target)
     if len(blobs) == 1 and blobs[0][0] == location.path.strip("/"):
-        return target / location.path.rsplit("/", 1)[-1]
+        return safe_join(target, location.path.rsplit("/", 1)[-1],
+                         f"blob {blobs[0][0]!r} on datastore {location.datastore!r}")
     return target
+
+
+def data_folder(work: Path, kind: str, data_id: str) -> Path:
+    """``work/<kind>/<data id>``: where a step's input is downloaded or its output written.
+
+    A data id comes from the spec (a posted one can say anything), so it is joined
+    like any name from data; ``datapath:<name>`` ids become ``datapath_<name>``.
+    """
+    return safe_join(work / kind, data_id.replace(":", "_"), f"data id {data_id!r}")
 
 
 def download_location(container_for: ContainerFor, location: Location, target: Path) -> Path:

@@ -12,14 +12,18 @@ import hashlib
 import io
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pathspec
+from azure.storage.blob import ContainerClient
 
 from pipeline_core.errors import AmliteError
+from pipeline_core.safe_paths import UnsafePathError, relative_path_problem, safe_join, script_name_problem
 
 ALWAYS_IGNORED = [".git/", "__pycache__/", "*.pyc", ".ipynb_checkpoints/", ".amlite/", ".azurite/"]
 SNAPSHOT_CONTAINER = "snapshots"
@@ -107,24 +111,140 @@ def cache_root() -> Path:
     return Path(os.environ.get("AMLITE_CACHE_DIR") or Path.home() / ".cache" / "amlite")
 
 
+def _entry_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip entry cannot be unpacked into a snapshot folder: a climbing or absolute name, a symlink."""
+    problem = relative_path_problem(info.filename)
+    if problem:
+        return problem
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "is a symbolic link (a snapshot holds regular files only)"
+    return None
+
+
+def _refuse_entry(snapshot_hash: str, info: zipfile.ZipInfo, problem: str) -> UnsafePathError:
+    return UnsafePathError(f"snapshot {snapshot_hash}.zip: entry {info.filename!r} {problem}; it was not unpacked. "
+                           "Snapshots are made by the SDK (take_snapshot); upload one it made")
+
+
+def check_entries(snapshot_hash: str, infos: list[zipfile.ZipInfo]) -> list[str]:
+    """The file entries of a snapshot zip, or ``UnsafePathError`` naming the first entry that is not a plain file."""
+    files = []
+    for info in infos:
+        problem = _entry_problem(info)
+        if problem:
+            raise _refuse_entry(snapshot_hash, info, problem)
+        if not info.is_dir():
+            files.append(info.filename)
+    return files
+
+
 def extract_to_cache(snapshot_hash: str, data: bytes) -> Path:
-    """Unpack once per content hash; concurrent extractors race harmlessly via an atomic rename."""
-    target = cache_root() / "snapshots" / snapshot_hash
+    """Unpack once per content hash; concurrent extractors race harmlessly via an atomic rename.
+
+    Each entry is joined with ``safe_join`` and written by hand (not ``ZipFile.extract``, which
+    rewrites hostile names instead of refusing them), and only permission bits are applied.
+    """
+    target = safe_join(cache_root() / "snapshots", snapshot_hash, f"snapshot {snapshot_hash!r}")
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{snapshot_hash[:12]}-", dir=target.parent))
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for info in archive.infolist():
-            archive.extract(info, staging)
-            mode = (info.external_attr >> 16) & 0o777
-            if mode:
-                os.chmod(staging / info.filename, mode)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            check_entries(snapshot_hash, infos)
+            for info in infos:
+                dest = safe_join(staging, info.filename, f"snapshot {snapshot_hash}.zip: entry {info.filename!r}")
+                if info.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as source, open(dest, "wb") as sink:
+                    shutil.copyfileobj(source, sink)
+                mode = (info.external_attr >> 16) & 0o777
+                if mode:
+                    os.chmod(dest, mode | 0o400)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     try:
         os.rename(staging, target)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def script_path(src: Path, script_name: str, step: str) -> Path:
+    """The step's script inside its working copy, or an error: never a path outside the snapshot or an option.
+
+    The executor's own check (the spec was checked at submit too): a crafted spec
+    that slipped past would otherwise run ``python -c <code>`` or a file elsewhere.
+    """
+    problem = script_name_problem(script_name)
+    if problem is None:
+        path = safe_join(src, script_name, f"step {step!r}: script_name {script_name!r}")
+        if path.is_file():
+            return path
+        problem = "is not a file in the step's snapshot"
+    raise AmliteError(f"step {step!r}: script_name {script_name!r} {problem}; refused to run it")
+
+
+class _RangedBlob(io.RawIOBase):
+    """A seekable read-only view of a blob through ranged GETs: a zip's directory is read without the whole zip."""
+
+    def __init__(self, blob: Any, size: int):
+        self._blob = blob
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        length = min(len(buffer), self._size - self._pos)
+        if length <= 0:
+            return 0
+        data = self._blob.download_blob(offset=self._pos, length=length).readall()
+        buffer[:len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+_listed: dict[str, tuple[str, ...]] = {}
+
+
+def uploaded_files(container: ContainerClient, snapshot_hash: str) -> tuple[str, ...]:
+    """The files of an uploaded snapshot, from its zip's central directory (a few ranged reads, cached per hash).
+
+    Raises ``UnsafePathError`` for a zip with a climbing, absolute or symlink entry,
+    and ``AmliteError`` for a blob that is not a zip.
+    """
+    cached = _listed.get(snapshot_hash)
+    if cached is not None:
+        return cached
+    blob = container.get_blob_client(f"{snapshot_hash}.zip")
+    size = int(blob.get_blob_properties().size or 0)
+    try:
+        with zipfile.ZipFile(io.BufferedReader(_RangedBlob(blob, size), buffer_size=64 * 1024)) as archive:
+            files = tuple(check_entries(snapshot_hash, archive.infolist()))
+    except zipfile.BadZipFile as exc:
+        raise AmliteError(f"snapshot {snapshot_hash}.zip is not a zip archive ({exc}); upload the zip the SDK "
+                          "makes (Pipeline.publish or Experiment.submit do)") from None
+    if len(_listed) >= 4096:  # content-addressed, so never stale; only bounded
+        _listed.clear()
+    _listed[snapshot_hash] = files
+    return files
 
 
 def working_copy(snapshot_dir: Path, destination: Path) -> Path:

@@ -32,11 +32,12 @@ from typing import Any
 
 from pipeline_core.data.dataset_paths import DatasetFile, list_files
 from pipeline_core.engine.activities import _result, _StepRun, _work_root, is_cancel_requested, skip_steps
-from pipeline_core.engine.reuse import reuse_key
+from pipeline_core.engine.reuse import fit_manifests, output_manifest, reuse_key
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.binding import (
     Location,
+    data_folder,
     dataset_identity,
     download_location,
     input_location,
@@ -44,7 +45,7 @@ from pipeline_core.execution.binding import (
     resolve_token,
 )
 from pipeline_core.execution.logs import LOGS_CONTAINER
-from pipeline_core.execution.snapshot import working_copy
+from pipeline_core.execution.snapshot import script_path, working_copy
 from pipeline_core.parallel import plan as plans
 from pipeline_core.parallel.batches import FAILED as BATCH_FAILED
 from pipeline_core.parallel.batches import (
@@ -210,6 +211,9 @@ def prs_prepare(services: Services, run_id: str, step: str) -> dict[str, Any]:
         existing = plans.read_plan(_container(services), run_id, step)
         if existing is not None:  # a redelivered prepare: the first one finished
             return _prepared(existing)
+    refused = ctx.refusal()
+    if refused:
+        return {"done": True, "result": ctx._fail(refused, None)}
     data = ctx.spec.data
     try:
         inputs = {d: input_location(data[d], d, ctx.parameters, ctx.upstream_outputs()) for d in ctx.step["inputs"]}
@@ -278,16 +282,17 @@ def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]
     work = Path(tempfile.mkdtemp(prefix=f"prs-{step[:20]}-", dir=_work_root()))
     try:
         src = working_copy(ctx._snapshot_dir(), work / "src")
+        script_path(src, ctx.step["script_name"], step)
         batched = {p["data"] for p in ctx.step["parallel_inputs"]}
         upstream = ctx.upstream_outputs()
         paths: dict[str, Path] = {}
         for data_id in ctx.step["inputs"]:
             if data_id in batched:
-                paths[data_id] = work / "inputs" / data_id
+                paths[data_id] = data_folder(work, "inputs", data_id)
                 paths[data_id].mkdir(parents=True, exist_ok=True)
             else:
                 loc = input_location(ctx.spec.data[data_id], data_id, ctx.parameters, upstream)
-                paths[data_id] = download_location(services.container_for, loc, work / "side" / data_id.replace(":", "_"))
+                paths[data_id] = download_location(services.container_for, loc, data_folder(work, "side", data_id))
         out_dir = work / "out"
         out_dir.mkdir()
         output = plan.get("output")
@@ -442,13 +447,15 @@ def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, An
         reason = (f"only {counts['finished_batches']} of {counts['batches']} mini-batches finished; "
                   "the step ended before the others ran")
     outputs: dict[str, Any] = {}
+    manifests: dict[str, Any] = {}
     output = plan.get("output")
     if output:
         try:
             if plan["config"]["output_action"] == "append_row":
                 _write_append_row(services, plan, rows)
-            count = len(list_prefix(services.container_for(output["datastore"]), output["path"]))
-            outputs[output["data"]] = {"datastore": output["datastore"], "path": output["path"], "count": count}
+            blobs = list_prefix(services.container_for(output["datastore"]), output["path"])
+            manifests[output["data"]] = output_manifest(blobs, output["path"])
+            outputs[output["data"]] = {"datastore": output["datastore"], "path": output["path"], "count": len(blobs)}
         except Exception as exc:
             log.exception("writing the output of step %s failed", step)
             reason = reason or f"could not write the step's output: {type(exc).__name__}: {exc}"
@@ -473,7 +480,7 @@ def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, An
         result = ctx._end(FINISHED, {"outputs": outputs, "progress": progress, "is_reused": False})
         if ctx.row.get("status") == FINISHED and ctx.row.get("reuse_key"):
             parts = (ctx.row.get("reuse") or {}).get("parts") or {}
-            services.reuse.record(ctx.row["reuse_key"], run_id, step, outputs, parts)
+            services.reuse.record(ctx.row["reuse_key"], run_id, step, outputs, parts, fit_manifests(manifests))
             services.reuse.record_latest(ctx.run["experiment"], step, parts)
     if result.get("status") in TERMINAL:
         plans.forget(_container(services), run_id, step)

@@ -27,8 +27,9 @@ from xml.etree import ElementTree
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
 
-from pipeline_core.data.dataset_paths import ContainerFor, DatasetFile
+from pipeline_core.data.dataset_paths import ContainerFor, DatasetFile, local_path
 from pipeline_core.data.tabular_dataset import part_for
+from pipeline_core.safe_paths import safe_join
 
 _PROBE = 64 * 1024
 SMALL_BLOB = 4 * 1024 * 1024  # read in one piece; bigger blobs stream to disk
@@ -255,9 +256,9 @@ def fetch_batch(container_for: ContainerFor, batch: dict[str, Any], meta: dict[s
                 root: Path, getter_for: Callable[[str], BlobGetter] | None = None) -> tuple[dict[str, Any], list[Path]]:
     """The worker's payload for ``batch`` and the local files to delete once the batch is done."""
     files = [DatasetFile.from_dict(f) for f in batch["files"]]
-    folder = root / batch["input"]
+    folder = safe_join(root, batch["input"], f"input {batch['input']!r}")
     if meta["type"] != "tabular":
-        paths = [fetch_whole(container_for(f.datastore), f, folder / f.relative,
+        paths = [fetch_whole(container_for(f.datastore), f, local_path(folder, f),
                              getter_for(f.datastore) if getter_for else None) for f in files]
         return {"kind": "files", "paths": [str(p) for p in paths]}, paths
     parts: list[dict[str, Any]] = []
@@ -271,7 +272,7 @@ def fetch_batch(container_for: ContainerFor, batch: dict[str, Any], meta: dict[s
                             bool(meta["format"].get("header", True)), local)
             cleanup.append(local)
         else:
-            local = fetch_whole(container, f, folder / f.relative, getter_for(f.datastore) if getter_for else None)
+            local = fetch_whole(container, f, local_path(folder, f), getter_for(f.datastore) if getter_for else None)
             if "row_groups" not in spec:
                 cleanup.append(local)
         part = part_for(meta, f, local)

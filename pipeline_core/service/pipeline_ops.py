@@ -21,6 +21,7 @@ from pipeline_core.service.publishing import (
     missing_snapshots,
     publish_spec,
     set_pipeline_status,
+    snapshot_files,
 )
 from pipeline_core.service.request import ServiceRequest, ServiceResponse
 from pipeline_core.service.spec_check import check_spec_document
@@ -47,7 +48,7 @@ def spec_document(value: Any) -> dict[str, Any]:
     problems = check_spec_document(value)
     if problems:
         raise ServiceError(400, "InvalidPipelineSpec", "PipelineSpec is malformed: " + "; ".join(problems[:5]),
-                           [{"target": "PipelineSpec", "message": p} for p in problems])
+                           [{"target": getattr(p, "target", "PipelineSpec"), "message": p} for p in problems])
     doc = {k: v for k, v in value.items() if k not in ("graph_id", "local")}
     doc.setdefault("parameters", {})
     doc.setdefault("data", {})
@@ -63,14 +64,14 @@ def checked_spec(services: Services, doc: dict[str, Any]) -> PipelineSpec:
         raise ServiceError(400, "SnapshotMissing", snapshots[0],
                            [{"target": "PipelineSpec.steps", "message": m} for m in snapshots])
     try:
-        errors = validate_spec(spec, data_check(services))
+        errors = validate_spec(spec, data_check(services), snapshot_files(services))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise bad_request(f"PipelineSpec could not be validated ({type(exc).__name__}: {exc}); send the spec "
                           "exactly as Pipeline.spec().to_json() built it", "PipelineSpec",
                           "InvalidPipelineSpec") from None
     if errors:
         raise ServiceError(400, "PipelineValidationFailed", "the pipeline is not valid: " + "; ".join(errors[:5]),
-                           [{"target": "PipelineSpec", "message": e} for e in errors])
+                           [{"target": getattr(e, "target", "PipelineSpec"), "message": e} for e in errors])
     return spec
 
 

@@ -12,14 +12,14 @@ from typing import Any
 from pipeline_core.engine.services import Services
 from pipeline_core.engine.submit import upload_spec_and_snapshots
 from pipeline_core.errors import AmliteError
-from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER
+from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, uploaded_files
 from pipeline_core.service.errors import ConflictError
 from pipeline_core.service.schedule_refs import active_schedules_for, active_schedules_for_endpoint
 from pipeline_core.service.stores import endpoint_store, pipeline_store
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.endpoint_store import EndpointRecord, EndpointVersion
 from pipeline_core.storage.pipeline_store import ACTIVE, DISABLED, PipelineRecord
-from pipeline_core.validation import DataCheck
+from pipeline_core.validation import DataCheck, SnapshotFiles
 
 MAX_NAME = 255
 _FORBIDDEN_IN_KEYS = "/\\#?"
@@ -57,6 +57,12 @@ def data_check(services: Services) -> DataCheck:
         return check_data_path(services.workspace, datastore, path)
 
     return check
+
+
+def snapshot_files(services: Services) -> SnapshotFiles:
+    """The files of an uploaded snapshot, so ``validate_spec`` checks ``script_name`` against what will run."""
+    container = services.account.container(SNAPSHOT_CONTAINER)
+    return lambda snapshot_hash: uploaded_files(container, snapshot_hash)
 
 
 def missing_snapshots(services: Services, spec: PipelineSpec) -> list[str]:

@@ -11,17 +11,19 @@ cannot make the planner start a step before the one that feeds it.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from pipeline_core.parallel.config import ConfigError, check_value
 from pipeline_core.pipeline.core.graph import NAME_RE
+from pipeline_core.safe_paths import datastore_path_problem, script_name_problem, text_problems
 from pipeline_core.service.keys import is_key_safe
 from pipeline_core.spec import SCHEMA
+from pipeline_core.validation import RUNNABLE_TYPES, SNAPSHOT_RE, STEP_NAME_RE, Problem, data_id_problem
 
 TOKEN_KINDS = ("lit", "param", "data", "datapath")
 PARAMETER_TYPES = ("str", "int", "float", "bool", "datapath")
 DATA_KINDS = ("pipeline_data", "output", "data_reference", "datapath", "dataset")
-SNAPSHOT_RE = re.compile(r"^[0-9a-f]{64}$")
+INPUT_TYPES = ("file", "tabular")
 #: Published parameter declarations and each step's ``recorded`` settings are stored as JSON in Table
 #: properties (at most 32K characters; a run row holds the defaults plus the assigned values).
 MAX_PARAMETERS_CHARS = 15_000
@@ -59,7 +61,14 @@ class _Checker:
         self.problems: list[str] = []
 
     def add(self, where: str, message: str) -> None:
-        self.problems.append(f"PipelineSpec.{where}: {message}")
+        self.problems.append(Problem(f"PipelineSpec.{where}: {message}", where))
+
+    def text(self) -> None:
+        """NUL and lone surrogates anywhere: they cannot reach a process, a Table property or a hash as text."""
+        found: list[tuple[str, str]] = []
+        text_problems(self.doc, "", found)
+        for where, problem in found:
+            self.add(where.lstrip(".") or "(document)", problem)
 
     def datastores(self, params: dict[str, Any], data: dict[str, Any]) -> None:
         """Datastore names become Table keys when validated and run; refuse the ones that cannot be."""
@@ -109,6 +118,11 @@ class _Checker:
                 self.add(where, f"must be an object whose kind is one of {', '.join(DATA_KINDS)}")
                 continue
             kind = entry["kind"]
+            problem = data_id_problem(data_id, entry)
+            if problem:
+                self.add(where, f"the data id {problem}")
+            if isinstance(entry.get("path"), str) and (problem := datastore_path_problem(entry["path"])):
+                self.add(f"{where}.path", f"{entry['path']!r} {problem}")
             if kind == "datapath":
                 param = entry.get("parameter")
                 if not isinstance(param, str) or (params.get(param) or {}).get("type") != "datapath":
@@ -149,8 +163,13 @@ class _Checker:
             self.add(f"steps[{index}].name", "is required (a non-empty string)")
             return None
         where = f"steps[{index}] ({name!r})"
-        if not isinstance(step.get("type"), str):
-            self.add(f"{where}.type", "is required (a step type such as 'PythonScriptStep')")
+        if not STEP_NAME_RE.match(name):
+            self.add(f"{where}.name", "is invalid: use 1-128 letters, digits, spaces, '.', '_' or '-', starting "
+                                      "with a letter or digit")
+        if step.get("type") not in RUNNABLE_TYPES:
+            self.add(f"{where}.type", f"must be one of {', '.join(RUNNABLE_TYPES)}, not {step.get('type')!r}")
+        elif step["type"] == "ParallelRunStep":
+            self.parallel(where, step, params, data)
         for key in ("arguments", "inputs", "outputs", "run_after"):
             if not isinstance(step.get(key, []), list):
                 self.add(f"{where}.{key}", "must be a list")
@@ -171,8 +190,8 @@ class _Checker:
                 self.add(f"{where}.run_after", f"{before!r} must be a step name")
         if not isinstance(step.get("allow_reuse", True), bool):
             self.add(f"{where}.allow_reuse", "must be true or false")
-        if "script_name" in step and not isinstance(step["script_name"], str):
-            self.add(f"{where}.script_name", "must be a string")
+        if (problem := script_name_problem(step.get("script_name"))) is not None:
+            self.add(f"{where}.script_name", f"{step.get('script_name')!r} {problem}")
         if "snapshot" in step and not (isinstance(step["snapshot"], str) and SNAPSHOT_RE.match(step["snapshot"])):
             self.add(f"{where}.snapshot", "must be the 64-character hex hash of an uploaded snapshot")
         if "script_name" in step and "snapshot" not in step:
@@ -183,6 +202,35 @@ class _Checker:
         elif (size := _json_chars(step.get("recorded") or {})) > MAX_RECORDED_CHARS:
             self.add(f"{where}.recorded", f"takes {size} characters as JSON; the limit is {MAX_RECORDED_CHARS}")
         return name
+
+    def parallel(self, where: str, step: dict[str, Any], params: dict[str, Any], data: dict[str, Any]) -> None:
+        """A ParallelRunStep's config, batched inputs and input type, as ``ParallelRunStep(...)`` builds them."""
+        config = step.get("parallel_run_config")
+        if not isinstance(config, dict) or not isinstance(config.get("values", {}), dict) \
+                or not isinstance(config.get("parameters", {}), dict):
+            self.add(f"{where}.parallel_run_config", "is required: {'values': {...}, 'parameters': {...}} as "
+                                                     "ParallelRunStep(parallel_run_config=ParallelRunConfig(...)) "
+                                                     "records it")
+        else:
+            for field, value in (config.get("values") or {}).items():
+                try:
+                    check_value(field, value)
+                except ConfigError as exc:
+                    self.add(f"{where}.parallel_run_config.values[{field!r}]", str(exc))
+            for field, param in (config.get("parameters") or {}).items():
+                if param not in params:
+                    self.add(f"{where}.parallel_run_config.parameters[{field!r}]",
+                             f"names parameter {param!r}, which the spec does not declare")
+        inputs = _list(step, "inputs")
+        batched = step.get("parallel_inputs")
+        if not isinstance(batched, list) or not batched or not all(
+                isinstance(b, dict) and b.get("data") in inputs and b.get("type") in INPUT_TYPES for b in batched):
+            self.add(f"{where}.parallel_inputs", "must be a non-empty list of {'data': one of the step's inputs, "
+                                                 "'type': 'file' or 'tabular'}")
+        if not all(isinstance(d, str) and d in inputs for d in step.get("side_inputs", []) or []):
+            self.add(f"{where}.side_inputs", "must list data ids among the step's inputs")
+        if step.get("input_type", "file") not in INPUT_TYPES:
+            self.add(f"{where}.input_type", "must be 'file' or 'tabular'")
 
     def edges(self, steps: list[dict[str, Any]]) -> None:
         edges = self.doc.get("edges", [])
@@ -216,6 +264,9 @@ def check_spec_document(doc: Any) -> list[str]:
     if not isinstance(doc, dict):
         return ["PipelineSpec must be a JSON object (the output of Pipeline.spec().to_json())"]
     checker = _Checker(doc)
+    checker.text()
+    if checker.problems:
+        return checker.problems
     if doc.get("schema") != SCHEMA:
         checker.add("schema", f"must be {SCHEMA!r}, not {doc.get('schema')!r}; build the spec with a matching "
                               "amlite (Pipeline(...).spec().to_json())")

@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from pipeline_core.safe_paths import text_problem
 from pipeline_core.service.body import Fields, json_type, parse_json_object
 from pipeline_core.service.errors import bad_request
 from pipeline_core.service.keys import body_key
@@ -62,12 +63,22 @@ def _datapaths(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _text(value: str | None, target: str) -> str | None:
+    """Refuse NUL and lone surrogates: stored on the run and shown back, they are not text (400, naming the field)."""
+    problem = text_problem(value) if value is not None else None
+    if problem:
+        raise bad_request(f"{target} {problem}; send plain text", target, "InvalidField")
+    return value
+
+
 def _tags(value: dict[str, Any]) -> dict[str, str]:
     tags: dict[str, str] = {}
     for key, item in value.items():
+        target = f"Tags.{key if text_problem(key) is None else ascii(key)[1:-1]}"
         if isinstance(item, (dict, list)) or item is None:
-            raise bad_request(f"Tags.{key} must be a string, not {json_type(item)}", f"Tags.{key}", "InvalidField")
-        tags[key] = str(item).lower() if isinstance(item, bool) else str(item)
+            raise bad_request(f"{target} must be a string, not {json_type(item)}", target, "InvalidField")
+        _text(key, f"{target} (the name)")
+        tags[key] = _text(str(item).lower() if isinstance(item, bool) else str(item), target) or ""
     return tags
 
 
@@ -90,9 +101,9 @@ def submit_options(fields: Fields, default_run_source: str = "API") -> SubmitOpt
         experiment_name=experiment,
         parameters=parameters,
         datapaths=datapaths,
-        description=fields.string("Description", max_length=4096),
+        description=_text(fields.string("Description", max_length=4096), "Description"),
         tags=tags or None,
-        run_source=fields.string("RunSource", max_length=255) or default_run_source,
+        run_source=_text(fields.string("RunSource", max_length=255), "RunSource") or default_run_source,
         continue_on_step_failure=fields.boolean("ContinueOnStepFailure"),
         regenerate_outputs=bool(fields.boolean("RegenerateOutputs")),
         notes=fields.notes,

@@ -2,7 +2,8 @@
 
 Why here: step inputs and outputs are folders, and both the executor and the
 SDK (``get_output_data().download``) need the same path rules: a prefix that
-names a single blob downloads as that file; otherwise as a folder.
+names a single blob downloads as that file; otherwise as a folder. A blob name
+is never trusted as a path: each goes through ``safe_paths.safe_join``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import ContainerClient
+
+from pipeline_core.safe_paths import safe_join
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="amlite-blob")
 
@@ -48,33 +51,44 @@ def download_prefix(container: ContainerClient, prefix: str, target: Path, overw
     blobs = list_prefix(container, prefix)
     target.mkdir(parents=True, exist_ok=True)
 
-    def fetch(name: str) -> None:
+    def destination(name: str) -> Path:
         if keep_prefix:
             rel = name
         elif name == prefix:
             rel = name.rsplit("/", 1)[-1]
         else:
             rel = name[len(prefix) + 1:] if prefix else name
-        dest = target / rel
+        return safe_join(target, rel, f"blob {name!r} in container {container.container_name!r}")
+
+    # Every name is checked before anything is written: a hostile blob refuses the whole download.
+    planned = [(name, destination(name)) for name, _, _ in blobs]
+
+    def fetch(item: tuple[str, Path]) -> None:
+        name, dest = item
         if dest.exists() and not overwrite:
             return
         dest.parent.mkdir(parents=True, exist_ok=True)
         with open(dest, "wb") as handle:
             container.download_blob(name).readinto(handle)
 
-    list(_pool.map(fetch, [name for name, _, _ in blobs]))
+    list(_pool.map(fetch, planned))
     return len(blobs)
 
 
-def upload_folder(container: ContainerClient, folder: Path, prefix: str) -> int:
-    """Upload every file under ``folder`` to ``prefix/<relative path>``, overwriting; returns the count."""
+def upload_folder(container: ContainerClient, folder: Path, prefix: str, etags: dict[str, str] | None = None) -> int:
+    """Upload every file under ``folder`` to ``prefix/<relative path>``, overwriting; returns the count.
+
+    ``etags``, if given, receives blob name -> the ETag each upload got back (what reuse later verifies).
+    """
     prefix = prefix.strip("/")
     files = [p for p in folder.rglob("*") if p.is_file()]
 
     def put(path: Path) -> None:
         name = f"{prefix}/{path.relative_to(folder).as_posix()}"
         with open(path, "rb") as handle:
-            container.upload_blob(name, handle, overwrite=True)
+            answer = container.get_blob_client(name).upload_blob(handle, overwrite=True)
+        if etags is not None:
+            etags[name] = str(answer.get("etag") or "").strip('"')
 
     list(_pool.map(put, files))
     return len(files)

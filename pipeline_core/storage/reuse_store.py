@@ -1,4 +1,5 @@
-"""The ``reuse`` table: reuse key -> the step run whose outputs answer it, and the inputs that made the key."""
+"""The ``reuse`` table: reuse key -> the step run whose outputs answer it, the inputs that made the key, and
+what each output held when that run finished (blob names and ETags), so reuse can verify it."""
 
 from __future__ import annotations
 
@@ -23,13 +24,17 @@ class ReuseStore:
         except ResourceNotFoundError:
             return None
         return {"run_id": row["run_id"], "step": row["step"], "outputs": json.loads(row["outputs"]),
-                "parts": json.loads(row["parts"]), "created_time": row.get("created_time")}
+                "parts": json.loads(row["parts"]), "created_time": row.get("created_time"),
+                "manifests": json.loads(row.get("manifests") or "{}")}
 
-    def record(self, key: str, run_id: str, step: str, outputs: dict[str, Any], parts: dict[str, Any]) -> None:
+    def record(self, key: str, run_id: str, step: str, outputs: dict[str, Any], parts: dict[str, Any],
+               manifests: dict[str, Any] | None = None) -> None:
+        """``manifests``: per output, what it held when the step finished (``engine.reuse.output_manifest``),
+        so a later reuse can tell an output overwritten since from the original."""
         self.account.table(REUSE_TABLE).upsert_entity({
             "PartitionKey": key, "RowKey": "result", "run_id": run_id, "step": step,
             "outputs": json.dumps(outputs, sort_keys=True), "parts": json.dumps(parts, sort_keys=True),
-            "created_time": utcnow(),
+            "manifests": json.dumps(manifests or {}, sort_keys=True), "created_time": utcnow(),
         })
 
     def forget(self, key: str) -> None:

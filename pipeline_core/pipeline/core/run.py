@@ -11,6 +11,7 @@ from pipeline_core.errors import AmliteError, NotFoundError, StepFailedError
 from pipeline_core.execution.logs import STD_LOG, STDERR_LOG, STDOUT_LOG
 from pipeline_core.run_source import RunSource, StoreRunSource
 from pipeline_core.runcontext.run_records import RunRecordsMixin
+from pipeline_core.safe_paths import safe_join
 from pipeline_core.storage.blobs import download_prefix
 from pipeline_core.storage.run_store import FAILED, TERMINAL
 
@@ -34,9 +35,13 @@ class PortDataReference:
         return self.name
 
     def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
-        """Download to ``local_path/<path_on_datastore>`` as AML does; returns that folder."""
+        """Download to ``local_path/<path_on_datastore>`` as AML does; returns that folder.
+
+        The path comes from the run's records (a spec's destination), so it is joined like any name from data.
+        """
         container = self._services.container_for(self.datastore_name)
-        target = Path(local_path) / self.path_on_datastore
+        target = safe_join(Path(local_path), self.path_on_datastore,
+                           f"output {self.name!r} at {self.path_on_datastore!r} on datastore {self.datastore_name!r}")
         count = download_prefix(container, self.path_on_datastore, target, overwrite=overwrite)
         if show_progress:
             print(f"Downloaded {count} files of output {self.name!r} to {target}")
