@@ -43,7 +43,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pipeline_core.service.public_url import configured_base_url, forwarded_base_url
+from pipeline_core.service.public_url import PublicUrlError, configured_base_url, forwarded_base_url
 
 from .app_loader import BLOB_TRIGGER, LoadedApp, describe, load_app, load_local_settings
 from .blob_triggers import BlobTriggerRunner
@@ -178,11 +178,22 @@ class DevHost:
     @property
     def public_base_url(self) -> str:
         """Where clients reach this host: ``AMLITE_PUBLIC_BASE_URL`` (or ``WEBSITE_HOSTNAME``), else :attr:`base_url`."""
-        return configured_base_url() or self.base_url
+        try:
+            return configured_base_url() or self.base_url
+        except PublicUrlError as exc:
+            logger.error("%s", exc)
+            return self.base_url
 
     def request_base_url(self, request: web.Request) -> str:
-        """The base of the URL a function sees: configured, else a trusted proxy's ``X-Forwarded-*``, else ours."""
-        return configured_base_url() or forwarded_base_url(request.headers, request.remote) or self.base_url
+        """The base of the URL a function sees: configured, else a trusted proxy's ``X-Forwarded-*``, else ours.
+
+        A URL setting that became unreadable while serving falls back to ours; the app names it in its answer.
+        """
+        try:
+            return configured_base_url() or forwarded_base_url(request.headers, request.remote) or self.base_url
+        except PublicUrlError as exc:
+            logger.error("%s", exc)
+            return self.base_url
 
     @property
     def rpc_base_url(self) -> str:
