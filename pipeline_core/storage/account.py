@@ -8,7 +8,10 @@ and tables are created once per process, not per call.
 
 Retries: both clients retry a refused connection, a timeout or a 5xx for about
 half a minute, with backoff capped at a few seconds, so a storage blip or an
-Azurite restart never fails a step. An API request cannot wait that long: inside
+Azurite restart does not fail engine work. Table writes too: the Tables SDK
+never retries an insert, merge or batch, so the transport retries those when
+the connection could not be made (the server never saw them); one cut off
+after it was sent is left to the caller, as the SDK leaves it. An API request cannot wait that long: inside
 :func:`request_budget` a retry that would start after the budget raises
 :class:`StorageUnavailableError` instead (the API answers 503 with
 ``Retry-After``). A budget never cuts an answer that is on its way: only retries
@@ -29,7 +32,7 @@ from typing import Any
 
 import requests
 import requests.adapters
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ServiceRequestError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
@@ -94,11 +97,28 @@ def _refuse_retry_after(wait: float) -> None:
         raise StorageUnavailableError("the storage account did not answer within this request's budget")
 
 
+def _backoff(attempt: int) -> float:
+    """The wait before retry ``attempt`` (0-based): 0.5, 1, 2, then 4 s, with jitter."""
+    return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** attempt) * random.uniform(0.8, 1.2)
+
+
+#: Methods the Tables SDK's retry policy retries after an error; it never retries the others (inserts, merges,
+#: batches), not even when the connection was refused.
+_TABLE_SDK_RETRIED = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
+
+
 class _BudgetedTransport(RequestsTransport):
     """Refuses a retry (a request sent a second time) once the request budget is spent.
 
     The Tables SDK builds its retry policy itself, so its retries are seen here, where every attempt passes.
+    With ``retry_refused_writes``, a write the SDK would not retry (POST, MERGE, PATCH) is retried here when
+    its connection could not even be made (``ServiceRequestError``: the server never saw it, so a retry
+    cannot apply it twice); a write cut off after it was sent is left to the caller, as the SDK leaves it.
     """
+
+    def __init__(self, *, retry_refused_writes: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.retry_refused_writes = retry_refused_writes
 
     def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if getattr(request, "_amlite_sent", False):
@@ -108,14 +128,25 @@ class _BudgetedTransport(RequestsTransport):
                 request._amlite_sent = True
             except AttributeError:  # a request type without a __dict__: budgets then apply to blob waits only
                 pass
-        return super().send(request, **kwargs)
+        retry_here = self.retry_refused_writes and request.method.upper() not in _TABLE_SDK_RETRIED
+        attempt = 0
+        while True:
+            try:
+                return super().send(request, **kwargs)
+            except ServiceRequestError:
+                if not retry_here or attempt >= RETRIES:
+                    raise
+                wait = _backoff(attempt)
+                _refuse_retry_after(wait)
+                time.sleep(wait)
+                attempt += 1
 
 
 class _BlobRetry(ExponentialRetry):
     """Capped exponential waits (0.5, 1, 2, 4, 4, ... s, with jitter) that never outlast a request budget."""
 
     def get_backoff_time(self, settings: dict[str, Any]) -> float:
-        return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** settings["count"]) * random.uniform(0.8, 1.2)
+        return _backoff(settings["count"])
 
     def sleep(self, settings: dict[str, Any], transport: Any) -> None:
         wait = self.get_backoff_time(settings)
@@ -153,7 +184,7 @@ class StorageAccount:
 
         return DefaultAzureCredential()
 
-    def _transport(self, read_timeout: float) -> _BudgetedTransport:
+    def _transport(self, read_timeout: float, retry_refused_writes: bool = False) -> _BudgetedTransport:
         """Bounded timeouts and request budgets; for the local emulator, no proxy discovery.
 
         ``requests`` re-reads proxy settings from ``os.environ`` on every call
@@ -161,14 +192,15 @@ class StorageAccount:
         proxy, so local accounts skip it. Real accounts keep the default, which
         honours HTTPS_PROXY.
         """
-        timeouts = {"connection_timeout": CONNECT_TIMEOUT, "read_timeout": read_timeout}
+        options: dict[str, Any] = {"connection_timeout": CONNECT_TIMEOUT, "read_timeout": read_timeout,
+                                   "retry_refused_writes": retry_refused_writes}
         if not self.is_local:
-            return _BudgetedTransport(**timeouts)
+            return _BudgetedTransport(**options)
         session = requests.Session()
         session.trust_env = False
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
         session.mount("http://", adapter)
-        return _BudgetedTransport(session=session, session_owner=False, **timeouts)
+        return _BudgetedTransport(session=session, session_owner=False, **options)
 
     @cached_property
     def blobs(self) -> BlobServiceClient:
@@ -181,7 +213,8 @@ class StorageAccount:
 
     @cached_property
     def tables(self) -> TableServiceClient:
-        options: dict[str, Any] = {"transport": self._transport(TABLE_READ_TIMEOUT), "retry_backoff_factor": FIRST_BACKOFF,
+        options: dict[str, Any] = {"transport": self._transport(TABLE_READ_TIMEOUT, retry_refused_writes=True),
+                                   "retry_backoff_factor": FIRST_BACKOFF,
                    "retry_backoff_max": MAX_BACKOFF, **_retry_settings()}
         if _is_connection_string(self.storage):
             return TableServiceClient.from_connection_string(self.storage, **options)
