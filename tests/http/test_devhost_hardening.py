@@ -301,3 +301,17 @@ def test_system_key_from_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         assert requests.get(url, headers={"x-functions-key": "a-key-the-operator-chose-0123456789"},
                             timeout=10).status_code == 200
         assert requests.get(url, params={"code": "a-key-the-operator-chose-012345678"}, timeout=10).status_code == 401
+
+
+def test_public_base_url_precedence() -> None:
+    from pipeline_core.service.public_url import PublicUrlError, configured_base_url, request_base_url
+
+    azure = {"WEBSITE_HOSTNAME": "amlite-app.azurewebsites.net"}
+    assert configured_base_url(azure) == "https://amlite-app.azurewebsites.net"
+    both = {**azure, "AMLITE_PUBLIC_BASE_URL": "https://gw.contoso.test/amlite/"}
+    assert configured_base_url(both) == "https://gw.contoso.test/amlite"
+    assert request_base_url(f"http://{HOSTILE}/api/runs", azure) == "https://amlite-app.azurewebsites.net"
+    assert request_base_url("http://127.0.0.1:7071/api/runs", {}) == "http://127.0.0.1:7071"
+    for bad in ("https://user:pw@host", "https://host/?q=1", "javascript:alert(1)", "https://ho st"):
+        with pytest.raises(PublicUrlError, match="AMLITE_PUBLIC_BASE_URL"):
+            configured_base_url({"AMLITE_PUBLIC_BASE_URL": bad})
