@@ -7,8 +7,8 @@ Pieces and how they connect::
       ├─ DurableEngine.from_app(...)         orchestrators/activities, in memory
       ├─ event loop thread (asyncio, shared by all hosts in the process)
       │    ├─ main site  host:port           /api/... HTTP triggers (HttpTriggerHost)
-      │    │                                 /runtime/webhooks/durabletask/... (ManagementApi)
-      │    └─ RPC site   127.0.0.1:rpc_port  /durabletask/... (ManagementApi) = rpcBaseUrl
+      │    │                                 /runtime/webhooks/durabletask/... (ManagementApi, system key)
+      │    └─ RPC site   127.0.0.1:rpc_port  /{token}/durabletask/... (ManagementApi) = rpcBaseUrl
       ├─ TimerTriggerRunner                  timerTrigger functions on their schedules
       └─ BlobTriggerRunner                   blobTrigger functions: their containers polled every 0.5 s
 
@@ -17,6 +17,11 @@ HTTP functions with ``durable_client_input`` receive the client binding JSON
 ``DurableOrchestrationClient`` then calls the RPC site, which drives the
 engine.  ``start()``/``stop()`` work from tests and background threads;
 ``serve_forever()`` blocks until Ctrl+C / SIGTERM.
+
+The system key (``AMLITE_SYSTEM_KEY``, else generated at start and printed
+once by ``main``) guards the management routes; links the host builds start
+with the public base URL (``AMLITE_PUBLIC_BASE_URL``, else a trusted proxy's
+``X-Forwarded-Host``, else the listening address), never the ``Host`` header.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import ipaddress
 import logging
+import os
+import secrets
 import signal
 import socket
 import sys
@@ -35,6 +43,8 @@ from typing import Any
 
 from aiohttp import web
 
+from pipeline_core.service.public_url import PublicUrlError, configured_base_url, forwarded_base_url
+
 from .app_loader import BLOB_TRIGGER, LoadedApp, describe, load_app, load_local_settings
 from .blob_triggers import BlobTriggerRunner
 from .durable.engine import SCHEMA_V3, DurableEngine
@@ -43,14 +53,19 @@ from .durable.rpc import (
     ManagementApi,
     client_binding_json,
     create_rpc_app,
+    create_webhook_app,
     reset_sdk_http_session,
+    rpc_prefix,
 )
-from .http_host import HttpTriggerHost
+from .http_host import MAX_BODY_BYTES, REQUEST_BASE_URL, HttpTriggerHost, JsonErrorAppRunner, json_errors
 from .invoker import FunctionInvoker
 from .timers import TimerTriggerRunner
 from .worker_index import AppRefusedByWorker, WorkerLoaderMissing
 
 logger = logging.getLogger("amlite.devhost")
+
+#: The host's system key for the Durable management routes; generated at start when unset.
+SYSTEM_KEY_SETTING = "AMLITE_SYSTEM_KEY"
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -128,7 +143,8 @@ class DevHost:
     def __init__(self, app_dir: str | Path = ".", host: str = "127.0.0.1", port: int = 7071, *,
                  rpc_port: int = 0, max_workers: int | None = None, http_workers: int = 8,
                  enable_timers: bool = True, enable_blob_triggers: bool = True, load_settings: bool = True,
-                 schema_version: int = SCHEMA_V3, app: LoadedApp | None = None) -> None:
+                 schema_version: int = SCHEMA_V3, app: LoadedApp | None = None,
+                 system_key: str | None = None) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.host = host
         self.port = port
@@ -148,6 +164,10 @@ class DevHost:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._runners: list[web.AppRunner] = []
         self._stopped = threading.Event()
+        self._system_key = system_key
+        self.system_key_generated = False
+        #: The RPC site's secret path segment: only the client binding carries it.
+        self._rpc_token = secrets.token_urlsafe(24)
 
     # ---------------------------------------------------------------- URLs
 
@@ -157,14 +177,45 @@ class DevHost:
         return f"http://{host}:{self.port}"
 
     @property
+    def public_base_url(self) -> str:
+        """Where clients reach this host: ``AMLITE_PUBLIC_BASE_URL`` (or ``WEBSITE_HOSTNAME``), else :attr:`base_url`."""
+        try:
+            return configured_base_url() or self.base_url
+        except PublicUrlError as exc:
+            logger.error("%s", exc)
+            return self.base_url
+
+    def request_base_url(self, request: web.Request) -> str:
+        """The base of the URL a function sees: configured, else a trusted proxy's ``X-Forwarded-*``, else ours.
+
+        A URL setting that became unreadable while serving falls back to ours; the app names it in its answer.
+        """
+        try:
+            return configured_base_url() or forwarded_base_url(request.headers, request.remote) or self.base_url
+        except PublicUrlError as exc:
+            logger.error("%s", exc)
+            return self.base_url
+
+    @property
     def rpc_base_url(self) -> str:
-        return f"http://127.0.0.1:{self.rpc_port}/durabletask/"
+        """The Durable client's RPC base; its secret path segment is the credential (see ``durable.rpc``)."""
+        return f"http://127.0.0.1:{self.rpc_port}{rpc_prefix(self._rpc_token)}/"
+
+    @property
+    def system_key(self) -> str:
+        """``AMLITE_SYSTEM_KEY`` (read at first use, after local.settings.json), else one generated for this run."""
+        if self._system_key is None:
+            configured = os.environ.get(SYSTEM_KEY_SETTING, "").strip()
+            self.system_key_generated = not configured
+            self._system_key = configured or secrets.token_urlsafe(32)
+        return self._system_key
 
     def client_binding_json(self) -> str:
-        """What a ``durable_client_input`` parameter receives."""
+        """What a ``durable_client_input`` parameter receives; links use the current request's base URL."""
         assert self.app is not None
-        return client_binding_json(rpc_base_url=self.rpc_base_url, public_base_url=self.base_url,
-                                   task_hub=self.app.task_hub)
+        return client_binding_json(rpc_base_url=self.rpc_base_url,
+                                   public_base_url=REQUEST_BASE_URL.get() or self.public_base_url,
+                                   task_hub=self.app.task_hub, system_key=self.system_key)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -192,8 +243,8 @@ class DevHost:
             self.stop()
             raise
         self._log_functions()
-        logger.info("Host started (%.0f ms): %s  (durable RPC %s)",
-                    (time.perf_counter() - began) * 1000, self.base_url, self.rpc_base_url)
+        logger.info("Host started (%.0f ms): %s  (durable RPC on 127.0.0.1:%d)",
+                    (time.perf_counter() - began) * 1000, self.base_url, self.rpc_port)
         return self
 
     def _start_services(self, app: LoadedApp, main_sock: socket.socket, rpc_sock: socket.socket) -> None:
@@ -205,8 +256,8 @@ class DevHost:
         self.engine = DurableEngine.from_app(app, max_workers=workers,
                                              schema_version=self.schema_version, loop=loop)
         invoker = FunctionInvoker(loop, self._executor, self.client_binding_json, str(self.app_dir))
-        self.http = HttpTriggerHost(app.functions, invoker, app.route_prefix)
-        api = ManagementApi(self.engine, lambda: self.base_url, app.task_hub)
+        self.http = HttpTriggerHost(app.functions, invoker, app.route_prefix, base_url_for=self.request_base_url)
+        api = ManagementApi(self.engine, lambda: self.public_base_url, app.task_hub, system_key=self.system_key)
         asyncio.run_coroutine_threadsafe(self._serve(api, main_sock, rpc_sock), loop).result(10)
         if self.enable_timers and app.timer_functions:
             self.timers = TimerTriggerRunner(app.timer_functions, invoker.invoke_threadsafe)
@@ -217,12 +268,12 @@ class DevHost:
 
     async def _serve(self, api: ManagementApi, main_sock: socket.socket, rpc_sock: socket.socket) -> None:
         assert self.http is not None
-        main = web.Application(client_max_size=100 * 1024 * 1024)
-        main.add_routes(api.routes(WEBHOOK_PREFIX))
+        main = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors()])
+        main.add_subapp(WEBHOOK_PREFIX, create_webhook_app(api, self.system_key))
         # [\s\S], not ".": a path may hold an encoded newline (%0A), which "." would leave to aiohttp's plain 404
         main.router.add_route("*", r"/{tail:[\s\S]*}", self.http.handle)
-        for application, sock in ((main, main_sock), (create_rpc_app(api), rpc_sock)):
-            runner = web.AppRunner(application, access_log=None, handle_signals=False)
+        for application, sock in ((main, main_sock), (create_rpc_app(api, self._rpc_token), rpc_sock)):
+            runner = JsonErrorAppRunner(application, access_log=None, handle_signals=False)
             await runner.setup()
             await web.SockSite(runner, sock).start()
             self._runners.append(runner)
@@ -298,20 +349,79 @@ class DevHost:
             logger.info("    %s", line)
 
 
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, environ: Any = None) -> tuple[int | None, list[str]]:
+    """``(exit code or None, messages for stderr)`` for serving on ``host`` with the configured auth.
+
+    Auth ``none`` lets every caller read, submit and publish, so it is refused on
+    a non-loopback address (exit 2) and loudly warned about on loopback.
+    """
+    from pipeline_core.auth import AuthConfigError, AuthSettings
+    from pipeline_core.service.public_url import PublicUrlError, trusted_proxies
+
+    try:
+        settings = AuthSettings.from_env(environ)
+        configured_base_url(environ)
+        trusted_proxies(environ)
+    except (AuthConfigError, PublicUrlError) as exc:
+        return 2, [f"amlite dev: {exc}"]
+    messages = [f"amlite dev: warning: {problem}" for problem in settings.problems()]
+    if settings.mode != "none":
+        return None, messages
+    if not _is_loopback(host):
+        return 2, [f"amlite dev: refusing to serve on {host} with AMLITE_AUTH=none: anyone who can reach that "
+                   "address could submit and publish pipelines, which run code on this machine. Either serve on "
+                   "loopback (--host 127.0.0.1), or turn auth on: AMLITE_AUTH=key with AMLITE_FUNCTION_KEYS=<a "
+                   "long random key> (or AMLITE_AUTH=entra), in the environment or local.settings.json"]
+    banner = "!" * 78
+    return None, [banner,
+                  "WARNING: AMLITE_AUTH=none - the API accepts every request without authentication; every",
+                  "caller may read, submit and publish. Fine on loopback for development only; set AMLITE_AUTH",
+                  "(key or entra) before exposing this host.",
+                  banner, *messages]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``amlite dev`` / ``python -m amlite_devhost``: serve a Functions app until Ctrl+C."""
+    """``amlite dev`` / ``python -m amlite_devhost``: serve a Functions app until Ctrl+C.
+
+    Exit codes: 0 stopped, 1 could not start, 2 refused configuration (auth ``none`` on a non-loopback
+    address, an unreadable setting).
+    """
     parser = argparse.ArgumentParser(prog="amlite dev", description="Run a Functions app locally "
                                      "(HTTP triggers, timers, durable orchestrations) without Core Tools.")
     parser.add_argument("app_dir", nargs="?", default=".", help="Functions app root (contains function_app.py)")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; others need AMLITE_AUTH other than none)")
     parser.add_argument("--port", type=int, default=7071)
     parser.add_argument("--rpc-port", type=int, default=0, help="durable RPC port (default: any free port)")
+    parser.add_argument("--public-url", default=None,
+                        help="the URL clients reach this host at, for links in answers (sets AMLITE_PUBLIC_BASE_URL)")
     parser.add_argument("--workers", type=int, default=None,
                         help="activity worker threads (default: host.json maxConcurrentActivityFunctions, else 8)")
     parser.add_argument("--no-timers", action="store_true", help="do not fire timer triggers")
     parser.add_argument("--no-blob-triggers", action="store_true", help="do not poll containers for blob triggers")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    if args.public_url:
+        os.environ["AMLITE_PUBLIC_BASE_URL"] = args.public_url
+    try:
+        load_local_settings(args.app_dir)  # existing variables win; the checks below see the app's settings
+    except ValueError as exc:
+        print(f"amlite dev: {exc}", file=sys.stderr)
+        return 2
+    refused, messages = check_exposure(args.host)
+    for message in messages:
+        print(message, file=sys.stderr)
+    if refused is not None:
+        return refused
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:  # the Azure SDKs log every storage request at INFO: noise, and slow under load
@@ -319,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     host = DevHost(args.app_dir, args.host, args.port, rpc_port=args.rpc_port, max_workers=args.workers,
                    enable_timers=not args.no_timers, enable_blob_triggers=not args.no_blob_triggers)
     try:
+        host.start()
+        if host.system_key_generated:
+            print(f"amlite dev: system key for {WEBHOOK_PREFIX}/... (send as ?code= or x-functions-key): "
+                  f"{host.system_key}\n  generated for this run; set {SYSTEM_KEY_SETTING} to choose it",
+                  file=sys.stderr, flush=True)
         host.serve_forever()
     except (OSError, ImportError, ValueError, AppRefusedByWorker, WorkerLoaderMissing) as exc:
         print(f"amlite dev: {exc}", file=sys.stderr)

@@ -4,6 +4,15 @@ Authentication, then the service call (in a worker thread: it does blocking
 storage I/O and the Functions worker runs async handlers on its event loop),
 then the one thing only this layer can do: start or signal the orchestration
 through the Durable client.
+
+Every answer is JSON in the house shape, failures included: storage calls run
+within a request budget (``storage.account.request_budget``), so an outage
+answers 503 ``StorageUnavailable`` with ``Retry-After`` in seconds, not after
+minutes; a 202 is only sent once the run row is written and its orchestration
+was accepted, so a run a client was told about is never lost; anything else
+that fails answers a 500 without the exception's text (that goes to the log).
+Links in answers are built from the public base URL (``service.public_url``),
+never from the request's ``Host`` header.
 """
 
 from __future__ import annotations
@@ -11,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -20,8 +29,11 @@ import azure.functions as func
 from pipeline_core.auth import AuthError, authenticate
 from pipeline_core.engine.launch import mark_queued
 from pipeline_core.engine.services import services_for, storage_from_environment
+from pipeline_core.service.errors import RETRY_AFTER_SECONDS, ServiceError, from_exception, is_storage_outage
+from pipeline_core.service.public_url import PublicUrlError, request_base_url
 from pipeline_core.service.request import ServiceRequest, ServiceResponse
 from pipeline_core.service.routes import Route, handle
+from pipeline_core.storage.account import request_budget
 from pipeline_core.storage.run_store import FAILED, RUN_ROW, InvalidTransition, utcnow
 
 log = logging.getLogger("amlite.http")
@@ -42,10 +54,21 @@ def to_http(response: ServiceResponse) -> func.HttpResponse:
 
 
 def to_service(req: func.HttpRequest, principal_id: str | None) -> ServiceRequest:
-    parts = urlsplit(req.url)
     return ServiceRequest(route_params=dict(req.route_params), query=dict(req.params), headers=dict(req.headers),
-                          body=req.get_body() or b"", base_url=f"{parts.scheme}://{parts.netloc}",
+                          body=req.get_body() or b"", base_url=request_base_url(req.url),
                           method=req.method, principal_id=principal_id, launch=False)
+
+
+_T = TypeVar("_T")
+
+
+async def _budgeted(call: Callable[..., _T], *args: Any) -> _T:
+    """Run blocking storage work in a worker thread, its retries bounded by the request budget."""
+    def run() -> _T:
+        with request_budget():
+            return call(*args)
+
+    return await asyncio.to_thread(run)
 
 
 async def serve(route: Route, req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
@@ -53,29 +76,64 @@ async def serve(route: Route, req: func.HttpRequest, client: df.DurableOrchestra
         principal = await asyncio.to_thread(authenticate, dict(req.headers), dict(req.params), route.role)
     except AuthError as exc:
         return _json(exc.status, exc.to_dict(), exc.headers())
-    services = services_for(storage_from_environment())
-    response = await asyncio.to_thread(handle, services, route, to_service(req, principal.id))
-    if response.launch_run_id:
-        await _start(services, client, response.launch_run_id, response.launch_etag)
+    try:
+        services = services_for(storage_from_environment())
+        response = await _budgeted(handle, services, route, to_service(req, principal.id))
+        if response.launch_run_id:
+            await _start(services, client, response.launch_run_id, response.launch_etag)
+    except Exception as exc:  # noqa: BLE001 - every failure still answers in the house shape
+        return _failure(route, exc)
     if (route.alias_of or route.operation_id) == "cancelRun" and response.status < 300:  # AML's alias too
         await _signal_cancel(client, req.route_params.get("run_id") or req.route_params.get("runId") or "")
+    if response.status == 503:
+        log.warning("%s answered 503 %s", route.operation_id, (response.body or {}).get("error", {}).get("code"))
     return to_http(response)
+
+
+def _failure(route: Route, exc: Exception) -> func.HttpResponse:
+    """503 for an outage or a run that could not be started; 500 (text in the log only) for anything else."""
+    error = from_exception(exc)
+    if isinstance(exc, PublicUrlError):
+        error = ServiceError(500, "InvalidConfiguration", str(exc))
+    elif isinstance(exc, RunNotStarted):
+        error = ServiceError(503, "RunNotStarted", str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if error is None:
+        log.exception("%s failed", route.operation_id)
+        error = ServiceError(500, "InternalError", f"the server failed to handle {route.operation_id}; the details "
+                                                   "are in the app's log")
+    else:
+        log.warning("%s answered %s %s: %s", route.operation_id, error.status, error.code, exc)
+    return _json(error.status, error.to_body(), error.headers)
+
+
+class RunNotStarted(Exception):
+    """A created run whose orchestration the Durable backend did not accept."""
 
 
 async def _start(services: Any, client: df.DurableOrchestrationClient, run_id: str,
                  etag: str | None = None) -> None:
-    """Queue the run and start its orchestration under the run id; a start that fails ends the run Failed."""
-    await asyncio.to_thread(mark_queued, services, run_id, etag)
+    """Queue the run and start its orchestration under the run id; a start that fails ends the run Failed.
+
+    Only after this returns does the caller answer 202: a run it announces is written and started.
+    """
+    await _budgeted(mark_queued, services, run_id, etag)
     try:
         await client.start_new(ORCHESTRATOR, run_id, run_id)
     except Exception as exc:
         log.exception("could not start the orchestration of run %s", run_id)
+        outcome = "it was ended Failed with the reason"
         try:
-            await asyncio.to_thread(services.runs.transition, run_id, RUN_ROW, FAILED, {
+            await _budgeted(services.runs.transition, run_id, RUN_ROW, FAILED, {
                 "end_time": utcnow(), "error": {"message": f"the orchestration could not be started: {exc}"}})
         except InvalidTransition:
             pass
-        raise
+        except Exception as record_exc:  # noqa: BLE001 - storage down too: the orphan check ends the run later
+            if not is_storage_outage(record_exc):
+                raise
+            outcome = "storage did not answer either, so the host's orphan check will end it"
+        raise RunNotStarted(f"run {run_id} was created but its orchestration could not be started; {outcome}. "
+                            f"Retry in {RETRY_AFTER_SECONDS} seconds (with the same Idempotency-Key the answer "
+                            "names this run)") from exc
 
 
 async def _signal_cancel(client: df.DurableOrchestrationClient, run_id: str) -> None:

@@ -209,11 +209,24 @@ def cmd_dev(args: argparse.Namespace) -> int:
             raise UsageError("--func needs Azure Functions Core Tools (`func`) on PATH; without it, "
                              "drop --func to use amlite's dev host")
         return subprocess.call([func, "start", "--port", str(args.port)], cwd=args.app_dir)
+    from amlite_devhost.app_loader import load_local_settings
+    from amlite_devhost.server import check_exposure
     from amlite_devhost.server import main as devhost_main
     from pipeline_core.engine.orphans import mark_orphaned_runs
     from pipeline_core.engine.services import services_for
     from pipeline_core.storage.azurite import ensure_azurite
 
+    if args.public_url:
+        os.environ["AMLITE_PUBLIC_BASE_URL"] = args.public_url
+    try:
+        load_local_settings(args.app_dir)  # AMLITE_AUTH may come from there (unset: none, on this machine)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    refused, messages = check_exposure(args.host)
+    if refused is not None:  # before Azurite starts; the dev host prints the warnings of an accepted set-up
+        for message in messages:
+            print(message, file=sys.stderr)
+        return refused
     storage = os.environ.get("AMLITE_STORAGE")
     azurite = None
     if not storage or storage.lower() == "usedevelopmentstorage=true":
@@ -221,7 +234,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
         storage = azurite.connection_string
     os.environ["AMLITE_STORAGE"] = storage
     os.environ.setdefault("AzureWebJobsStorage", storage)
-    os.environ.setdefault("AMLITE_AUTH", "none")
     try:
         ended = mark_orphaned_runs(services_for(storage))
         if ended:
@@ -264,8 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     logs.set_defaults(func=cmd_logs)
     dev = sub.add_parser("dev", help="serve the Functions app on this machine (HTTP API, schedules, orchestrations)")
     dev.add_argument("app_dir", nargs="?", default=".", help="the Functions app root (holds function_app.py)")
-    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1; any other needs AMLITE_AUTH key or entra)")
     dev.add_argument("--port", type=int, default=7071)
+    dev.add_argument("--public-url", default=None,
+                     help="the URL clients reach the host at, for links in answers (AMLITE_PUBLIC_BASE_URL)")
     dev.add_argument("--func", dest="use_func", action="store_true", help="run Core Tools' `func start` instead, where installed")
     dev.add_argument("--no-timers", action="store_true", help="do not fire timer triggers (schedules)")
     dev.add_argument("--no-blob-triggers", action="store_true",

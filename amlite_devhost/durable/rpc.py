@@ -16,18 +16,35 @@ main host, so the ``statusQueryGetUri``/``sendEventPostUri``/... links that
 ``create_check_status_response`` hands out work for any HTTP client.
 Status codes follow the extension (202 running, 200 finished, 404 unknown,
 410 gone, 400/409 bad start).
+
+Who may call them: anyone who can list, terminate or start orchestrations
+controls every run, so
+
+- the webhook routes require the host's system key, as the Functions host
+  requires its ``durabletask_extension`` system key on ``runtime/webhooks``: the
+  ``code`` query parameter or the ``x-functions-key`` header, else 401. The
+  links the binding hands out carry ``code=``, as they do on Azure, so
+  existing clients keep working;
+- the RPC site listens on loopback only, and its routes sit under a random
+  path segment (``/{token}/durabletask/``) that only the client binding carries.
+  The SDK's client sends no key on RPC calls, so the unguessable base URL is
+  the credential; it is never logged or handed to a step.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from ..http_host import MAX_BODY_BYTES, error_response, json_errors
 from .engine import DurableEngine
 from .history import parse_timestamp
 from .models import DurableError, RuntimeStatus
@@ -35,19 +52,23 @@ from .models import DurableError, RuntimeStatus
 RPC_PREFIX = "/durabletask"
 WEBHOOK_PREFIX = "/runtime/webhooks/durabletask"
 INSTANCE_PLACEHOLDER = "INSTANCEID"
+KEY_HEADER = "x-functions-key"
 
 
 def client_binding(*, rpc_base_url: str, public_base_url: str, task_hub: str,
-                   connection: str = "Storage") -> dict[str, Any]:
+                   connection: str = "Storage", system_key: str | None = None) -> dict[str, Any]:
     """The durable client binding payload, shaped as the extension injects it.
 
     ``DurableOrchestrationBindings`` reads ``taskHubName``, ``creationUrls``,
     ``managementUrls`` (with ``id`` = the placeholder the client replaces by
     an instance id) and ``rpcBaseUrl`` (must end with ``/``); extra keys go to
-    ``client_data``.  No function key is needed locally.
+    ``client_data``. With ``system_key`` every management URL carries
+    ``code=<key>``, as on Azure.
     """
     base = public_base_url.rstrip("/") + WEBHOOK_PREFIX
     query = f"taskHub={quote(task_hub)}&connection={quote(connection)}"
+    if system_key:
+        query += f"&code={quote(system_key, safe='')}"
     instance = f"{base}/instances/{INSTANCE_PLACEHOLDER}"
     return {
         "taskHubName": task_hub,
@@ -123,13 +144,44 @@ def _error(exc: DurableError) -> web.Response:
                               "ExceptionType": type(exc).__name__}, status=exc.http_status)
 
 
-class ManagementApi:
-    """aiohttp handlers over a :class:`DurableEngine`."""
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8")).digest()
 
-    def __init__(self, engine: DurableEngine, public_base_url: Callable[[], str], task_hub: str) -> None:
+
+def system_key_required(system_key: str) -> Middleware:
+    """Middleware: 401 unless the request carries ``system_key`` (``code`` query or ``x-functions-key`` header).
+
+    Compared as SHA-256 digests in constant time, so neither a mismatch's position nor the key's length leaks.
+    """
+    wanted = _digest(system_key)
+    fix = (f"send the host's system key in the '{KEY_HEADER}' header or the 'code' query parameter: the value of "
+           "AMLITE_SYSTEM_KEY, or the key `amlite dev` printed when it started")
+
+    @web.middleware
+    async def middleware(request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        given = request.headers.get(KEY_HEADER) or request.query.get("code")
+        if not given:
+            return error_response(401, "SystemKeyRequired", f"The Durable management API needs a key; {fix}")
+        if not hmac.compare_digest(_digest(given), wanted):
+            return error_response(401, "InvalidSystemKey", f"The key is not this host's system key; {fix}")
+        return await handler(request)
+
+    return middleware
+
+
+class ManagementApi:
+    """aiohttp handlers over a :class:`DurableEngine`.
+
+    ``public_base_url`` gives the base of the links it answers with; ``system_key`` goes into them as ``code=``.
+    """
+
+    def __init__(self, engine: DurableEngine, public_base_url: Callable[[], str], task_hub: str,
+                 system_key: str | None = None) -> None:
         self.engine = engine
         self.public_base_url = public_base_url
         self.task_hub = task_hub
+        self.system_key = system_key
 
     def routes(self, prefix: str) -> list[web.RouteDef]:
         p = prefix.rstrip("/")
@@ -151,7 +203,7 @@ class ManagementApi:
 
     def management_payload(self, instance_id: str) -> dict[str, str]:
         urls = client_binding(rpc_base_url="/", public_base_url=self.public_base_url(),
-                              task_hub=self.task_hub)["managementUrls"]
+                              task_hub=self.task_hub, system_key=self.system_key)["managementUrls"]
         return {k: v.replace(INSTANCE_PLACEHOLDER, quote(instance_id, safe="")) if k != "id" else instance_id
                 for k, v in urls.items()}
 
@@ -177,7 +229,8 @@ class ManagementApi:
                               show_history_output=_flag(request, "showHistoryOutput"))
         state = status.runtime_status
         if state in (RuntimeStatus.PENDING, RuntimeStatus.RUNNING, RuntimeStatus.CONTINUED_AS_NEW):
-            return web.json_response(body, status=202, headers={"Location": str(request.url)})
+            location = self.public_base_url().rstrip("/") + request.rel_url.path_qs  # not the Host header
+            return web.json_response(body, status=202, headers={"Location": location})
         if state == RuntimeStatus.FAILED and _flag(request, "returnInternalServerErrorOnFailure"):
             return web.json_response(body, status=500)
         return web.json_response(body, status=200)
@@ -231,10 +284,22 @@ class ManagementApi:
             status=501)
 
 
-def create_rpc_app(api: ManagementApi) -> web.Application:
-    """The loopback app the client binding's ``rpcBaseUrl`` points at."""
-    app = web.Application(client_max_size=100 * 1024 * 1024)  # large orchestration inputs
-    app.add_routes(api.routes(RPC_PREFIX))
+def rpc_prefix(token: str) -> str:
+    """The RPC routes' path: ``/{token}/durabletask``."""
+    return f"/{quote(token, safe='')}{RPC_PREFIX}"
+
+
+def create_rpc_app(api: ManagementApi, token: str) -> web.Application:
+    """The loopback app the client binding's ``rpcBaseUrl`` (``/{token}/durabletask/``) points at."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors()])  # large inputs
+    app.add_routes(api.routes(rpc_prefix(token)))
+    return app
+
+
+def create_webhook_app(api: ManagementApi, system_key: str) -> web.Application:
+    """The ``/runtime/webhooks/durabletask`` routes, guarded by the system key (mount with ``add_subapp``)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[system_key_required(system_key)])
+    app.add_routes(api.routes(""))
     return app
 
 

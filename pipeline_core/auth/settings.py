@@ -47,8 +47,28 @@ amlite settings
     (key) The accepted function keys. Prefer a Key Vault reference
     (``@Microsoft.KeyVault(...)``) over a literal value.
 
+``AMLITE_PUBLIC_BASE_URL``
+    The URL clients reach the app at (``https://pipelines.contoso.com``, a
+    gateway URL with a path). Links in answers start with it; unset, they
+    start with ``https://$WEBSITE_HOSTNAME`` on Azure, else the URL the host
+    served (see :mod:`pipeline_core.service.public_url`). Never the request's
+    ``Host`` header.
+``AMLITE_TRUSTED_PROXIES``
+    (dev host) Addresses or networks (``10.0.0.5, 10.1.0.0/16``) whose
+    ``X-Forwarded-Host``/``X-Forwarded-Proto`` the dev host believes.
+``AMLITE_SYSTEM_KEY``
+    (dev host) The key the Durable management routes
+    (``/runtime/webhooks/durabletask/...``) require, as ``?code=`` or
+    ``x-functions-key``. Unset: a key generated at start and printed once.
+``AMLITE_STORAGE_BUDGET_SECONDS``
+    How long one API request retries an unanswering storage account before it
+    answers 503 ``StorageUnavailable`` with ``Retry-After``. Default 5.
+
 Platform settings (set by Azure, read here)
 -------------------------------------------
+``WEBSITE_HOSTNAME``
+    The app's default host name; the base of links when
+    ``AMLITE_PUBLIC_BASE_URL`` is unset.
 ``WEBSITE_AUTH_ENABLED``
     ``True`` when App Service Authentication (Easy Auth) is on; required by
     ``easyauth`` mode, because only then does the platform strip client-sent

@@ -94,23 +94,33 @@ class AmliteClient(RestClient):
         return list(self.get_json(f"/api/runs/{_seg(run_id)}/steps", params).get("Value") or [])
 
     def step_log(self, run_id: str, step: str, file: str | None = None, offset: int = 0) -> tuple[bytes, int]:
-        """Log bytes from ``offset`` and the offset to continue from (``X-Log-Offset``)."""
+        """One page of log bytes from ``offset`` and the offset to continue from (``X-Log-Offset``)."""
+        data, next_offset, _ = self.step_log_page(run_id, step, file, offset)
+        return data, next_offset
+
+    def step_log_page(self, run_id: str, step: str, file: str | None = None,
+                      offset: int = 0) -> tuple[bytes, int, int]:
+        """``(bytes, next offset, log size when read)``: the server answers at most 1 MiB per request."""
         params: dict[str, Any] = {"offset": offset} if offset else {}
         if file:
             params["file"] = file
         response = self.request("GET", f"/api/runs/{_seg(run_id)}/steps/{_seg(step)}/logs", params=params)
         data = response.content
-        try:
-            next_offset = int(response.headers.get("X-Log-Offset", ""))
-        except ValueError:
-            next_offset = offset + len(data)
-        return data, next_offset
+        next_offset = _int_header(response.headers.get("X-Log-Offset"), offset + len(data))
+        return data, next_offset, _int_header(response.headers.get("X-Log-Size"), next_offset)
 
     def cancel(self, run_id: str) -> Entity:
         return dict(self.post_json(f"/api/runs/{_seg(run_id)}/cancel"))
 
     def list_experiment_runs(self, experiment: str, top: int = 50) -> list[Entity]:
         return list(self.get_json(f"/api/experiments/{_seg(experiment)}/runs", {"top": top}).get("Value") or [])
+
+
+def _int_header(value: str | None, default: int) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return default
 
 
 def client_for(workspace: Workspace) -> AmliteClient:

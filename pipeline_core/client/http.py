@@ -5,6 +5,9 @@ Why these retry rules:
   app's JWKS fetch) refused the request before any handler ran, so repeating
   it cannot do anything twice. ``Retry-After`` is honoured; otherwise the wait
   doubles from ``backoff`` with jitter, so many clients do not retry in step.
+  The exception: a 503 the handler itself answered (``StorageUnavailable``,
+  ``RunNotStarted``) may follow a partial write, so it is retried only when
+  repeating is safe (below).
 - A failed connection or a timeout is retried only when repeating is safe:
   GET, or a POST carrying an ``Idempotency-Key`` (the server answers a repeated
   key with the first run instead of creating a second one).
@@ -31,6 +34,8 @@ log = logging.getLogger("amlite.client")
 
 HeaderProvider = Callable[[], dict[str, str]]
 RETRY_STATUSES = frozenset({429, 503})
+#: 503 codes a handler answers after it may have written something (see the module docstring).
+HANDLER_UNAVAILABLE_CODES = frozenset({"StorageUnavailable", "RunNotStarted"})
 #: (connect, read) seconds: connecting should be quick; a submit may wait on storage for a while.
 DEFAULT_TIMEOUT = (10.0, 60.0)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -56,6 +61,14 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 class RestClient:
@@ -130,7 +143,8 @@ class RestClient:
             else:
                 if response.status_code < 400:
                     return response
-                if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
+                if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries \
+                        or (not repeatable and _error_code(response) in HANDLER_UNAVAILABLE_CODES):
                     error = error_from_response(response.status_code, response.content, method, url,
                                                 response.reason or "")
                     if response.status_code in RETRY_STATUSES:

@@ -93,7 +93,14 @@ class RestRunSource:
         raise NotFoundError(f"step {name!r} was not found in run {self.run_id!r}")
 
     def read_log(self, step: str, file: str = STD_LOG, offset: int = 0) -> tuple[bytes, int]:
-        return self.client.step_log(self.run_id, step, None if file == STD_LOG else file, offset)
+        """Everything from ``offset`` to the log's end as it was read, one page (at most 1 MiB) per request."""
+        pages: list[bytes] = []
+        while True:
+            data, offset, size = self.client.step_log_page(self.run_id, step, None if file == STD_LOG else file,
+                                                           offset)
+            pages.append(data)
+            if not data or offset >= size:
+                return b"".join(pages), offset
 
     def get_metrics(self) -> dict[str, dict[str, Any]]:
         """``{step: {name: value}}`` ("" = the run's own) from one ``GET /api/runs/{id}?steps=true&metrics=true``."""

@@ -12,7 +12,9 @@ OPENAPI_VERSION = "3.0.3"
 _ERROR_TEXT = {400: "Bad input: the message names the field and the fix", 401: "Not authenticated",
                403: "Authenticated but lacking the role", 404: "Not found", 405: "Method not allowed",
                409: "The target's state forbids this (disabled, already ended, key reused)",
-               413: "Request body too large"}
+               413: "Request body too large",
+               503: "Storage is not answering (StorageUnavailable) or a run could not be started (RunNotStarted): "
+                    "retry after Retry-After seconds"}
 
 
 def _operation(route: Route) -> dict[str, Any]:
@@ -30,10 +32,12 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.response_headers:
         success["headers"] = {name: {"schema": {"type": "string"}} for name in route.response_headers}
     responses: dict[str, Any] = {str(route.success_status): success}
-    statuses = {*route.errors, 401, 403} | ({400, 413} if route.request_schema else set())
+    statuses = {*route.errors, 401, 403, 503} | ({400, 413} if route.request_schema else set())
     for status in sorted(statuses):
         responses[str(status)] = {"description": _ERROR_TEXT.get(status, "Error"), "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    responses["503"]["headers"] = {"Retry-After": {"schema": {"type": "integer"},
+                                                   "description": "Seconds to wait before retrying"}}
     operation: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary, "tags": [route.tag],
                                  "parameters": params, "responses": responses,
                                  "x-amlite-required-role": route.role}
@@ -46,7 +50,10 @@ def _operation(route: Route) -> dict[str, Any]:
 
 
 def openapi_document(base_url: str) -> dict[str, Any]:
-    """Every route of ``routes.ROUTES``, nothing else; paths are absolute (they include ``/api``)."""
+    """Every route of ``routes.ROUTES``, nothing else; paths are absolute (they include ``/api``).
+
+    ``base_url`` is the public base URL (``service.public_url``), never one taken from the request's Host header.
+    """
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)

@@ -187,10 +187,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{API_PREFIX}/runs/{{run_id}}/steps", "listRunSteps", ROLE_READ, run_ops.list_run_steps,
           "List a run's steps", "runs", response_schema="StepRunList", errors=(404,), query=(_METRICS,)),
     Route("GET", f"{API_PREFIX}/runs/{{run_id}}/steps/{{step}}/logs", "getStepLog", ROLE_READ,
-          run_ops.get_step_log, "A step's log text", "runs", response_content_type="text/plain",
+          run_ops.get_step_log, "A page of a step's log text: at most 1 MiB from ?offset=; continue from "
+          "X-Log-Offset while it is below X-Log-Size", "runs", response_content_type="text/plain",
           query=(Param("file", "std_log.txt (default), stdout.txt, stderr.txt or 70_driver_log.txt"),
                  Param("offset", "Skip this many bytes (continue from X-Log-Offset)", {"type": "integer"})),
-          response_headers=("X-Log-Offset",)),
+          response_headers=("X-Log-Offset", "X-Log-Size")),
     Route("POST", f"{API_PREFIX}/runs/{{run_id}}/cancel", "cancelRun", ROLE_SUBMIT, run_ops.cancel_run,
           "Cancel a run (409 if it already ended Finished or Failed)", "runs", 202,
           response_schema="PipelineRun", response_headers=("Location",), errors=(404, 409)),
@@ -254,7 +255,7 @@ def methods_for(path: str) -> list[str]:
 
 
 def error_response(error: ServiceError) -> ServiceResponse:
-    return ServiceResponse(error.status, error.to_body())
+    return ServiceResponse(error.status, error.to_body(), dict(error.headers))
 
 
 def handle(services: Services, route: Route, request: ServiceRequest) -> ServiceResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -33,6 +34,9 @@ from pipeline_core.storage.run_store import CANCELED, FAILED, FINISHED
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
 LOG_FILES = (STD_LOG, STDOUT_LOG, STDERR_LOG, DRIVER_LOG)
+#: The most log bytes one answer of the step-log route carries (1 MiB).
+LOG_PAGE_BYTES = 1024 * 1024
+_CONTENT_RANGE_TOTAL = re.compile(r"/(\d+)\s*$")
 
 
 def request_idempotency(request: ServiceRequest, scope: str, options: SubmitOptions,
@@ -126,8 +130,12 @@ def list_run_steps(services: Services, request: ServiceRequest) -> ServiceRespon
 
 
 def get_step_log(services: Services, request: ServiceRequest) -> ServiceResponse:
-    """Text of a step's log; ``?file=`` picks std_log.txt (default), stdout/stderr or the driver log; ``?offset=``
-    skips bytes already read (the response's ``X-Log-Offset`` is where to continue)."""
+    """One page of a step's log: at most :data:`LOG_PAGE_BYTES` from ``?offset=``.
+
+    ``?file=`` picks std_log.txt (default), stdout/stderr or the driver log. ``X-Log-Offset`` is where the next
+    page starts and ``X-Log-Size`` how many bytes the log held when read, so a reader follows pages until the
+    two meet; a 50 MB log is never one answer. A full page ends on a whole UTF-8 character.
+    """
     run_id, step = route_key(request, "run", "run_id"), route_key(request, "step", "step")
     services.runs.get_step(run_id, step)
     name = request.query_value("file") or STD_LOG
@@ -135,17 +143,40 @@ def get_step_log(services: Services, request: ServiceRequest) -> ServiceResponse
         raise bad_request(f"query parameter 'file' must be one of {', '.join(LOG_FILES)}, not {name!r}", "file",
                           "InvalidQuery")
     offset = query_int(request, "offset", 0, 0, 2**40)
+    data, size = _log_page(services, log_blob_name(run_id, step, name), offset)
+    if len(data) == LOG_PAGE_BYTES:
+        data = data[:_utf8_boundary(data)]
+    end = offset + len(data)
+    return ServiceResponse(200, data.decode("utf-8", errors="replace"),
+                           {"X-Log-Offset": str(end), "X-Log-Size": str(max(size, end))},
+                           content_type="text/plain; charset=utf-8")
+
+
+def _log_page(services: Services, blob_name: str, offset: int) -> tuple[bytes, int]:
+    """Up to a page of bytes from ``offset`` and the blob's size then (``offset`` when nothing is there yet)."""
     container = services.account.container(LOGS_CONTAINER)
     try:
-        data = container.download_blob(log_blob_name(run_id, step, name), offset=offset or None).readall()
+        download = container.download_blob(blob_name, offset=offset, length=LOG_PAGE_BYTES)
+        data = download.readall()
     except ResourceNotFoundError:
-        data = b""
+        return b"", offset
     except HttpResponseError as exc:
         if exc.status_code != 416:  # offset at or past the end: nothing new yet
             raise
-        data = b""
-    return ServiceResponse(200, data.decode("utf-8", errors="replace"), {"X-Log-Offset": str(offset + len(data))},
-                           content_type="text/plain; charset=utf-8")
+        return b"", offset
+    total = _CONTENT_RANGE_TOTAL.search(download.properties.content_range or "")
+    return data, int(total.group(1)) if total else offset + len(data)
+
+
+def _utf8_boundary(data: bytes) -> int:
+    """``len(data)`` less a trailing, incomplete UTF-8 sequence (a page cut may fall inside a character)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: keep looking for the sequence's lead byte
+            continue
+        length = 1 if byte < 0x80 else 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4
+        return len(data) if length <= back else len(data) - back
+    return len(data)
 
 
 def cancel_run(services: Services, request: ServiceRequest) -> ServiceResponse:

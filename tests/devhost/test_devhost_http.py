@@ -96,7 +96,7 @@ def test_sdk_raise_event_terminate_purge(devhost: DevHost) -> None:
     start(devhost, "approval", 30, instance_id="http-appr")
     raised = requests.post(f"{devhost.base_url}/api/events/http-appr/Approve", json={"by": "sdk"}, timeout=TIMEOUT)
     assert raised.status_code == 202
-    status = poll(f"{devhost.base_url}/runtime/webhooks/durabletask/instances/http-appr")
+    status = poll(f"{devhost.base_url}/runtime/webhooks/durabletask/instances/http-appr?code={devhost.system_key}")
     assert status.json()["output"] == {"approved": True, "by": {"by": "sdk"}}
 
     start(devhost, "approval", 30, instance_id="http-term")
@@ -120,7 +120,7 @@ def test_management_links_and_webhooks(devhost: DevHost) -> None:
     links = requests.get(f"{devhost.base_url}/api/links/abc", timeout=TIMEOUT).json()
     assert links["id"] == "abc"
     assert links["sendEventPostUri"].endswith("/instances/abc/raiseEvent/{eventName}?taskHub=DevHostSample"
-                                              "&connection=Storage")
+                                              f"&connection=Storage&code={devhost.system_key}")
     info = start(devhost, "approval", 30)
     send = info["sendEventPostUri"].replace("{eventName}", "Approve")
     assert requests.post(send, json="curl", timeout=TIMEOUT).status_code == 202
