@@ -116,6 +116,8 @@ class _Builder:
             entry: dict[str, Any] = {"kind": kind, "datastore": None, "path": None}
             if isinstance(obj, PipelineData):
                 entry["datastore"] = obj.datastore_name
+                if obj.pipeline_output_name:  # only when set, so other pipelines keep their graph ids
+                    entry["pipeline_output_name"] = obj.pipeline_output_name
             elif obj.destination is not None:
                 entry["datastore"], entry["path"] = obj.destination
         elif isinstance(obj, DataReference):

@@ -49,7 +49,8 @@ def endpoint_from_entity(workspace: Workspace, entity: Entity) -> PipelineEndpoi
     from pipeline_core.pipeline.core.published_pipeline import api_base
     from pipeline_core.service.entities import endpoint_submit_url
 
-    versions = [PipelineIdVersion(str(v["PipelineId"]), str(v["Version"])) for v in entity.get("Versions") or []]
+    versions = [PipelineIdVersion(str(v["PipelineId"]), str(v["Version"]), workspace)
+                for v in entity.get("Versions") or []]
     return PipelineEndpoint(workspace, entity["Id"], entity["Name"], entity.get("Description") or "",
                             entity["Status"], str(entity["DefaultVersion"]),
                             endpoint_submit_url(api_base(workspace), entity["Id"]), versions)

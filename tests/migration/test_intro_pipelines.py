@@ -95,7 +95,6 @@ def test_getting_started_independent_steps_then_a_run_after_chain(workspace: Wor
     assert "hello" in capsys.readouterr().out  # RunDetails printed the run outside a notebook
 
 
-@pytest.mark.xfail(strict=True, reason="needs PipelineRun.get_children")
 def test_getting_started_step_runs_listed_by_get_children(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-getting-started: right after submitting, the sample walks get_children() for statuses."""
     write(tmp_path, "train.py", 'print("In train.py")\n')
@@ -261,7 +260,6 @@ def test_versioned_pipeline_endpoint_lifecycle(workspace: Workspace, tmp_path: P
         assert "endpoint train" in step_log(finished(submitted), "Training_Step")
 
 
-@pytest.mark.xfail(strict=True, reason="needs PipelineIdVersion.pipeline")
 def test_versioned_endpoint_versions_carry_their_pipeline(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-setup-versioned-pipeline-endpoints: ``for v in list_versions(): v.pipeline.id``."""
     write(tmp_path, "train.py", "print(1)\n")

@@ -59,7 +59,6 @@ def test_register_model_from_a_step(workspace: Workspace, tmp_path: Path, unique
     assert (Path(target) / "saved_model.pb").read_text() == "weights"
 
 
-@pytest.mark.xfail(strict=True, reason="needs PipelineRun.get_pipeline_output(pipeline_output_name)")
 def test_pipeline_output_by_its_pipeline_output_name(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """The HyperDrive and AutoML samples fetch results with run.get_pipeline_output('metrics_output')."""
     metrics = PipelineData(name="metrics_data", datastore=workspace.get_default_datastore(),

@@ -12,7 +12,7 @@ storage account: the caller may hold only the app URL and a token.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline_core.errors import AmliteError
@@ -33,10 +33,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PipelineIdVersion:
-    """AML v1's (pipeline id, version) pair of an endpoint."""
+    """AML v1's (pipeline id, version) pair of an endpoint; ``pipeline`` fetches that published pipeline."""
 
     pipeline_id: str
     version: str
+    _workspace: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def pipeline(self) -> PublishedPipeline:
+        from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
+
+        if self._workspace is None:
+            raise AmliteError("this PipelineIdVersion was made without a workspace; take it from "
+                              "PipelineEndpoint.list_versions()")
+        return PublishedPipeline.get(self._workspace, self.pipeline_id)
 
 
 class PipelineEndpoint(PublishedIdentity):
@@ -61,7 +71,7 @@ class PipelineEndpoint(PublishedIdentity):
         versions = endpoint_store(_services(workspace)).versions(record.name)
         return cls(workspace, record.id, record.name, record.description, record.status, record.default_version,
                    endpoint_submit_url(api_base(workspace), record.id),
-                   [PipelineIdVersion(v.pipeline_id, v.version) for v in versions])
+                   [PipelineIdVersion(v.pipeline_id, v.version, workspace) for v in versions])
 
     def _record(self) -> EndpointRecord:
         from pipeline_core.service.stores import endpoint_store

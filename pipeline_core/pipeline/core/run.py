@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -219,6 +220,25 @@ class PipelineRun(RunRecordsMixin):
 
     def find_step_run(self, name: str) -> list[StepRun]:
         return [StepRun(self, row) for row in self._source.get_state().steps.values() if row["name"] == name]
+
+    def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
+                     type: str | None = None, status: str | None = None, _rehydrate_runs: bool = True
+                     ) -> Iterator[StepRun]:
+        """AML's child runs of a pipeline run: its step runs (``status`` filters them)."""
+        return (step for step in self.get_steps() if status is None or step.get_status() == status)
+
+    def get_pipeline_output(self, pipeline_output_name: str) -> PortDataReference:
+        """The output declared with ``PipelineData(..., pipeline_output_name=...)``, as a PortDataReference."""
+        spec = self._services.load_spec(self._source.get_run()["graph_id"])
+        named = {entry.get("pipeline_output_name"): data_id for data_id, entry in spec.doc.get("data", {}).items()
+                 if entry.get("pipeline_output_name")}
+        data_id = named.get(pipeline_output_name)
+        if data_id is None:
+            declared = ", ".join(sorted(named)) or "none"
+            raise NotFoundError(f"run {self.id!r} has no pipeline output named {pipeline_output_name!r} "
+                                f"(declared: {declared}); give PipelineData(pipeline_output_name=...)")
+        producer = next(s["name"] for s in spec.steps if data_id in s.get("outputs", []))
+        return self.find_step_run(producer)[0].get_output_data(data_id)
 
     def publish_pipeline(self, name: str, description: str, version: str,
                          continue_on_step_failure: bool | None = None, **kwargs: Any) -> PublishedPipeline:
