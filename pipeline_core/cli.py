@@ -209,8 +209,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
                              "drop --func to use amlite's dev host")
         return subprocess.call([func, "start", "--port", str(args.port)], cwd=args.app_dir)
     from amlite_devhost.server import main as devhost_main
-    from pipeline_core.engine.orphans import mark_orphaned_runs
-    from pipeline_core.engine.services import services_for
     from pipeline_core.storage.azurite import ensure_azurite
 
     storage = os.environ.get("AMLITE_STORAGE")
@@ -222,15 +220,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
     os.environ.setdefault("AzureWebJobsStorage", storage)
     os.environ.setdefault("AMLITE_AUTH", "none")
     try:
-        ended = mark_orphaned_runs(services_for(storage))
-        if ended:
-            err.print(f"ended {len(ended)} run(s) left unfinished by a stopped host: {', '.join(ended)}")
+        # Runs a stopped host left are resumed (or ended with the reason) by the dev host's own sweep.
         argv = [args.app_dir, "--host", args.host, "--port", str(args.port)]
         if args.no_timers:
             argv.append("--no-timers")
         if args.no_blob_triggers:
             argv.append("--no-blob-triggers")
-        return devhost_main(argv)
+        return devhost_main(argv, before_exit=azurite.stop if azurite is not None else None)
     finally:
         if azurite is not None:
             azurite.stop()

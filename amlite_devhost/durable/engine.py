@@ -428,6 +428,12 @@ class DurableEngine:
             self._abandoned = True
             self._idle.notify_all()
 
+    def owns(self, instance_id: str) -> bool:
+        """True while this engine runs ``instance_id`` (it is in memory and not finished)."""
+        with self._lock:
+            inst = self._instances.get(instance_id)
+            return inst is not None and not inst.status.is_terminal
+
     @property
     def running_activities(self) -> int:
         with self._lock:

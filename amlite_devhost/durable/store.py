@@ -330,6 +330,25 @@ class OrchestrationStore:
                 pass
 
 
+def stored_in_other_hubs(account: StorageAccount, instance_id: str, except_hub: str | None = None) -> list[str]:
+    """Task hubs of ``account`` whose dev-host state holds an unfinished ``instance_id`` (other than
+    ``except_hub``): a run started by a host on another hub is that hub's to resume, not ours to end."""
+    suffix = "DevOrchestrations"
+    skip = table_name(except_hub) if except_hub else None
+    found = []
+    for table in account.tables.list_tables():
+        name = table.name
+        if not name.endswith(suffix) or name == skip:
+            continue
+        try:
+            entity = account.tables.get_table_client(name).get_entity(_key(instance_id), STATE_ROW)
+        except ResourceNotFoundError:
+            continue
+        if entity.get("status") in UNFINISHED:
+            found.append(name[:-len(suffix)])
+    return found
+
+
 def families(records: Iterable[InstanceRecord]) -> Iterator[tuple[str, list[InstanceRecord]]]:
     """Group unfinished instances by the root orchestration that started them (children resume with it)."""
     groups: dict[str, list[InstanceRecord]] = {}
