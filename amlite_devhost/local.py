@@ -71,7 +71,7 @@ def _load_engine(storage: str) -> DurableEngine:
             store = OrchestrationStore(services.account, app.task_hub, owner=me)
         _engine = DurableEngine.from_app(app, max_workers=workers, store=store)
         _storage = storage
-        _sweeper = ResumeSweeper(_engine, services, me, orchestrator=ORCHESTRATOR).start()
+        _sweeper = ResumeSweeper(_engine, services, me, orchestrator=ORCHESTRATOR).start(sweep_now=True)
         before_thread_shutdown(_finish_local_runs)
         return _engine
 

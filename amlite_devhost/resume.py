@@ -26,7 +26,7 @@ from pipeline_core.engine.orphans import (
     sweep_runs,
 )
 
-from .durable.store import stored_in_other_hubs
+from .durable.store import hub_tables, stored_in_other_hubs
 
 if TYPE_CHECKING:
     from pipeline_core.engine.services import Services
@@ -59,6 +59,7 @@ class EngineOrchestrations:
         self.engine = engine
         self.services = services
         self.orchestrator = orchestrator
+        self._tables: list[str] | None = None  # listed once per sweep, when first needed
 
     def locate(self, run_id: str) -> Orchestration:
         if self.engine.owns(run_id):
@@ -71,7 +72,9 @@ class EngineOrchestrations:
             return Orchestration(ELSEWHERE)
         store = self.engine.store
         account = store.account if store is not None else self.services.account
-        if stored_in_other_hubs(account, run_id, store.task_hub if store is not None else None):
+        if self._tables is None:
+            self._tables = hub_tables(account)
+        if stored_in_other_hubs(account, run_id, store.task_hub if store is not None else None, self._tables):
             return Orchestration(ELSEWHERE)
         return Orchestration(NONE)
 
@@ -104,8 +107,12 @@ class ResumeSweeper:
         if adopted and not (report.adopted or report.started):
             logger.info("orchestrations left by a stopped host, resumed here: %s", ", ".join(adopted))
 
-    def start(self) -> ResumeSweeper:
-        self._thread = threading.Thread(target=self._run, name="amlite-resume", daemon=True)
+    def start(self, sweep_now: bool = False) -> ResumeSweeper:
+        """Sweep every ``interval`` seconds on a thread, the first time at once (``sweep_now``: in the caller,
+        so what it adopts is known on return)."""
+        if sweep_now:
+            self._sweep_safely()
+        self._thread = threading.Thread(target=self._run, args=(sweep_now,), name="amlite-resume", daemon=True)
         self._thread.start()
         return self
 
@@ -115,14 +122,19 @@ class ResumeSweeper:
         if thread is not None and thread is not threading.current_thread():
             thread.join(5)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sweep()
-            except Exception:  # storage down, say: try again next time
-                logger.warning("resuming runs of stopped hosts failed; trying again in %.0f s", self.interval,
-                               exc_info=True)
+    def _run(self, swept: bool) -> None:
+        if swept:
             self._stop.wait(self.interval)
+        while not self._stop.is_set():
+            self._sweep_safely()
+            self._stop.wait(self.interval)
+
+    def _sweep_safely(self) -> None:
+        try:
+            self.sweep()
+        except Exception:  # storage down, say: try again next time
+            logger.warning("resuming runs of stopped hosts failed; trying again in %.0f s", self.interval,
+                           exc_info=True)
 
 
 __all__ = ["ELSEWHERE", "ENDED", "HERE", "NONE", "EngineOrchestrations", "ResumeSweeper", "resume_interval"]

@@ -338,7 +338,7 @@ class DevHost:
                 engine.abandon()
                 left = engine.running_activities
                 logger.warning("Stopping: %d activit%s still running; %s", left, "y" if left == 1 else "ies",
-                               "the next host on this storage runs them again" if engine.store is not None
+                               "the next host on this storage runs those again" if engine.store is not None
                                else "their runs end Failed when the next host starts (no AzureWebJobsStorage)")
                 return False
 

@@ -56,11 +56,14 @@ _CHUNK = 30_000  # characters per string property (JSON text is ASCII; the limit
 _INLINE = 64_000  # larger payloads go to a blob (an entity holds at most 1 MiB)
 
 
+_SUFFIX = "DevOrchestrations"
+
+
 def table_name(task_hub: str) -> str:
     hub = re.sub(r"[^A-Za-z0-9]", "", task_hub) or "TestHubName"
     if not hub[0].isalpha():
         hub = "hub" + hub
-    return (hub[:45] + "DevOrchestrations")[:63]
+    return hub[:45] + _SUFFIX
 
 
 def container_name(task_hub: str) -> str:
@@ -330,22 +333,27 @@ class OrchestrationStore:
                 pass
 
 
-def stored_in_other_hubs(account: StorageAccount, instance_id: str, except_hub: str | None = None) -> list[str]:
+def hub_tables(account: StorageAccount) -> list[str]:
+    """Names of the dev-host state tables in ``account`` (one per task hub)."""
+    return [t.name for t in account.tables.list_tables() if t.name.endswith(_SUFFIX)]
+
+
+def stored_in_other_hubs(account: StorageAccount, instance_id: str, except_hub: str | None = None,
+                         tables: list[str] | None = None) -> list[str]:
     """Task hubs of ``account`` whose dev-host state holds an unfinished ``instance_id`` (other than
-    ``except_hub``): a run started by a host on another hub is that hub's to resume, not ours to end."""
-    suffix = "DevOrchestrations"
+    ``except_hub``): a run started by a host on another hub is that hub's to resume, not ours to end.
+    ``tables`` is :func:`hub_tables`, when the caller already listed them."""
     skip = table_name(except_hub) if except_hub else None
     found = []
-    for table in account.tables.list_tables():
-        name = table.name
-        if not name.endswith(suffix) or name == skip:
+    for name in hub_tables(account) if tables is None else tables:
+        if name == skip:
             continue
         try:
             entity = account.tables.get_table_client(name).get_entity(_key(instance_id), STATE_ROW)
         except ResourceNotFoundError:
             continue
         if entity.get("status") in UNFINISHED:
-            found.append(name[:-len(suffix)])
+            found.append(name[:-len(_SUFFIX)])
     return found
 
 

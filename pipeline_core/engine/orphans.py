@@ -158,8 +158,8 @@ def sweep_runs(services: Services, orchestrations: Orchestrations, me: str,
             if _take(services, row, {"host_id": me}):
                 report.adopted.append(run_id)
         elif found.where == ENDED:
-            _end(services, run_id, FAILED, f"its orchestration ended ({found.detail}) before the run did")
-            report.ended.append(run_id)
+            if _end(services, run_id, FAILED, f"its orchestration ended ({found.detail}) before the run did"):
+                report.ended.append(run_id)
         elif mine:
             continue  # this host wrote the row and has not started it yet (or is starting it now)
         elif row.get("status") in (NOT_STARTED, QUEUED):
@@ -168,17 +168,16 @@ def sweep_runs(services: Services, orchestrations: Orchestrations, me: str,
                     orchestrations.start(run_id)
                     report.started.append(run_id)
                 except Exception as exc:  # noqa: BLE001 - the reason goes on the run
-                    _end(services, run_id, FAILED, f"the run was never started (its host, {_who(row)}, stopped "
-                                                   f"first) and could not be started here: {exc}")
-                    report.ended.append(run_id)
+                    if _end(services, run_id, FAILED, f"the run was never started (its host, {_who(row)}, "
+                                                      f"stopped first) and could not be started here: {exc}"):
+                        report.ended.append(run_id)
         elif row.get("status") == CANCEL_REQUESTED:
-            _end(services, run_id, CANCELED, f"canceled; its host ({_who(row)}) stopped before the run ended")
-            report.ended.append(run_id)
-        else:
-            _end(services, run_id, FAILED,
-                 f"the process that ran this run ({_who(row)}) stopped before the run finished and left no "
-                 "orchestration state to resume it; its finished steps' outputs are kept: submit the pipeline "
-                 "again to continue (unchanged steps are reused)")
+            if _end(services, run_id, CANCELED, f"canceled; its host ({_who(row)}) stopped before the run ended"):
+                report.ended.append(run_id)
+        elif _end(services, run_id, FAILED,
+                  f"the process that ran this run ({_who(row)}) stopped before the run finished and left no "
+                  "orchestration state to resume it; its finished steps' outputs are kept: submit the pipeline "
+                  "again to continue (unchanged steps are reused)"):
             report.ended.append(run_id)
     return report
 
@@ -204,8 +203,11 @@ def end_orphan(services: Services, run_id: str, status: str, reason: str) -> Non
     _end(services, run_id, status, reason)
 
 
-def _end(services: Services, run_id: str, status: str, reason: str) -> None:
+def _end(services: Services, run_id: str, status: str, reason: str) -> bool:
+    """End the run and its unfinished steps; False if the run had ended meanwhile (nothing changed)."""
     state = services.runs.get_state(run_id)
+    if state.run.get("status") in TERMINAL:
+        return False
     for row in state.steps.values():
         if row.get("status") in TERMINAL:
             continue
@@ -219,4 +221,5 @@ def _end(services: Services, run_id: str, status: str, reason: str) -> None:
         services.runs.transition(run_id, RUN_ROW, status, {"end_time": utcnow(), "error": {"message": reason},
                                                            "status_detail": reason})
     except InvalidTransition:
-        pass
+        return False
+    return True
