@@ -150,6 +150,7 @@ class _Instance:
     episodes: int = 0  # episodes stored so far (the next one's number)
     event_keys: list[str] = field(default_factory=list)  # stored rows of the raised events in ``pending``
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    stored_state: tuple[bool, str] = (False, "")  # (ended, execution id) as the state row holds them
     unpersisted: bool = False  # a write failed for good: it goes on in memory, later episodes unstored (no gaps)
 
 
@@ -498,6 +499,7 @@ class DurableEngine:
         now = created or self._clock()
         inst = _Instance(instance_id=instance_id, name=name, orchestrator=orchestrator, input=input_json,
                          parent=parent, created=now, last_updated=now, episodes=episodes)
+        inst.stored_state = (False, execution_id or "")
         if execution_id:
             inst.execution_id = execution_id
         if parent is not None:
@@ -687,7 +689,8 @@ class DurableEngine:
                     parent=None, created=rec.created, last_updated=rec.last_updated,
                     status=RuntimeStatus(rec.status), custom_status=rec.custom_status,
                     execution_id=rec.execution_id, root_id=rec.root_id, parent_id=rec.parent_id,
-                    parent_execution=rec.parent_execution, parent_task=rec.parent_task_id, episodes=rec.episodes)
+                    parent_execution=rec.parent_execution, parent_task=rec.parent_task_id, episodes=rec.episodes,
+                    stored_state=(False, rec.execution_id))
                 if item.history:
                     inst.log = HistoryLog.from_events(item.history)
                     inst.last_tick = parse_timestamp(item.history[-1]["Timestamp"])
@@ -883,13 +886,18 @@ class DurableEngine:
                 record = self._record(inst)
                 episode_no = inst.episodes
                 inst.episodes += 1
+                # The state row is rewritten when the instance ends or starts a new execution; Pending ->
+                # Running decides nothing and is read back from the history (OrchestrationStore.load/get).
+                stored = (finished, inst.execution_id)
+                state_changed = stored != inst.stored_state
+                inst.stored_state = stored
                 deferred = True
         if not deferred or self._writer is None:
             self._notify(notify)
             return False
         try:
             self._writer.submit(self._store_episode, inst, generation, record, episode_no, execution_id, played,
-                                event_keys, work, finished)
+                                event_keys, work, finished, state_changed)
         except RuntimeError:  # the writer is shut down: the host is stopping, the store keeps the last episode
             return False
         return True
@@ -909,7 +917,7 @@ class DurableEngine:
 
     def _store_episode(self, inst: _Instance, generation: int, record: InstanceRecord, episode_no: int,
                        execution_id: str, played: list[str], event_keys: list[str], work: list[Any],
-                       finished: bool) -> None:
+                       finished: bool, state_changed: bool) -> None:
         """Writer thread: store the episode, then dispatch its work (or announce the end)."""
         store = self._store
         assert store is not None
@@ -919,7 +927,8 @@ class DurableEngine:
             with inst.write_lock:
                 if self._is_current(inst, generation):
                     stored = self._write(inst, lambda: store.commit(record, episode_no, played, event_keys,
-                                                                    execution_id=execution_id))
+                                                                    execution_id=execution_id,
+                                                                    state_changed=state_changed))
             if stored and not finished and not self._draining:
                 plans = self._plan_children(inst, work)
             if stored and event_keys:

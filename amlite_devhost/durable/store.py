@@ -9,10 +9,13 @@ never read rows it did not write). One partition per instance:
 
 - ``state``: name, runtime status, input, output, custom status, parent,
   ``owner`` (the host id of the engine that runs it) and the episode counter;
+  written when the instance starts (Pending), ends, or continues as new (a
+  Pending instance with history is Running: episodes do not rewrite it);
 - ``h<episode>``: the history events one replay episode added (its new events,
   what it scheduled, its OrchestratorCompleted), with the ids of the raised
-  events it consumed. An episode and the state row go in one entity-group
-  transaction: one write per episode, before its work is dispatched;
+  events it consumed and the custom status it left. One write per episode,
+  before its work is dispatched: the episode row alone, or, when the instance
+  ends or continues as new, with the state row in one entity-group transaction;
 - ``e<time>``: an external event raised and not yet played.
 
 Payloads larger than a table property goes to the ``<hub>-devhost-payloads``
@@ -223,25 +226,50 @@ class OrchestrationStore:
         self.table.upsert_entity(self._state_entity(record), mode=UpdateMode.MERGE)
 
     def get(self, instance_id: str) -> InstanceRecord | None:
+        """The state row; a Pending instance that has replayed reads as Running (episodes do not rewrite the
+        state row, so the status it holds is Pending until the instance ends)."""
         try:
-            return self._record(self.table.get_entity(_key(instance_id), STATE_ROW))
+            record = self._record(self.table.get_entity(_key(instance_id), STATE_ROW))
         except ResourceNotFoundError:
             return None
+        if record.status == "Pending" and self._has_history(record):
+            record.status = "Running"
+        return record
+
+    def _has_history(self, record: InstanceRecord) -> bool:
+        rows = self.table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and execution_id eq @ex",
+            parameters={"pk": _key(record.instance_id), "lo": EPISODE_PREFIX, "hi": chr(ord(EPISODE_PREFIX) + 1),
+                        "ex": record.execution_id}, select=["RowKey"], results_per_page=1)
+        return next(iter(rows), None) is not None
 
     def commit(self, record: InstanceRecord, episode: int, fragments: list[str],
-               played_events: Iterable[str] = (), execution_id: str | None = None) -> None:
-        """One replay episode: its history events and the instance state, in one transaction.
+               played_events: Iterable[str] = (), execution_id: str | None = None,
+               state_changed: bool = True) -> None:
+        """One replay episode, in one write: its history events, with the custom status and time it left.
 
-        ``execution_id`` is the execution the events belong to (not the record's after a continue-as-new)."""
+        ``state_changed`` (the instance ended, or continued as new) writes the ``state`` row in the same
+        transaction; otherwise the episode row alone is inserted (a single insert costs Azurite well under
+        half a two-entity transaction). ``execution_id`` is the execution the events belong to (not the
+        record's after a continue-as-new).
+        """
         pk = _key(record.instance_id)
         row: dict[str, Any] = {"PartitionKey": pk, "RowKey": f"{EPISODE_PREFIX}{episode:010d}",
                                "execution_id": execution_id or record.execution_id,
-                               "played": ",".join(played_events)}
+                               "played": ",".join(played_events),
+                               "last_updated": format_timestamp(record.last_updated)}
         row.update(self._pack("events", "[" + ",".join(fragments) + "]", pk))
-        self.table.submit_transaction([
-            ("upsert", self._state_entity(record), {"mode": UpdateMode.MERGE}),
-            ("upsert", row, {"mode": UpdateMode.REPLACE}),
-        ])
+        row.update(self._pack("custom", json.dumps(record.custom_status), pk))
+        if state_changed:
+            self.table.submit_transaction([
+                ("upsert", self._state_entity(record), {"mode": UpdateMode.MERGE}),
+                ("upsert", row, {"mode": UpdateMode.REPLACE}),
+            ])
+            return
+        try:
+            self.table.create_entity(row)
+        except ResourceExistsError:  # a retry of a write that had landed
+            self.table.upsert_entity(row, mode=UpdateMode.REPLACE)
 
     def add_event(self, instance_id: str, execution_id: str, event: dict[str, Any]) -> str:
         """Keep a raised event until an episode plays it; returns its row key."""
@@ -309,6 +337,8 @@ class OrchestrationStore:
         if state is None:
             return None
         record = self._record(state)
+        if record.status == "Pending" and any(e.get("execution_id") == record.execution_id for e in episodes):
+            record.status = "Running"
         history: list[dict[str, Any]] = []
         played: set[str] = set()
         for entity in sorted(episodes, key=lambda e: e["RowKey"]):
@@ -316,6 +346,11 @@ class OrchestrationStore:
                 continue
             history.extend(json.loads(self._unpack(entity, "events") or "[]"))
             played.update(k for k in (entity.get("played") or "").split(",") if k)
+            custom = self._unpack(entity, "custom")  # the state row is not rewritten by every episode
+            if custom is not None:
+                record.custom_status = json.loads(custom)
+            if entity.get("last_updated"):
+                record.last_updated = parse_timestamp(entity["last_updated"])
         events = []
         for entity in sorted(raised, key=lambda e: e["RowKey"]):
             if entity["RowKey"] in played or entity.get("execution_id") != record.execution_id:
