@@ -44,15 +44,14 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import HttpResponseError
 from azure.functions._durable_functions import df_dumps, df_loads
 
-from ..scheduling import DelayScheduler, TimerHandle
-from .history import EventType, HistoryLog, format_timestamp, make_event, parse_timestamp
+from ..scheduling import DelayScheduler
+from .history import EventType, HistoryLog, format_timestamp, make_event
+from .instance import Instance, OrchestratorFn, child_event
 from .models import (
     HostStoppingError,
     InstanceCompletedError,
@@ -63,6 +62,7 @@ from .models import (
     OrchestratorNotFoundError,
     RuntimeStatus,
 )
+from .persistence import ChildPlan, ResumeChild, StoredInstances, stored_status
 from .replayer import (
     ActionReplayer,
     CancelTimer,
@@ -75,11 +75,10 @@ from .replayer import (
 
 if TYPE_CHECKING:
     from ..app_loader import LoadedApp
-    from .store import InstanceRecord, LoadedInstance, OrchestrationStore
+    from .store import InstanceRecord, OrchestrationStore
 
 logger = logging.getLogger("amlite.devhost.durable")
 
-OrchestratorFn = Callable[[str], str]
 ActivityFn = Callable[[Any], Any]
 Listener = Callable[[InstanceStatus], None]
 
@@ -94,67 +93,11 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@dataclass(slots=True)
-class _ResumeChild:
-    """A sub-orchestration a stored history started that has not reported back (checked before restarting)."""
-
-    item: StartSubOrchestration
 
 
-@dataclass(slots=True)
-class _ChildPlan:
-    """What the writer found out about a sub-orchestration before it is dispatched (store I/O done)."""
-
-    kind: str  # "create" | "fail" | "finished" | "running"
-    record: InstanceRecord | None = None
-    reason: str = ""
 
 
-_RETRYABLE_STATUS = {408, 409, 412, 429, 500, 502, 503, 504}
-
-
-@dataclass(eq=False)
-class _Instance:
-    instance_id: str
-    name: str
-    orchestrator: OrchestratorFn
-    input: str | None
-    parent: tuple[str, int, int] | None  # parent id, parent generation, task id (where to report)
-    created: datetime
-    last_updated: datetime
-    status: RuntimeStatus = RuntimeStatus.PENDING
-    output: Any = None
-    custom_status: Any = None
-    details: str = ""
-    generation: int = 0
-    execution_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    log: HistoryLog = field(default_factory=HistoryLog)
-    replayer: ActionReplayer | None = None  # None: adopted from the store, rebuilt by the next episode
-    pending: list[dict[str, Any]] = field(default_factory=list)
-    tail: list[dict[str, Any]] = field(default_factory=list)  # terminate/purge markers
-    queued: bool = False
-    running: bool = False
-    done: threading.Event = field(default_factory=threading.Event)
-    last_tick: datetime = datetime.min.replace(tzinfo=timezone.utc)
-    timers: dict[int, TimerHandle] = field(default_factory=dict)
-    replays: int = 0
-    inflight: int = 0  # activities dispatched and not yet completed
-    holding: TimerHandle | None = None  # batching window in progress
-    released: bool = False
-    last_cost: float = 0.0  # seconds the last episode took
-    # -- what the store needs --
-    root_id: str = ""
-    parent_id: str | None = None
-    parent_execution: str = ""
-    parent_task: int | None = None
-    episodes: int = 0  # episodes stored so far (the next one's number)
-    event_keys: list[str] = field(default_factory=list)  # stored rows of the raised events in ``pending``
-    write_lock: threading.Lock = field(default_factory=threading.Lock)
-    stored_state: tuple[bool, str] = (False, "")  # (ended, execution id) as the state row holds them
-    unpersisted: bool = False  # a write failed for good: it goes on in memory, later episodes unstored (no gaps)
-
-
-class DurableEngine:
+class DurableEngine(StoredInstances):
     """Run DFApp orchestrations; with ``store``, their state survives the process.
 
     ``orchestrators`` maps a name to the DFApp ``handle`` (context JSON string
@@ -180,8 +123,8 @@ class DurableEngine:
         self._lock = threading.RLock()
         self._wakeup = threading.Condition(self._lock)
         self._idle = threading.Condition(self._lock)
-        self._instances: dict[str, _Instance] = {}
-        self._queue: deque[_Instance] = deque()
+        self._instances: dict[str, Instance] = {}
+        self._queue: deque[Instance] = deque()
         self._listeners: list[Listener] = []
         self._store = store
         self._writer = None if store is None else ThreadPoolExecutor(
@@ -260,7 +203,7 @@ class DurableEngine:
         if self._store is None:
             return None
         record = self._store.get(instance_id)  # e.g. finished before this host started
-        return None if record is None else _stored_status(record)
+        return None if record is None else stored_status(record)
 
     def list_instances(self, *, created_from: datetime | None = None, created_to: datetime | None = None,
                        statuses: Iterable[str] | None = None,
@@ -361,46 +304,6 @@ class DurableEngine:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def adopt_orphans(self, is_gone: Callable[[str], bool]) -> list[str]:
-        """Claim the unfinished stored instances whose owner ``is_gone`` and resume them here.
-
-        A root orchestration and its sub-orchestrations move together (only the
-        host that claimed the root claims the rest), each claim an ETag-guarded
-        write, so two hosts never resume one instance. Returns the adopted roots.
-        """
-        store = self._store
-        if store is None:
-            return []
-        with self._lock:
-            if self._draining or self._stopping:
-                return []
-        from .store import families
-
-        records = store.unfinished()
-        by_id = {r.instance_id: r for r in records}
-        adopted: list[str] = []
-        for root_id, family in families(records):
-            root = by_id.get(root_id)
-            if root is None:
-                self._end_strays(family, is_gone)
-                continue
-            if root.owner == store.owner or not is_gone(root.owner):
-                continue
-            with self._lock:
-                live = self._instances.get(root_id)
-                if live is not None and not live.status.is_terminal:
-                    continue
-            if not store.claim(root):
-                continue  # another host was quicker
-            claimed = [root] + [r for r in family if r is not root and r.owner != store.owner
-                                and is_gone(r.owner) and store.claim(r)]
-            loaded = [item for item in (store.load(r.instance_id) for r in claimed) if item is not None]
-            self._adopt(loaded)
-            logger.info("resuming orchestration '%s' (%d instance(s)) left by host %s",
-                        root_id, len(loaded), root.owner)
-            adopted.append(root_id)
-        return adopted
-
     def drain(self, grace: float) -> bool:
         """Graceful stop, first half: start no new work, give running activities ``grace`` seconds.
 
@@ -466,7 +369,10 @@ class DurableEngine:
 
     # ------------------------------------------------------------------ instances
 
-    def _require(self, instance_id: str) -> _Instance:
+    def _now(self) -> datetime:
+        return self._clock()
+
+    def _require(self, instance_id: str) -> Instance:
         inst = self._instances.get(instance_id)
         if inst is None:
             raise InstanceNotFoundError(f"No orchestration instance with ID '{instance_id}'")
@@ -491,13 +397,13 @@ class DurableEngine:
 
     def _create_instance(self, name: str, instance_id: str, input_json: str | None,
                          parent: tuple[str, int, int] | None, *, created: datetime | None = None,
-                         execution_id: str | None = None, episodes: int = 0) -> _Instance:
+                         execution_id: str | None = None, episodes: int = 0) -> Instance:
         orchestrator = self._check_new(name, instance_id)
         existing = self._instances.get(instance_id)
         if existing is not None:
             self._stop_execution(existing)
         now = created or self._clock()
-        inst = _Instance(instance_id=instance_id, name=name, orchestrator=orchestrator, input=input_json,
+        inst = Instance(instance_id=instance_id, name=name, orchestrator=orchestrator, input=input_json,
                          parent=parent, created=now, last_updated=now, episodes=episodes)
         inst.stored_state = (False, execution_id or "")
         if execution_id:
@@ -512,36 +418,7 @@ class DurableEngine:
         self._enqueue_event(inst, self._execution_started(inst, now))
         return inst
 
-    def _new_record(self, instance_id: str, name: str, execution_id: str, input_json: str | None,
-                    now: datetime, parent: _Instance | None, task_id: int | None = None) -> InstanceRecord:
-        from .store import InstanceRecord
-
-        assert self._store is not None
-        return InstanceRecord(
-            instance_id=instance_id, name=name, execution_id=execution_id, status=RuntimeStatus.PENDING.value,
-            input=input_json, created=now, last_updated=now,
-            root_id=(parent.root_id or parent.instance_id) if parent is not None else instance_id,
-            parent_id=parent.instance_id if parent is not None else None,
-            parent_execution=parent.execution_id if parent is not None else "",
-            parent_task_id=task_id, owner=self._store.owner)
-
-    def _record(self, inst: _Instance) -> InstanceRecord:
-        """The instance's state row as it is now. Caller holds the lock."""
-        from .store import InstanceRecord
-
-        assert self._store is not None
-        return InstanceRecord(
-            instance_id=inst.instance_id, name=inst.name, execution_id=inst.execution_id,
-            status=inst.status.value, input=inst.input, created=inst.created, last_updated=inst.last_updated,
-            root_id=inst.root_id or inst.instance_id, parent_id=inst.parent_id,
-            parent_execution=inst.parent_execution, parent_task_id=inst.parent_task, output=inst.output,
-            custom_status=inst.custom_status, details=inst.details, owner=self._store.owner,
-            episodes=inst.episodes)
-
-    def _persisting(self, inst: _Instance) -> bool:
-        return self._store is not None and not inst.unpersisted and not self._abandoned
-
-    def _execution_started(self, inst: _Instance, now: datetime) -> dict[str, Any]:
+    def _execution_started(self, inst: Instance, now: datetime) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "Name": inst.name, "Input": inst.input, "Version": "",
             "OrchestrationInstance": {"InstanceId": inst.instance_id, "ExecutionId": inst.execution_id},
@@ -551,7 +428,7 @@ class DurableEngine:
                                         "TaskScheduleId": inst.parent_task}
         return make_event(EventType.EXECUTION_STARTED, now, **fields)
 
-    def _stop_execution(self, inst: _Instance) -> None:
+    def _stop_execution(self, inst: Instance) -> None:
         """Invalidate everything in flight for the current execution."""
         inst.generation += 1
         inst.pending.clear()
@@ -564,11 +441,11 @@ class DurableEngine:
             handle.cancel()
         inst.timers.clear()
 
-    def _enqueue_event(self, inst: _Instance, event: dict[str, Any]) -> None:
+    def _enqueue_event(self, inst: Instance, event: dict[str, Any]) -> None:
         inst.pending.append(event)
         self._schedule(inst)
 
-    def _schedule(self, inst: _Instance) -> None:
+    def _schedule(self, inst: Instance) -> None:
         if not inst.queued and not inst.running and inst.holding is None:
             inst.queued = True
             self._queue.append(inst)
@@ -590,7 +467,7 @@ class DurableEngine:
                     return
             self._schedule(inst)
 
-    def _release(self, inst: _Instance) -> None:
+    def _release(self, inst: Instance) -> None:
         """End a batching window: the instance replays with everything gathered."""
         if inst.holding is not None:
             inst.holding.cancel()
@@ -598,7 +475,7 @@ class DurableEngine:
         inst.released = True
         self._schedule(inst)
 
-    def _hold(self, inst: _Instance) -> bool:
+    def _hold(self, inst: Instance) -> bool:
         """Start a batching window if activities are still in flight.
 
         Under the GIL, completions trickle in while a replay runs, so without
@@ -626,7 +503,7 @@ class DurableEngine:
         inst.holding = handle
         return True
 
-    def _snapshot(self, inst: _Instance, show_history: bool) -> InstanceStatus:
+    def _snapshot(self, inst: Instance, show_history: bool) -> InstanceStatus:
         history = None
         if show_history:
             history = inst.log.events + [dict(e) for e in inst.tail]
@@ -636,7 +513,7 @@ class DurableEngine:
             output=inst.output, custom_status=inst.custom_status, history=history,
             parent_instance_id=inst.parent_id, replays=inst.replays)
 
-    def _mark_finished(self, inst: _Instance, status: RuntimeStatus, output: Any,
+    def _mark_finished(self, inst: Instance, status: RuntimeStatus, output: Any,
                        now: datetime, details: str = "") -> None:
         """Move to a terminal status. Caller holds the lock; :meth:`_tell_finished` announces it."""
         inst.status = status
@@ -648,17 +525,17 @@ class DurableEngine:
             handle.cancel()
         inst.timers.clear()
 
-    def _tell_finished(self, inst: _Instance) -> list[InstanceStatus]:
+    def _tell_finished(self, inst: Instance) -> list[InstanceStatus]:
         """Tell the parent and wake waiters (once the end is stored). Caller holds the lock."""
         if inst.parent is not None:
             parent_id, parent_gen, task_id = inst.parent
-            self._deliver(parent_id, parent_gen, _child_event(
+            self._deliver(parent_id, parent_gen, child_event(
                 task_id, inst.instance_id, inst.status.value, inst.output, inst.details, self._clock()))
         inst.done.set()
         self._idle.notify_all()
         return [self._snapshot(inst, False)] if self._listeners else []
 
-    def _announce_finished(self, inst: _Instance) -> None:
+    def _announce_finished(self, inst: Instance) -> None:
         with self._lock:
             notify = self._tell_finished(inst)
         self._notify(notify)
@@ -670,59 +547,6 @@ class DurableEngine:
                     listener(status)
                 except Exception:
                     logger.exception("durable listener failed")
-
-    # ------------------------------------------------------------------ adoption
-
-    def _adopt(self, loaded: list[LoadedInstance]) -> None:
-        """Take over instances read back from the store; each replays (and redispatches) on its next episode."""
-        with self._lock:
-            fresh: list[tuple[_Instance, LoadedInstance]] = []
-            for item in loaded:
-                rec = item.record
-                current = self._instances.get(rec.instance_id)
-                if current is not None and not current.status.is_terminal:
-                    continue
-                orchestrator = self._orchestrators.get(rec.name) or _missing_orchestrator(
-                    rec.name, sorted(self._orchestrators))
-                inst = _Instance(
-                    instance_id=rec.instance_id, name=rec.name, orchestrator=orchestrator, input=rec.input,
-                    parent=None, created=rec.created, last_updated=rec.last_updated,
-                    status=RuntimeStatus(rec.status), custom_status=rec.custom_status,
-                    execution_id=rec.execution_id, root_id=rec.root_id, parent_id=rec.parent_id,
-                    parent_execution=rec.parent_execution, parent_task=rec.parent_task_id, episodes=rec.episodes,
-                    stored_state=(False, rec.execution_id))
-                if item.history:
-                    inst.log = HistoryLog.from_events(item.history)
-                    inst.last_tick = parse_timestamp(item.history[-1]["Timestamp"])
-                else:
-                    inst.replayer = ActionReplayer(rec.instance_id)
-                if current is not None:
-                    self._stop_execution(current)
-                self._instances[rec.instance_id] = inst
-                fresh.append((inst, item))
-            for inst, item in fresh:
-                parent = self._instances.get(inst.parent_id) if inst.parent_id else None
-                if (parent is not None and not parent.status.is_terminal and inst.parent_task is not None
-                        and parent.execution_id == inst.parent_execution):
-                    inst.parent = (parent.instance_id, parent.generation, inst.parent_task)
-                if inst.replayer is not None:  # never replayed: it starts as new
-                    inst.pending.append(self._execution_started(inst, inst.created))
-                for key, event in item.events:
-                    inst.pending.append(event)
-                    inst.event_keys.append(key)
-                self._schedule(inst)
-
-    def _end_strays(self, family: list[InstanceRecord], is_gone: Callable[[str], bool]) -> None:
-        """Sub-orchestrations of a root that already ended: nobody waits for them, end them Terminated."""
-        store = self._store
-        assert store is not None
-        for rec in family:
-            if rec.owner == store.owner or not is_gone(rec.owner) or not store.claim(rec):
-                continue
-            rec.status = RuntimeStatus.TERMINATED.value
-            rec.output = f"its root orchestration '{rec.root_id}' ended while its host was down"
-            rec.last_updated = self._clock()
-            store.save_state(rec)
 
     # ------------------------------------------------------------------ dispatcher
 
@@ -762,7 +586,7 @@ class DurableEngine:
                     if not deferred:
                         self._episode_done(inst)
 
-    def _episode_done(self, inst: _Instance) -> None:
+    def _episode_done(self, inst: Instance) -> None:
         """The episode is over (replayed, and stored when there is a store). Caller holds the lock."""
         inst.running = False
         self._active -= 1
@@ -770,7 +594,7 @@ class DurableEngine:
             self._schedule(inst)
         self._idle.notify_all()
 
-    def _context_json(self, inst: _Instance, episode: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    def _context_json(self, inst: Instance, episode: list[dict[str, Any]]) -> tuple[str, list[str]]:
         history_json, fragments = inst.log.context_history_json(episode)
         head: dict[str, Any] = {
             "instanceId": inst.instance_id,
@@ -783,7 +607,7 @@ class DurableEngine:
             head["upperSchemaVersionNew"] = self._schema
         return '{"history": ' + history_json + ", " + json.dumps(head)[1:], fragments
 
-    def _call_orchestrator(self, inst: _Instance, context_json: str) -> dict[str, Any]:
+    def _call_orchestrator(self, inst: Instance, context_json: str) -> dict[str, Any]:
         """Invoke the DFApp handle; a user exception arrives as ``$OutOfProcData$`` state."""
         try:
             result = inst.orchestrator(context_json)
@@ -807,7 +631,7 @@ class DurableEngine:
             return dict(result)
         raise TypeError(f"orchestrator '{inst.name}' returned {type(result).__name__}, expected JSON state")
 
-    def _replay_actions(self, inst: _Instance, state: dict[str, Any], new_events: list[dict[str, Any]],
+    def _replay_actions(self, inst: Instance, state: dict[str, Any], new_events: list[dict[str, Any]],
                         now: datetime) -> tuple[list[Any], list[dict[str, Any]]]:
         """Work and scheduling events of an episode; an adopted instance first rebuilds its replay state from
         the stored history, and what that history had scheduled without a completion is dispatched again."""
@@ -815,14 +639,14 @@ class DurableEngine:
         work: list[Any] = []
         if inst.replayer is None:
             replayer = ActionReplayer(inst.instance_id)
-            work = [_ResumeChild(w) if isinstance(w, StartSubOrchestration) else w
+            work = [ResumeChild(w) if isinstance(w, StartSubOrchestration) else w
                     for w in replayer.rebuild(inst.log.events, actions, now)]
             inst.replayer = replayer
         more, emitted = inst.replayer.apply(new_events, actions, now)
         work.extend(more)
         return work, emitted
 
-    def _run_episode(self, inst: _Instance, generation: int, new_events: list[dict[str, Any]],
+    def _run_episode(self, inst: Instance, generation: int, new_events: list[dict[str, Any]],
                      event_keys: list[str]) -> bool:
         """One replay. Returns True when the store writer finishes the episode (stores, then dispatches)."""
         now = max(self._clock(), inst.last_tick + timedelta(microseconds=1))
@@ -902,7 +726,7 @@ class DurableEngine:
             return False
         return True
 
-    def _continue_as_new(self, inst: _Instance, now: datetime) -> None:
+    def _continue_as_new(self, inst: Instance, now: datetime) -> None:
         assert inst.replayer is not None
         new_input = inst.replayer.continue_as_new_input
         self._stop_execution(inst)
@@ -913,105 +737,9 @@ class DurableEngine:
         inst.status = RuntimeStatus.RUNNING
         inst.pending.append(self._execution_started(inst, now))
 
-    # ------------------------------------------------------------------ the store writer
+    # ------------------------------------------------------------------ dispatching work
 
-    def _store_episode(self, inst: _Instance, generation: int, record: InstanceRecord, episode_no: int,
-                       execution_id: str, played: list[str], event_keys: list[str], work: list[Any],
-                       finished: bool, state_changed: bool) -> None:
-        """Writer thread: store the episode, then dispatch its work (or announce the end)."""
-        store = self._store
-        assert store is not None
-        stored = False
-        plans: dict[int, _ChildPlan] = {}
-        try:
-            with inst.write_lock:
-                if self._is_current(inst, generation):
-                    stored = self._write(inst, lambda: store.commit(record, episode_no, played, event_keys,
-                                                                    execution_id=execution_id,
-                                                                    state_changed=state_changed))
-            if stored and not finished and not self._draining:
-                plans = self._plan_children(inst, work)
-            if stored and event_keys:
-                store.forget_events(inst.instance_id, event_keys)
-        except Exception:
-            logger.exception("internal error storing orchestration '%s'", inst.instance_id)
-        notify: list[InstanceStatus] = []
-        with self._lock:
-            if stored and not self._abandoned and inst.generation == generation:
-                if finished:
-                    notify = self._tell_finished(inst)
-                else:
-                    self._dispatch(inst, work, plans)
-            self._episode_done(inst)
-        self._notify(notify)
-
-    def _is_current(self, inst: _Instance, generation: int) -> bool:
-        with self._lock:
-            return (not self._abandoned and self._instances.get(inst.instance_id) is inst
-                    and inst.generation == generation)
-
-    def _write(self, inst: _Instance, write: Callable[[], None]) -> bool:
-        """Run a store write, retrying while storage is unreachable. False once the engine is abandoned.
-
-        A write the service refuses for good (a 4xx other than a conflict) leaves the instance running in
-        memory only: it goes on, but a restart will not resume it past its last stored episode."""
-        delay, warned = 0.1, 0.0
-        while not self._abandoned:
-            try:
-                write()
-                return True
-            except HttpResponseError as exc:
-                if exc.status_code is not None and exc.status_code < 500 and exc.status_code not in _RETRYABLE_STATUS:
-                    logger.error("storing orchestration '%s' was refused (%s); it goes on in memory and will "
-                                 "not resume after a restart", inst.instance_id, exc.message or exc)
-                    inst.unpersisted = True
-                    return True
-                error: Exception = exc
-            except Exception as exc:  # connection refused, timeouts: storage is down, wait for it
-                error = exc
-            if time.monotonic() - warned > 10:
-                logger.warning("storing orchestration '%s' failed (%s: %s); retrying", inst.instance_id,
-                               type(error).__name__, str(error).splitlines()[0] if str(error) else "")
-                warned = time.monotonic()
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-        return False
-
-    def _plan_children(self, inst: _Instance, work: list[Any]) -> dict[int, _ChildPlan]:
-        """Store the sub-orchestrations an episode starts (before they run), and find out what became of the
-        ones a resumed history had started. Runs on the writer thread, outside the engine lock."""
-        store = self._store
-        assert store is not None
-        plans: dict[int, _ChildPlan] = {}
-        for item in work:
-            if not isinstance(item, (StartSubOrchestration, _ResumeChild)):
-                continue
-            start = item.item if isinstance(item, _ResumeChild) else item
-            if isinstance(item, _ResumeChild):
-                existing = store.get(start.instance_id)
-                if existing is not None and existing.execution_id and existing.parent_id == inst.instance_id:
-                    plans[id(item)] = _ChildPlan("finished" if existing.is_terminal else "running", existing)
-                    continue
-            with self._lock:
-                known = start.name in self._orchestrators
-            if not known:
-                continue  # _create_instance refuses it with the list of orchestrators
-            record = self._new_record(start.instance_id, start.name, uuid.uuid4().hex, start.input, self._clock(),
-                                      inst, start.task_id)
-            outcome: list[_ChildPlan] = []
-
-            def create(record: InstanceRecord = record, outcome: list[_ChildPlan] = outcome) -> None:
-                try:
-                    store.create(record)
-                    outcome.append(_ChildPlan("create", record))
-                except InstanceExistsError as exc:
-                    outcome.append(_ChildPlan("fail", reason=str(exc)))
-
-            if self._write(inst, create) and outcome:
-                plans[id(item)] = outcome[0]
-        return plans
-
-    def _dispatch(self, inst: _Instance, work: list[Any], plans: Mapping[int, _ChildPlan] | None = None) -> None:
+    def _dispatch(self, inst: Instance, work: list[Any], plans: Mapping[int, ChildPlan] | None = None) -> None:
         """Hand out the episode's work. Caller holds the lock. While draining nothing starts: the work is
         stored as scheduled and the next host dispatches it."""
         if self._draining:
@@ -1031,35 +759,13 @@ class DurableEngine:
                 handle = inst.timers.pop(item.timer_id, None)
                 if handle is not None:
                     handle.cancel()
-            elif isinstance(item, (StartSubOrchestration, _ResumeChild)):
+            elif isinstance(item, (StartSubOrchestration, ResumeChild)):
                 plan = (plans or {}).get(id(item))
-                start = item.item if isinstance(item, _ResumeChild) else item
+                start = item.item if isinstance(item, ResumeChild) else item
                 if plan is None:
                     self._start_child(inst, gen, start)
                 else:
                     self._apply_child_plan(inst, gen, start, plan)
-
-    def _apply_child_plan(self, inst: _Instance, gen: int, item: StartSubOrchestration, plan: _ChildPlan) -> None:
-        if plan.kind == "create" and plan.record is not None:
-            self._start_child(inst, gen, item, plan.record)
-        elif plan.kind == "finished" and plan.record is not None:
-            rec = plan.record
-            self._deliver(inst.instance_id, gen, _child_event(item.task_id, item.instance_id, rec.status, rec.output,
-                                                              rec.details, self._clock()))
-        elif plan.kind == "running":
-            child = self._instances.get(item.instance_id)
-            if child is not None and not child.status.is_terminal:
-                child.parent = (inst.instance_id, gen, item.task_id)  # adopted with its root: it reports here
-            else:
-                owner = plan.record.owner if plan.record is not None else "another host"
-                self._deliver(inst.instance_id, gen, make_event(
-                    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, self._clock(), TaskScheduledId=item.task_id,
-                    Reason=f"sub-orchestration '{item.instance_id}' is run by {owner}, not by this host",
-                    Details=""))
-        else:
-            self._deliver(inst.instance_id, gen, make_event(
-                EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, self._clock(), TaskScheduledId=item.task_id,
-                Reason=plan.reason, Details=""))
 
     def _timer_callback(self, iid: str, gen: int, event: dict[str, Any]) -> Callable[[], None]:
         def fire() -> None:
@@ -1076,7 +782,7 @@ class DurableEngine:
                                                FireAt=format_timestamp(event["FireAt"])))
         return fire
 
-    def _start_child(self, parent: _Instance, gen: int, item: StartSubOrchestration,
+    def _start_child(self, parent: Instance, gen: int, item: StartSubOrchestration,
                      record: InstanceRecord | None = None) -> None:
         try:
             self._create_instance(item.name, item.instance_id, item.input,
@@ -1131,35 +837,6 @@ class DurableEngine:
         if loop is not None and loop.is_running():
             return asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), loop).result()
         return asyncio.run(_as_coroutine(awaitable))
-
-
-def _child_event(task_id: int, instance_id: str, status: str, output: Any, details: str,
-                 now: datetime) -> dict[str, Any]:
-    """What a parent's history records when a sub-orchestration ends."""
-    if status == RuntimeStatus.COMPLETED.value:
-        return make_event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, now,
-                          TaskScheduledId=task_id, Result=json.dumps(output))
-    reason = output if isinstance(output, str) else json.dumps(output)
-    if status == RuntimeStatus.TERMINATED.value:
-        reason = f"Sub-orchestration '{instance_id}' was terminated: {reason}"
-    return make_event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, now,
-                      TaskScheduledId=task_id, Reason=reason, Details=details)
-
-
-def _missing_orchestrator(name: str, known: list[str]) -> OrchestratorFn:
-    """Stands in for an orchestrator a stored instance names and this app lacks: its replay fails, saying so."""
-    def fail(context_json: str) -> str:
-        raise OrchestratorNotFoundError(
-            f"the stored orchestration names '{name}', which this app does not register "
-            f"(registered orchestrators: {', '.join(known) or 'none'})")
-    return fail
-
-
-def _stored_status(record: InstanceRecord) -> InstanceStatus:
-    return InstanceStatus(
-        name=record.name, instance_id=record.instance_id, runtime_status=RuntimeStatus(record.status),
-        created_time=record.created, last_updated_time=record.last_updated, input=record.input,
-        output=record.output, custom_status=record.custom_status, parent_instance_id=record.parent_id)
 
 
 async def _await(awaitable: Any) -> Any:
