@@ -78,10 +78,13 @@ def before_thread_shutdown(callback: Callable[[], None]) -> None:
     late to finish runs that still need to schedule steps; ``threading`` runs its
     own exit hooks first, in reverse order of registration.
     """
-    register = getattr(threading, "_register_atexit", None)
-    if register is None:  # pragma: no cover - CPython has had it since 3.9
-        import atexit
+    import atexit
 
-        atexit.register(callback)
-        return
-    register(callback)
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is not None:  # CPython has had it since 3.9
+            register(callback)
+            return
+    except RuntimeError:  # already shutting down: atexit is all that is left
+        pass
+    atexit.register(callback)
