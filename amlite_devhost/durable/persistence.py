@@ -260,7 +260,8 @@ class StoredInstances:
             start = item.item if isinstance(item, ResumeChild) else item
             if isinstance(item, ResumeChild):
                 existing = store.get(start.instance_id)
-                if existing is not None and existing.execution_id and existing.parent_id == inst.instance_id:
+                if (existing is not None and existing.parent_id == inst.instance_id
+                        and existing.parent_execution in ("", inst.execution_id)):
                     plans[id(item)] = ChildPlan("finished" if existing.is_terminal else "running", existing)
                     continue
             with self._lock:
@@ -283,22 +284,29 @@ class StoredInstances:
         return plans
 
     def _apply_child_plan(self, inst: Instance, gen: int, item: StartSubOrchestration, plan: ChildPlan) -> None:
+        """Caller holds the lock. A child adopted with its parent reports to it (now, or already did)."""
         if plan.kind == "create" and plan.record is not None:
             self._start_child(inst, gen, item, plan.record)
-        elif plan.kind == "finished" and plan.record is not None:
+            return
+        here = (inst.instance_id, gen, item.task_id)
+        child = self._instances.get(item.instance_id)
+        if (plan.kind in ("running", "finished") and child is not None and child.parent_id == inst.instance_id
+                and child.parent_execution in ("", inst.execution_id)):
+            if not child.status.is_terminal:
+                child.parent = here
+            elif child.parent != here:  # it ended before it knew where to report
+                self._deliver(inst.instance_id, gen, child_event(
+                    item.task_id, item.instance_id, child.status.value, child.output, child.details, self._now()))
+            return  # (else it has told us already)
+        if plan.kind == "finished" and plan.record is not None:
             rec = plan.record
             self._deliver(inst.instance_id, gen, child_event(item.task_id, item.instance_id, rec.status, rec.output,
                                                               rec.details, self._now()))
         elif plan.kind == "running":
-            child = self._instances.get(item.instance_id)
-            if child is not None and not child.status.is_terminal:
-                child.parent = (inst.instance_id, gen, item.task_id)  # adopted with its root: it reports here
-            else:
-                owner = plan.record.owner if plan.record is not None else "another host"
-                self._deliver(inst.instance_id, gen, make_event(
-                    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, self._now(), TaskScheduledId=item.task_id,
-                    Reason=f"sub-orchestration '{item.instance_id}' is run by {owner}, not by this host",
-                    Details=""))
+            owner = plan.record.owner if plan.record is not None else "another host"
+            self._deliver(inst.instance_id, gen, make_event(
+                EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, self._now(), TaskScheduledId=item.task_id,
+                Reason=f"sub-orchestration '{item.instance_id}' is run by {owner}, not by this host", Details=""))
         else:
             self._deliver(inst.instance_id, gen, make_event(
                 EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, self._now(), TaskScheduledId=item.task_id,

@@ -292,3 +292,27 @@ def test_a_live_stored_instance_id_cannot_be_started_twice(engines: Callable[[st
     again.start_new("sequence", iid, input=tag)  # a finished one is replaced, as Durable does
     assert again.wait_for_completion(iid, 10).runtime_status == RuntimeStatus.COMPLETED
     assert again.get_status(iid) is not None and engines("host-c").get_status(iid) is not None
+
+
+def test_a_child_that_ended_while_its_parent_was_not_told_delivers_its_stored_result(
+        engines: Callable[[str], DurableEngine]) -> None:
+    tag = uuid.uuid4().hex[:8]
+    first = engines("host-a")
+    child = f"{tag}-child"
+    ended = threading.Event()
+
+    def crash_when_the_child_ends(status: Any) -> None:
+        if status.instance_id.endswith(":1") and status.runtime_status.is_terminal:
+            first.abandon()  # the parent has not stored the child's completion (or just has: both must work)
+            ended.set()
+
+    first.add_listener(crash_when_the_child_ends)
+    iid = first.start_new("parent", input=tag)
+    _gate(f"wait:{child}:b").set()
+    assert ended.wait(10)
+    second = engines("host-b")
+    assert second.adopt_orphans(_gone("host-a")) == [iid]
+    status = second.wait_for_completion(iid, 10)
+    assert status.runtime_status == RuntimeStatus.COMPLETED, status.output
+    assert status.output[1] == [f"done {child}:a", f"done wait:{child}:b", f"done {child}:c"]
+    assert CALLS[f"{child}:a"] == 1 and CALLS[f"wait:{child}:b"] == 1 and CALLS[f"{child}:c"] == 1
