@@ -19,6 +19,7 @@ run as it really is.
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -210,9 +211,11 @@ _EXISTS, _RELEASED, _ABANDONED = "exists", "released", "abandoned"
 
 
 def _abandoned_claim(entry: IdempotencyEntry) -> bool:
-    """The claimer can no longer create its run: it is a process of this machine that is gone, or its
-    lease ran out."""
-    return (bool(entry.owner) and owner_is_gone(entry.owner)) or entry.lease_expired()
+    """The claimer can no longer create its run: a process of this machine that is gone (one that lives
+    keeps its claim however long its create takes), or, elsewhere, a claimer past its lease."""
+    if entry.owner.split("/")[0] == socket.gethostname():
+        return owner_is_gone(entry.owner)
+    return entry.lease_expired()
 
 
 def _await_run(services: Services, idempotency: Idempotency, entry: IdempotencyEntry) -> str:

@@ -7,10 +7,11 @@ the same run id. A row older than the validity window is taken over with an
 ETag-guarded replace, so two late retries cannot both take it over.
 
 The claim is a short lease until the run exists: the row names its ``owner``
-(the claiming process, as a run row's ``host_id``) and ``lease_expires``. A
-claim whose run never appeared, held by a process that is gone or past its
-lease, is taken over (ETag-guarded) by the next retry, so a host killed between
-claiming and creating does not make the key answer "busy" for 24 hours.
+(the claiming process, as a run row's ``host_id``) and ``lease_expires`` (60 s).
+A claim whose run never appeared is taken over (ETag-guarded) by the next retry
+when its owner is a process of this machine that is gone, or, for an owner this
+machine cannot judge, when the lease is past, so a host killed between claiming
+and creating does not make the key answer "busy" for 24 hours.
 
 Layout: PartitionKey = sha256(scope, key) (keys may hold any characters, Table
 keys may not), RowKey ``key``; fields ``scope``, ``key``, ``run_id``,
@@ -40,7 +41,7 @@ from pipeline_core.storage.account import StorageAccount
 IDEMPOTENCY_TABLE = "idempotency"
 KEY_ROW = "key"
 VALIDITY = timedelta(hours=24)
-LEASE = timedelta(seconds=30)
+LEASE = timedelta(seconds=60)
 
 
 def _iso(moment: datetime) -> str:
