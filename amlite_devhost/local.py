@@ -68,7 +68,7 @@ def _load_engine(storage: str) -> DurableEngine:
         services = services_for(storage)
         store = None
         if os.environ.get(STATE_ENV, "").lower() != "memory":
-            store = OrchestrationStore(services.account, app.task_hub, owner=me)
+            store = OrchestrationStore(storage, app.task_hub, owner=me)
         _engine = DurableEngine.from_app(app, max_workers=workers, store=store)
         _storage = storage
         _sweeper = ResumeSweeper(_engine, services, me, orchestrator=ORCHESTRATOR).start(sweep_now=True)

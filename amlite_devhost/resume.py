@@ -26,7 +26,7 @@ from pipeline_core.engine.orphans import (
     sweep_runs,
 )
 
-from .durable.store import hub_tables, stored_in_other_hubs
+from .durable.store import OtherHubs
 
 if TYPE_CHECKING:
     from pipeline_core.engine.services import Services
@@ -59,7 +59,7 @@ class EngineOrchestrations:
         self.engine = engine
         self.services = services
         self.orchestrator = orchestrator
-        self._tables: list[str] | None = None  # listed once per sweep, when first needed
+        self._other_hubs: OtherHubs | None = None  # made once per sweep, when first needed
 
     def locate(self, run_id: str) -> Orchestration:
         if self.engine.owns(run_id):
@@ -70,11 +70,11 @@ class EngineOrchestrations:
                 output = status.output if isinstance(status.output, str) else repr(status.output)
                 return Orchestration(ENDED, f"{status.runtime_status.value}: {output[:500]}")
             return Orchestration(ELSEWHERE)
-        store = self.engine.store
-        account = store.account if store is not None else self.services.account
-        if self._tables is None:
-            self._tables = hub_tables(account)
-        if stored_in_other_hubs(account, run_id, store.task_hub if store is not None else None, self._tables):
+        if self._other_hubs is None:
+            store = self.engine.store
+            self._other_hubs = OtherHubs(store.account.storage if store is not None else self.services.storage,
+                                         store.task_hub if store is not None else None)
+        if self._other_hubs.holding(run_id):
             return Orchestration(ELSEWHERE)
         return Orchestration(NONE)
 

@@ -45,7 +45,7 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, UpdateMode
 
-from pipeline_core.storage.account import StorageAccount, get_account
+from pipeline_core.storage.account import StorageAccount
 
 from .history import format_timestamp, parse_timestamp
 from .models import InstanceExistsError
@@ -125,7 +125,10 @@ class OrchestrationStore:
     """Instance state and history rows of one task hub; ``owner`` is this engine's host id."""
 
     def __init__(self, storage: str | StorageAccount, task_hub: str, owner: str) -> None:
-        self.account = storage if isinstance(storage, StorageAccount) else get_account(storage)
+        # A client of its own: azure-data-tables re-links the service client's shared policies whenever it
+        # makes a table client, which breaks requests in flight on other threads ("'_SansIOHTTPPolicyRunner'
+        # object has no attribute 'next'"); this store makes its one table client on its own service client.
+        self.account = StorageAccount(storage.storage if isinstance(storage, StorageAccount) else storage)
         self.task_hub = task_hub
         self.owner = owner
         self._table_name = table_name(task_hub)
@@ -368,28 +371,33 @@ class OrchestrationStore:
                 pass
 
 
-def hub_tables(account: StorageAccount) -> list[str]:
-    """Names of the dev-host state tables in ``account`` (one per task hub)."""
-    return [t.name for t in account.tables.list_tables() if t.name.endswith(_SUFFIX)]
+class OtherHubs:
+    """The dev-host state of every task hub of an account, to ask whether a run belongs to another hub.
 
+    For one thread at a time (the sweep): it has its own service client, since making table clients on a
+    shared one breaks requests in flight elsewhere (see :class:`OrchestrationStore`).
+    """
 
-def stored_in_other_hubs(account: StorageAccount, instance_id: str, except_hub: str | None = None,
-                         tables: list[str] | None = None) -> list[str]:
-    """Task hubs of ``account`` whose dev-host state holds an unfinished ``instance_id`` (other than
-    ``except_hub``): a run started by a host on another hub is that hub's to resume, not ours to end.
-    ``tables`` is :func:`hub_tables`, when the caller already listed them."""
-    skip = table_name(except_hub) if except_hub else None
-    found = []
-    for name in hub_tables(account) if tables is None else tables:
-        if name == skip:
-            continue
-        try:
-            entity = account.tables.get_table_client(name).get_entity(_key(instance_id), STATE_ROW)
-        except ResourceNotFoundError:
-            continue
-        if entity.get("status") in UNFINISHED:
-            found.append(name[:-len(_SUFFIX)])
-    return found
+    def __init__(self, storage: str, except_hub: str | None = None) -> None:
+        self.account = StorageAccount(storage)
+        self.skip = table_name(except_hub) if except_hub else None
+        self._tables: list[str] | None = None
+
+    def holding(self, instance_id: str) -> list[str]:
+        """Task hubs (other than ``except_hub``) whose state holds an unfinished ``instance_id``: a run
+        started by a host on another hub is that hub's to resume, not ours to end."""
+        if self._tables is None:
+            self._tables = [t.name for t in self.account.tables.list_tables()
+                            if t.name.endswith(_SUFFIX) and t.name != self.skip]
+        found = []
+        for name in self._tables:
+            try:
+                entity = self.account.tables.get_table_client(name).get_entity(_key(instance_id), STATE_ROW)
+            except ResourceNotFoundError:
+                continue
+            if entity.get("status") in UNFINISHED:
+                found.append(name[:-len(_SUFFIX)])
+        return found
 
 
 def families(records: Iterable[InstanceRecord]) -> Iterator[tuple[str, list[InstanceRecord]]]:
