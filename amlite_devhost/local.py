@@ -2,33 +2,50 @@
 
 Why in process: a local submit must run the same orchestrator code Azure runs
 (``functions/orchestration.py``) without asking the user to start a host.
-One engine per process, created on first use; at interpreter exit the process
-waits for the runs it started, as AML's local runs did, so a script that
-submits and returns does not leave a run half done.
+One engine per process, created on first use, keeping its orchestration state
+in the workspace's storage account (task hub: the app's, as ``amlite dev``
+resolves it), like the dev host.
+
+At interpreter exit the process finishes its runs before Python shuts its
+thread pools down, as AML's local runs did, so a script that submits and
+returns (or raises) neither hangs nor leaves a run half done; Ctrl+C during
+that wait hands the runs over instead. A driver that is killed cannot finish
+its own runs: the next local engine or ``amlite dev`` on the same storage and
+task hub resumes them (``resume.ResumeSweeper``, which this engine runs too,
+so it also resumes what other dead drivers left).
 """
 
 from __future__ import annotations
 
-import atexit
 import importlib
+import logging
 import os
+import sys
 import threading
 from typing import Any
 
 from .app_loader import index_app
 from .durable.engine import DurableEngine
+from .durable.models import RuntimeStatus
+from .durable.store import OrchestrationStore
+from .resume import ResumeSweeper
+from .shutdown import before_thread_shutdown, exit_now
 
 ORCHESTRATOR = "pipeline_run"
 CANCEL_EVENT = "cancel"
+#: ``memory`` keeps the local engine's orchestration state in memory only (nothing resumes after a crash).
+STATE_ENV = "AMLITE_LOCAL_STATE"
+
+logger = logging.getLogger("amlite.local")
 
 _lock = threading.Lock()
 _engine: DurableEngine | None = None
+_sweeper: ResumeSweeper | None = None
 _storage: str | None = None
-_started: list[str] = []
 
 
 def _load_engine(storage: str) -> DurableEngine:
-    global _engine, _storage
+    global _engine, _storage, _sweeper
     with _lock:
         if _engine is not None:
             if storage != _storage:
@@ -36,6 +53,9 @@ def _load_engine(storage: str) -> DurableEngine:
                     f"this process already runs local pipelines against {_storage!r}; one local engine "
                     "serves one storage account per process (start another process for another account)")
             return _engine
+        from pipeline_core.engine.launch import host_identity
+        from pipeline_core.engine.services import services_for
+
         # The activities read their account from the environment, as they do in Azure.
         os.environ["AMLITE_STORAGE"] = storage
         module = importlib.import_module("function_app")
@@ -44,41 +64,70 @@ def _load_engine(storage: str) -> DurableEngine:
         # pool must not be smaller than the default process_count_per_node (the CPU count).
         workers = int(os.environ.get("AMLITE_LOCAL_WORKERS")
                       or max(4, app.max_concurrent_activities or 4, os.cpu_count() or 1))
-        _engine = DurableEngine.from_app(app, max_workers=workers)
+        me = host_identity()
+        services = services_for(storage)
+        store = None
+        if os.environ.get(STATE_ENV, "").lower() != "memory":
+            store = OrchestrationStore(storage, app.task_hub, owner=me)
+        _engine = DurableEngine.from_app(app, max_workers=workers, store=store)
         _storage = storage
-        _end_orphans(storage)
-        atexit.register(_wait_for_local_runs)
+        _sweeper = ResumeSweeper(_engine, services, me, orchestrator=ORCHESTRATOR).start(sweep_now=True)
+        before_thread_shutdown(_finish_local_runs)
         return _engine
 
 
-def _end_orphans(storage: str) -> None:
-    from pipeline_core.engine.orphans import mark_orphaned_runs
-    from pipeline_core.engine.services import services_for
+def _unfinished(engine: DurableEngine) -> list[str]:
+    return [s.instance_id for s in engine.list_instances(statuses=[RuntimeStatus.PENDING.value,
+                                                                   RuntimeStatus.RUNNING.value])
+            if s.parent_instance_id is None]
 
-    mark_orphaned_runs(services_for(storage))
 
-
-def _wait_for_local_runs() -> None:
+def _finish_local_runs() -> None:
+    """At exit: wait for every run this engine carries (its own and those it resumed), then stop."""
     engine = _engine
     if engine is None:
         return
-    for instance_id in list(_started):
-        try:
-            engine.wait_for_completion(instance_id, timeout=None)
-        except Exception:  # noqa: BLE001 - exiting anyway; the run row says what happened
-            pass
-    engine.shutdown()
+    if _sweeper is not None:
+        _sweeper.stop()
+    told = False
+    try:
+        while True:
+            waiting = _unfinished(engine)
+            if not waiting:
+                break
+            if not told and os.environ.get("AMLITE_QUIET") != "1":
+                print(f"amlite: waiting for {len(waiting)} local run(s) to finish before exiting "
+                      f"({', '.join(waiting[:5])}{', ...' if len(waiting) > 5 else ''}); Ctrl+C hands them "
+                      "to the next local engine or `amlite dev` on this storage", file=sys.stderr, flush=True)
+                told = True
+            for instance_id in waiting:
+                try:
+                    engine.wait_for_completion(instance_id, timeout=None)
+                except Exception:  # noqa: BLE001 - purged meanwhile: nothing to wait for
+                    pass
+    except KeyboardInterrupt:
+        _hand_over(engine)
+    engine.shutdown(wait=False)
+
+
+def _hand_over(engine: DurableEngine) -> None:
+    """Leave the runs to the next engine: nothing more is recorded, running steps are stopped, exit now."""
+    engine.abandon()
+    resumable = engine.store is not None
+    print("amlite: stopped; " + ("the next local engine or `amlite dev` on this storage resumes the runs"
+                                 if resumable else "the runs end Failed when the next engine starts"),
+          file=sys.stderr, flush=True)
+    exit_now(130)
 
 
 def start_local_run(storage: str, run_id: str) -> None:
     engine = _load_engine(storage)
     engine.start_new(ORCHESTRATOR, instance_id=run_id, input=run_id)
-    _started.append(run_id)
 
 
 def cancel_local_run(run_id: str) -> bool:
     """Raise the cancel event if this process runs ``run_id``; False if it is not ours."""
-    if _engine is None or run_id not in _started:
+    if _engine is None or not _engine.owns(run_id):
         return False
     try:
         _engine.raise_event(run_id, CANCEL_EVENT, {"reason": "canceled by the user"})

@@ -4,7 +4,8 @@ Pieces and how they connect::
 
     DevHost.start()
       ├─ app_loader.load_app(app_dir)        function_app.app -> FunctionInfo list
-      ├─ DurableEngine.from_app(...)         orchestrators/activities, in memory
+      ├─ DurableEngine.from_app(...)         orchestrators/activities; history stored in AzureWebJobsStorage
+      ├─ ResumeSweeper                       adopts a dead host's orchestrations (and runs), every 15 s
       ├─ event loop thread (asyncio, shared by all hosts in the process)
       │    ├─ main site  host:port           /api/... HTTP triggers (HttpTriggerHost)
       │    │                                 /runtime/webhooks/durabletask/... (ManagementApi, system key)
@@ -16,7 +17,10 @@ HTTP functions with ``durable_client_input`` receive the client binding JSON
 (:func:`~amlite_devhost.durable.rpc.client_binding_json`); the real
 ``DurableOrchestrationClient`` then calls the RPC site, which drives the
 engine.  ``start()``/``stop()`` work from tests and background threads;
-``serve_forever()`` blocks until Ctrl+C / SIGTERM.
+``serve_forever()`` blocks until Ctrl+C / SIGTERM, then stops gracefully:
+no new requests, running activities get ``shutdown_grace`` seconds (a
+second Ctrl+C cuts it short), what they finish is kept, and what is left
+stays stored for the next host to resume.
 
 The system key (``AMLITE_SYSTEM_KEY``, else generated at start and printed
 once by ``main``) guards the management routes; links the host builds start
@@ -38,6 +42,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +62,11 @@ from .durable.rpc import (
     reset_sdk_http_session,
     rpc_prefix,
 )
+from .durable.store import OrchestrationStore
 from .http_host import MAX_BODY_BYTES, REQUEST_BASE_URL, HttpTriggerHost, JsonErrorAppRunner, json_errors
 from .invoker import FunctionInvoker
+from .resume import ResumeSweeper
+from .shutdown import exit_now
 from .timers import TimerTriggerRunner
 from .worker_index import AppRefusedByWorker, WorkerLoaderMissing
 
@@ -66,6 +74,20 @@ logger = logging.getLogger("amlite.devhost")
 
 #: The host's system key for the Durable management routes; generated at start when unset.
 SYSTEM_KEY_SETTING = "AMLITE_SYSTEM_KEY"
+SHUTDOWN_GRACE_ENV = "AMLITE_SHUTDOWN_GRACE"
+DEFAULT_SHUTDOWN_GRACE = 20.0
+STORAGE_SETTING = "AzureWebJobsStorage"
+
+
+def shutdown_grace(value: float | None = None) -> float:
+    """Seconds running activities get on SIGTERM/Ctrl+C: ``value``, else ``AMLITE_SHUTDOWN_GRACE``, else 20."""
+    if value is not None:
+        return max(0.0, float(value))
+    text = os.environ.get(SHUTDOWN_GRACE_ENV, "")
+    try:
+        return max(0.0, float(text)) if text else DEFAULT_SHUTDOWN_GRACE
+    except ValueError:
+        raise ValueError(f"{SHUTDOWN_GRACE_ENV}={text!r} is not a number of seconds") from None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -144,7 +166,8 @@ class DevHost:
                  rpc_port: int = 0, max_workers: int | None = None, http_workers: int = 8,
                  enable_timers: bool = True, enable_blob_triggers: bool = True, load_settings: bool = True,
                  schema_version: int = SCHEMA_V3, app: LoadedApp | None = None,
-                 system_key: str | None = None) -> None:
+                 system_key: str | None = None, persist: bool | None = None,
+                 shutdown_grace: float | None = None, resume_interval: float | None = None) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.host = host
         self.port = port
@@ -156,7 +179,11 @@ class DevHost:
         self.load_settings = load_settings
         self.schema_version = schema_version
         self.app: LoadedApp | None = app
+        self.persist = persist  # None: when AzureWebJobsStorage is set, as Durable's storage provider needs it
+        self.shutdown_grace = shutdown_grace
+        self.resume_interval = resume_interval
         self.engine: DurableEngine | None = None
+        self.sweeper: ResumeSweeper | None = None
         self.timers: TimerTriggerRunner | None = None
         self.blobs: BlobTriggerRunner | None = None
         self.http: HttpTriggerHost | None = None
@@ -253,8 +280,9 @@ class DevHost:
         self._executor = concurrent.futures.ThreadPoolExecutor(self.http_workers, thread_name_prefix="amlite-http")
         # Activity workers: explicit, else host.json's maxConcurrentActivityFunctions, else 8.
         workers = self.max_workers or app.max_concurrent_activities or 8
-        self.engine = DurableEngine.from_app(app, max_workers=workers,
-                                             schema_version=self.schema_version, loop=loop)
+        store = self._store(app)
+        self.engine = DurableEngine.from_app(app, max_workers=workers, schema_version=self.schema_version,
+                                             loop=loop, store=store)
         invoker = FunctionInvoker(loop, self._executor, self.client_binding_json, str(self.app_dir))
         self.http = HttpTriggerHost(app.functions, invoker, app.route_prefix, base_url_for=self.request_base_url)
         api = ManagementApi(self.engine, lambda: self.public_base_url, app.task_hub, system_key=self.system_key)
@@ -265,6 +293,32 @@ class DevHost:
         if self.enable_blob_triggers and app.by_type(BLOB_TRIGGER):
             self.blobs = BlobTriggerRunner(app.by_type(BLOB_TRIGGER), invoker.invoke_threadsafe)
             self.blobs.start()
+        self._start_sweeper(store)
+
+    def _store(self, app: LoadedApp) -> OrchestrationStore | None:
+        """Orchestration state in ``AzureWebJobsStorage`` (as the Durable extension keeps it), under the
+        app's task hub; without that setting (or with ``persist=False``) it lives in memory."""
+        storage = os.environ.get(STORAGE_SETTING, "")
+        if self.persist is False or (self.persist is None and not storage):
+            if self.persist is None:
+                logger.warning("%s is not set: orchestrations are kept in memory and a restarted host cannot "
+                               "resume them", STORAGE_SETTING)
+            return None
+        from pipeline_core.engine.launch import host_identity
+
+        return OrchestrationStore(storage or "UseDevelopmentStorage=true", app.task_hub, owner=host_identity())
+
+    def _start_sweeper(self, store: OrchestrationStore | None) -> None:
+        """Resume what dead hosts left (their orchestrations; for a pipeline app, their runs too)."""
+        assert self.engine is not None
+        from pipeline_core.engine.launch import host_identity
+        from pipeline_core.engine.services import services_for, storage_from_environment
+
+        pipelines = "pipeline_run" in self.engine.orchestrator_names
+        if store is None and not pipelines:
+            return
+        services = services_for(storage_from_environment()) if pipelines else None
+        self.sweeper = ResumeSweeper(self.engine, services, host_identity(), self.resume_interval).start()
 
     async def _serve(self, api: ManagementApi, main_sock: socket.socket, rpc_sock: socket.socket) -> None:
         assert self.http is not None
@@ -273,21 +327,30 @@ class DevHost:
         # [\s\S], not ".": a path may hold an encoded newline (%0A), which "." would leave to aiohttp's plain 404
         main.router.add_route("*", r"/{tail:[\s\S]*}", self.http.handle)
         for application, sock in ((main, main_sock), (create_rpc_app(api, self._rpc_token), rpc_sock)):
-            runner = JsonErrorAppRunner(application, access_log=None, handle_signals=False)
+            runner = JsonErrorAppRunner(application, access_log=None, handle_signals=False, shutdown_timeout=10.0)
             await runner.setup()
             await web.SockSite(runner, sock).start()
             self._runners.append(runner)
 
     async def _shutdown_servers(self) -> None:
-        for runner in reversed(self._runners):
+        # The main site first: a request in flight may still start an orchestration through the RPC site.
+        for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
 
-    def stop(self) -> None:
-        """Stop timers, servers and the engine; release the shared loop. Idempotent."""
+    def stop(self, grace: float | None = None, hurry: threading.Event | None = None) -> bool:
+        """Stop triggers, servers and the engine; release the shared loop. Idempotent.
+
+        With ``grace`` (seconds), a graceful stop: once no request is served, running activities may finish
+        (and what they finish is recorded) until the grace ends or ``hurry`` is set. Returns False when
+        activities were still running at the end: their instances stay stored for the next host, which runs
+        those activities again; the caller should then stop their processes (``shutdown.exit_now``).
+        """
         if self._stopped.is_set():
-            return
+            return True
         self._stopped.set()
+        if self.sweeper is not None:
+            self.sweeper.stop()
         if self.timers is not None:
             self.timers.stop()
         if self.blobs is not None:
@@ -295,10 +358,13 @@ class DevHost:
         loop = self._loop
         if loop is not None:
             try:
-                asyncio.run_coroutine_threadsafe(self._shutdown_servers(), loop).result(10)
+                asyncio.run_coroutine_threadsafe(self._shutdown_servers(), loop).result(15)
             except Exception:
                 logger.exception("error while stopping the servers")
+        finished = True
         if self.engine is not None:
+            if grace:
+                finished = self._drain(self.engine, grace, hurry)
             self.engine.shutdown(wait=False)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -306,14 +372,38 @@ class DevHost:
             self._loop = None
             _SharedLoop.release()
         logger.info("Host stopped")
+        return finished
 
-    def serve_forever(self) -> None:
-        """Start (if needed) and block until interrupted."""
+    @staticmethod
+    def _drain(engine: DurableEngine, grace: float, hurry: threading.Event | None) -> bool:
+        busy = engine.running_activities
+        if busy:
+            logger.info("Stopping: %d running activit%s may finish within %.0f s (Ctrl+C again to stop now)",
+                        busy, "y" if busy == 1 else "ies", grace)
+        deadline = time.monotonic() + grace
+        while True:
+            if engine.drain(min(0.25, max(0.0, deadline - time.monotonic()))):
+                return True
+            if time.monotonic() >= deadline or (hurry is not None and hurry.is_set()):
+                engine.abandon()
+                left = engine.running_activities
+                logger.warning("Stopping: %d activit%s still running; %s", left, "y" if left == 1 else "ies",
+                               "the next host on this storage runs those again" if engine.store is not None
+                               else "their runs end Failed when the next host starts (no AzureWebJobsStorage)")
+                return False
+
+    def serve_forever(self) -> bool:
+        """Start (if needed) and block until interrupted, then stop gracefully (see :meth:`stop`).
+
+        Returns False when the grace period ended with activities still running (see ``stop``)."""
         if self._loop is None:
             self.start()
         done = threading.Event()
+        hurry = threading.Event()
 
         def on_signal(signum: int, frame: Any) -> None:
+            if done.is_set():
+                hurry.set()
             done.set()
 
         previous = {}
@@ -323,10 +413,11 @@ class DevHost:
         try:
             while not done.wait(0.5) and not self._stopped.is_set():
                 pass
+            return self.stop(shutdown_grace(self.shutdown_grace), hurry)
         finally:
+            self.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self.stop()
 
     def __enter__(self) -> DevHost:
         return self.start()
@@ -389,11 +480,13 @@ def check_exposure(host: str, environ: Any = None) -> tuple[int | None, list[str
                   banner, *messages]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``amlite dev`` / ``python -m amlite_devhost``: serve a Functions app until Ctrl+C.
+def main(argv: list[str] | None = None, before_exit: Callable[[], None] | None = None) -> int:
+    """``amlite dev`` / ``python -m amlite_devhost``: serve a Functions app until Ctrl+C or SIGTERM.
 
     Exit codes: 0 stopped, 1 could not start, 2 refused configuration (auth ``none`` on a non-loopback
-    address, an unreadable setting).
+    address, an unreadable setting). ``before_exit`` runs before an immediate exit (steps still running
+    at the end of the grace period), for clean-up the caller would otherwise do after ``main`` returns
+    (``amlite dev`` stops its Azurite).
     """
     parser = argparse.ArgumentParser(prog="amlite dev", description="Run a Functions app locally "
                                      "(HTTP triggers, timers, durable orchestrations) without Core Tools.")
@@ -408,6 +501,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="activity worker threads (default: host.json maxConcurrentActivityFunctions, else 8)")
     parser.add_argument("--no-timers", action="store_true", help="do not fire timer triggers")
     parser.add_argument("--no-blob-triggers", action="store_true", help="do not poll containers for blob triggers")
+    parser.add_argument("--shutdown-grace", type=float, default=None, metavar="SECONDS",
+                        help=f"on Ctrl+C / SIGTERM, how long running activities may finish (default: "
+                             f"{SHUTDOWN_GRACE_ENV} or {DEFAULT_SHUTDOWN_GRACE:.0f})")
+    parser.add_argument("--resume-interval", type=float, default=None, metavar="SECONDS",
+                        help="how often to look for orchestrations and runs of stopped hosts to resume "
+                             "(default: AMLITE_RESUME_INTERVAL or 15)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.public_url:
@@ -427,15 +526,20 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:  # the Azure SDKs log every storage request at INFO: noise, and slow under load
         logging.getLogger("azure").setLevel(logging.WARNING)
     host = DevHost(args.app_dir, args.host, args.port, rpc_port=args.rpc_port, max_workers=args.workers,
-                   enable_timers=not args.no_timers, enable_blob_triggers=not args.no_blob_triggers)
+                   enable_timers=not args.no_timers, enable_blob_triggers=not args.no_blob_triggers,
+                   shutdown_grace=args.shutdown_grace, resume_interval=args.resume_interval)
     try:
         host.start()
         if host.system_key_generated:
             print(f"amlite dev: system key for {WEBHOOK_PREFIX}/... (send as ?code= or x-functions-key): "
                   f"{host.system_key}\n  generated for this run; set {SYSTEM_KEY_SETTING} to choose it",
                   file=sys.stderr, flush=True)
-        host.serve_forever()
+        finished = host.serve_forever()
     except (OSError, ImportError, ValueError, AppRefusedByWorker, WorkerLoaderMissing) as exc:
         print(f"amlite dev: {exc}", file=sys.stderr)
         return 1
+    if not finished:  # steps outlived the grace: stop them and leave before their activities record anything
+        if before_exit is not None:
+            before_exit()
+        exit_now(0)
     return 0

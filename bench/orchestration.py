@@ -12,6 +12,11 @@ Peer: ``durabletask.testing.InMemoryOrchestrationBackend`` (durabletask
 
 Targets for amlite: chain <= 4 ms/step, fan-out(1000) <= 1.0 s, second
 fan-out <= 1.2x the first.  Usage: ``python bench/orchestration.py``.
+
+``--store`` runs amlite's engine with its orchestration store (every replay
+episode written to Table storage before its work is dispatched, as ``amlite
+dev`` does with ``AzureWebJobsStorage``) against an Azurite on the configured
+ports (a fresh in-memory one if none answers).
 """
 
 from __future__ import annotations
@@ -70,8 +75,15 @@ def timed(run: Callable[[], Any]) -> tuple[float, Any]:
 # ---------------------------------------------------------------- amlite
 
 
-def bench_amlite(steps: int, width: int, repeat: int, workers: int) -> dict[str, float]:
-    engine = DurableEngine.from_app(index_app(bench_app), max_workers=workers)
+def bench_amlite(steps: int, width: int, repeat: int, workers: int, storage: str | None = None) -> dict[str, float]:
+    store = None
+    if storage:
+        import uuid
+
+        from amlite_devhost.durable.store import OrchestrationStore
+
+        store = OrchestrationStore(storage, f"bench{uuid.uuid4().hex[:8]}", owner="bench")
+    engine = DurableEngine.from_app(index_app(bench_app), max_workers=workers, store=store)
 
     def run(name: str, value: int) -> Any:
         status = engine.wait_for_completion(engine.start_new(name, input=value), 120)
@@ -164,10 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="chain repetitions (median reported)")
     parser.add_argument("--workers", type=int, default=8, help="amlite activity workers")
     parser.add_argument("--no-peer", action="store_true", help="skip durabletask")
+    parser.add_argument("--store", action="store_true", help="amlite keeps orchestration state in Azurite")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
 
-    ours = bench_amlite(args.steps, args.width, args.repeat, args.workers)
+    azurite = None
+    if args.store:
+        from pipeline_core.storage.azurite import ensure_azurite
+
+        azurite = ensure_azurite(temporary=True)
+        print("amlite: orchestration state stored in Azurite (one transaction per replay episode)")
+    try:
+        ours = bench_amlite(args.steps, args.width, args.repeat, args.workers,
+                            azurite.connection_string if azurite else None)
+    finally:
+        if azurite is not None:
+            azurite.stop()
     peer = None if args.no_peer else bench_durabletask(args.steps, args.width, args.repeat)
 
     print(f"{'':28}{'amlite':>12}{'durabletask':>14}{'ratio':>9}")

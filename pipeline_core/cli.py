@@ -212,8 +212,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from amlite_devhost.app_loader import load_local_settings
     from amlite_devhost.server import check_exposure
     from amlite_devhost.server import main as devhost_main
-    from pipeline_core.engine.orphans import mark_orphaned_runs
-    from pipeline_core.engine.services import services_for
     from pipeline_core.storage.azurite import ensure_azurite
 
     if args.public_url:
@@ -235,15 +233,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
     os.environ["AMLITE_STORAGE"] = storage
     os.environ.setdefault("AzureWebJobsStorage", storage)
     try:
-        ended = mark_orphaned_runs(services_for(storage))
-        if ended:
-            err.print(f"ended {len(ended)} run(s) left unfinished by a stopped host: {', '.join(ended)}")
+        # Runs a stopped host left are resumed (or ended with the reason) by the dev host's own sweep.
         argv = [args.app_dir, "--host", args.host, "--port", str(args.port)]
         if args.no_timers:
             argv.append("--no-timers")
         if args.no_blob_triggers:
             argv.append("--no-blob-triggers")
-        return devhost_main(argv)
+        return devhost_main(argv, before_exit=azurite.stop if azurite is not None else None)
     finally:
         if azurite is not None:
             azurite.stop()

@@ -73,6 +73,13 @@ class HistoryLog:
         self._sealed: str | None = None
         self._count = 0
 
+    @classmethod
+    def from_events(cls, events: list[dict[str, Any]]) -> HistoryLog:
+        """A log holding ``events`` (read back from storage) as played history."""
+        log = cls()
+        log.commit(events)
+        return log
+
     def __len__(self) -> int:
         return self._count if self._sealed is not None else len(self._played)
 
@@ -91,16 +98,17 @@ class HistoryLog:
         fresh = [json.dumps(e) for e in new_events]
         return "[" + ",".join(self._played + fresh) + "]", fresh
 
-    def commit(self, events: list[dict[str, Any]], fragments: list[str] | None = None) -> None:
-        """Append events that have now been played (an episode finished)."""
+    def commit(self, events: list[dict[str, Any]], fragments: list[str] | None = None) -> list[str]:
+        """Append events that have now been played (an episode finished); returns their played JSON
+        fragments (what the dev host's store writes for the episode)."""
         if self._sealed is not None:
             raise RuntimeError("history is sealed: the execution has finished")
         if fragments is None:
             fragments = [json.dumps(e) for e in events]
-        for frag in fragments:
-            # IsPlayed is the third key, before any user payload, so the first
-            # occurrence is always ours.
-            self._played.append(frag.replace(_PLAYED_FALSE, _PLAYED_TRUE, 1))
+        # IsPlayed is the third key, before any user payload, so the first occurrence is always ours.
+        played = [frag.replace(_PLAYED_FALSE, _PLAYED_TRUE, 1) for frag in fragments]
+        self._played.extend(played)
+        return played
 
     def seal(self) -> None:
         """The execution is over: keep one string, drop the per-event fragments."""

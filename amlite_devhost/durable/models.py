@@ -1,4 +1,4 @@
-"""Status records and errors of the in-memory durable engine.
+"""Status records and errors of the dev host's durable engine.
 
 Names and JSON keys follow the Durable extension's HTTP API so that
 ``DurableOrchestrationStatus.from_json`` reads them unchanged.
@@ -64,6 +64,12 @@ class InstanceCompletedError(DurableError):
     """The instance already finished; Durable answers 410 Gone."""
 
     http_status = 410
+
+
+class HostStoppingError(DurableError):
+    """The host is shutting down and takes no new orchestrations (the caller retries on another host)."""
+
+    http_status = 503
 
 
 class NonDeterminismError(Exception):

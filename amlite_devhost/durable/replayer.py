@@ -52,6 +52,17 @@ _UNSUPPORTED = {
 }
 
 
+# History events that feed the replay (inputs) and those the replay itself writes (scheduling).
+_INPUT_EVENTS = frozenset({
+    EventType.EXECUTION_STARTED, EventType.TASK_COMPLETED, EventType.TASK_FAILED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+    EventType.TIMER_FIRED, EventType.EVENT_RAISED,
+})
+_SCHEDULING_EVENTS = frozenset({
+    EventType.TASK_SCHEDULED, EventType.TIMER_CREATED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+})
+
+
 class UnsupportedActionError(Exception):
     """The orchestrator used an API the dev host does not implement."""
 
@@ -450,6 +461,49 @@ class ActionReplayer:
         self.emitted = []
         self._check_and_sync(actions)
         self.actions = actions
+        self._feed(new_events)
+        self._advance()
+        return self.work, self.emitted
+
+    def rebuild(self, history: list[dict[str, Any]], actions: list[Any], now: datetime) -> list[Work]:
+        """Recreate, from a stored history, the state a host had after playing it; returns the work it
+        had scheduled that has no completion in the history (to dispatch again after a host restart).
+
+        All of ``history`` is fed at once against the SDK's current ``actions``, the way the extension's
+        shim replays the whole action list on every episode. The scheduling events this produces must be
+        the ones the history recorded (same types, same ids), else the orchestrator is not deterministic.
+        Timers keep the ``FireAt`` the history recorded.
+        """
+        if self.top:
+            raise RuntimeError("rebuild() needs a fresh replayer")
+        self.now = now
+        self.work = []
+        self.emitted = []
+        self.actions = actions
+        self._feed([e for e in history if e["EventType"] in _INPUT_EVENTS])
+        self._advance()
+        recorded = [(e["EventType"], e["EventId"]) for e in history if e["EventType"] in _SCHEDULING_EVENTS]
+        replayed = [(e["EventType"], e["EventId"]) for e in self.emitted]
+        if recorded != replayed:
+            raise NonDeterminismError(
+                f"replaying the stored history of '{self.instance_id}' scheduled {len(replayed)} tasks where the "
+                f"history recorded {len(recorded)} (first difference at #"
+                f"{next((i for i, (a, b) in enumerate(zip(recorded, replayed)) if a != b), min(len(recorded), len(replayed)))}"
+                "): the orchestrator code changed or is not deterministic")
+        fire_at = {e["EventId"]: parse_timestamp(e["FireAt"]) for e in history
+                   if e["EventType"] == EventType.TIMER_CREATED and e.get("FireAt")}
+        outstanding: list[Work] = []
+        for item in self.work:
+            if isinstance(item, ScheduleTimer):
+                if item.timer_id in self.by_id:
+                    outstanding.append(ScheduleTimer(item.timer_id, fire_at.get(item.timer_id, item.fire_at)))
+            elif isinstance(item, (ScheduleActivity, StartSubOrchestration)) and item.task_id in self.by_id:
+                outstanding.append(item)
+        self.work = []
+        self.emitted = []
+        return outstanding
+
+    def _feed(self, new_events: list[dict[str, Any]]) -> None:
         for event in new_events:
             etype = event["EventType"]
             if etype == EventType.EXECUTION_STARTED:
@@ -466,8 +520,6 @@ class ActionReplayer:
                     node.on_event(self, event)
             elif etype == EventType.EVENT_RAISED:
                 self._event_raised(event)
-        self._advance()
-        return self.work, self.emitted
 
     def _event_raised(self, event: dict[str, Any]) -> None:
         name = event.get("Name") or ""

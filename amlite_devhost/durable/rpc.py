@@ -33,6 +33,7 @@ controls every run, so
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -213,8 +214,9 @@ class ManagementApi:
         except ValueError as exc:
             return web.json_response({"Message": f"The request body is not valid JSON: {exc}"}, status=400)
         try:
-            instance_id = self.engine.start_new(request.match_info["name"], request.match_info.get("instance_id"),
-                                                serialized_input=input_json)
+            # Off the loop: with a store, starting writes the instance to storage first.
+            instance_id = await asyncio.to_thread(self.engine.start_new, request.match_info["name"],
+                                                  request.match_info.get("instance_id"), serialized_input=input_json)
         except DurableError as exc:
             return _error(exc)
         payload = self.management_payload(instance_id)
@@ -222,7 +224,7 @@ class ManagementApi:
 
     async def status(self, request: web.Request) -> web.Response:
         instance_id = request.match_info["instance_id"]
-        status = self.engine.get_status(instance_id, show_history=_flag(request, "showHistory"))
+        status = await asyncio.to_thread(self.engine.get_status, instance_id, _flag(request, "showHistory"))
         if status is None:
             return web.Response(status=404)
         body = status.to_json(show_input=_flag(request, "showInput", True),
@@ -246,15 +248,15 @@ class ManagementApi:
         return web.json_response([s.to_json(show_input=show_input) for s in found])
 
     async def purge(self, request: web.Request) -> web.Response:
-        if self.engine.purge(request.match_info["instance_id"]):
+        if await asyncio.to_thread(self.engine.purge, request.match_info["instance_id"]):
             return web.json_response({"instancesDeleted": 1})
         return web.json_response({"instancesDeleted": 0}, status=404)
 
     async def purge_by(self, request: web.Request) -> web.Response:
         statuses = [s for s in (request.query.get("runtimeStatus") or "").split(",") if s]
-        deleted = self.engine.purge_by(created_from=_time(request, "createdTimeFrom"),
-                                       created_to=_time(request, "createdTimeTo"),
-                                       statuses=statuses or None)
+        deleted = await asyncio.to_thread(lambda: self.engine.purge_by(
+            created_from=_time(request, "createdTimeFrom"), created_to=_time(request, "createdTimeTo"),
+            statuses=statuses or None))
         return web.json_response({"instancesDeleted": deleted}, status=200 if deleted else 404)
 
     async def raise_event(self, request: web.Request) -> web.Response:
@@ -264,15 +266,16 @@ class ManagementApi:
             return web.json_response({"Message": "Only application/json request content is supported"},
                                      status=400)
         try:
-            self.engine.raise_event(request.match_info["instance_id"], request.match_info["event"],
-                                    serialized_data=data if data is not None else "null")
+            await asyncio.to_thread(self.engine.raise_event, request.match_info["instance_id"],
+                                    request.match_info["event"], serialized_data=data if data is not None else "null")
         except DurableError as exc:
             return _error(exc)
         return web.Response(status=202)
 
     async def terminate(self, request: web.Request) -> web.Response:
         try:
-            self.engine.terminate(request.match_info["instance_id"], request.query.get("reason", ""))
+            await asyncio.to_thread(self.engine.terminate, request.match_info["instance_id"],
+                                    request.query.get("reason", ""))
         except DurableError as exc:
             return _error(exc)
         return web.Response(status=202)

@@ -163,6 +163,11 @@ def request_cancel(services: Services, run_id: str) -> dict[str, Any]:
         row = services.runs.transition(run_id, RUN_ROW, CANCEL_REQUESTED)
     except InvalidTransition as exc:
         return {"run_id": run_id, "status": exc.row.get("status")}
+    from pipeline_core.engine.orphans import abandoned, end_orphan
+
+    if abandoned(row):  # its host is gone: no orchestrator will ever see the flag, end it now
+        end_orphan(services, run_id, CANCELED, "canceled; its host had stopped before the run ended")
+        return {"run_id": run_id, "status": CANCELED}
     from pipeline_core.engine.launch import signal_cancel
 
     signal_cancel(run_id)

@@ -8,17 +8,27 @@ parameter refused over REST is refused the same way from Python.
 Order matters for idempotency: everything a request can get wrong is checked
 *before* the key is claimed (a bad request never burns a key), and the key is
 claimed *before* the run is created (two concurrent retries create one run).
+The claim is a short lease: a retry takes over a key whose claimer died (or
+ran out of lease) before its run existed, instead of answering "busy".
+
+The run row names its owner (``host_id``) from the moment it is written, so if
+the host dies before queueing it, a sweeping host (``engine/orphans.py``) sees
+a dead owner and starts the run; a retry with the same key then answers that
+run as it really is.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline_core.engine.launch import host_identity
+from pipeline_core.engine.orphans import owner_is_gone
 from pipeline_core.engine.services import Services
 from pipeline_core.engine.submit import (
     ParameterError,
@@ -31,6 +41,7 @@ from pipeline_core.service.errors import ConflictError
 from pipeline_core.service.publishing import require_active
 from pipeline_core.service.stores import idempotency_store
 from pipeline_core.spec import PipelineSpec
+from pipeline_core.storage.idempotency_store import IdempotencyEntry
 from pipeline_core.storage.pipeline_store import PipelineRecord
 
 REPLAY_WAIT_SECONDS = 15.0
@@ -154,7 +165,7 @@ def _submit(services: Services, load_spec: Callable[[], PipelineSpec], options: 
     description = options.description
     if description is None and record is not None:
         description = record.description
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"host_id": host_identity()}
     if options.pipeline_endpoint_id:
         extra["pipeline_endpoint_id"] = options.pipeline_endpoint_id
     if options.submitted_by:
@@ -187,7 +198,7 @@ def _earlier_run(services: Services, idempotency: Idempotency) -> str | None:
         return None
     if existing.fingerprint != idempotency.fingerprint:
         raise _reused(idempotency, existing.run_id)
-    return existing.run_id if _await_run(services, idempotency, existing.run_id) else None
+    return existing.run_id if _await_run(services, idempotency, existing) == _EXISTS else None
 
 
 def _reused(idempotency: Idempotency, run_id: str) -> ConflictError:
@@ -196,38 +207,63 @@ def _reused(idempotency: Idempotency, run_id: str) -> ConflictError:
                          f"different request (run {run_id}); use a new key for a new request")
 
 
+def _busy(idempotency: Idempotency) -> ConflictError:
+    return ConflictError("IdempotencyKeyBusy",
+                         f"a request with Idempotency-Key {idempotency.key!r} is still being processed; "
+                         "retry in a few seconds")
+
+
 def _claim(services: Services, idempotency: Idempotency, run_id: str) -> str | None:
     """None when this request owns the key; else the run id a previous request with the key created."""
     store = idempotency_store(services)
+    me = host_identity()
     for _ in range(3):
-        existing = store.claim(idempotency.scope, idempotency.key, run_id, idempotency.fingerprint)
+        existing = store.claim(idempotency.scope, idempotency.key, run_id, idempotency.fingerprint, owner=me)
         if existing is None:
             return None
         if existing.fingerprint != idempotency.fingerprint:
             raise _reused(idempotency, existing.run_id)
-        if _await_run(services, idempotency, existing.run_id):
+        outcome = _await_run(services, idempotency, existing)
+        if outcome == _EXISTS:
             return existing.run_id
-    raise ConflictError("IdempotencyKeyBusy",
-                        f"a request with Idempotency-Key {idempotency.key!r} is still being processed; "
-                        "retry in a few seconds")
+        if outcome == _ABANDONED and store.take_over(existing, run_id, idempotency.fingerprint, owner=me):
+            return None
+    raise _busy(idempotency)
 
 
-def _await_run(services: Services, idempotency: Idempotency, run_id: str) -> bool:
-    """Wait for the key owner's run to exist; False if the owner gave the key back (its create failed)."""
+_EXISTS, _RELEASED, _ABANDONED = "exists", "released", "abandoned"
+
+
+def _abandoned_claim(entry: IdempotencyEntry) -> bool:
+    """The claimer can no longer create its run: a process of this machine that is gone (one that lives
+    keeps its claim however long its create takes), or, elsewhere, a claimer past its lease."""
+    if entry.owner.split("/")[0] == socket.gethostname():
+        return owner_is_gone(entry.owner)
+    return entry.lease_expired()
+
+
+def _await_run(services: Services, idempotency: Idempotency, entry: IdempotencyEntry) -> str:
+    """Wait for the key owner's run to exist (``_EXISTS``); ``_RELEASED`` if the owner gave the key back (its
+    create failed) or another request took it over, ``_ABANDONED`` if the claim is dead. Busy meanwhile."""
     store = idempotency_store(services)
     deadline = time.monotonic() + REPLAY_WAIT_SECONDS
     delay = 0.02
+    current: IdempotencyEntry | None = entry
     while time.monotonic() < deadline:
         try:
-            services.runs.get_run(run_id)
-            return True
+            services.runs.get_run(entry.run_id)
+            return _EXISTS
         except NotFoundError:
             pass
         current = store.get(idempotency.scope, idempotency.key)
-        if current is None or current.run_id != run_id:
-            return False
+        if current is None or current.run_id != entry.run_id:
+            return _RELEASED
+        if _abandoned_claim(current):
+            try:  # the claimer may have created the run just before it died
+                services.runs.get_run(entry.run_id)
+                return _EXISTS
+            except NotFoundError:
+                return _ABANDONED
         time.sleep(delay)
         delay = min(delay * 2, 0.25)
-    raise ConflictError("IdempotencyKeyBusy",
-                        f"a request with Idempotency-Key {idempotency.key!r} is still being processed; "
-                        "retry in a few seconds")
+    raise _busy(idempotency)
