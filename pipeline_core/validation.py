@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from pipeline_core.execution.step_settings import check_run_duration
 from pipeline_core.spec import PipelineSpec
 
 STEP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
@@ -86,6 +87,12 @@ def validate_spec(spec: PipelineSpec, check_data: DataCheck | None = None) -> li
                 problem = check_data(entry["datastore"], entry.get("path") or "")
                 if problem:
                     errors.append(f"step {step['name']!r}: input {inp!r}: {problem}")
+    for step in spec.steps:
+        try:  # a spec posted over REST may carry anything here
+            check_run_duration(step.get("max_run_duration_seconds"),
+                               f"step {step['name']!r}: max_run_duration_seconds")
+        except ValueError as exc:
+            errors.append(str(exc))
     for name, param in spec.parameters.items():
         if param["type"] == "datapath" and check_data is not None:
             default = param["default"]

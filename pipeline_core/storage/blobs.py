@@ -66,15 +66,18 @@ def download_prefix(container: ContainerClient, prefix: str, target: Path, overw
     return len(blobs)
 
 
-def upload_folder(container: ContainerClient, folder: Path, prefix: str) -> int:
-    """Upload every file under ``folder`` to ``prefix/<relative path>``, overwriting; returns the count."""
+def upload_folder(container: ContainerClient, folder: Path, prefix: str, metadata: dict[str, str] | None = None) -> int:
+    """Upload every file under ``folder`` to ``prefix/<relative path>``, overwriting; returns the count.
+
+    ``metadata`` is set on every blob (a step output records which attempt of which step wrote it).
+    """
     prefix = prefix.strip("/")
     files = [p for p in folder.rglob("*") if p.is_file()]
 
     def put(path: Path) -> None:
         name = f"{prefix}/{path.relative_to(folder).as_posix()}"
         with open(path, "rb") as handle:
-            container.upload_blob(name, handle, overwrite=True)
+            container.upload_blob(name, handle, overwrite=True, metadata=metadata)
 
     list(_pool.map(put, files))
     return len(files)

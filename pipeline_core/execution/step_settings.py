@@ -1,0 +1,83 @@
+"""How steps run on this host, read once from app settings (environment variables).
+
+Set these as Function App application settings (``local.settings.json`` ``Values``
+locally). Read once per process, like every app setting the Functions host passes
+at start: a changed setting takes effect when the app restarts.
+
+``AMLITE_STEP_TIMEOUT_SECONDS``
+    The longest a step may run, in seconds; default 6900 (1 h 55 min). It is the
+    default for steps without ``RunConfiguration.max_run_duration_seconds`` and the
+    ceiling for those with a larger one: ``host.json`` sets ``functionTimeout`` to
+    02:00:00, and a step the Functions host times out takes its whole worker process
+    (and every other step on it) down. The margin is for uploading the outputs.
+``AMLITE_STEP_STOP_GRACE_SECONDS``
+    How long a stopped step (cancel, timeout, or children left after it exits) gets
+    between SIGTERM and SIGKILL; default 3.
+``AMLITE_STEP_STORAGE_RETRY_SECONDS``
+    How long a running step's writes to storage (log, outputs, final status) keep
+    retrying through a storage outage before the step gives up; default 300.
+``AMLITE_STEP_ENV_PASSTHROUGH``
+    Comma-separated names of further app settings a step may see (for example a
+    non-secret ``MY_API_URL``). Names of host secrets are refused with a warning
+    (see ``step_env``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline_core.errors import AmliteError
+
+DEFAULT_TIMEOUT_SECONDS = 6900.0
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise AmliteError(f"app setting {name}={raw!r} is not a positive number of seconds; "
+                          f"fix it or remove it (default {default:g})")
+    return value
+
+
+def check_run_duration(value: Any, where: str = "RunConfiguration.max_run_duration_seconds") -> int | None:
+    """None, or a positive whole number of seconds; anything else is refused with the fix."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+            or value <= 0 or value == float("inf") or int(value) != value:
+        raise ValueError(f"{where} must be a positive whole number of seconds (or None for the app's limit), "
+                         f"got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    stop_grace_seconds: float = 3.0
+    storage_retry_seconds: float = 300.0
+    env_passthrough: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> StepSettings:
+        env = os.environ if environ is None else environ
+        names = tuple(n.strip() for n in env.get("AMLITE_STEP_ENV_PASSTHROUGH", "").split(",") if n.strip())
+        return cls(timeout_seconds=_seconds(env, "AMLITE_STEP_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),
+                   stop_grace_seconds=_seconds(env, "AMLITE_STEP_STOP_GRACE_SECONDS", 3.0),
+                   storage_retry_seconds=_seconds(env, "AMLITE_STEP_STORAGE_RETRY_SECONDS", 300.0),
+                   env_passthrough=names)
+
+
+@functools.cache
+def step_settings() -> StepSettings:
+    """The settings of this process (``step_settings.cache_clear()`` makes the next call read them again)."""
+    return StepSettings.from_env()
