@@ -323,6 +323,9 @@ class _StepRun:
             for d in out_locations:
                 paths[d] = work / "outputs" / d
                 paths[d].mkdir(parents=True, exist_ok=True)
+            # Resolved (and the containers created) now, so the uploads after the script need nothing else.
+            out_containers = {d: retry_storage(f"opening the datastore of output {d!r}", functools.partial(
+                self.services.container_for, loc.datastore), patience) for d, loc in out_locations.items()}
             argv = [sys.executable, "-u", self.step["script_name"],
                     *[resolve_token(t, self.parameters, paths) for t in self.step["arguments"]]]
             env = self._environment(paths)
@@ -335,8 +338,8 @@ class _StepRun:
             # Upload whatever the script wrote, even on failure (nothing a step produced is lost),
             # at the same time as the log.
             uploads: dict[str, Any] = {d: _step_pool.submit(retry_storage, f"uploading output {d!r}", functools.partial(
-                upload_attempt, self.services.container_for(loc.datastore), paths[d], loc.path, self.run_id,
-                self.name, self.attempt), patience) for d, loc in out_locations.items()}
+                upload_attempt, out_containers[d], paths[d], loc.path, self.run_id, self.name, self.attempt), patience)
+                for d, loc in out_locations.items()}
             log_closed = _step_pool.submit(step_log.close)
             for d, upload in uploads.items():
                 outputs[d] = {**out_locations[d].to_dict(), "count": upload.result()}

@@ -21,7 +21,7 @@ from pathlib import Path
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from pipeline_core.execution.storage_retry import retry_storage
+from pipeline_core.execution.storage_retry import NO_SDK_RETRY, retry_storage
 from pipeline_core.storage.blobs import _pool
 from pipeline_core.storage.run_signals import SIGNALS
 
@@ -65,6 +65,8 @@ class StepLog:
 
     def write(self, data: bytes, stderr: bool = False) -> None:
         with self._lock:
+            if self._file.closed:  # a late line (the process's last output, a watcher's note) after close
+                return
             self._file.write(data)
             self._file.flush()
             self._streams[stderr] += data
@@ -88,7 +90,7 @@ class StepLog:
     def _resync(self) -> None:
         """After an append whose outcome is unknown: continue from what our blob really holds."""
         try:
-            length = int(self.blob.get_blob_properties().size or 0)
+            length = int(self.blob.get_blob_properties(**NO_SDK_RETRY).size or 0)
         except ResourceNotFoundError:  # lost (an emulator restarted without its last writes): start again
             length = 0
         if 0 < length <= self.path.stat().st_size:
@@ -123,14 +125,14 @@ class StepLog:
             handle.seek(self._flushed)
             chunk = handle.read(size - self._flushed)
         if not self._created:  # creating overwrites (a previous attempt's log too): safe to repeat
-            self.blob.upload_blob(chunk, blob_type="AppendBlob", overwrite=True)
+            self.blob.upload_blob(chunk, blob_type="AppendBlob", overwrite=True, **NO_SDK_RETRY)
             self._created = True
             self._flushed += len(chunk)
             return
         self._unsure = True
         for start in range(0, len(chunk), 4 * 1024 * 1024):
             part = chunk[start:start + 4 * 1024 * 1024]
-            self.blob.append_block(part, appendpos_condition=self._flushed)
+            self.blob.append_block(part, appendpos_condition=self._flushed, **NO_SDK_RETRY)
             self._flushed += len(part)
         self._unsure = False
 
@@ -147,7 +149,7 @@ class StepLog:
         what = f"saving the log of step {self.step!r}"
 
         def upload(name: str, content: bytes) -> None:
-            retry_storage(what, lambda: self.container.upload_blob(name, content, overwrite=True),
+            retry_storage(what, lambda: self.container.upload_blob(name, content, overwrite=True, **NO_SDK_RETRY),
                           self.retry_seconds)
 
         extra = [_pool.submit(upload, self.driver_blob, data)]

@@ -183,7 +183,7 @@ class _Watch:
 
 def run_process(argv: list[str], cwd: Path, env: dict[str, str], log: StepLog,
                 should_stop: Callable[[], str | None] | None = None, timeout: float | None = None,
-                grace: float = 3.0, poll_seconds: float = WATCH_SECONDS) -> ProcessResult:
+                grace: float = 2.0, poll_seconds: float = WATCH_SECONDS) -> ProcessResult:
     """Run ``argv`` to its end, or until ``should_stop`` names a reason or ``timeout`` seconds pass.
 
     Whatever ends it, every process it started is gone when this returns.

@@ -20,6 +20,7 @@ from pathlib import Path
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
+from pipeline_core.execution.storage_retry import NO_SDK_RETRY
 from pipeline_core.storage.blobs import _pool, upload_folder
 
 PRODUCER_KEY = "amliteproducer"
@@ -40,7 +41,7 @@ def stale_blobs(container: ContainerClient, prefix: str, run_id: str, step: str,
     prefix = prefix.strip("/")
     producer = producer_id(run_id, step)
     found = []
-    for blob in container.list_blobs(name_starts_with=prefix or None, include=["metadata"]):
+    for blob in container.list_blobs(name_starts_with=prefix or None, include=["metadata"], **NO_SDK_RETRY):
         if prefix and blob.name != prefix and not blob.name.startswith(prefix + "/"):
             continue
         metadata = {k.lower(): v for k, v in (blob.metadata or {}).items()}
@@ -56,11 +57,11 @@ def upload_attempt(container: ContainerClient, folder: Path, prefix: str, run_id
     Safe to repeat (a retry after a storage outage): uploads overwrite, deletes of gone blobs are no-ops.
     Returns the number of files of this attempt.
     """
-    count = upload_folder(container, folder, prefix, attempt_metadata(run_id, step, attempt))
+    count = upload_folder(container, folder, prefix, metadata=attempt_metadata(run_id, step, attempt), **NO_SDK_RETRY)
 
     def delete(name: str) -> None:
         try:
-            container.delete_blob(name)
+            container.delete_blob(name, **NO_SDK_RETRY)
         except ResourceNotFoundError:
             pass
 

@@ -12,7 +12,7 @@ at start: a changed setting takes effect when the app restarts.
     (and every other step on it) down. The margin is for uploading the outputs.
 ``AMLITE_STEP_STOP_GRACE_SECONDS``
     How long a stopped step (cancel, timeout, or children left after it exits) gets
-    between SIGTERM and SIGKILL; default 3.
+    between SIGTERM and SIGKILL; default 2.
 ``AMLITE_STEP_STORAGE_RETRY_SECONDS``
     How long a running step's writes to storage (log, outputs, final status) keep
     retrying through a storage outage before the step gives up; default 300.
@@ -63,7 +63,7 @@ def check_run_duration(value: Any, where: str = "RunConfiguration.max_run_durati
 @dataclass(frozen=True)
 class StepSettings:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
-    stop_grace_seconds: float = 3.0
+    stop_grace_seconds: float = 2.0
     storage_retry_seconds: float = 300.0
     env_passthrough: tuple[str, ...] = ()
 
@@ -72,7 +72,7 @@ class StepSettings:
         env = os.environ if environ is None else environ
         names = tuple(n.strip() for n in env.get("AMLITE_STEP_ENV_PASSTHROUGH", "").split(",") if n.strip())
         return cls(timeout_seconds=_seconds(env, "AMLITE_STEP_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),
-                   stop_grace_seconds=_seconds(env, "AMLITE_STEP_STOP_GRACE_SECONDS", 3.0),
+                   stop_grace_seconds=_seconds(env, "AMLITE_STEP_STOP_GRACE_SECONDS", 2.0),
                    storage_retry_seconds=_seconds(env, "AMLITE_STEP_STORAGE_RETRY_SECONDS", 300.0),
                    env_passthrough=names)
 

@@ -12,13 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 log = logging.getLogger("amlite.engine")
 
 T = TypeVar("T")
+
+#: Per-call option for a step's Blob writes: no SDK retries (the Blob client waits 15 s and more between
+#: tries, so it would notice storage is back long after it is); ``retry_storage`` retries with short waits.
+NO_SDK_RETRY: dict[str, Any] = {"retry_total": 0}
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -32,7 +36,7 @@ def is_storage_outage(exc: BaseException) -> bool:
 
 
 def retry_storage(what: str, call: Callable[[], T], deadline_seconds: float,
-                  first_wait: float = 0.5, max_wait: float = 5.0) -> T:
+                  first_wait: float = 0.5, max_wait: float = 3.0) -> T:
     """``call()``, repeated with backoff while storage is out, for at most ``deadline_seconds``.
 
     ``call`` must be safe to repeat (an overwrite, an ETag-guarded transition that re-reads

@@ -111,6 +111,7 @@ def step_entity(row: dict[str, Any], run_id: str, base: str) -> dict[str, Any]:
         "Status": status_entity(row),
         "IsReused": bool(row.get("is_reused")),
         "ReusedRunId": _none_if_empty(row.get("reused_run_id")),
+        "Attempt": int(row.get("attempt") or 0),
         "Outputs": outputs,
         "Error": row.get("error") or None,
         "LogUrl": step_log_url(base, run_id, name),

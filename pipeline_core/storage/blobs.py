@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import ContainerClient
@@ -66,10 +67,11 @@ def download_prefix(container: ContainerClient, prefix: str, target: Path, overw
     return len(blobs)
 
 
-def upload_folder(container: ContainerClient, folder: Path, prefix: str, metadata: dict[str, str] | None = None) -> int:
+def upload_folder(container: ContainerClient, folder: Path, prefix: str, **options: Any) -> int:
     """Upload every file under ``folder`` to ``prefix/<relative path>``, overwriting; returns the count.
 
-    ``metadata`` is set on every blob (a step output records which attempt of which step wrote it).
+    ``options`` go to every ``upload_blob`` (a step output sets ``metadata`` naming the attempt that wrote
+    it, and ``retry_total=0`` because the step retries on its own schedule).
     """
     prefix = prefix.strip("/")
     files = [p for p in folder.rglob("*") if p.is_file()]
@@ -77,7 +79,7 @@ def upload_folder(container: ContainerClient, folder: Path, prefix: str, metadat
     def put(path: Path) -> None:
         name = f"{prefix}/{path.relative_to(folder).as_posix()}"
         with open(path, "rb") as handle:
-            container.upload_blob(name, handle, overwrite=True, metadata=metadata)
+            container.upload_blob(name, handle, overwrite=True, **options)
 
     list(_pool.map(put, files))
     return len(files)
