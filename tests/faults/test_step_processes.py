@@ -234,7 +234,9 @@ run.wait_for_completion(show_output=False)
 PRS_HOST = """
 import sys
 from pipeline_core import Pipeline, Workspace
+from pipeline_core.core.dataset import Dataset
 from pipeline_core.data import OutputFileDatasetConfig
+from pipeline_core.pipeline.steps import ParallelRunConfig, ParallelRunStep
 ws = Workspace(storage=sys.argv[1])
 ds = Dataset.File.from_files(path=(ws.get_default_datastore(), sys.argv[5] + "/**"))
 config = ParallelRunConfig(environment=None, entry_script="hang.py", error_threshold=-1, output_action="append_row",
@@ -339,11 +341,11 @@ from pipeline_core.engine import activities
 from pipeline_core.engine.services import services_for
 from pipeline_core.execution import step_outputs
 
-def upload_half_then_die(container, folder, prefix, metadata=None):
+def upload_half_then_die(container, folder, prefix, **options):
     for path in sorted(p for p in folder.rglob("*") if p.is_file())[:2]:
         with open(path, "rb") as handle:
             container.upload_blob(prefix.strip("/") + "/" + path.relative_to(folder).as_posix(), handle,
-                                  overwrite=True, metadata=metadata)
+                                  overwrite=True, **options)
     os.kill(os.getpid(), signal.SIGKILL)
 
 step_outputs.upload_folder = upload_half_then_die
