@@ -2,29 +2,32 @@
 
 Started by ``pipeline_core.execution.process`` as ``python -I -S _supervisor.py
 <host pid> <grace seconds> -- <command...>`` (by path and with the standard library
-only: it adds one bare interpreter start to a step). It leads the step's process
-group and session, is a child subreaper (a descendant whose parent dies is re-parented
-here, even one that left the group with ``setsid``), and starts the command as its
-child. It then ends everything below it:
+only: it adds one bare interpreter start to a step). It starts the command as its
+child and then ends everything below it:
 
 - when the command exits (children it left behind get SIGTERM, then SIGKILL after the
   grace), and exits with the command's status;
 - on SIGTERM from the host (cancel, timeout): SIGTERM to everything, SIGKILL after the
   grace;
-- on SIGUSR1: SIGKILL to everything at once. SIGUSR1 is also its parent-death signal
-  (``PR_SET_PDEATHSIG``), so a host killed with ``kill -9`` takes its steps with it. The
-  kernel sends that signal when the *thread* that forked this process ends; the host
-  forks supervisors from one thread that lives as long as the process.
+- on SIGUSR1: SIGKILL to everything at once;
+- when the host dies: SIGUSR1 is the supervisor's parent-death signal (``PR_SET_PDEATHSIG``),
+  so a host killed with ``kill -9`` takes its steps with it (and a changed parent pid,
+  checked every second, says the same where that signal does not exist). The kernel sends
+  the signal when the *thread* that forked this process ends; the host forks supervisors
+  from one thread that lives as long as the process.
 
-Why a separate process rather than ``start_new_session`` alone: a parent-death signal
-reaches only the direct child, and ``killpg`` misses whatever left the group. Linux only
-(``prctl``); elsewhere the supervisor still ends the command's tree on exit and on request.
+On Linux "everything" is the supervisor's process group (it leads a new session and the
+command stays in it) plus every descendant, found in /proc: the supervisor is a child
+subreaper, so a descendant whose parent dies is re-parented to it, even one that left
+the group with ``setsid``. Elsewhere (macOS, for local runs) the command gets a process
+group of its own and "everything" is that group.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import select
 import signal
 import sys
 import time
@@ -32,12 +35,13 @@ import time
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 WATCHED = {signal.SIGTERM, signal.SIGUSR1, signal.SIGCHLD, signal.SIGHUP, signal.SIGINT}
+USE_PROC = sys.platform.startswith("linux") and os.path.isdir("/proc")
 
 
 def _prctl(option: int, value: int) -> None:
     try:
         ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except (AttributeError, OSError):  # not Linux: the tree is still ended on exit and on request
+    except (AttributeError, OSError):  # not Linux: the parent pid check stands in
         pass
 
 
@@ -58,30 +62,47 @@ def _processes() -> list[tuple[int, int, int, str]]:
     return found
 
 
-def _below(me: int) -> list[int]:
-    """Live processes of this step: descendants (re-parented orphans included) and members of the group."""
-    table = _processes()
-    children: dict[int, list[int]] = {}
-    for pid, ppid, _, _ in table:
-        children.setdefault(ppid, []).append(pid)
-    tree: set[int] = set()
-    todo = list(children.get(me, []))
-    while todo:
-        pid = todo.pop()
-        if pid not in tree:
-            tree.add(pid)
-            todo.extend(children.get(pid, []))
-    group = {pid for pid, _, pgrp, _ in table if pgrp == me}
-    alive = {pid for pid, _, _, state in table if state not in ("Z", "X")}
-    return sorted((tree | group) & alive - {me})
+class _Tree:
+    """The step's processes below the supervisor: which are left, and signalling all of them."""
 
+    def __init__(self, me: int, script: int):
+        self.me = me
+        self.script = script
 
-def _signal_all(pids: list[int], signum: int) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
+    def left(self) -> list[int]:
+        if not USE_PROC:  # the command's own group: empty once killpg(…, 0) finds no member
+            try:
+                os.killpg(self.script, 0)
+            except (ProcessLookupError, PermissionError):
+                return []
+            return [self.script]
+        table = _processes()
+        children: dict[int, list[int]] = {}
+        for pid, ppid, _, _ in table:
+            children.setdefault(ppid, []).append(pid)
+        tree: set[int] = set()
+        todo = list(children.get(self.me, []))
+        while todo:
+            pid = todo.pop()
+            if pid not in tree:
+                tree.add(pid)
+                todo.extend(children.get(pid, []))
+        group = {pid for pid, _, pgrp, _ in table if pgrp == self.me}
+        alive = {pid for pid, _, _, state in table if state not in ("Z", "X")}
+        return sorted((tree | group) & alive - {self.me})
+
+    def send(self, pids: list[int], signum: int) -> None:
+        if not USE_PROC:
+            pids = []
+            try:
+                os.killpg(self.script, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in pids:
+            try:
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _reap(script: int) -> int | None:
@@ -113,6 +134,8 @@ def _start(command: list[str], mask: set[signal.Signals] | set[int | signal.Sign
     pid = os.fork()
     if pid == 0:  # the step's command: default signal handling, as if started directly
         try:
+            if not USE_PROC:
+                os.setpgid(0, 0)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for signum in (signal.SIGPIPE, signal.SIGXFSZ):
                 signal.signal(signum, signal.SIG_DFL)
@@ -128,39 +151,52 @@ def supervise(host: int, grace: float, command: list[str]) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # an inherited SIG_IGN would reap children behind our back
     _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)  # held until the handlers are in place
     if os.getppid() != host:  # the host died before the death signal was armed: start nothing
         os._exit(137)
     script = _start(command, old_mask)
     os.closerange(3, 1 << 16)  # descriptors passed for the command (a worker's socket) are the command's alone
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    received: list[int] = []
+    for signum in WATCHED:
+        signal.signal(signum, lambda number, _frame: received.append(number))
+    signal.set_wakeup_fd(wake_write)
+    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    tree = _Tree(me, script)
     status: int | None = None
     mode = ""  # "" running, "term" stopping with a grace, "kill" stopping now
     deadline: float | None = None
     while True:
+        while received:
+            number = received.pop(0)
+            if number == signal.SIGUSR1:
+                mode = "kill"
+            elif number != signal.SIGCHLD and not mode:
+                mode = "term"
         found = _reap(script)
         if found is not None:
             status = found
         if os.getppid() != host:
             mode = "kill"
         if status is not None or mode:
-            left = _below(me)
+            left = tree.left()
             if status is not None and not left:
                 _exit_like(status)
             if mode == "kill" or (deadline is not None and time.monotonic() >= deadline):
-                _signal_all(left, signal.SIGKILL)
-                if status is None and not left:  # nothing left to wait for but the command's status
-                    _signal_all([script], signal.SIGKILL)
+                tree.send(left, signal.SIGKILL)
+                if status is None:
+                    tree.send([script], signal.SIGKILL)
             elif deadline is None:
-                _signal_all(left, signal.SIGTERM)
+                tree.send(left, signal.SIGTERM)
                 deadline = time.monotonic() + grace
-        waiting = 0.05 if (status is not None or mode) else 1.0
-        info = signal.sigtimedwait(WATCHED, waiting)
-        if info is None or info.si_signo == signal.SIGCHLD:
-            continue
-        if info.si_signo == signal.SIGUSR1:
-            mode = "kill"
-        elif not mode:
-            mode = "term"
+        select.select([wake_read], [], [], 0.05 if (status is not None or mode) else 1.0)
+        try:
+            while os.read(wake_read, 512):
+                pass
+        except BlockingIOError:
+            pass
 
 
 def main(argv: list[str]) -> None:

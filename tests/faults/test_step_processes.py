@@ -486,3 +486,29 @@ def test_a_running_step_survives_a_30_s_storage_outage(source_dir: Path, experim
             if handle is not None and handle.process is not None and handle.process.poll() is None:
                 handle.process.kill()
                 handle.process.wait(timeout=10)
+
+
+# -- the supervisor without /proc (macOS, for local runs) -----------------------------
+PORTABLE = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("supervisor", sys.argv.pop(1))
+supervisor = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(supervisor)
+supervisor.USE_PROC = False  # as where there is no /proc: the command gets a process group of its own
+supervisor.main(sys.argv)
+"""
+
+
+def test_without_proc_the_supervisor_still_ends_the_commands_group(tmp_path: Path, leftovers: list[int]) -> None:
+    from pipeline_core.execution.process import SUPERVISOR
+
+    marks = tmp_path / "marks"
+    started = time.monotonic()
+    supervised = subprocess.run([sys.executable, "-c", PORTABLE, SUPERVISOR, str(os.getpid()), "1", "--",
+                                 sys.executable, "-c", TREE, str(marks), "0.3", "ignore"],
+                                start_new_session=True, timeout=30)
+    pids = read_pids(marks, count=2, timeout=1)
+    leftovers.extend(pids)
+    assert supervised.returncode == 0
+    assert not [pid for pid in pids if alive(pid)]  # the grandchild ignored SIGTERM: SIGKILL after the grace
+    assert time.monotonic() - started < 10
