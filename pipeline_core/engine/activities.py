@@ -303,7 +303,7 @@ class _StepRun:
         patience = settings.storage_retry_seconds
         work = Path(tempfile.mkdtemp(prefix=f"{self.name[:20].replace(' ', '_')}-", dir=_work_root()))
         step_log = StepLog(self.services.account.container(LOGS_CONTAINER), self.run_id, self.name,
-                           work / "std_log.txt", retry_seconds=patience)
+                           work / "std_log.txt", retry_seconds=patience, attempt=self.attempt)
         outputs: dict[str, dict[str, Any]] = {}
         try:
             if lost:
@@ -452,10 +452,17 @@ class _StepRun:
         fields = {"end_time": utcnow(), **fields}
         try:
             self.row = retry_storage(f"recording the end of step {self.name!r}", functools.partial(
-                self.services.runs.transition_from, self.row, status, fields), step_settings().storage_retry_seconds)
+                self.services.runs.transition_from, self.row, status, fields, guard=self._owns),
+                step_settings().storage_retry_seconds)
         except InvalidTransition as exc:
             self.row = exc.row
+            if self.row.get("status") not in TERMINAL and not self._owns(self.row):
+                return self._await_newer_attempt(step_settings().timeout_seconds)  # its result, not ours
         return _result(self.name, self.row)
+
+    def _owns(self, row: dict[str, Any]) -> bool:
+        """This attempt may still write the step's result: no newer attempt (a redelivery) took the step over."""
+        return int(row.get("attempt") or 0) == self.attempt
 
     def _fail(self, message: str, outputs: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
         fields: dict[str, Any] = {"error": {"message": message, **extra}}

@@ -28,6 +28,7 @@ from pipeline_core.storage.run_signals import SIGNALS
 log = logging.getLogger("amlite.engine")
 
 LOGS_CONTAINER = "logs"
+ATTEMPT_METADATA = "amliteattempt"
 STD_LOG = "std_log.txt"
 DRIVER_LOG = "70_driver_log.txt"
 STDOUT_LOG = "stdout.txt"
@@ -42,7 +43,7 @@ class StepLog:
     """Collects a step's combined output; keeps the stderr tail for the error message."""
 
     def __init__(self, container: ContainerClient, run_id: str, step: str, path: Path, tail_lines: int = 30,
-                 retry_seconds: float = 300.0):
+                 retry_seconds: float = 300.0, attempt: int = 0):
         self.container = container
         self.blob = container.get_blob_client(log_blob_name(run_id, step))
         self.driver_blob = log_blob_name(run_id, step, DRIVER_LOG)
@@ -57,6 +58,8 @@ class StepLog:
         self._unsure = False  # the last flush failed: re-read the blob's length before the next one
         self._failing_since: float | None = None
         self.retry_seconds = retry_seconds
+        self.attempt = attempt  # the blob records it, so a superseded attempt never appends to a newer one's log
+        self.superseded = False
         self.stderr_tail: deque[str] = deque(maxlen=tail_lines)
         self._stop = threading.Event()
         self.closed = False
@@ -90,9 +93,14 @@ class StepLog:
     def _resync(self) -> None:
         """After an append whose outcome is unknown: continue from what our blob really holds."""
         try:
-            length = int(self.blob.get_blob_properties(**NO_SDK_RETRY).size or 0)
+            properties = self.blob.get_blob_properties(**NO_SDK_RETRY)
         except ResourceNotFoundError:  # lost (an emulator restarted without its last writes): start again
             length = 0
+        else:
+            length = int(properties.size or 0)
+            owner = {k.lower(): v for k, v in (properties.metadata or {}).items()}.get(ATTEMPT_METADATA)
+            if self.attempt and owner not in (None, str(self.attempt)):
+                self.superseded = True  # a newer attempt of the step owns the log now
         if 0 < length <= self.path.stat().st_size:
             self._flushed = length
         else:
@@ -118,6 +126,8 @@ class StepLog:
     def _flush_once(self) -> None:
         if self._unsure and self._created:
             self._resync()
+        if self.superseded:
+            return
         size = self.path.stat().st_size
         if size <= self._flushed:
             return
@@ -125,7 +135,8 @@ class StepLog:
             handle.seek(self._flushed)
             chunk = handle.read(size - self._flushed)
         if not self._created:  # creating overwrites (a previous attempt's log too): safe to repeat
-            self.blob.upload_blob(chunk, blob_type="AppendBlob", overwrite=True, **NO_SDK_RETRY)
+            self.blob.upload_blob(chunk, blob_type="AppendBlob", overwrite=True,
+                                  metadata={ATTEMPT_METADATA: str(self.attempt)}, **NO_SDK_RETRY)
             self._created = True
             self._flushed += len(chunk)
             return
@@ -145,12 +156,15 @@ class StepLog:
         self._flusher.join()
         with self._lock:
             self._file.close()
+        if self.superseded:
+            return
         data = self.path.read_bytes()
         what = f"saving the log of step {self.step!r}"
+        stamp = {ATTEMPT_METADATA: str(self.attempt)}
 
         def upload(name: str, content: bytes) -> None:
-            retry_storage(what, lambda: self.container.upload_blob(name, content, overwrite=True, **NO_SDK_RETRY),
-                          self.retry_seconds)
+            retry_storage(what, lambda: self.container.upload_blob(name, content, overwrite=True, metadata=stamp,
+                                                                   **NO_SDK_RETRY), self.retry_seconds)
 
         extra = [_pool.submit(upload, self.driver_blob, data)]
         for is_err, name in ((False, STDOUT_LOG), (True, STDERR_LOG)):

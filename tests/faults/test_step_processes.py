@@ -406,6 +406,56 @@ def test_a_redelivered_step_whose_first_attempt_died_half_way_writes_its_outputs
     assert "Finished" in line and " 2 " in line, line
 
 
+SLOW_PARTS = """
+import os, pathlib, sys, time, uuid
+out, marks = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+out.mkdir(parents=True, exist_ok=True)
+marks.mkdir(parents=True, exist_ok=True)
+token = uuid.uuid4().hex[:8]
+(marks / f"{token}.pid").write_text(str(os.getpid()))
+time.sleep(3)
+for i in range(3):
+    (out / f"part-{token}-{i}.txt").write_text(token)
+print("attempt wrote", token)
+"""
+
+
+def test_an_overlapping_delivery_supersedes_the_older_attempt(workspace: Workspace, azurite: str, source_dir: Path,
+                                                              experiment_name: str, tmp_path: Path,
+                                                              leftovers: list[int]) -> None:
+    _write(source_dir, slow_parts=SLOW_PARTS)
+    marks = tmp_path / "marks"
+    out = OutputFileDatasetConfig("out")
+    step = PythonScriptStep("slow_parts.py", name="parts", arguments=[out, str(marks)],
+                            source_directory=str(source_dir), allow_reuse=False)
+    services = services_for(azurite)
+    spec = Pipeline(workspace, [step]).spec()
+    run_id = create_run(services, spec, experiment_name)
+    activities.start_run(services, run_id)
+    results: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: results.update(first=activities.run_step(services, run_id, "parts")),
+                             daemon=True)
+    first.start()
+    first_pid = read_pids(marks, count=1)[0]
+    leftovers.append(first_pid)
+    # The same activity again while the first delivery still runs (a lease lost to a long storage outage).
+    second = threading.Thread(target=lambda: results.update(second=activities.run_step(services, run_id, "parts")),
+                              daemon=True)
+    second.start()
+    assert wait_until(lambda: not alive(first_pid), 5)  # the older attempt stopped its script
+    first.join(60)
+    second.join(60)
+    assert results["second"]["status"] == "Finished" and results["first"] == results["second"]
+    row = services.runs.get_step(run_id, "parts")
+    assert row["attempt"] == 2 and row["outputs"]["out"]["count"] == 3
+    second_token = next(p.stem for p in marks.glob("*.pid") if int(p.read_text()) != first_pid)
+    where = output_location(spec.data["out"], "out", run_id, "parts")
+    names = sorted(b.name for b in services.container_for(where.datastore).list_blobs(name_starts_with=where.path))
+    assert names == [f"{where.path}/part-{second_token}-{i}.txt" for i in range(3)]
+    log = services.account.container(LOGS_CONTAINER).download_blob(f"{run_id}/parts/std_log.txt").readall()
+    assert f"attempt wrote {second_token}".encode() in log and b"stopping this one" not in log
+
+
 # -- storage outage -----------------------------------------------------------------
 THROUGH = """
 import pathlib, sys, time
