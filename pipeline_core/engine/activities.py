@@ -310,6 +310,8 @@ class _StepRun:
                 step_log.note(f"[amlite] attempt {self.attempt}: the previous attempt of this step did not finish "
                               "(its host was lost); the step runs again and its outputs replace what that "
                               "attempt wrote")
+            if settings.problems:
+                raise AmliteError("; ".join(settings.problems))
             timeout, limit = self._timeout(settings)
             src = working_copy(self._snapshot_dir(), work / "src")
             paths: dict[str, Path] = {}

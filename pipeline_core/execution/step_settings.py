@@ -20,6 +20,9 @@ at start: a changed setting takes effect when the app restarts.
     Comma-separated names of further app settings a step may see (for example a
     non-secret ``MY_API_URL``). Names of host secrets are refused with a warning
     (see ``step_env``).
+
+A value that is not a positive number fails every step with a message naming the setting
+(the defaults stand in meanwhile, so that failure is recorded like any other).
 """
 
 from __future__ import annotations
@@ -30,12 +33,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline_core.errors import AmliteError
-
 DEFAULT_TIMEOUT_SECONDS = 6900.0
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, problems: list[str]) -> float:
+    """The setting's value; a value that is not a positive number is a problem, and the default stands in."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -44,8 +46,9 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not value > 0 or value == float("inf"):
-        raise AmliteError(f"app setting {name}={raw!r} is not a positive number of seconds; "
-                          f"fix it or remove it (default {default:g})")
+        problems.append(f"app setting {name}={raw!r} is not a positive number of seconds; "
+                        f"fix it or remove it (default {default:g})")
+        return default
     return value
 
 
@@ -66,15 +69,17 @@ class StepSettings:
     stop_grace_seconds: float = 2.0
     storage_retry_seconds: float = 300.0
     env_passthrough: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # unusable values (their defaults stand in); a step refuses to start on them
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StepSettings:
         env = os.environ if environ is None else environ
+        problems: list[str] = []
         names = tuple(n.strip() for n in env.get("AMLITE_STEP_ENV_PASSTHROUGH", "").split(",") if n.strip())
-        return cls(timeout_seconds=_seconds(env, "AMLITE_STEP_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),
-                   stop_grace_seconds=_seconds(env, "AMLITE_STEP_STOP_GRACE_SECONDS", 2.0),
-                   storage_retry_seconds=_seconds(env, "AMLITE_STEP_STORAGE_RETRY_SECONDS", 300.0),
-                   env_passthrough=names)
+        return cls(timeout_seconds=_seconds(env, "AMLITE_STEP_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS, problems),
+                   stop_grace_seconds=_seconds(env, "AMLITE_STEP_STOP_GRACE_SECONDS", 2.0, problems),
+                   storage_retry_seconds=_seconds(env, "AMLITE_STEP_STORAGE_RETRY_SECONDS", 300.0, problems),
+                   env_passthrough=names, problems=tuple(problems))
 
 
 @functools.cache

@@ -130,3 +130,21 @@ def test_operator_passthrough_admits_plain_settings_and_refuses_secret_names() -
     env = build_step_env("run-1", "train", {"AML_PARAMETER_lr": "0.1"}, environ=host)
     assert env["AZUREML_RUN_ID"] == "run-1_train" and env["AML_PARAMETER_lr"] == "0.1"
     assert "AzureWebJobsStorage" not in env and "AMLITE_STORAGE" not in env and "HOSTNAME" not in env
+
+
+def test_a_bad_step_setting_fails_the_step_with_its_name(monkeypatch: pytest.MonkeyPatch, workspace: Workspace,
+                                                          source_dir: Path, experiment_name: str) -> None:
+    from pipeline_core.execution.step_settings import step_settings
+
+    (source_dir / "ok.py").write_text("print('never runs')\n")
+    monkeypatch.setenv("AMLITE_STEP_TIMEOUT_SECONDS", "two hours")
+    step_settings.cache_clear()
+    try:
+        step = PythonScriptStep("ok.py", name="ok", source_directory=str(source_dir), allow_reuse=False)
+        run = Pipeline(workspace, [step]).submit(experiment_name)
+        assert run.wait_for_completion(show_output=False, timeout_seconds=30, raise_on_error=False) == "Failed"
+    finally:
+        monkeypatch.delenv("AMLITE_STEP_TIMEOUT_SECONDS")
+        step_settings.cache_clear()
+    message = run.find_step_run("ok")[0].get_details()["error"]["message"]
+    assert "AMLITE_STEP_TIMEOUT_SECONDS='two hours' is not a positive number of seconds" in message
