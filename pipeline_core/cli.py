@@ -154,10 +154,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         console.print(Text(f"  error: {run['error'].get('message')}", style="red"))
     table = Table()
     with_progress = any(isinstance(row.get("progress"), dict) for row in state.steps.values())
-    for column in ("step", "status", "started", "ended", "reuse", *(["progress"] if with_progress else [])):
+    for column in ("step", "status", "attempt", "started", "ended", "reuse",
+                   *(["progress"] if with_progress else [])):
         table.add_column(column)
     for name, row in state.steps.items():
-        cells = [name, row.get("status", ""), row.get("start_time", ""), row.get("end_time", ""), reuse_text(row)]
+        cells = [name, row.get("status", ""), str(row.get("attempt") or ""), row.get("start_time", ""),
+                 row.get("end_time", ""), reuse_text(row)]
         if with_progress:
             cells.append(progress_text(row.get("progress")))
         table.add_row(*cells)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from pipeline_core.errors import AmliteError
+from pipeline_core.execution.step_settings import check_run_duration
 from pipeline_core.pipeline.core.graph import NAME_RE
 from pipeline_core.safe_paths import (
     datastore_path_problem,
@@ -252,6 +253,12 @@ def validate_spec(spec: PipelineSpec, check_data: DataCheck | None = None,
                 problem = check_data(entry["datastore"], entry.get("path") or "")
                 if problem:
                     errors.append(f"step {step['name']!r}: input {inp!r}: {problem}")
+    for step in spec.steps:
+        try:  # a spec posted over REST may carry anything here
+            check_run_duration(step.get("max_run_duration_seconds"),
+                               f"step {step['name']!r}: max_run_duration_seconds")
+        except ValueError as exc:
+            errors.append(str(exc))
     for name, param in spec.parameters.items():
         if param["type"] == "datapath" and check_data is not None:
             default = param["default"]

@@ -54,6 +54,7 @@ def step_row(entity: Entity, run_id: str, index: int) -> dict[str, Any]:
             "step_type": entity.get("StepType") or "", "status": status.get("StatusCode"),
             "start_time": _time(status, "StartTime"), "end_time": _time(status, "EndTime"),
             "is_reused": bool(entity.get("IsReused")), "reused_run_id": entity.get("ReusedRunId") or "",
+            "attempt": int(entity.get("Attempt") or 0),
             "error": entity.get("Error"), "outputs": outputs, "progress": progress_row(entity.get("Progress"))}
 
 

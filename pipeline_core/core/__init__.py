@@ -10,10 +10,11 @@ from pipeline_core.core.compute import (
 )
 from pipeline_core.core.dataset import Dataset
 from pipeline_core.core.datastore import Datastore
-from pipeline_core.core.environment import CondaDependencies, Environment, RunConfiguration, ScriptRunConfig
+from pipeline_core.core.environment import CondaDependencies, Environment, ScriptRunConfig
 from pipeline_core.core.experiment import Experiment
 from pipeline_core.core.model import Model
 from pipeline_core.core.run import Run
+from pipeline_core.core.runconfig import RunConfiguration
 from pipeline_core.core.workspace import Workspace
 
 VERSION = "0.1.0"  # the amlite release; AML code prints ``azureml.core.VERSION`` in its first cell

@@ -1,4 +1,4 @@
-"""``Environment``, ``RunConfiguration``, ``ScriptRunConfig``, ``CondaDependencies``: accepted and recorded.
+"""``Environment``, ``ScriptRunConfig``, ``CondaDependencies``: accepted and recorded (``RunConfiguration``: runconfig).
 
 Steps use the Python environment of the Functions app (or of this machine for a
 local run); what these describe is kept on the run so nothing is silently lost.
@@ -6,9 +6,12 @@ local run); what these describe is kept on the run so nothing is silently lost.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline_core._warnings import warn_ignored
+
+if TYPE_CHECKING:
+    from pipeline_core.core.runconfig import RunConfiguration
 
 
 class CondaDependencies:
@@ -78,27 +81,19 @@ class Environment:
         return f"Environment(name={self.name!r})"
 
 
-class RunConfiguration:
-    def __init__(self, script: str | None = None, framework: str | None = None,
-                 communicator: str | None = None, conda_dependencies: CondaDependencies | None = None, **kwargs: Any):
-        self.environment = Environment("runconfig")
-        self.target = "local"
-        self.node_count = 1
-        if conda_dependencies is not None:
-            self.environment.python.conda_dependencies = conda_dependencies
-
-    def __repr__(self) -> str:
-        return f"RunConfiguration(environment={self.environment.name!r}, target={self.target!r})"
-
-
 class ScriptRunConfig:
     def __init__(self, source_directory: str, script: str | None = None, arguments: list[Any] | None = None,
                  run_config: RunConfiguration | None = None, compute_target: Any = None,
-                 environment: Environment | None = None, **kwargs: Any):
+                 environment: Environment | None = None, max_run_duration_seconds: int | None = None,
+                 **kwargs: Any):
+        from pipeline_core.core.runconfig import RunConfiguration
+
         self.source_directory = source_directory
         self.script = script
         self.arguments = list(arguments or [])
         self.run_config = run_config or RunConfiguration()
         if environment is not None:
             self.run_config.environment = environment
+        if max_run_duration_seconds is not None:
+            self.run_config.max_run_duration_seconds = max_run_duration_seconds
         warn_ignored("ScriptRunConfig", "Use a PythonScriptStep in a Pipeline to run a script.")

@@ -8,8 +8,8 @@ first exception and would orphan the sibling steps.
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -33,7 +33,7 @@ from pipeline_core.execution.binding import (
     resolve_token,
 )
 from pipeline_core.execution.logs import LOGS_CONTAINER, StepLog
-from pipeline_core.execution.process import run_process
+from pipeline_core.execution.process import STOPPED_CANCELED, STOPPED_SUPERSEDED, run_process
 from pipeline_core.execution.snapshot import (
     SNAPSHOT_CONTAINER,
     cache_root,
@@ -41,8 +41,12 @@ from pipeline_core.execution.snapshot import (
     script_path,
     working_copy,
 )
+from pipeline_core.execution.step_env import build_step_env
+from pipeline_core.execution.step_outputs import upload_attempt
+from pipeline_core.execution.step_settings import StepSettings, check_run_duration, step_settings
+from pipeline_core.execution.storage_retry import retry_storage
 from pipeline_core.runcontext.server import end_run_context, run_context_environment
-from pipeline_core.storage.blobs import fingerprint, list_prefix, upload_folder
+from pipeline_core.storage.blobs import fingerprint, list_prefix
 from pipeline_core.storage.run_store import (
     CANCEL_REQUESTED,
     CANCELED,
@@ -148,6 +152,26 @@ def is_cancel_requested(services: Services, run_id: str, step: str | None = None
     return any(r.get("status") in (CANCEL_REQUESTED, CANCELED) for r in rows)
 
 
+def stop_reason(services: Services, run_id: str, step: str, attempt: int) -> str | None:
+    """Why a running attempt of ``step`` must stop, or None: one read of the run row and the step row.
+
+    Canceled: the run or the step was asked to stop, or the step was ended without it (the run
+    finished first). Superseded: a newer attempt (a redelivered activity) owns the step now.
+    """
+    rows = services.runs.runs.query_entities(
+        "PartitionKey eq @pk and ( RowKey eq @run or RowKey eq @step )",
+        parameters={"pk": run_id, "run": RUN_ROW, "step": step_key(step)}, select=["RowKey", "status", "attempt"])
+    for row in rows:
+        if row.get("status") in (CANCEL_REQUESTED, CANCELED):
+            return STOPPED_CANCELED
+        if row.get("RowKey") == step_key(step):
+            if row.get("status") in TERMINAL:
+                return STOPPED_CANCELED
+            if int(row.get("attempt") or 0) != attempt:
+                return STOPPED_SUPERSEDED
+    return None
+
+
 def cancel_steps(services: Services, run_id: str, steps: list[str]) -> None:
     """Ask running steps to stop (fail-fast after a failure); they end Canceled within a second or two."""
     for name in steps:
@@ -191,6 +215,7 @@ class _StepRun:
         self.spec = services.load_spec(self.run["graph_id"])
         self.step = self.spec.step(name)
         self.parameters: dict[str, Any] = self.run.get("parameters") or {}
+        self.attempt = int(row.get("attempt") or 0)
         self.reuse_miss: str | None = None  # why a matching earlier run could not be reused
 
     def refusal(self) -> str | None:
@@ -272,14 +297,20 @@ class _StepRun:
         reused = self.try_reuse(key, parts)
         if reused is not None:
             return reused
-        attempt = int(self.row.get("attempt") or 0) + 1
+        # A redelivery: the attempt that marked the step Running died (a failed attempt that Durable
+        # retries recorded its end in ``attempt_ended``).
+        lost = self.row.get("status") == RUNNING and \
+            int(self.row.get("attempt_ended") or 0) < int(self.row.get("attempt") or 0)
+        self.attempt = int(self.row.get("attempt") or 0) + 1
         try:
-            self.row = self.services.runs.transition_from(
-                self.row, RUNNING, {"start_time": utcnow(), "attempt": attempt, "reuse_key": key,
-                                    "reuse": {"decision": "ran", "parts": parts, "changed": self._changed(key, parts)}})
+            self.row = retry_storage(f"starting step {self.name!r}", functools.partial(
+                self.services.runs.transition_from, self.row, RUNNING,
+                {"start_time": utcnow(), "attempt": self.attempt, "reuse_key": key,
+                 "reuse": {"decision": "ran", "parts": parts, "changed": self._changed(key, parts)}}),
+                step_settings().storage_retry_seconds)
         except InvalidTransition as exc:
             return _result(self.name, exc.row)
-        return self._run_script(inputs, key, parts)
+        return self._run_script(inputs, key, parts, lost)
 
     def _changed(self, key: str, parts: dict[str, Any]) -> list[str]:
         if self.reuse_miss:
@@ -290,18 +321,29 @@ class _StepRun:
             return ["regenerate_outputs=True"]
         return changed_parts(self.services.reuse.lookup_latest(self.run["experiment"], self.name), parts)
 
-    def _run_script(self, inputs: dict[str, Location], key: str, parts: dict[str, Any]) -> dict[str, Any]:
+    def _run_script(self, inputs: dict[str, Location], key: str, parts: dict[str, Any],
+                    lost: bool = False) -> dict[str, Any]:
+        settings = step_settings()
+        patience = settings.storage_retry_seconds
         work = Path(tempfile.mkdtemp(prefix=f"{self.name[:20].replace(' ', '_')}-", dir=_work_root()))
         step_log = StepLog(self.services.account.container(LOGS_CONTAINER), self.run_id, self.name,
-                           work / "std_log.txt")
+                           work / "std_log.txt", retry_seconds=patience, attempt=self.attempt)
         outputs: dict[str, dict[str, Any]] = {}
         env: dict[str, str] = {}
         try:
+            if lost:
+                step_log.note(f"[amlite] attempt {self.attempt}: the previous attempt of this step did not finish "
+                              "(its host was lost); the step runs again and its outputs replace what that "
+                              "attempt wrote")
+            if settings.problems:
+                raise AmliteError("; ".join(settings.problems))
+            timeout, limit = self._timeout(settings)
             src = working_copy(self._snapshot_dir(), work / "src")
             paths: dict[str, Path] = {}
             script_path(src, self.step["script_name"], self.name)
-            downloads = {d: _step_pool.submit(download_location, self.services.container_for, loc,
-                                         data_folder(work, "inputs", d)) for d, loc in inputs.items()}
+            downloads = {d: _step_pool.submit(retry_storage, f"downloading input {d!r}", functools.partial(
+                download_location, self.services.container_for, loc, data_folder(work, "inputs", d)),
+                patience) for d, loc in inputs.items()}
             for d, future in downloads.items():
                 paths[d] = future.result()
             out_locations = {d: output_location(self.spec.data[d], d, self.run_id, self.name)
@@ -309,18 +351,24 @@ class _StepRun:
             for d in out_locations:
                 paths[d] = data_folder(work, "outputs", d)
                 paths[d].mkdir(parents=True, exist_ok=True)
+            # Resolved (and the containers created) now, so the uploads after the script need nothing else.
+            out_containers = {d: retry_storage(f"opening the datastore of output {d!r}", functools.partial(
+                self.services.container_for, loc.datastore), patience) for d, loc in out_locations.items()}
             argv = [sys.executable, "-u", self.step["script_name"],
                     *[resolve_token(t, self.parameters, paths) for t in self.step["arguments"]]]
             env = self._environment(paths)
             step_log.note(f"[amlite] step {self.name!r} of run {self.run_id}: {' '.join(argv[2:])}")
-            result = run_process(argv, src, env, step_log,
-                                 should_cancel=lambda: is_cancel_requested(self.services, self.run_id, self.name))
+            result = run_process(argv, src, env, step_log, timeout=timeout, grace=settings.stop_grace_seconds,
+                                 should_stop=lambda: stop_reason(self.services, self.run_id, self.name, self.attempt))
+            if result.stopped == STOPPED_SUPERSEDED:  # the newer attempt uploads and records; this one waits for it
+                step_log.abandon()
+                return self._await_newer_attempt(timeout)
             # Upload whatever the script wrote, even on failure (nothing a step produced is lost),
             # at the same time as the log.
             written: dict[str, dict[str, str]] = {d: {} for d in out_locations}
-            uploads: dict[str, Any] = {d: _step_pool.submit(upload_folder, self.services.container_for(loc.datastore),
-                                                            paths[d], loc.path, written[d])
-                                       for d, loc in out_locations.items()}
+            uploads: dict[str, Any] = {d: _step_pool.submit(retry_storage, f"uploading output {d!r}", functools.partial(
+                upload_attempt, out_containers[d], paths[d], loc.path, self.run_id, self.name, self.attempt,
+                written[d]), patience) for d, loc in out_locations.items()}
             log_closed = _step_pool.submit(step_log.close)
             for d, upload in uploads.items():
                 outputs[d] = {**out_locations[d].to_dict(), "count": upload.result()}
@@ -328,6 +376,11 @@ class _StepRun:
             if result.canceled:
                 return self._end(CANCELED, {"outputs": outputs, "exit_code": result.exit_code,
                                             "error": {"message": "canceled while running"}})
+            if result.timed_out:
+                message = (f"{self.step['script_name']} timed out after {timeout:g} s ({limit}); "
+                           "the step's processes were stopped")
+                self._raise_if_retries_left(message)
+                return self._fail(message, outputs, exit_code=result.exit_code, timed_out=True)
             if result.exit_code != 0:
                 tail = step_log.stderr_text()
                 self._raise_if_retries_left(f"{self.step['script_name']} exited with code {result.exit_code}")
@@ -335,8 +388,10 @@ class _StepRun:
                                   + (f"; last lines of stderr:\n{tail}" if tail else ""), outputs,
                                   exit_code=result.exit_code, stderr_tail=tail)
             # Reuse bookkeeping goes alongside the final transition; neither needs the other.
-            recorded = [_step_pool.submit(self._record_reuse, key, outputs, parts, out_locations, written),
-                        _step_pool.submit(self.services.reuse.record_latest, self.run["experiment"], self.name, parts)]
+            recorded = [_step_pool.submit(retry_storage, "recording the step for reuse", functools.partial(
+                            self._record_reuse, key, outputs, parts, out_locations, written), patience),
+                        _step_pool.submit(retry_storage, "recording the step for reuse", functools.partial(
+                            self.services.reuse.record_latest, self.run["experiment"], self.name, parts), patience)]
             finished = self._end(FINISHED, {"outputs": outputs, "exit_code": 0, "is_reused": False})
             for bookkeeping in recorded:
                 bookkeeping.result()
@@ -364,12 +419,48 @@ class _StepRun:
                                         loc.path, written.get(d)) for d, loc in locations.items()}
         self.services.reuse.record(key, self.run_id, self.name, outputs, parts, fit_manifests(manifests))
 
+    def _timeout(self, settings: StepSettings) -> tuple[float, str]:
+        """The step's run-time limit and where it comes from: its runconfig, capped by the app's limit."""
+        ceiling = settings.timeout_seconds
+        try:
+            own = check_run_duration(self.step.get("max_run_duration_seconds"),
+                                     f"step {self.name!r}: max_run_duration_seconds")
+        except ValueError as exc:
+            raise AmliteError(str(exc)) from None
+        if own is None:
+            return ceiling, f"the app's limit AMLITE_STEP_TIMEOUT_SECONDS={ceiling:g}"
+        if own > ceiling:
+            return ceiling, (f"max_run_duration_seconds={own} is above the app's limit "
+                             f"AMLITE_STEP_TIMEOUT_SECONDS={ceiling:g}, which applies")
+        return float(own), f"max_run_duration_seconds={own}"
+
+    def _await_newer_attempt(self, timeout: float) -> dict[str, Any]:
+        """This attempt was superseded by a redelivery: answer with the step's result once that attempt ends.
+
+        A stale attempt never writes a result of its own (the orchestrator keeps the first answer it gets).
+        """
+        deadline = time.monotonic() + timeout + step_settings().storage_retry_seconds
+        while time.monotonic() < deadline:
+            try:
+                row = self.services.runs.get_step(self.run_id, self.name)
+            except Exception as exc:  # storage out: keep waiting
+                log.debug("waiting for the newer attempt of step %s: %s", self.name, exc)
+            else:
+                if row.get("status") in TERMINAL:
+                    return _result(self.name, row)
+            time.sleep(2.0)
+        raise AmliteError(f"step {self.name!r}: attempt {self.attempt} was superseded by a newer attempt that "
+                          "did not finish in time")
+
     def _raise_if_retries_left(self, message: str) -> None:
         attempts = int((self.step.get("retry") or {}).get("max_attempts", 1))
         attempt = int(self.row.get("attempt") or 1)
         if attempt < attempts:
-            self.services.runs.update(self.run_id, step_key(self.name), {
-                "error": {"message": f"attempt {attempt} of {attempts} failed: {message}"}})
+            retry_storage(f"recording attempt {attempt} of step {self.name!r}", functools.partial(
+                self.services.runs.update, self.run_id, step_key(self.name),
+                {"error": {"message": f"attempt {attempt} of {attempts} failed: {message}"},
+                 "attempt_ended": attempt}),
+                step_settings().storage_retry_seconds)
             raise StepAttemptFailed(f"step {self.name!r} attempt {attempt} of {attempts} failed: {message}")
 
     def _snapshot_dir(self) -> Path:
@@ -383,26 +474,33 @@ class _StepRun:
         return extract_to_cache(snapshot, data)
 
     def _environment(self, paths: dict[str, Path]) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update({"PYTHONUNBUFFERED": "1", "AZUREML_RUN_ID": f"{self.run_id}_{self.name}",
-                    "AZUREML_ROOT_RUN_ID": self.run_id, "AMLITE_RUN_ID": self.run_id,
-                    "AMLITE_STEP_NAME": self.name})
+        """The step's variables (AML's names) on top of what ``build_step_env`` allows; no host secret."""
+        variables: dict[str, str] = {}
         for name, value in self.parameters.items():
-            env[f"AML_PARAMETER_{name}"] = format_value(value)
+            variables[f"AML_PARAMETER_{name}"] = format_value(value)
         for key, token in self.step.get("params", {}).items():
-            env[f"AML_PARAMETER_{key}"] = resolve_token(token, self.parameters, paths)
+            variables[f"AML_PARAMETER_{key}"] = resolve_token(token, self.parameters, paths)
         for data_id, path in paths.items():
-            env[f"AZUREML_DATAREFERENCE_{data_id.replace(':', '_')}"] = str(path)
-        env.update(run_context_environment(self.services, self.run_id, self.name))  # Run.get_context(); no secret
-        return env
+            variables[f"AZUREML_DATAREFERENCE_{data_id.replace(':', '_')}"] = str(path)
+        variables.update(run_context_environment(self.services, self.run_id, self.name))  # Run.get_context()
+        return build_step_env(self.run_id, self.name, variables)
 
     def _end(self, status: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """The step's result, written through a storage outage (retried for AMLITE_STEP_STORAGE_RETRY_SECONDS)."""
         fields = {"end_time": utcnow(), **fields}
         try:
-            self.row = self.services.runs.transition_from(self.row, status, fields)
+            self.row = retry_storage(f"recording the end of step {self.name!r}", functools.partial(
+                self.services.runs.transition_from, self.row, status, fields, guard=self._owns),
+                step_settings().storage_retry_seconds)
         except InvalidTransition as exc:
             self.row = exc.row
+            if self.row.get("status") not in TERMINAL and not self._owns(self.row):
+                return self._await_newer_attempt(step_settings().timeout_seconds)  # its result, not ours
         return _result(self.name, self.row)
+
+    def _owns(self, row: dict[str, Any]) -> bool:
+        """This attempt may still write the step's result: no newer attempt (a redelivery) took the step over."""
+        return int(row.get("attempt") or 0) == self.attempt
 
     def _fail(self, message: str, outputs: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
         fields: dict[str, Any] = {"error": {"message": message, **extra}}

@@ -1,29 +1,134 @@
-"""Run one script as its own process, streaming its output to a StepLog, and stop it on cancel.
+"""Step processes: started under a supervisor, streamed to a StepLog, stopped on cancel or timeout.
 
-The child gets its own process group so a cancel stops everything it started
-(a script that spawns workers leaves none behind).
+Every step process (a script step's ``python script.py``, a ParallelRunStep
+worker) starts as the child of ``_supervisor.py``, which leads the step's own
+process group and ends everything below it when the command exits, when the host
+asks (cancel, timeout), and when the host dies (see that module). So no process
+outlives its step: not a grandchild that ignores SIGTERM, not a child left behind
+by a script that exited 0, not a step whose host was killed.
+
+Supervisors are forked from one long-lived thread (``_Spawner``): the parent-death
+signal fires when the *thread* that forked a process ends, and activity threads
+come and go with the Functions host's thread pool.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pipeline_core.execution.logs import StepLog
+
+log = logging.getLogger("amlite.process")
+
+SUPERVISOR = str(Path(__file__).with_name("_supervisor.py"))
+WATCH_SECONDS = 0.5  # how often a running step's cancel check reads its rows
+STOPPED_CANCELED, STOPPED_TIMEOUT, STOPPED_SUPERSEDED = "canceled", "timeout", "superseded"
+
+
+class _Spawner:
+    """Runs every ``Popen`` of a supervisor on one thread that lives as long as the process."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], tuple[Any, ...], dict[str, Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._queue = queue.SimpleQueue()  # a forked child inherits no thread, only its objects
+                self._thread = threading.Thread(target=self._loop, args=(self._queue,), name="amlite-spawner",
+                                                daemon=True)
+                self._pid = os.getpid()
+                self._thread.start()
+            jobs = self._queue
+        future: Future[subprocess.Popen[bytes]] = Future()
+        jobs.put((future, args, kwargs))
+        return future.result()
+
+    @staticmethod
+    def _loop(jobs: queue.SimpleQueue[tuple[Future[Any], tuple[Any, ...], dict[str, Any]]]) -> None:
+        while True:
+            future, args, kwargs = jobs.get()
+            try:
+                future.set_result(subprocess.Popen(*args, **kwargs))
+            except BaseException as exc:  # handed to the caller, whose thread raises it
+                future.set_exception(exc)
+
+
+_spawner = _Spawner()
+
+
+def start_supervised(argv: Sequence[str], cwd: Path | str, env: dict[str, str], grace: float,
+                     stdout: Any = subprocess.PIPE, stderr: Any = subprocess.PIPE,
+                     pass_fds: Sequence[int] = ()) -> subprocess.Popen[bytes]:
+    """Start ``argv`` under a supervisor in a new session; the Popen is the supervisor's."""
+    command = [sys.executable, "-I", "-S", SUPERVISOR, str(os.getpid()), f"{grace:g}", "--", *argv]
+    return _spawner.popen(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+                          pass_fds=tuple(pass_fds), start_new_session=True)
+
+
+def _sweep_group(process: subprocess.Popen[bytes]) -> None:
+    """After a supervisor was killed outright (it could not clean up): SIGKILL what is left in its group.
+
+    Safe against pid reuse: Linux does not hand out a pid while a process group of that id exists.
+    """
+    if process.returncode == -signal.SIGKILL:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def stop_supervised(process: subprocess.Popen[bytes], grace: float, now: bool = False) -> int | None:
+    """End a supervised step: SIGTERM to all of it, SIGKILL after ``grace`` (``now``: SIGKILL at once).
+
+    Returns the exit status; never returns while a process of the step is left.
+    """
+    if process.poll() is None:
+        try:
+            process.send_signal(signal.SIGUSR1 if now else signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=(0 if now else grace) + 5)
+        except subprocess.TimeoutExpired:  # the supervisor itself is stuck: end the group the blunt way
+            log.warning("step supervisor %s did not stop its processes in time; killing its group", process.pid)
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=10)
+    _sweep_group(process)
+    return process.returncode
 
 
 @dataclass
 class ProcessResult:
     exit_code: int
-    canceled: bool
     seconds: float
+    stopped: str | None = None  # why amlite stopped it: "canceled", "timeout", "superseded"
+
+    @property
+    def canceled(self) -> bool:
+        return self.stopped == STOPPED_CANCELED
+
+    @property
+    def timed_out(self) -> bool:
+        return self.stopped == STOPPED_TIMEOUT
 
 
 def _pump(stream: IO[bytes], log: StepLog, stderr: bool) -> None:
@@ -32,53 +137,92 @@ def _pump(stream: IO[bytes], log: StepLog, stderr: bool) -> None:
     stream.close()
 
 
-def stop_process_group(process: subprocess.Popen[bytes], grace: float = 3.0) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=5)
+class _Watch:
+    """Asks ``check`` every ``interval`` on its own thread whether the step must stop.
+
+    A failed check (storage unreachable) is logged and asked again: it is never a reason to
+    stop a healthy step. On its own thread so a check that hangs in the storage client's
+    retries delays neither the timeout nor noticing the exit.
+    """
+
+    def __init__(self, check: Callable[[], str | None], interval: float, step_log: StepLog):
+        self.check = check
+        self.interval = interval
+        self.step_log = step_log
+        self.reason: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="amlite-step-watch", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        failing_since: float | None = None
+        while not self._done.wait(self.interval):
+            try:
+                reason = self.check()
+            except Exception as exc:
+                now = time.monotonic()
+                if failing_since is None:
+                    failing_since = now
+                    log.warning("the cancel check of a running step failed (%s: %s); the step keeps running "
+                                "and the check is retried", type(exc).__name__, exc)
+                    self.step_log.note("[amlite] storage is not answering; the step keeps running "
+                                       "(its log and results are sent when storage is back)")
+                continue
+            if failing_since is not None:
+                log.info("the cancel check of a running step works again after %.0f s",
+                         time.monotonic() - failing_since)
+                failing_since = None
+            if reason:
+                self.reason = reason
+                self._done.set()
+                return
+
+    def close(self) -> None:
+        self._done.set()
 
 
 def run_process(argv: list[str], cwd: Path, env: dict[str, str], log: StepLog,
-                should_cancel: Callable[[], bool] | None = None, poll_seconds: float = 0.5,
-                timeout: float | None = None) -> ProcessResult:
+                should_stop: Callable[[], str | None] | None = None, timeout: float | None = None,
+                grace: float = 2.0, poll_seconds: float = WATCH_SECONDS) -> ProcessResult:
+    """Run ``argv`` to its end, or until ``should_stop`` names a reason or ``timeout`` seconds pass.
+
+    Whatever ends it, every process it started is gone when this returns.
+    """
     started = time.monotonic()
-    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    process = start_supervised(argv, cwd, env, grace)
     assert process.stdout is not None and process.stderr is not None
     pumps = [threading.Thread(target=_pump, args=(process.stdout, log, False), daemon=True),
              threading.Thread(target=_pump, args=(process.stderr, log, True), daemon=True)]
     for pump in pumps:
         pump.start()
-    canceled = False
+    watch = _Watch(should_stop, poll_seconds, log) if should_stop is not None else None
+    stopped: str | None = None
     try:
         while True:
             try:
-                process.wait(timeout=poll_seconds)
+                process.wait(timeout=0.1)
                 break
             except subprocess.TimeoutExpired:
                 pass
-            if should_cancel is not None and should_cancel():
-                canceled = True
-                log.note("[amlite] cancel requested: stopping the step's processes")
-                stop_process_group(process)
+            if watch is not None and watch.reason:
+                stopped = watch.reason
+                log.note({STOPPED_CANCELED: "[amlite] cancel requested: stopping the step's processes",
+                          STOPPED_SUPERSEDED: "[amlite] a newer attempt of this step started elsewhere: "
+                                              "stopping this one"}.get(stopped, f"[amlite] stopping: {stopped}"))
+                stop_supervised(process, grace)
                 break
             if timeout is not None and time.monotonic() - started > timeout:
-                log.note(f"[amlite] the step exceeded its timeout of {timeout:.0f} s: stopping it")
-                stop_process_group(process)
+                stopped = STOPPED_TIMEOUT
+                log.note(f"[amlite] the step timed out after {timeout:g} s: stopping its processes")
+                stop_supervised(process, grace)
                 break
     finally:
-        if process.poll() is None:  # we are leaving on an error: never leave the script running
-            stop_process_group(process)
+        if watch is not None:
+            watch.close()
+        # Normal exit included: the supervisor has ended the script's leftovers by now; on an error
+        # here, never leave the script running.
+        stop_supervised(process, grace, now=process.poll() is None)
         for pump in pumps:
             pump.join(timeout=5)
-    return ProcessResult(process.returncode if process.returncode is not None else -1, canceled,
-                         time.monotonic() - started)
+    return ProcessResult(process.returncode if process.returncode is not None else -1,
+                         time.monotonic() - started, stopped)

@@ -44,9 +44,18 @@ def _run_chunk(services: Services, run_id: str, step: str, job: dict[str, Any],
             done, _ = wait(list(running), timeout=poll_seconds, return_when=FIRST_COMPLETED)
             for future in done:
                 chunk.finished(running.pop(future), future.result())
-            if not chunk.summary["canceled"] and is_cancel_requested(services, run_id, step):
+            if not chunk.summary["canceled"] and _cancel_requested(services, run_id, step):
                 chunk.summary = {**chunk.summary, "canceled": True}
                 cancel_pool((services.storage, run_id, step))
+
+
+def _cancel_requested(services: Services, run_id: str, step: str) -> bool:
+    """A cancel check that storage could not answer is not a cancel: the slices go on, the next poll asks again."""
+    try:
+        return is_cancel_requested(services, run_id, step)
+    except Exception as exc:
+        log.warning("cancel check for step %s of run %s failed (%s); asking again", step, run_id, exc)
+        return False
 
 
 def run_parallel_step(services: Services, run_id: str, step: str, poll_seconds: float = 1.0) -> dict[str, Any]:

@@ -20,7 +20,6 @@ import atexit
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from azure.storage.blob import ContainerClient
+
+from pipeline_core.execution.process import start_supervised, stop_supervised
+from pipeline_core.execution.step_settings import step_settings
 
 log = logging.getLogger("amlite.parallel")
 
@@ -97,11 +99,10 @@ class Worker:
         env = {**self.setup.env, "AMLITE_PRS_FD": str(child.fileno()), "AMLITE_PRS_SLOT": str(self.slot),
                "PYTHONUNBUFFERED": "1"}
         try:
-            with open(self.log_path, "ab") as out:
-                self.process = subprocess.Popen(
-                    [sys.executable, "-u", WORKER_MAIN], cwd=self.setup.src, env=env, stdout=out,
-                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=[child.fileno()],
-                    start_new_session=True)
+            with open(self.log_path, "ab") as out:  # under a supervisor: nothing outlives the worker (process.py)
+                self.process = start_supervised([sys.executable, "-u", WORKER_MAIN], self.setup.src, env,
+                                                step_settings().stop_grace_seconds, stdout=out,
+                                                stderr=subprocess.STDOUT, pass_fds=[child.fileno()])
         except BaseException:
             parent.close()
             raise
@@ -167,16 +168,11 @@ class Worker:
             raise TryFailed(str(reply.get("error")), reply.get("traceback", ""), reply.get("items", items))
 
     def kill(self) -> int | None:
-        """Stop the process group now; returns its exit code."""
+        """Stop the worker and every process it started, now; returns its exit code."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         try:
-            code = self.process.wait(timeout=10)
+            code = stop_supervised(self.process, 0.0, now=True)
         except subprocess.TimeoutExpired:
             code = None
         if self.conn is not None:

@@ -152,6 +152,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "properties": {"Id": _string(), "Name": _string(), "StepType": _string(), "Status": _ref("RunStatus"),
                        "IsReused": {"type": "boolean"}, "ReusedRunId": _string(nullable=True),
+                       "Attempt": {"type": "integer", "description": "How many times the step has started in "
+                                   "this run (a retry, or an activity delivered again after its host was lost); "
+                                   "0 until it starts or when it was reused"},
                        "Outputs": {"type": "object", "additionalProperties": _ref("DataPathAssignment")},
                        "Error": {"type": "object", "nullable": True}, "LogUrl": _string(),
                        "Progress": _STEP_PROGRESS, "Metrics": _METRICS},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import ContainerClient
@@ -75,10 +76,13 @@ def download_prefix(container: ContainerClient, prefix: str, target: Path, overw
     return len(blobs)
 
 
-def upload_folder(container: ContainerClient, folder: Path, prefix: str, etags: dict[str, str] | None = None) -> int:
+def upload_folder(container: ContainerClient, folder: Path, prefix: str, etags: dict[str, str] | None = None,
+                  **options: Any) -> int:
     """Upload every file under ``folder`` to ``prefix/<relative path>``, overwriting; returns the count.
 
     ``etags``, if given, receives blob name -> the ETag each upload got back (what reuse later verifies).
+    ``options`` go to every ``upload_blob`` (a step output sets ``metadata`` naming the attempt that wrote
+    it, and ``retry_total=0`` because the step retries on its own schedule).
     """
     prefix = prefix.strip("/")
     files = [p for p in folder.rglob("*") if p.is_file()]
@@ -86,7 +90,7 @@ def upload_folder(container: ContainerClient, folder: Path, prefix: str, etags: 
     def put(path: Path) -> None:
         name = f"{prefix}/{path.relative_to(folder).as_posix()}"
         with open(path, "rb") as handle:
-            answer = container.get_blob_client(name).upload_blob(handle, overwrite=True)
+            answer = container.get_blob_client(name).upload_blob(handle, overwrite=True, **options)
         if etags is not None:
             etags[name] = str(answer.get("etag") or "").strip('"')
 

@@ -202,9 +202,12 @@ class RunStore:
         SIGNALS.changed(run_id)
         return {"etag": meta.get("etag")}
 
-    def transition_from(self, row: dict[str, Any], to_status: str,
-                        fields: dict[str, Any] | None = None) -> dict[str, Any]:
-        """``transition`` starting from a row already read (one round trip when nobody raced us)."""
+    def transition_from(self, row: dict[str, Any], to_status: str, fields: dict[str, Any] | None = None,
+                        guard: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+        """``transition`` starting from a row already read (one round trip when nobody raced us).
+
+        ``guard`` is asked only about a row that changed since ``row`` was read.
+        """
         current = row.get("status") or NOT_STARTED
         if row.get("etag") and to_status in ALLOWED.get(current, frozenset()):
             changes = {"status": to_status, **(fields or {})}
@@ -213,7 +216,7 @@ class RunStore:
                 return {**row, **changes, "etag": meta["etag"]}
             except ConcurrencyError:
                 pass
-        return self.transition(row["PartitionKey"], row["RowKey"], to_status, fields)
+        return self.transition(row["PartitionKey"], row["RowKey"], to_status, fields, guard=guard)
 
     def transition(self, run_id: str, row_key: str, to_status: str, fields: dict[str, Any] | None = None,
                    guard: Callable[[dict[str, Any]], bool] | None = None, attempts: int = 8) -> dict[str, Any]:

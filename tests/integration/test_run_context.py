@@ -259,8 +259,6 @@ def test_a_token_for_a_step_that_ended_is_refused(finished_noop: PipelineRun) ->
     assert shared_service().url.startswith("http://127.0.0.1:")
 
 
-@pytest.mark.xfail(reason="the step environment is still a copy of the host's; the least-privilege allow-list "
-                          "(step-env branch) removes AMLITE_STORAGE/AzureWebJobsStorage", strict=False)
 def test_the_step_environment_holds_no_storage_secret(finished_noop: PipelineRun) -> None:
     """The run context needs none: a step reaches its run through the loopback service and its token."""
     from pipeline_core.engine.activities import _StepRun

@@ -116,7 +116,7 @@ class StepRun(RunRecordsMixin):
         return {"runId": self.id, "name": self.name, "status": row.get("status"),
                 "startTimeUtc": row.get("start_time") or None, "endTimeUtc": row.get("end_time") or None,
                 "is_reused": bool(row.get("is_reused")), "reused_run_id": row.get("reused_run_id") or None,
-                "reuse": row.get("reuse"), "error": row.get("error"), "outputs": row.get("outputs") or {},
+                "attempt": int(row.get("attempt") or 0), "reuse": row.get("reuse"), "error": row.get("error"), "outputs": row.get("outputs") or {},
                 "progress": row.get("progress") or None,
                 "properties": {"recorded": row.get("recorded") or {}}}
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipeline_core._warnings import warn_ignored
 from pipeline_core.data.output_dataset_config import OutputFileDatasetConfig
+from pipeline_core.execution.step_settings import check_run_duration
 from pipeline_core.pipeline.steps.base import PipelineStep, _claim
 
 
 class PythonScriptStep(PipelineStep):
     """Runs ``python script_name arguments…`` with its working directory at a snapshot of ``source_directory``.
 
-    ``compute_target`` and ``runconfig`` are recorded on the run and otherwise
-    ignored; ``params`` become ``AML_PARAMETER_<name>`` environment variables,
-    as in AML v1.
+    ``compute_target`` is recorded on the run and otherwise ignored; of
+    ``runconfig``, ``max_run_duration_seconds`` limits the step's run time (the
+    rest is recorded); ``params`` become ``AML_PARAMETER_<name>`` environment
+    variables, as in AML v1.
     """
 
     step_type = "PythonScriptStep"
@@ -38,8 +41,12 @@ class PythonScriptStep(PipelineStep):
         self.runconfig_pipeline_params = dict(runconfig_pipeline_params or {})
         if compute_target is not None:
             warn_ignored("compute targets (ComputeTarget, AmlCompute, compute_target=)")
+        self.max_run_duration_seconds = check_run_duration(
+            getattr(runconfig, "max_run_duration_seconds", None),
+            f"step {self.name!r}: runconfig.max_run_duration_seconds")
         if runconfig is not None:
-            warn_ignored("runconfig (environment, docker, conda)")
+            warn_ignored("runconfig (environment, docker, conda)",
+                         "Its max_run_duration_seconds is honoured: the step is stopped and fails after that long.")
         if hash_paths:
             warn_ignored("hash_paths", "The whole source_directory is always hashed for reuse.")
         # An OutputFileDatasetConfig passed straight in arguments is this step's output (AML v1 rule);
@@ -48,6 +55,12 @@ class PythonScriptStep(PipelineStep):
             if isinstance(arg, OutputFileDatasetConfig) and arg not in self._outputs and arg not in self._inputs:
                 self._outputs.append(arg)
                 _claim(arg, self)
+
+    def spec_fields(self, token: Callable[[Any, str], dict[str, Any] | None]) -> dict[str, Any]:
+        """The step's own run-time limit, when its runconfig sets one (else the app's limit applies)."""
+        if self.max_run_duration_seconds is None:
+            return {}
+        return {"max_run_duration_seconds": self.max_run_duration_seconds}
 
     def recorded(self) -> dict[str, Any]:
         """What was accepted but has no effect, kept on the run so nothing is silently dropped."""

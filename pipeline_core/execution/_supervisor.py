@@ -1,0 +1,210 @@
+"""The step supervisor: the first process of every step, so nothing the step starts outlives it.
+
+Started by ``pipeline_core.execution.process`` as ``python -I -S _supervisor.py
+<host pid> <grace seconds> -- <command...>`` (by path and with the standard library
+only: it adds one bare interpreter start to a step). It starts the command as its
+child and then ends everything below it:
+
+- when the command exits (children it left behind get SIGTERM, then SIGKILL after the
+  grace), and exits with the command's status;
+- on SIGTERM from the host (cancel, timeout): SIGTERM to everything, SIGKILL after the
+  grace;
+- on SIGUSR1: SIGKILL to everything at once;
+- when the host dies: SIGUSR1 is the supervisor's parent-death signal (``PR_SET_PDEATHSIG``),
+  so a host killed with ``kill -9`` takes its steps with it (and a changed parent pid,
+  checked every second, says the same where that signal does not exist). The kernel sends
+  the signal when the *thread* that forked this process ends; the host forks supervisors
+  from one thread that lives as long as the process.
+
+On Linux "everything" is the supervisor's process group (it leads a new session and the
+command stays in it) plus every descendant, found in /proc: the supervisor is a child
+subreaper, so a descendant whose parent dies is re-parented to it, even one that left
+the group with ``setsid``. Elsewhere (macOS, for local runs) the command gets a process
+group of its own and "everything" is that group.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import signal
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+WATCHED = {signal.SIGTERM, signal.SIGUSR1, signal.SIGCHLD, signal.SIGHUP, signal.SIGINT}
+USE_PROC = sys.platform.startswith("linux") and os.path.isdir("/proc")
+
+
+def _prctl(option: int, value: int) -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (AttributeError, OSError):  # not Linux: the parent pid check stands in
+        pass
+
+
+def _processes() -> list[tuple[int, int, int, str]]:
+    """(pid, ppid, pgrp, state) of every process visible in /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                text = handle.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2:].split()  # the command name may hold spaces and parentheses
+        if len(fields) >= 3:
+            found.append((int(entry), int(fields[1]), int(fields[2]), fields[0]))
+    return found
+
+
+class _Tree:
+    """The step's processes below the supervisor: which are left, and signalling all of them."""
+
+    def __init__(self, me: int, script: int):
+        self.me = me
+        self.script = script
+
+    def left(self) -> list[int]:
+        if not USE_PROC:  # the command's own group: empty once killpg(…, 0) finds no member
+            try:
+                os.killpg(self.script, 0)
+            except (ProcessLookupError, PermissionError):
+                return []
+            return [self.script]
+        table = _processes()
+        children: dict[int, list[int]] = {}
+        for pid, ppid, _, _ in table:
+            children.setdefault(ppid, []).append(pid)
+        tree: set[int] = set()
+        todo = list(children.get(self.me, []))
+        while todo:
+            pid = todo.pop()
+            if pid not in tree:
+                tree.add(pid)
+                todo.extend(children.get(pid, []))
+        group = {pid for pid, _, pgrp, _ in table if pgrp == self.me}
+        alive = {pid for pid, _, _, state in table if state not in ("Z", "X")}
+        return sorted((tree | group) & alive - {self.me})
+
+    def send(self, pids: list[int], signum: int) -> None:
+        if not USE_PROC:
+            pids = []
+            try:
+                os.killpg(self.script, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in pids:
+            try:
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _reap(script: int) -> int | None:
+    """Collect every exited child; returns the command's wait status if it was among them."""
+    status = None
+    while True:
+        try:
+            pid, code = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return status
+        if pid == 0:
+            return status
+        if pid == script:
+            status = code
+
+
+def _exit_like(status: int) -> None:
+    """Leave with the command's status: its exit code, or death by the same signal."""
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        os.kill(os.getpid(), signum)
+        os._exit(128 + signum)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def _start(command: list[str], mask: set[signal.Signals] | set[int | signal.Signals]) -> int:
+    pid = os.fork()
+    if pid == 0:  # the step's command: default signal handling, as if started directly
+        try:
+            if not USE_PROC:
+                os.setpgid(0, 0)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(signum, signal.SIG_DFL)
+            os.execvp(command[0], command)
+        except BaseException as exc:
+            os.write(2, f"amlite: cannot start {command[0]}: {exc}\n".encode())
+        os._exit(127)
+    return pid
+
+
+def supervise(host: int, grace: float, command: list[str]) -> None:
+    me = os.getpid()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # an inherited SIG_IGN would reap children behind our back
+    _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)  # held until the handlers are in place
+    if os.getppid() != host:  # the host died before the death signal was armed: start nothing
+        os._exit(137)
+    script = _start(command, old_mask)
+    os.closerange(3, 1 << 16)  # descriptors passed for the command (a worker's socket) are the command's alone
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    received: list[int] = []
+    for signum in WATCHED:
+        signal.signal(signum, lambda number, _frame: received.append(number))
+    signal.set_wakeup_fd(wake_write)
+    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    tree = _Tree(me, script)
+    status: int | None = None
+    mode = ""  # "" running, "term" stopping with a grace, "kill" stopping now
+    deadline: float | None = None
+    while True:
+        while received:
+            number = received.pop(0)
+            if number == signal.SIGUSR1:
+                mode = "kill"
+            elif number != signal.SIGCHLD and not mode:
+                mode = "term"
+        found = _reap(script)
+        if found is not None:
+            status = found
+        if os.getppid() != host:
+            mode = "kill"
+        if status is not None or mode:
+            left = tree.left()
+            if status is not None and not left:
+                _exit_like(status)
+            if mode == "kill" or (deadline is not None and time.monotonic() >= deadline):
+                tree.send(left, signal.SIGKILL)
+                if status is None:
+                    tree.send([script], signal.SIGKILL)
+            elif deadline is None:
+                tree.send(left, signal.SIGTERM)
+                deadline = time.monotonic() + grace
+        select.select([wake_read], [], [], 0.05 if (status is not None or mode) else 1.0)
+        try:
+            while os.read(wake_read, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 5 or argv[3] != "--":
+        sys.stderr.write("usage: _supervisor.py <host pid> <grace seconds> -- <command...>\n")
+        os._exit(2)
+    supervise(int(argv[1]), float(argv[2]), argv[4:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)
