@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import socket
 import sys
 import threading
 from typing import Any
@@ -76,6 +77,9 @@ def _load_engine(storage: str) -> DurableEngine:
         return _engine
 
 
+EXIT_POLL_SECONDS = 5.0  # how often the exit wait checks that storage still answers
+
+
 def _unfinished(engine: DurableEngine) -> list[str]:
     return [s.instance_id for s in engine.list_instances(statuses=[RuntimeStatus.PENDING.value,
                                                                    RuntimeStatus.RUNNING.value])
@@ -102,12 +106,37 @@ def _finish_local_runs() -> None:
                 told = True
             for instance_id in waiting:
                 try:
-                    engine.wait_for_completion(instance_id, timeout=None)
-                except Exception:  # noqa: BLE001 - purged meanwhile: nothing to wait for
+                    engine.wait_for_completion(instance_id, timeout=EXIT_POLL_SECONDS)
+                except Exception:  # noqa: BLE001 - purged meanwhile, or not done yet: look again
                     pass
+            if not _storage_answers(_storage):
+                # Nothing can be recorded, so waiting could last forever (a test session whose Azurite
+                # already stopped, say). What is stored stays for the next engine; the exit code is kept.
+                engine.abandon()
+                print("amlite: storage no longer answers; the next local engine or `amlite dev` on this "
+                      "storage resumes the unfinished runs", file=sys.stderr, flush=True)
+                break
     except KeyboardInterrupt:
         _hand_over(engine)
     engine.shutdown(wait=False)
+
+
+def _storage_answers(storage: str | None, timeout: float = 2.0) -> bool:
+    """Whether the account's blob endpoint accepts a connection (an Azure account is assumed to)."""
+    if not storage:
+        return True
+    try:
+        from urllib.parse import urlsplit
+
+        from pipeline_core.storage.account import get_account
+
+        url = urlsplit(get_account(storage).blobs.url)
+        if url.hostname is None or not url.hostname.startswith(("127.", "localhost")):
+            return True
+        with socket.create_connection((url.hostname, url.port or 80), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _hand_over(engine: DurableEngine) -> None:

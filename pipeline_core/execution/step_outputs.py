@@ -57,7 +57,7 @@ def upload_attempt(container: ContainerClient, folder: Path, prefix: str, run_id
     Safe to repeat (a retry after a storage outage): uploads overwrite, deletes of gone blobs are no-ops.
     Returns the number of files of this attempt; ``etags`` receives each upload's ETag (reuse verifies them).
     """
-    count = upload_folder(container, folder, prefix, etags, metadata=attempt_metadata(run_id, step, attempt),
+    count = upload_folder(container, folder, prefix, etags=etags, metadata=attempt_metadata(run_id, step, attempt),
                           **NO_SDK_RETRY)
 
     def delete(name: str) -> None:

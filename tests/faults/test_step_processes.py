@@ -341,7 +341,7 @@ from pipeline_core.engine import activities
 from pipeline_core.engine.services import services_for
 from pipeline_core.execution import step_outputs
 
-def upload_half_then_die(container, folder, prefix, **options):
+def upload_half_then_die(container, folder, prefix, etags=None, **options):
     for path in sorted(p for p in folder.rglob("*") if p.is_file())[:2]:
         with open(path, "rb") as handle:
             container.upload_blob(prefix.strip("/") + "/" + path.relative_to(folder).as_posix(), handle,
