@@ -49,7 +49,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func
 def to_http(response: ServiceResponse) -> func.HttpResponse:
     if response.content_type == "application/json":
         return _json(response.status, response.body, response.headers)
-    return func.HttpResponse(response.body or "", status_code=response.status, headers=response.headers,
+    return func.HttpResponse(response.body_bytes(), status_code=response.status, headers=response.headers,
                              mimetype=response.content_type.split(";")[0])
 
 

@@ -87,5 +87,7 @@ class ServiceResponse:
         if isinstance(self.body, bytes):
             return self.body
         if isinstance(self.body, str) and not self.content_type.startswith("application/json"):
-            return self.body.encode("utf-8")
+            # Text built from stored data (a page, a log) may hold a lone surrogate that an older
+            # submit let through: it answers as U+FFFD-like '?', never as a 500.
+            return self.body.encode("utf-8", "replace")
         return json.dumps(self.body, sort_keys=False).encode("utf-8")

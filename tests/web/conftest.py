@@ -14,30 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from web_support import DESKTOP, restore_env, set_env
 
 from amlite_devhost.server import DevHost
 from pipeline_core import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("AMLITE_CHROMIUM", "/usr/bin/chromium")
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-
-def set_env(values: dict[str, str]) -> dict[str, str | None]:
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    return previous
-
-
-def restore_env(previous: dict[str, str | None]) -> None:
-    for name, value in previous.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import PHONE
 from playwright.sync_api import expect
-from web_support import publish_gated, shoot, submit, wait_status, wait_step
+from web_support import PHONE, publish_gated, shoot, submit, wait_status, wait_step
 
 from pipeline_core import PublishedPipeline, Workspace
 

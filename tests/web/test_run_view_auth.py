@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import DESKTOP, restore_env, set_env
 from jwks_support import READ, SUBMIT, JwksServer, entra_env, jwk, mint, new_key
 from playwright.sync_api import expect
-from web_support import publish_gated
+from web_support import DESKTOP, publish_gated, restore_env, set_env
 
 from pipeline_core import PublishedPipeline, Workspace
 from pipeline_core.auth import reset_shared_caches
