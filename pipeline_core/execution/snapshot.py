@@ -17,13 +17,13 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pathspec
 from azure.storage.blob import ContainerClient
 
 from pipeline_core.errors import AmliteError
 from pipeline_core.safe_paths import UnsafePathError, relative_path_problem, safe_join, script_name_problem
+from pipeline_core.storage.blobs import RangedBlob
 
 ALWAYS_IGNORED = [".git/", "__pycache__/", "*.pyc", ".ipynb_checkpoints/", ".amlite/", ".azurite/"]
 SNAPSHOT_CONTAINER = "snapshots"
@@ -189,38 +189,6 @@ def script_path(src: Path, script_name: str, step: str) -> Path:
     raise AmliteError(f"step {step!r}: script_name {script_name!r} {problem}; refused to run it")
 
 
-class _RangedBlob(io.RawIOBase):
-    """A seekable read-only view of a blob through ranged GETs: a zip's directory is read without the whole zip."""
-
-    def __init__(self, blob: Any, size: int):
-        self._blob = blob
-        self._size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        length = min(len(buffer), self._size - self._pos)
-        if length <= 0:
-            return 0
-        data = self._blob.download_blob(offset=self._pos, length=length).readall()
-        buffer[:len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-
 _listed: dict[str, tuple[str, ...]] = {}
 
 
@@ -236,7 +204,8 @@ def uploaded_files(container: ContainerClient, snapshot_hash: str) -> tuple[str,
     blob = container.get_blob_client(f"{snapshot_hash}.zip")
     size = int(blob.get_blob_properties().size or 0)
     try:
-        with zipfile.ZipFile(io.BufferedReader(_RangedBlob(blob, size), buffer_size=64 * 1024)) as archive:
+        with zipfile.ZipFile(io.BufferedReader(RangedBlob(container, f"{snapshot_hash}.zip", size),
+                                               buffer_size=64 * 1024)) as archive:
             files = tuple(check_entries(snapshot_hash, archive.infolist()))
     except zipfile.BadZipFile as exc:
         raise AmliteError(f"snapshot {snapshot_hash}.zip is not a zip archive ({exc}); upload the zip the SDK "

@@ -30,6 +30,7 @@ from azure.storage.blob import ContainerClient, ContainerSasPermissions, generat
 from pipeline_core.data.dataset_paths import ContainerFor, DatasetFile, local_path
 from pipeline_core.data.tabular_dataset import part_for
 from pipeline_core.safe_paths import safe_join
+from pipeline_core.storage.blobs import RangedBlob
 
 _PROBE = 64 * 1024
 SMALL_BLOB = 4 * 1024 * 1024  # read in one piece; bigger blobs stream to disk
@@ -282,45 +283,13 @@ def fetch_batch(container_for: ContainerFor, batch: dict[str, Any], meta: dict[s
     return {"kind": "tabular", "parts": parts}, cleanup
 
 
-class _BlobFile(io.RawIOBase):
-    """A read-only, seekable view of a blob through ranged reads (pyarrow reads a parquet footer this way)."""
-
-    def __init__(self, container: ContainerClient, name: str, size: int):
-        self._read = _reader(container, name)
-        self._size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        length = min(len(buffer), self._size - self._pos)
-        if length <= 0:
-            return 0
-        data = self._read(self._pos, length)
-        buffer[:len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-
 def parquet_row_groups(container_for: ContainerFor) -> Callable[[DatasetFile], list[tuple[int, int]]]:
     """(rows, bytes) of each row group, read from the footer with a few ranged requests, not the whole file."""
 
     def read(f: DatasetFile) -> list[tuple[int, int]]:
         import pyarrow.parquet as pq
 
-        raw = _BlobFile(container_for(f.datastore), f.name, f.size)
+        raw = RangedBlob(container_for(f.datastore), f.name, f.size)
         meta = pq.ParquetFile(io.BufferedReader(raw, buffer_size=_PROBE)).metadata
         return [(meta.row_group(i).num_rows, meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups)]
 

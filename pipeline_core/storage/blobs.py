@@ -9,6 +9,7 @@ is never trusted as a path: each goes through ``safe_paths.safe_join``.
 from __future__ import annotations
 
 import hashlib
+import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,37 @@ def put_if_absent(container: ContainerClient, name: str, data: bytes) -> bool:
         return True
     except ResourceExistsError:
         return False
+
+
+class RangedBlob(io.RawIOBase):
+    """A read-only, seekable view of a blob through ranged GETs, so a reader that only needs a file's
+    directory or footer (a zip's central directory, a parquet footer) never downloads the whole blob."""
+
+    def __init__(self, container: ContainerClient, name: str, size: int):
+        self._container = container
+        self._name = name
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        length = min(len(buffer), self._size - self._pos)
+        if length <= 0:
+            return 0
+        data = self._container.download_blob(self._name, offset=self._pos, length=length).readall()
+        buffer[:len(data)] = data
+        self._pos += len(data)
+        return len(data)
