@@ -93,14 +93,9 @@ def input_location(entry: dict[str, Any], data_id: str, parameters: dict[str, An
 def download_input(container: ContainerClient, location: Location, target: Path) -> Path:
     """Download an input; the path an argument gets is the file itself when the location names one blob."""
     blobs = list_prefix(container, location.path)
-    if not blobs and location.produced:
+    if not blobs:  # AML mounts a path nothing was uploaded to as an empty folder, and the step runs
         target.mkdir(parents=True, exist_ok=True)
         return target
-    if not blobs:
-        raise AmliteError(
-            f"input path {location.path!r} on datastore {location.datastore!r} holds no blobs; "
-            "upload the data first or fix the path"
-        )
     download_prefix(container, location.path, target)
     if len(blobs) == 1 and blobs[0][0] == location.path.strip("/"):
         return safe_join(target, location.path.rsplit("/", 1)[-1],

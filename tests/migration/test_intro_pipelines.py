@@ -171,8 +171,6 @@ def test_datapath_parameter_overridden_at_submit(workspace: Workspace, tmp_path:
     assert "string: sample_string2 files: ['two.txt']" in step_log(overridden, "train_step")
 
 
-@pytest.mark.xfail(strict=True, reason="needs a DataPath/DataReference to a path without blobs to mount an empty folder "
-                                       "(AML runs the step; amlite fails it)")
 def test_datapath_to_a_path_never_uploaded_is_an_empty_folder(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-showcasing-datapath-and-pipelineparameter: its DataPath folders are never uploaded to."""
     write(tmp_path, "show.py", ECHO)
