@@ -8,11 +8,10 @@ validation against a loopback JWKS, restoring the settings afterwards.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from app_host import restore_env, serve_repo_app, set_env
 from cryptography.hazmat.primitives.asymmetric import rsa
 from http_support import publish_echo, publish_noop
 from jwks_support import JwksServer, LocalIssuer, entra_env, jwk, new_key
@@ -21,36 +20,12 @@ from amlite_devhost.server import DevHost
 from pipeline_core import PublishedPipeline, Workspace
 from pipeline_core.auth import reset_shared_caches
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _set_env(values: dict[str, str]) -> dict[str, str | None]:
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    return previous
-
-
-def _restore_env(previous: dict[str, str | None]) -> None:
-    for name, value in previous.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
 
 @pytest.fixture(scope="session")
 def http_host(azurite: str) -> Iterator[DevHost]:
     """The repo's Functions app served in process on a free loopback port, AMLITE_AUTH=none."""
-    # AzureWebJobsStorage: the host's own storage, as every Functions app has (blob triggers poll it)
-    previous = _set_env({"AMLITE_STORAGE": azurite, "AzureWebJobsStorage": azurite, "AMLITE_AUTH": "none"})
-    # No timers or blob-trigger polling: schedules are not under test here, and they would add background load.
-    host = DevHost(REPO_ROOT, "127.0.0.1", 0, enable_timers=False, enable_blob_triggers=False, load_settings=False)
-    try:
-        host.start()
+    with serve_repo_app(azurite) as host:
         yield host
-    finally:
-        host.stop()
-        _restore_env(previous)
 
 
 @pytest.fixture(scope="session")
@@ -74,12 +49,12 @@ def entra_auth(http_base: str, _issuer_keys: tuple[rsa.RSAPrivateKey, rsa.RSAPri
     """Switch the running host to ``AMLITE_AUTH=entra`` against a loopback JWKS for one test."""
     key, attacker = _issuer_keys
     server = JwksServer([jwk(key, "k1")])
-    previous = _set_env(entra_env(server.url))
+    previous = set_env(entra_env(server.url))
     reset_shared_caches()
     try:
         yield LocalIssuer(key, attacker, server)
     finally:
-        _restore_env(previous)
+        restore_env(previous)
         reset_shared_caches()
         server.close()
 

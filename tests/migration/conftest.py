@@ -8,17 +8,14 @@ then be un-marked. docs/migration.md has the measured table these tests follow.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from app_host import serve_repo_app
 
 from amlite_devhost.server import DevHost
 from pipeline_core import Workspace
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -27,31 +24,11 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def _set_env(values: dict[str, str]) -> dict[str, str | None]:
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    return previous
-
-
-def _restore_env(previous: dict[str, str | None]) -> None:
-    for name, value in previous.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
 @pytest.fixture(scope="session")
 def app_host(azurite: str) -> Iterator[DevHost]:
     """The repo's Functions app on a free loopback port (AMLITE_AUTH=none), for the samples' REST cells."""
-    previous = _set_env({"AMLITE_STORAGE": azurite, "AzureWebJobsStorage": azurite, "AMLITE_AUTH": "none"})
-    host = DevHost(REPO_ROOT, "127.0.0.1", 0, enable_timers=False, enable_blob_triggers=False, load_settings=False)
-    try:
-        host.start()
+    with serve_repo_app(azurite) as host:
         yield host
-    finally:
-        host.stop()
-        _restore_env(previous)
 
 
 @pytest.fixture

@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import DESKTOP, restore_env, set_env
+from app_host import serve_repo_app
+from web_support import DESKTOP
 
 from amlite_devhost.server import DevHost
 from pipeline_core import Workspace
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("AMLITE_CHROMIUM", "/usr/bin/chromium")
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
@@ -40,14 +39,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def web_host(azurite: str) -> Iterator[DevHost]:
     """The repo's Functions app on a free loopback port (AMLITE_AUTH=none), for one test module."""
-    previous = set_env({"AMLITE_STORAGE": azurite, "AzureWebJobsStorage": azurite, "AMLITE_AUTH": "none"})
-    host = DevHost(REPO_ROOT, "127.0.0.1", 0, enable_timers=False, enable_blob_triggers=False, load_settings=False)
-    try:
-        host.start()
+    with serve_repo_app(azurite) as host:
         yield host
-    finally:
-        host.stop()
-        restore_env(previous)
 
 
 @pytest.fixture(scope="module")

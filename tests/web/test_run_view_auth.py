@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 import requests
+from app_host import restore_env, set_env
 from jwks_support import READ, SUBMIT, JwksServer, entra_env, jwk, mint, new_key
 from playwright.sync_api import expect
-from web_support import DESKTOP, publish_gated, restore_env, set_env
+from web_support import DESKTOP, publish_gated
 
 from pipeline_core import PublishedPipeline, Workspace
 from pipeline_core.auth import reset_shared_caches

@@ -24,20 +24,6 @@ TERMINAL = ("Finished", "Failed", "Canceled")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
-
-def set_env(values: dict[str, str]) -> dict[str, str | None]:
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    return previous
-
-
-def restore_env(previous: dict[str, str | None]) -> None:
-    for name, value in previous.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
 # The README shows the set in docs/screenshots; a test run refreshes it only when asked
 # (AMLITE_SCREENSHOTS=docs/screenshots), so an ordinary run leaves the work tree clean.
 SCREENSHOTS = Path(os.environ.get("AMLITE_SCREENSHOTS") or Path(tempfile.gettempdir()) / "amlite-screenshots")
