@@ -12,7 +12,6 @@ engine both run a :class:`ResumeSweeper`.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,7 @@ from pipeline_core.engine.orphans import (
 )
 
 from .durable.store import OtherHubs
+from .settings import seconds_setting
 
 if TYPE_CHECKING:
     from pipeline_core.engine.services import Services
@@ -42,13 +42,7 @@ PIPELINE_ORCHESTRATOR = "pipeline_run"
 
 def resume_interval(value: float | None = None) -> float:
     """Seconds between sweeps: ``value``, else ``AMLITE_RESUME_INTERVAL``, else 15."""
-    if value is not None:
-        return max(0.1, float(value))
-    text = os.environ.get(RESUME_INTERVAL_ENV, "")
-    try:
-        return max(0.1, float(text)) if text else DEFAULT_RESUME_INTERVAL
-    except ValueError:
-        raise ValueError(f"{RESUME_INTERVAL_ENV}={text!r} is not a number of seconds") from None
+    return seconds_setting(RESUME_INTERVAL_ENV, value, DEFAULT_RESUME_INTERVAL, 0.1)
 
 
 class EngineOrchestrations:

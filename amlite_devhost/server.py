@@ -66,6 +66,7 @@ from .durable.store import OrchestrationStore
 from .http_host import MAX_BODY_BYTES, REQUEST_BASE_URL, HttpTriggerHost, JsonErrorAppRunner, json_errors
 from .invoker import FunctionInvoker
 from .resume import ResumeSweeper
+from .settings import seconds_setting
 from .shutdown import exit_now
 from .timers import TimerTriggerRunner
 from .worker_index import AppRefusedByWorker, WorkerLoaderMissing
@@ -81,13 +82,7 @@ STORAGE_SETTING = "AzureWebJobsStorage"
 
 def shutdown_grace(value: float | None = None) -> float:
     """Seconds running activities get on SIGTERM/Ctrl+C: ``value``, else ``AMLITE_SHUTDOWN_GRACE``, else 20."""
-    if value is not None:
-        return max(0.0, float(value))
-    text = os.environ.get(SHUTDOWN_GRACE_ENV, "")
-    try:
-        return max(0.0, float(text)) if text else DEFAULT_SHUTDOWN_GRACE
-    except ValueError:
-        raise ValueError(f"{SHUTDOWN_GRACE_ENV}={text!r} is not a number of seconds") from None
+    return seconds_setting(SHUTDOWN_GRACE_ENV, value, DEFAULT_SHUTDOWN_GRACE, 0.0)
 
 
 def _bind(host: str, port: int) -> socket.socket:
