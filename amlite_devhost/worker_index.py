@@ -108,6 +108,11 @@ def index_like_worker(functions: Sequence[Any], app_dir: Path | None) -> list[Wo
     with _lock:  # the worker keeps its binding registry in module globals
         try:
             meta.load_binding_registry()
+            # A worker serves one app, so it looks the deferred-binding registry up once. Here one process
+            # may index several apps: an app indexed before any binding extension was imported would leave
+            # "no extension" cached and this app's SDK-type bindings (BlobClient) would be refused.
+            if getattr(meta, "DEFERRED_BINDING_REGISTRY", None) is None:
+                meta._DEFERRED_BINDING_REGISTRY_LOADED = False
             metadata, _logs = loader.process_indexed_function(PROTOS, Registry(), list(functions), directory)
         except Exception as exc:  # the worker's FunctionLoadError and whatever else it raises
             raise AppRefusedByWorker(
