@@ -159,11 +159,18 @@ class Run(RunRecordsMixin):
 
     @property
     def input_datasets(self) -> dict[str, Any]:
-        """Each named input of the step (``as_named_input``, PipelineData, DataReference): its local path."""
+        """Each named input of the step: a tabular dataset as a ``TabularDataset`` (as in AML, read with
+        ``to_pandas_dataframe()``); file datasets, PipelineData and DataReferences as their local path."""
+        details = self._details()
+        tabular = details.get("tabular_inputs") or {}
         found: dict[str, Any] = {}
-        for name in self._details().get("inputs") or {}:
+        for name in details.get("inputs") or {}:
             path = os.environ.get(f"AZUREML_DATAREFERENCE_{name.replace(':', '_')}")
-            if path is not None:
+            if path is not None and name in tabular:
+                from pipeline_core.data.tabular_dataset import StepInputTabularDataset
+
+                found[name] = StepInputTabularDataset(tabular[name], path)
+            elif path is not None:
                 found[name] = path
         return found
 

@@ -71,7 +71,7 @@ def read_part(part: dict[str, Any]) -> Any:
         frame[name] = pandas.Timestamp(value) if name in dates else value
     if part["format"].get("include_path"):
         frame.insert(0, "Path", "/" + str(part.get("relative", "")).lstrip("/"))
-    return frame
+    return apply_transforms(frame, part["transforms"]) if part.get("transforms") else frame
 
 
 def read_parts(parts: list[dict[str, Any]]) -> Any:
@@ -82,3 +82,69 @@ def read_parts(parts: list[dict[str, Any]]) -> Any:
     if len(frames) == 1:
         return frames[0]
     return pandas.concat(frames, ignore_index=True)
+
+
+# -- transformations (TabularDataset.take/skip/keep_columns/drop_columns/filter/random_split/take_sample) --
+def _evaluate(frame: Any, node: dict[str, Any]) -> Any:
+    if "column" in node:
+        if node["column"] not in frame.columns:
+            raise KeyError(f"the dataset has no column {node['column']!r} (columns: {list(frame.columns)})")
+        return frame[node["column"]]
+    if "value" in node:
+        return node["value"]
+    op, args = node["op"], [_evaluate(frame, a) for a in node["args"]]
+    if op == "not":
+        return ~args[0].astype(bool)
+    left, right = args
+    if op == "and":
+        return left.astype(bool) & right.astype(bool)
+    if op == "or":
+        return left.astype(bool) | right.astype(bool)
+    if op in ("starts_with", "ends_with", "contains"):
+        text = left.astype("string")
+        found = {"starts_with": text.str.startswith, "ends_with": text.str.endswith,
+                 "contains": lambda v: text.str.contains(v, regex=False)}[op](right)
+        return found.fillna(False).astype(bool)
+    if op == "is_null":
+        return left.isna()
+    if op == "in":
+        return left.isin(right)
+    compare = {"==": left.__eq__, "!=": left.__ne__, "<": left.__lt__, "<=": left.__le__,
+               ">": left.__gt__, ">=": left.__ge__}[op]
+    return compare(right).fillna(False).astype(bool)
+
+
+def _sample_mask(count: int, probability: float, seed: int | None) -> Any:
+    import numpy
+
+    return numpy.random.default_rng(seed).random(count) < probability
+
+
+def apply_transforms(frame: Any, transforms: list[dict[str, Any]]) -> Any:
+    """Apply a dataset's recorded transformations in order; every process that reads it gets the same rows."""
+    for step in transforms or []:
+        op = step["op"]
+        if op == "take":
+            frame = frame.iloc[: step["count"]]
+        elif op == "skip":
+            frame = frame.iloc[step["count"]:]
+        elif op == "keep_columns":
+            missing = [c for c in step["columns"] if c not in frame.columns]
+            if missing and step.get("validate"):
+                raise KeyError(f"keep_columns: the dataset has no column(s) {missing} (columns: {list(frame.columns)})")
+            frame = frame[[c for c in step["columns"] if c in frame.columns]]
+        elif op == "drop_columns":
+            frame = frame.drop(columns=[c for c in step["columns"] if c in frame.columns])
+        elif op == "filter":
+            frame = frame[_evaluate(frame, step["expression"]).to_numpy()]
+        elif op in ("take_sample", "random_split"):
+            mask = _sample_mask(len(frame), step["probability"], step.get("seed"))
+            frame = frame[~mask if step.get("complement") else mask]
+        else:
+            raise ValueError(f"unknown dataset transformation {op!r}: this amlite is older than the dataset's")
+        frame = frame.reset_index(drop=True)
+    return frame
+
+
+# Row-local transformations give the same rows whether applied to the whole table or to each slice of it.
+ROW_LOCAL = frozenset({"keep_columns", "drop_columns", "filter"})

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_core.data.dataset_paths import DatasetFile, list_files
+from pipeline_core.data.tabular_dataset import check_sliceable
 from pipeline_core.engine.activities import _result, _StepRun, _work_root, is_cancel_requested, skip_steps
 from pipeline_core.engine.reuse import fit_manifests, output_manifest, reuse_key
 from pipeline_core.engine.services import Services
@@ -156,7 +157,10 @@ def _batch_inputs(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[list
             files = ctx.listing(definition)
             meta = {"type": entry["dataset_type"], "format": definition.get("format"),
                     "include_path": bool(definition.get("include_path")),
-                    "partition_format": definition.get("partition_format")}
+                    "partition_format": definition.get("partition_format"),
+                    "transforms": definition.get("transforms") or []}
+            if meta["transforms"]:
+                check_sliceable(definition, data_id)
             where = ", ".join(f"{p['datastore']}:{p['path']}" for p in definition["paths"])
         else:
             files = location_files(ctx.services.container_for(loc.datastore), loc.datastore, loc.path)

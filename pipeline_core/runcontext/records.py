@@ -151,5 +151,8 @@ class RunRecords:
             except Exception:
                 raise NotFoundError(f"step {step!r} is not in the spec of run {pipeline_run}") from None
             answer["inputs"] = {d: spec.data.get(d, {}).get("kind") for d in doc.get("inputs", [])}
+            answer["tabular_inputs"] = {d: spec.data[d]["definition"] for d in doc.get("inputs", [])
+                                        if spec.data.get(d, {}).get("kind") == "dataset"
+                                        and spec.data[d].get("dataset_type") == "tabular"}
             answer["outputs"] = list(doc.get("outputs", []))
         return answer

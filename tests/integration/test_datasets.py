@@ -123,3 +123,35 @@ def test_datasets_as_script_inputs_and_reuse(workspace: Workspace, tmp_path: Pat
     rerun = third.find_step_run("read")[0]
     assert not rerun.is_reused
     assert "input docs" in rerun.get_details()["reuse"]["changed"]
+
+
+def test_tabular_transformations_and_partition_by(workspace: Workspace, tmp_path: Path) -> None:
+    """AML's lazy TabularDataset transformations: each returns a new dataset; registering keeps them."""
+    rows = "a,b,c\n" + "".join(f"{i},{'xyxzx'[i - 1]},0.5\n" for i in range(1, 6))
+    prefix = _upload(workspace, tmp_path, {"t.csv": rows})
+    store = workspace.get_default_datastore()
+    ds = Dataset.Tabular.from_delimited_files((store, f"{prefix}/*.csv"))
+    assert list(ds.take(2).to_pandas_dataframe()["a"]) == [1, 2]
+    assert list(ds.skip(3).to_pandas_dataframe()["a"]) == [4, 5]
+    assert list(ds.drop_columns("c").keep_columns(["b"]).to_pandas_dataframe().columns) == ["b"]
+    assert list(ds.filter((ds["b"] == "x") & (ds["a"] > 1)).to_pandas_dataframe()["a"]) == [3, 5]
+    assert list(ds.filter(~ds["b"].starts_with("x")).to_pandas_dataframe()["a"]) == [2, 4]
+    left, right = ds.random_split(0.5, seed=7)
+    assert sorted([*left.to_pandas_dataframe()["a"], *right.to_pandas_dataframe()["a"]]) == [1, 2, 3, 4, 5]
+    assert list(ds.to_pandas_dataframe()["a"]) == [1, 2, 3, 4, 5]  # the original is unchanged
+    name = f"kept-{uuid.uuid4().hex[:6]}"
+    ds.keep_columns("a").register(workspace, name)
+    assert list(Dataset.get_by_name(workspace, name).to_pandas_dataframe().columns) == ["a"]
+    with pytest.raises(AmliteError, match="combine conditions with &"):
+        ds.filter(ds["a"] > 1 and ds["b"] == "x")
+    with pytest.raises(AmliteError, match="row count"):
+        ds.take(-1)
+
+    partitioned = ds.partition_by(["b"], (store, f"{prefix}-parts"), name=f"parts-{uuid.uuid4().hex[:6]}")
+    assert partitioned.partition_keys == ["b"] and partitioned.version == 1
+    frame = partitioned.to_pandas_dataframe()
+    assert sorted(zip(frame["a"], frame["b"])) == [(1, "x"), (2, "y"), (3, "x"), (4, "z"), (5, "x")]
+    _upload(workspace, tmp_path, {"h.csv": "k,v\n../../etc,1\n"})
+    bad = Dataset.Tabular.from_delimited_files((store, "ds-*/h.csv"), validate=False)
+    with pytest.raises(AmliteError, match="become a folder name"):
+        bad.partition_by(["k"], (store, f"{prefix}-bad"))

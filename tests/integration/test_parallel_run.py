@@ -334,6 +334,26 @@ def test_tabular_csv_and_parquet_batches(workspace: Workspace, src: Path, tmp_pa
     assert [r["items"] for r in rows] == [30, 30, 30]  # one row group per batch
 
 
+def test_tabular_transformations_reach_the_workers(workspace: Workspace, src: Path, tmp_path: Path,
+                                                  experiment_name: str) -> None:
+    """keep_columns/filter apply to every mini-batch; take picks rows of the whole table, so it is refused."""
+    csv = "id,value,note\n" + "".join(f"{i},{i % 4},n{i}\n" for i in range(40))
+    prefix = _upload(workspace, tmp_path, {"t/a.csv": csv})
+    table = Dataset.Tabular.from_delimited_files(path=(workspace.get_default_datastore(), f"{prefix}/t/*.csv"))
+    chosen = table.filter(table["value"] == 3).drop_columns("note")
+    step = ParallelRunStep("filtered", _config(src, script="table.py", mini_batch_size="200"),
+                           inputs=[chosen.as_named_input("rows")], output=OutputFileDatasetConfig("scores"))
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Finished", run.get_details()["error"]
+    assert sorted(int(line.split()[0]) for line in _lines(run, "filtered")) == list(range(3, 40, 4))
+
+    step = ParallelRunStep("first-five", _config(src, script="table.py"),
+                           inputs=[table.take(5).as_named_input("rows")], output=OutputFileDatasetConfig("scores"))
+    run, status = _run(workspace, experiment_name, step)
+    assert status == "Failed"
+    assert "uses take, which pick rows of the whole table" in str(run.find_step_run("first-five")[0].get_details())
+
+
 def test_summary_only_and_failing_init(workspace: Workspace, src: Path, tmp_path: Path,
                                        experiment_name: str) -> None:
     (src / "broken.py").write_text("def init():\n    raise RuntimeError('no model here')\n\n"

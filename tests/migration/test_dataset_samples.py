@@ -65,8 +65,6 @@ def test_single_file_dataset_mount_is_the_file(workspace: Workspace, tmp_path: P
     assert "file input: PassengerId,Survived" in step_log(run, "train_step")
 
 
-@pytest.mark.xfail(strict=True, reason="needs Run.get_context().input_datasets[name] of a tabular input to be a "
-                                       "TabularDataset (to_pandas_dataframe); amlite gives its download path")
 def test_tabular_input_read_with_to_pandas_dataframe(workspace: Workspace, tmp_path: Path, unique: str,
                                                      titanic: tuple) -> None:
     """aml-pipelines-showcasing-dataset-and-pipelineparameter and the NYC taxi scripts."""

@@ -235,7 +235,6 @@ def test_batch_scoring_side_input_mounted_at_a_path(workspace: Workspace, tmp_pa
     assert published.endpoint.endswith("/runs")
 
 
-@pytest.mark.xfail(strict=True, reason="needs TabularDataset.partition_by(partition_keys, target, name)")
 def test_tabular_dataset_partition_per_column(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """tabular-dataset-partition-per-column: partition_by writes one partition per (Store, Brand)."""
     store = workspace.get_default_datastore()

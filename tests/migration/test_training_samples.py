@@ -137,7 +137,6 @@ def test_automl_step_best_model(workspace: Workspace, tmp_path: Path, unique: st
     assert AutoMLRun(experiment=experiment, run_id=run.get_steps()[0].id)
 
 
-@pytest.mark.xfail(strict=True, reason="needs TabularDataset.drop_columns and TabularDataset.take")
 def test_tabular_dataset_drop_columns_and_take(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-with-automated-machine-learning-step: drop a column before registering, peek at five rows."""
     dataset = _crime_dataset(workspace, tmp_path, unique).drop_columns(["FBI Code"])
@@ -146,7 +145,6 @@ def test_tabular_dataset_drop_columns_and_take(workspace: Workspace, tmp_path: P
     assert list(dataset.take(5).to_pandas_dataframe().columns) == ["Beat", "Primary Type"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs TabularDataset.keep_columns")
 def test_tabular_dataset_keep_columns(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """nyc-taxi-data-regression-model-building: the AutoML training data keeps six columns."""
     dataset = _crime_dataset(workspace, tmp_path, unique).keep_columns(["Beat", "Primary Type"])
