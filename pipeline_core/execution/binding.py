@@ -113,7 +113,8 @@ def data_folder(work: Path, kind: str, data_id: str) -> Path:
 
 
 def download_location(container_for: ContainerFor, location: Location, target: Path) -> Path:
-    """Download any input; a dataset becomes a folder of its matched files (relative to its base folder)."""
+    """Download any input; a dataset becomes a folder of its matched files (relative to its base folder),
+    except a dataset made from one file's path, which is that file (AML passes the file, and scripts open it)."""
     if not isinstance(location, DatasetLocation):
         return download_input(container_for(location.datastore), location, target)
     files = list_files(container_for, location.entry["definition"]["paths"])
@@ -122,7 +123,10 @@ def download_location(container_for: ContainerFor, location: Location, target: P
         label = f"dataset {location.entry['name']!r} version {location.entry['version']}" \
             if location.entry.get("name") else "dataset"
         raise AmliteError(f"{label}: no blobs match {shown}; upload the data first or fix the dataset's path")
-    download_files(container_for, files, target)
+    local = download_files(container_for, files, target)
+    paths = location.entry["definition"]["paths"]
+    if len(paths) == 1 and len(files) == 1 and files[0].name == paths[0]["path"].strip("/"):
+        return local[0]  # a dataset of one file is that file's path, as AML mounts or downloads it
     return target
 
 

@@ -52,8 +52,6 @@ def test_named_file_dataset_mounted_and_read_through_the_run_context(workspace: 
     assert "file input is a folder: ['Titanic.csv']" in step_log(run, "train_step")
 
 
-@pytest.mark.xfail(strict=True, reason="needs a FileDataset of one file mounted as that file's path "
-                                       "(AML passes the file; amlite passes its folder)")
 def test_single_file_dataset_mount_is_the_file(workspace: Workspace, tmp_path: Path, unique: str, titanic: tuple) -> None:
     """aml-pipelines-publish-and-run-using-rest-endpoint: train.py opens its --input_data argument as a file."""
     store, path = titanic
