@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any
 
+from pipeline_core.data.web_files import WEB_DATASTORE, is_web_url
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.step_settings import check_run_duration
 from pipeline_core.pipeline.core.graph import NAME_RE
@@ -112,6 +113,8 @@ def data_path_problems(spec: PipelineSpec) -> list[Problem]:
                                   "datastore", f"data[{data_id!r}].path"))
         for index, path in enumerate(_definition_paths(entry)):
             problem = datastore_path_problem(path.get("path")) if isinstance(path, dict) else None
+            if isinstance(path, dict) and path.get("datastore") == WEB_DATASTORE and not is_web_url(path.get("path")):
+                problem = "is not an http(s) URL (the '@web' datastore holds only those)"
             if problem:
                 errors.append(Problem(f"dataset input {data_id!r}: paths[{index}] {path.get('path')!r} {problem}",
                                       f"data[{data_id!r}].definition.paths[{index}].path"))
@@ -233,7 +236,7 @@ def validate_spec(spec: PipelineSpec, check_data: DataCheck | None = None,
             break
         stores = [entry.get("datastore")] if entry.get("kind") in ("pipeline_data", "output") else []
         stores += [p.get("datastore") for p in _definition_paths(entry) if isinstance(p, dict)]
-        for store in dict.fromkeys(s for s in stores if s):
+        for store in dict.fromkeys(s for s in stores if s and s != WEB_DATASTORE):
             problem = check_data(store, None)
             if problem:
                 what = "output" if entry.get("kind") in ("pipeline_data", "output") else "dataset input"

@@ -77,10 +77,10 @@ def _one_path(item: Any) -> dict[str, str]:
         match = _DATASTORE_URI.match(item)
         if match:
             return {"datastore": match["ds"], "path": match["path"].lstrip("/")}
-        if item.startswith(("http://", "https://")):
-            raise AmliteError(
-                f"dataset path {item!r}: web URLs are not supported here; upload the files to a datastore "
-                "(Datastore.upload) and pass (datastore, 'path')")
+        if item.lower().startswith(("http://", "https://")):
+            from pipeline_core.data.web_files import WEB_DATASTORE
+
+            return {"datastore": WEB_DATASTORE, "path": item}
     raise AmliteError(
         f"dataset path {item!r} is not understood; pass (datastore, 'folder/**'), a DataPath, "
         "'azureml://datastores/<name>/paths/<path>' or a list of those")
@@ -176,8 +176,15 @@ def _common_folder(folders: Iterable[str]) -> str:
 def list_files(container_for: ContainerFor, paths: list[dict[str, str]],
                lister: Lister | None = None) -> list[DatasetFile]:
     """Every blob the paths match, de-duplicated, sorted by datastore and name (a stable batch order)."""
+    from pipeline_core.data.web_files import WEB_DATASTORE, describe, file_name
+
     per_store: dict[str, list[tuple[str, list[tuple[str, str, int]]]]] = {}
+    web: dict[str, DatasetFile] = {}
     for entry in paths:
+        if entry["datastore"] == WEB_DATASTORE:  # an http(s) URL: one file, named by its last path segment
+            etag, size = describe(entry["path"])
+            web[entry["path"]] = DatasetFile(WEB_DATASTORE, entry["path"], etag, size, file_name(entry["path"]))
+            continue
         container = container_for(entry["datastore"])
         per_store.setdefault(entry["datastore"], []).append(_match_one(container, entry["path"], lister))
     several = len(per_store) > 1
@@ -190,6 +197,12 @@ def list_files(container_for: ContainerFor, paths: list[dict[str, str]],
                 if several:
                     rel = f"{store}/{rel}"
                 files.setdefault((store, name), DatasetFile(store, name, etag, size, rel))
+    if web and (files or len(web) > 1):  # several sources: keep each URL's file apart, as stores are
+        for url, f in web.items():
+            files[(WEB_DATASTORE, url)] = DatasetFile(WEB_DATASTORE, url, f.etag, f.size,
+                                                      f"web/{hashlib.sha256(url.encode()).hexdigest()[:8]}/{f.relative}")
+    else:
+        files.update({(WEB_DATASTORE, url): f for url, f in web.items()})
     return [files[k] for k in sorted(files)]
 
 
@@ -213,6 +226,9 @@ def download_files(container_for: ContainerFor, files: list[DatasetFile], target
     Every path is checked before any is written: a blob whose name climbs out of
     ``target`` refuses the whole download, naming the blob.
     """
+    from pipeline_core.data.web_files import with_web
+
+    container_for = with_web(container_for)
     target.mkdir(parents=True, exist_ok=True)
     destinations = {(f.datastore, f.name): local_path(target, f) for f in files}
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from pipeline_core.data.dataset_paths import DatasetFile, list_files
 from pipeline_core.data.tabular_dataset import check_sliceable
+from pipeline_core.data.web_files import WEB_DATASTORE
 from pipeline_core.engine.activities import _result, _StepRun, _work_root, is_cancel_requested, skip_steps
 from pipeline_core.engine.reuse import fit_manifests, output_manifest, reuse_key
 from pipeline_core.engine.services import Services
@@ -161,6 +162,9 @@ def _batch_inputs(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[list
                     "transforms": definition.get("transforms") or []}
             if meta["transforms"]:
                 check_sliceable(definition, data_id)
+            if any(p["datastore"] == WEB_DATASTORE for p in definition["paths"]):
+                raise AmliteError(f"ParallelRunStep {ctx.name!r}: input {data_id!r} reads http(s) URLs; mini-batches "
+                                  "are read from datastores, so upload the files first (Datastore.upload_files)")
             where = ", ".join(f"{p['datastore']}:{p['path']}" for p in definition["paths"])
         else:
             files = location_files(ctx.services.container_for(loc.datastore), loc.datastore, loc.path)

@@ -114,8 +114,6 @@ def web_file(tmp_path: Path) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-@pytest.mark.xfail(strict=True, reason="needs Dataset.File.from_files / Dataset.Tabular.from_delimited_files over "
-                                       "http(s) URLs (AML downloads them; amlite refuses web URLs)")
 def test_dataset_from_a_web_url(workspace: Workspace, tmp_path: Path, unique: str, web_file: str) -> None:
     """aml-pipelines-publish-and-run-using-rest-endpoint, -showcasing-dataset-..., -with-automated-machine-learning-step."""
     write(tmp_path / "src", "train_with_dataset.py", READ_BY_NAME)

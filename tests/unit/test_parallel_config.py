@@ -237,8 +237,10 @@ def test_dataset_paths_accept_aml_shapes() -> None:
     ds = Dataset.File.from_files([DataPath("ws", "a/**"), ("ws", "/b/*.txt"), "azureml://datastores/ws/paths/c/x.csv"])
     assert ds.definition["paths"] == [{"datastore": "ws", "path": "a/**"}, {"datastore": "ws", "path": "b/*.txt"},
                                       {"datastore": "ws", "path": "c/x.csv"}]
-    with pytest.raises(AmliteError, match="web URLs are not supported"):
-        Dataset.File.from_files("https://example.com/data.csv")
+    assert Dataset.File.from_files("https://example.com/data.csv").definition["paths"] == [
+        {"datastore": "@web", "path": "https://example.com/data.csv"}]  # read over http when consumed
+    with pytest.raises(AmliteError, match="is not understood"):
+        Dataset.File.from_files("ftp://example.com/data.csv")
     with pytest.raises(ValueError, match="as_mount\\(\\) is for file datasets"):
         Dataset.Tabular.from_delimited_files(("ws", "t/*.csv")).as_named_input("t").as_mount()
     with pytest.raises(ValueError, match="dataset input name 'bad-name' is invalid"):
