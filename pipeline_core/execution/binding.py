@@ -65,7 +65,17 @@ def output_location(entry: dict[str, Any], data_id: str, run_id: str, step: str)
         path = (entry.get("path") or "{run-id}/{output-name}")
         path = path.replace("{run-id}", run_id).replace("{output-name}", data_id)
         return Location(entry["datastore"], path.strip("/"))
-    return Location(entry.get("datastore") or DEFAULT_OUTPUT_DATASTORE, f"{run_id}/{step}/{data_id}")
+    return Location(entry.get("datastore") or DEFAULT_OUTPUT_DATASTORE, aml_output_path(run_id, step, data_id))
+
+
+def aml_output_path(run_id: str, step: str, data_id: str) -> str:
+    """AML's layout for an output with no path of its own: ``azureml/{step run id}/{output name}``.
+
+    Code written for AML downloads an output and looks for ``azureml/<folder>/<output>/``, and Data
+    Factory pipelines read outputs by that path, so the layout is AML's (the step run id is
+    ``{run id}_{step name}`` here, as ``Run.get_context().id`` says).
+    """
+    return f"azureml/{run_id}_{step}/{data_id}"
 
 
 def input_location(entry: dict[str, Any], data_id: str, parameters: dict[str, Any],

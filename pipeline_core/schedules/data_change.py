@@ -177,8 +177,10 @@ def decide(ctx: FireContext, record: ScheduleRecord, change: BlobChange, quiet_i
 
 
 def _own_output(ctx: FireContext, record: ScheduleRecord, blob: str) -> str | None:
-    """The run id when ``blob`` is an output of a run this schedule started (``{run_id}/{step}/...``)."""
-    first = blob.split("/", 1)[0]
+    """The run id when ``blob`` is an output of a run this schedule started (``azureml/{run_id}_{step}/...``,
+    or ``{run_id}/{step}/...`` for ParallelRunStep files and outputs of older runs)."""
+    parts = blob.split("/", 2)
+    first = parts[1].split("_", 1)[0] if parts[0] == "azureml" and len(parts) > 1 else parts[0]
     try:
         uuid.UUID(first)
     except ValueError:

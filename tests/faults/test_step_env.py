@@ -73,8 +73,9 @@ def _run_blobs(ws: Workspace, run_id: str) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     for container_name in (LOGS_CONTAINER, "pipelinedata"):
         container = ws.account.container(container_name)
-        for blob in container.list_blobs(name_starts_with=f"{run_id}/"):
-            found[f"{container_name}/{blob.name}"] = container.download_blob(blob.name).readall()
+        for prefix in (f"{run_id}/", f"azureml/{run_id}_"):
+            for blob in container.list_blobs(name_starts_with=prefix):
+                found[f"{container_name}/{blob.name}"] = container.download_blob(blob.name).readall()
     return found
 
 

@@ -205,8 +205,6 @@ def test_same_input_name_in_two_steps(workspace: Workspace, tmp_path: Path, uniq
     assert all("True" in step_log(run, s.name) for s in steps)
 
 
-@pytest.mark.xfail(strict=True, reason="needs AML's output layout on the datastore: azureml/{step run id}/{output name} "
-                                       "(amlite writes {run id}/{step name}/{output name})")
 def test_downloaded_output_follows_aml_layout(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """nyc-taxi-data-regression-model-building: fetch_df looks for <download>/azureml/<folder>/<output>/processed.parquet."""
     out = PipelineData("cleansed_data", datastore=workspace.get_default_datastore(), is_directory=True)
