@@ -133,3 +133,49 @@ def test_scheduled_batch_scoring_scores_dropped_files(scheduled_example: ModuleT
         nightly.disable()
         on_upload.disable()
     assert [s.status for s in Schedule.get_schedules_for_pipeline_id(ws, published.id)] == ["Disabled"] * 2
+
+
+STARTER = REPO_ROOT / "examples" / "starter" / "driver.py"
+
+
+def _driver(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(STARTER), *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=240)
+    # stdout's lines (the last one is what CI reads); stderr appended after a marker, for failures
+    return done.returncode, done.stdout.strip().splitlines() + ["--- stderr ---", *done.stderr.strip().splitlines()[-15:]]
+
+
+def _out(lines: list[str]) -> list[str]:
+    return lines[:lines.index("--- stderr ---")]
+
+
+def test_starter_driver_actions_as_the_template_runs_them(example_env: str, tmp_path: Path) -> None:
+    """`driver.py --local` and `--action validate|submit-experiment|publish-pipeline` with `--env`/`--workspace_name`."""
+    import json
+    import os
+
+    from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
+
+    env = {**os.environ, "AMLITE_STORAGE": example_env, "AMLITE_ENDPOINT": "http://127.0.0.1:9/not-used-with-local"}
+    code, lines = _driver("--local", "--action", "validate", "--workspace_name", "ci-ws", env=env, cwd=tmp_path)
+    assert code == 0 and _out(lines)[-1] == "pipeline valid (2 steps) for workspace ci-ws", lines
+
+    code, lines = _driver("--local", env=env, cwd=tmp_path)
+    assert code == 0, lines[-20:]
+    assert any(line.startswith("train Finished") for line in lines) and _out(lines)[-1].startswith("model downloaded to")
+
+    code, lines = _driver("--local", "--action", "publish-pipeline", env=env, cwd=tmp_path)
+    assert code == 0, lines[-20:]
+    published = PublishedPipeline.get(Workspace(storage=example_env), id=_out(lines)[-1])  # the id is the last line
+    assert published.name == "starter"
+
+    config = tmp_path / "qa.json"  # a config without an endpoint is a local workspace; its auth is not needed
+    config.write_text(json.dumps({"workspace_name": "qa-ws", "storage": example_env,
+                                  "auth": {"client_id": "x", "client_secret_env": "UNSET"}}))
+    code, lines = _driver("--action", "validate", "--config", str(config), env={**env, "AMLITE_ENDPOINT": ""},
+                          cwd=tmp_path)
+    assert code == 0 and _out(lines)[-1].endswith("workspace qa-ws"), lines
+    code, lines = _driver("--action", "validate", "--env", "nope", env=env, cwd=tmp_path)
+    assert code == 1 and "no config for --env 'nope'" in lines[-1]
