@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline_core.engine.submit import ParameterError
 from pipeline_core.errors import AmliteError, NotFoundError, ValidationError
-from pipeline_core.service.errors import ConflictError
+from pipeline_core.rest.errors import ConflictError
 
 
 class RemoteError(AmliteError):

@@ -6,11 +6,11 @@ import hashlib
 import json
 from typing import Any
 
+from pipeline_core.application.submission import SubmitOptions
+from pipeline_core.rest.body import Fields, json_type, parse_json_object
+from pipeline_core.rest.errors import bad_request
+from pipeline_core.rest.keys import body_key
 from pipeline_core.safe_paths import text_problem
-from pipeline_core.service.body import Fields, json_type, parse_json_object
-from pipeline_core.service.errors import bad_request
-from pipeline_core.service.keys import body_key
-from pipeline_core.service.submission import SubmitOptions
 
 SUBMIT_FIELDS = ("ExperimentName", "ParameterAssignments", "DataPathAssignments", "Description", "Tags",
                  "RunSource", "ContinueOnStepFailure", "RegenerateOutputs")

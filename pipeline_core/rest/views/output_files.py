@@ -16,7 +16,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
 from pipeline_core.engine.services import Services
-from pipeline_core.service.errors import ServiceError, bad_request
+from pipeline_core.rest.errors import ServiceError, bad_request
 
 MAX_LIST = 1000
 #: Larger files are refused for a browser download (the app would hold them in memory); the SDK downloads

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_core.service.schedule_schemas import SCHEDULE_SCHEMAS
-from pipeline_core.service.schema_parts import ref as _ref
-from pipeline_core.service.schema_parts import string as _string
-from pipeline_core.service.view_schemas import VIEW_SCHEMAS
+from pipeline_core.rest.schedules.schemas import SCHEDULE_SCHEMAS
+from pipeline_core.rest.schema_parts import ref as _ref
+from pipeline_core.rest.schema_parts import string as _string
+from pipeline_core.rest.views.schemas import VIEW_SCHEMAS
 from pipeline_core.spec import SCHEMA
 
 STATUS_CODES = ["NotStarted", "Queued", "Running", "Finished", "Failed", "Canceled", "CancelRequested"]

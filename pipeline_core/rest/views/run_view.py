@@ -14,8 +14,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
+from pipeline_core.rest.runs.entities import progress_entity, split_assignments
 from pipeline_core.run_text import progress_text, reuse_text
-from pipeline_core.service.entities import progress_entity, split_assignments
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.run_store import TERMINAL, RunState
 

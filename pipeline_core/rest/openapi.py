@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_core.service.request import normalize_base_url
-from pipeline_core.service.routes import ROUTES, Route
-from pipeline_core.service.schemas import SCHEMAS
+from pipeline_core.rest.request import normalize_base_url
+from pipeline_core.rest.routes import ROUTES, Route
+from pipeline_core.rest.schemas import SCHEMAS
 
 OPENAPI_VERSION = "3.0.3"
 _ERROR_TEXT = {400: "Bad input: the message names the field and the fix", 401: "Not authenticated",

@@ -10,14 +10,14 @@ created by the same submission code as a published pipeline's run.
 
 from __future__ import annotations
 
+from pipeline_core.application.submission import submit_spec
 from pipeline_core.engine.services import Services
-from pipeline_core.service.body import Fields, parse_json_object
-from pipeline_core.service.errors import bad_request
-from pipeline_core.service.pipeline_ops import checked_spec, spec_document
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
-from pipeline_core.service.run_ops import request_idempotency, submitted
-from pipeline_core.service.submission import submit_spec
-from pipeline_core.service.submit_body import IGNORED_SUBMIT_FIELDS, SUBMIT_FIELDS, submit_options
+from pipeline_core.rest.body import Fields, parse_json_object
+from pipeline_core.rest.errors import bad_request
+from pipeline_core.rest.pipelines.handlers import checked_spec, spec_document
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.runs.body import IGNORED_SUBMIT_FIELDS, SUBMIT_FIELDS, submit_options
+from pipeline_core.rest.runs.handlers import request_idempotency, submitted
 
 SPEC_SUBMIT_FIELDS = (*SUBMIT_FIELDS, "PipelineSpec")
 SPEC_SUBMIT_EXAMPLE = ('{"ExperimentName": "my-experiment", "PipelineSpec": {...Pipeline.spec().to_json()...}, '

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_core.service.schema_parts import ref as _ref
-from pipeline_core.service.schema_parts import string as _s
+from pipeline_core.rest.schema_parts import ref as _ref
+from pipeline_core.rest.schema_parts import string as _s
 
 _TIME = {"type": "string", "format": "date-time", "nullable": True}
 _SECONDS = {"type": "number", "nullable": True, "description": "Seconds from start to end (to now while running)"}

@@ -19,21 +19,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_core.engine.services import Services
-from pipeline_core.errors import AmliteError
-from pipeline_core.service.body import Fields, json_type, parse_json_object, query_bool
-from pipeline_core.service.entities import endpoint_entity, endpoint_url
-from pipeline_core.service.errors import bad_request
-from pipeline_core.service.keys import body_key, route_key
-from pipeline_core.service.publishing import (
+from pipeline_core.application.publishing import (
     MAX_NAME,
     add_endpoint_version,
     check_name,
     publish_endpoint,
     set_endpoint_status,
 )
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
-from pipeline_core.service.stores import endpoint_store
+from pipeline_core.application.stores import endpoint_store
+from pipeline_core.engine.services import Services
+from pipeline_core.errors import AmliteError
+from pipeline_core.rest.body import Fields, json_type, parse_json_object, query_bool
+from pipeline_core.rest.errors import bad_request
+from pipeline_core.rest.keys import body_key, route_key
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.runs.entities import endpoint_entity, endpoint_url
 from pipeline_core.storage.endpoint_store import EndpointRecord
 
 CREATE_FIELDS = ("Name", "Description", "PipelineId")

@@ -22,9 +22,12 @@ from urllib.parse import unquote
 
 from pipeline_core.auth import ROLE_PUBLISH, ROLE_READ, ROLE_SUBMIT
 from pipeline_core.engine.services import Services
-from pipeline_core.service import endpoint_ops, pipeline_ops, run_ops, spec_submit
-from pipeline_core.service.errors import ServiceError, from_exception
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.endpoints import handlers as endpoint_ops
+from pipeline_core.rest.errors import ServiceError, from_exception
+from pipeline_core.rest.pipelines import handlers as pipeline_ops
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.runs import handlers as run_ops
+from pipeline_core.rest.runs import spec_submit
 
 log = logging.getLogger("amlite.service")
 
@@ -109,7 +112,7 @@ def _split(path: str) -> list[str]:
 
 
 def _openapi(services: Services, request: ServiceRequest) -> ServiceResponse:
-    from pipeline_core.service.openapi import openapi_document
+    from pipeline_core.rest.openapi import openapi_document
 
     return ServiceResponse(200, openapi_document(request.base))
 
@@ -224,10 +227,10 @@ ROUTES: tuple[Route, ...] = (
           response_headers=("Location",), errors=(404, 409), alias_of="cancelRun"),
 )
 
-from pipeline_core.service.schedule_routes import SCHEDULE_ROUTES  # noqa: E402 - it needs Route (above)
+from pipeline_core.rest.schedules.routes import SCHEDULE_ROUTES  # noqa: E402 - it needs Route (above)
 
 ROUTES += SCHEDULE_ROUTES
-from pipeline_core.service.view_routes import VIEW_ROUTES  # noqa: E402 - it needs Route (above)
+from pipeline_core.rest.views.routes import VIEW_ROUTES  # noqa: E402 - it needs Route (above)
 
 ROUTES += VIEW_ROUTES
 

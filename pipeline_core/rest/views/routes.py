@@ -8,8 +8,8 @@ defining ``Route``.
 from __future__ import annotations
 
 from pipeline_core.auth import ROLE_READ, ROLE_SUBMIT
-from pipeline_core.service import view_ops as ops
-from pipeline_core.service.routes import API_PREFIX, Param, Route
+from pipeline_core.rest.routes import API_PREFIX, Param, Route
+from pipeline_core.rest.views import handlers as ops
 
 _RUN = f"{API_PREFIX}/runs/{{run_id}}"
 _STEP = f"{_RUN}/steps/{{step}}"

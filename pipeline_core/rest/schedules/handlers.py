@@ -12,21 +12,21 @@ from collections.abc import Callable
 from datetime import timezone
 from typing import Any
 
+from pipeline_core.application.stores import endpoint_store
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import NotFoundError
+from pipeline_core.rest.body import query_bool, query_int
+from pipeline_core.rest.errors import ServiceError
+from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.runs.entities import run_entity
+from pipeline_core.rest.schedules.body import invalid, parse_create, parse_update
+from pipeline_core.rest.schedules.entities import decision_entity, schedule_entity, schedule_url
 from pipeline_core.schedules import manage
 from pipeline_core.schedules.firing import Starter, local_starter
 from pipeline_core.schedules.recurrence import ScheduleRecurrence
 from pipeline_core.schedules.timezones import to_zoneinfo
 from pipeline_core.schedules.validation import ScheduleValidationError
-from pipeline_core.service.body import query_bool, query_int
-from pipeline_core.service.entities import run_entity
-from pipeline_core.service.errors import ServiceError
-from pipeline_core.service.keys import route_key
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
-from pipeline_core.service.schedule_body import invalid, parse_create, parse_update
-from pipeline_core.service.schedule_entities import decision_entity, schedule_entity, schedule_url
-from pipeline_core.service.stores import endpoint_store
 from pipeline_core.storage.schedule_store import ScheduleRecord
 
 MAX_NEXT = 100

@@ -8,8 +8,8 @@ the service answers 404 (route values) or 400 (body fields) before any I/O.
 
 from __future__ import annotations
 
-from pipeline_core.service.errors import ServiceError, bad_request
-from pipeline_core.service.request import ServiceRequest
+from pipeline_core.rest.errors import ServiceError, bad_request
+from pipeline_core.rest.request import ServiceRequest
 
 MAX_KEY_LENGTH = 255
 _FORBIDDEN = frozenset("/\\#?")

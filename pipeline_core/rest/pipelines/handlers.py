@@ -9,13 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipeline_core.engine.services import Services
-from pipeline_core.errors import AmliteError
-from pipeline_core.service.body import Fields, json_type, parse_json_object, query_bool
-from pipeline_core.service.entities import pipeline_entity, pipeline_url
-from pipeline_core.service.errors import ServiceError, bad_request
-from pipeline_core.service.keys import route_key
-from pipeline_core.service.publishing import (
+from pipeline_core.application.publishing import (
     check_name,
     data_check,
     missing_snapshots,
@@ -23,9 +17,15 @@ from pipeline_core.service.publishing import (
     set_pipeline_status,
     snapshot_files,
 )
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
-from pipeline_core.service.spec_check import check_spec_document
-from pipeline_core.service.stores import pipeline_store
+from pipeline_core.application.spec_check import check_spec_document
+from pipeline_core.application.stores import pipeline_store
+from pipeline_core.engine.services import Services
+from pipeline_core.errors import AmliteError
+from pipeline_core.rest.body import Fields, json_type, parse_json_object, query_bool
+from pipeline_core.rest.errors import ServiceError, bad_request
+from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.runs.entities import pipeline_entity, pipeline_url
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.validation import validate_spec
 

@@ -7,6 +7,9 @@ from collections.abc import Callable
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
+from pipeline_core.application.publishing import endpoint_pipeline, require_active_endpoint
+from pipeline_core.application.stores import endpoint_store, pipeline_store
+from pipeline_core.application.submission import Idempotency, SubmitOptions, SubmitResult, submit_published
 from pipeline_core.engine.services import Services
 from pipeline_core.engine.submit import ParameterError, check_experiment_name
 from pipeline_core.errors import AmliteError
@@ -18,15 +21,12 @@ from pipeline_core.execution.logs import (
     STDOUT_LOG,
     log_blob_name,
 )
-from pipeline_core.service.body import query_bool, query_int
-from pipeline_core.service.entities import run_entity, run_url, step_entity
-from pipeline_core.service.errors import ServiceError, bad_request
-from pipeline_core.service.keys import route_key
-from pipeline_core.service.publishing import endpoint_pipeline, require_active_endpoint
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
-from pipeline_core.service.stores import endpoint_store, pipeline_store
-from pipeline_core.service.submission import Idempotency, SubmitOptions, SubmitResult, submit_published
-from pipeline_core.service.submit_body import fingerprint, parse_submit_body
+from pipeline_core.rest.body import query_bool, query_int
+from pipeline_core.rest.errors import ServiceError, bad_request
+from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.runs.body import fingerprint, parse_submit_body
+from pipeline_core.rest.runs.entities import run_entity, run_url, step_entity
 from pipeline_core.storage.metric_store import MetricStore
 from pipeline_core.storage.pipeline_store import PipelineRecord
 from pipeline_core.storage.run_store import CANCELED, FAILED, FINISHED

@@ -7,8 +7,8 @@ table; ``routes.py`` imports this module after defining ``Route``.
 from __future__ import annotations
 
 from pipeline_core.auth import ROLE_PUBLISH, ROLE_READ
-from pipeline_core.service import schedule_ops as ops
-from pipeline_core.service.routes import API_PREFIX, Param, Route
+from pipeline_core.rest.routes import API_PREFIX, Param, Route
+from pipeline_core.rest.schedules import handlers as ops
 
 _ID = f"{API_PREFIX}/schedules/{{schedule_id}}"
 _TOP = Param("top", "At most this many (1-1000, default 50)", {"type": "integer"})

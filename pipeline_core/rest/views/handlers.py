@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline_core.application.stores import pipeline_store
+from pipeline_core.application.submission import SubmitOptions, submit_published, submit_spec
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import NotFoundError
 from pipeline_core.parallel.batches import FAILED, SUCCEEDED, BatchStore, inputs_of, partition, row_key
-from pipeline_core.service.body import Fields, parse_json_object, query_int
-from pipeline_core.service.errors import bad_request
-from pipeline_core.service.keys import route_key
-from pipeline_core.service.output_files import MAX_LIST, list_files, output_place
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
-from pipeline_core.service.run_ops import submitted
-from pipeline_core.service.run_view import run_view
-from pipeline_core.service.stores import pipeline_store
-from pipeline_core.service.submission import SubmitOptions, submit_published, submit_spec
-from pipeline_core.service.submit_body import IGNORED_SUBMIT_FIELDS, SUBMIT_FIELDS, submit_options
+from pipeline_core.rest.body import Fields, parse_json_object, query_int
+from pipeline_core.rest.errors import bad_request
+from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.runs.body import IGNORED_SUBMIT_FIELDS, SUBMIT_FIELDS, submit_options
+from pipeline_core.rest.runs.handlers import submitted
+from pipeline_core.rest.views.output_files import MAX_LIST, list_files, output_place
+from pipeline_core.rest.views.run_view import run_view
 from pipeline_core.spec import PipelineSpec
 
 MAX_BATCH_PAGE = 500

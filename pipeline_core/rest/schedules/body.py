@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline_core.rest.body import Fields, json_type, parse_json_object
+from pipeline_core.rest.errors import ServiceError, bad_request
+from pipeline_core.rest.keys import body_key
 from pipeline_core.schedules.recurrence import ScheduleRecurrence
 from pipeline_core.schedules.validation import ScheduleDefinition, ScheduleValidationError
-from pipeline_core.service.body import Fields, json_type, parse_json_object
-from pipeline_core.service.errors import ServiceError, bad_request
-from pipeline_core.service.keys import body_key
 
 #: Body field -> ScheduleDefinition attribute.
 FIELD_ATTRS = {"Name": "name", "Description": "description", "ExperimentName": "experiment_name",
