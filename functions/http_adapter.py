@@ -32,7 +32,7 @@ from pipeline_core.engine.services import services_for, storage_from_environment
 from pipeline_core.rest.errors import RETRY_AFTER_SECONDS, ServiceError, from_exception, is_storage_outage
 from pipeline_core.rest.public_url import PublicUrlError, request_base_url
 from pipeline_core.rest.request import ServiceRequest, ServiceResponse
-from pipeline_core.rest.routes import Route, handle
+from pipeline_core.rest.routing import Route, handle
 from pipeline_core.storage.account import request_budget
 from pipeline_core.storage.run_store import FAILED, RUN_ROW, InvalidTransition, utcnow
 

@@ -10,7 +10,8 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from functions.http_adapter import serve
-from pipeline_core.rest.routes import ROUTES, Route
+from pipeline_core.rest.routes import ROUTES
+from pipeline_core.rest.routing import Route
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 

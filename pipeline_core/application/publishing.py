@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from pipeline_core.application.errors import ConflictError
 from pipeline_core.application.schedule_refs import active_schedules_for, active_schedules_for_endpoint
 from pipeline_core.application.stores import endpoint_store, pipeline_store
 from pipeline_core.engine.services import Services
 from pipeline_core.engine.submit import upload_spec_and_snapshots
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, uploaded_files
-from pipeline_core.rest.errors import ConflictError
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.endpoint_store import EndpointRecord, EndpointVersion
 from pipeline_core.storage.pipeline_store import ACTIVE, DISABLED, PipelineRecord

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipeline_core.application.names import is_key_safe
 from pipeline_core.parallel.config import ConfigError, check_value
 from pipeline_core.pipeline.core.graph import NAME_RE
-from pipeline_core.rest.keys import is_key_safe
 from pipeline_core.safe_paths import datastore_path_problem, script_name_problem, text_problems
 from pipeline_core.spec import SCHEMA
 from pipeline_core.validation import RUNNABLE_TYPES, SNAPSHOT_RE, STEP_NAME_RE, Problem, data_id_problem

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline_core.application.errors import ConflictError
 from pipeline_core.application.publishing import require_active
 from pipeline_core.application.stores import idempotency_store
 from pipeline_core.engine.launch import host_identity
@@ -39,7 +40,6 @@ from pipeline_core.engine.submit import (
     create_run_row,
 )
 from pipeline_core.errors import NotFoundError
-from pipeline_core.rest.errors import ConflictError
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.idempotency_store import IdempotencyEntry
 from pipeline_core.storage.pipeline_store import PipelineRecord

@@ -47,7 +47,7 @@ def set_published_status(workspace: Workspace, pipeline_id: str, enable: bool) -
 def endpoint_from_entity(workspace: Workspace, entity: Entity) -> PipelineEndpoint:
     from pipeline_core.pipeline.core.pipeline_endpoint import PipelineEndpoint, PipelineIdVersion
     from pipeline_core.pipeline.core.published_pipeline import api_base
-    from pipeline_core.rest.runs.entities import endpoint_submit_url
+    from pipeline_core.rest.links import endpoint_submit_url
 
     versions = [PipelineIdVersion(str(v["PipelineId"]), str(v["Version"]), workspace)
                 for v in entity.get("Versions") or []]

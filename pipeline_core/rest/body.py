@@ -14,8 +14,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipeline_core.application.names import is_text
 from pipeline_core.rest.errors import ServiceError, bad_request
-from pipeline_core.rest.keys import is_text
 from pipeline_core.rest.request import ServiceRequest
 
 MAX_BODY_BYTES = 4 * 1024 * 1024

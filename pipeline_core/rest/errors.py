@@ -16,6 +16,7 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
+from pipeline_core.application.errors import ConflictError
 from pipeline_core.engine.submit import ParameterError
 from pipeline_core.errors import AmliteError, ConcurrencyError, NotFoundError, ValidationError
 from pipeline_core.storage.account import StorageUnavailableError
@@ -47,17 +48,6 @@ class ServiceError(Exception):
 
     def __repr__(self) -> str:
         return f"ServiceError(status={self.status}, code={self.code!r}, message={self.message!r})"
-
-
-class ConflictError(AmliteError):
-    """The target's state forbids the request (a disabled pipeline, active schedules): HTTP 409.
-
-    An ``AmliteError`` so SDK callers sharing the code path get an ordinary amlite error.
-    """
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
 
 
 def bad_request(message: str, target: str | None = None, code: str = "BadRequest") -> ServiceError:

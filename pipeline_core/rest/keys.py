@@ -1,4 +1,4 @@
-"""Which strings can be Table storage keys: the guard between a URL segment and a point read.
+"""The guard between a URL segment (or a body field) and a point read: 404 (or 400) for what cannot be a key.
 
 A run id such as ``a/b`` in a URL would otherwise reach ``get_entity`` and come
 back from the storage service as a 400/500, i.e. a server error for what is
@@ -8,25 +8,9 @@ the service answers 404 (route values) or 400 (body fields) before any I/O.
 
 from __future__ import annotations
 
+from pipeline_core.application.names import MAX_KEY_LENGTH, is_key_safe
 from pipeline_core.rest.errors import ServiceError, bad_request
 from pipeline_core.rest.request import ServiceRequest
-
-MAX_KEY_LENGTH = 255
-_FORBIDDEN = frozenset("/\\#?")
-
-
-def is_text(value: str) -> bool:
-    """False for a string with lone surrogates (JSON's ``"\\ud800"``): it cannot be sent to storage as UTF-8."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def is_key_safe(value: str) -> bool:
-    return (0 < len(value) <= MAX_KEY_LENGTH and is_text(value)
-            and not any(ch in _FORBIDDEN or ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value))
 
 
 def route_key(request: ServiceRequest, what: str, *names: str) -> str:

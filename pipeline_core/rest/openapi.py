@@ -1,12 +1,16 @@
-"""The OpenAPI 3 document of the API, generated from the route table (served at ``/api/openapi.json``)."""
+"""The OpenAPI 3 document of a route table and its schemas (``rest.routes`` serves it at ``/api/openapi.json``).
+
+It takes the table as an argument instead of importing it, so the table can
+serve its own document without an import cycle.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pipeline_core.rest.request import normalize_base_url
-from pipeline_core.rest.routes import ROUTES, Route
-from pipeline_core.rest.schemas import SCHEMAS
+from pipeline_core.rest.routing import Route
 
 OPENAPI_VERSION = "3.0.3"
 _ERROR_TEXT = {400: "Bad input: the message names the field and the fix", 401: "Not authenticated",
@@ -49,13 +53,13 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
-def openapi_document(base_url: str) -> dict[str, Any]:
-    """Every route of ``routes.ROUTES``, nothing else; paths are absolute (they include ``/api``).
+def build_document(routes: Iterable[Route], schemas: dict[str, dict[str, Any]], base_url: str) -> dict[str, Any]:
+    """Every route of ``routes``, nothing else; paths are absolute (they include ``/api``).
 
-    ``base_url`` is the public base URL (``service.public_url``), never one taken from the request's Host header.
+    ``base_url`` is the public base URL (``rest.public_url``), never one taken from the request's Host header.
     """
     paths: dict[str, dict[str, Any]] = {}
-    for route in ROUTES:
+    for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": OPENAPI_VERSION,
@@ -65,7 +69,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         "servers": [{"url": normalize_base_url(base_url)}],
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                            "description": "Entra ID token carrying an app role (AMLITE_AUTH=entra)"},

@@ -32,8 +32,8 @@ from pipeline_core import Workspace
 from pipeline_core.application.stores import idempotency_store
 from pipeline_core.engine.activities import request_cancel
 from pipeline_core.engine.services import services_for
+from pipeline_core.rest.api import handle, route_for
 from pipeline_core.rest.request import ServiceRequest
-from pipeline_core.rest.routes import handle, route_for
 from pipeline_core.storage.run_store import RUN_ROW
 
 pytestmark = pytest.mark.timeout(120)

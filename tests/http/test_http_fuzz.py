@@ -24,7 +24,7 @@ from schemathesis import GenerationMode
 
 from pipeline_core import PipelineEndpoint, Workspace
 from pipeline_core.rest.api import ROUTES
-from pipeline_core.rest.pipelines.handlers import PUBLISH_FIELDS
+from pipeline_core.rest.pipelines.body import PUBLISH_FIELDS
 from pipeline_core.rest.runs.body import SUBMIT_FIELDS
 
 pytestmark = pytest.mark.integration

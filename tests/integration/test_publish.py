@@ -10,9 +10,9 @@ import pytest
 from publish_helpers import echo_pipeline, upload_text, wait_terminal
 
 from pipeline_core import Experiment, Pipeline, PipelineEndpoint, PublishedPipeline, Workspace
+from pipeline_core.application.errors import ConflictError
 from pipeline_core.engine.services import services_for
 from pipeline_core.errors import AmliteError, NotFoundError
-from pipeline_core.rest.errors import ConflictError
 from pipeline_core.storage.endpoint_store import NameTakenError
 
 pytestmark = pytest.mark.integration

@@ -66,7 +66,7 @@ class PipelineEndpoint(PublishedIdentity):
     @classmethod
     def _from_record(cls, workspace: Workspace, record: EndpointRecord) -> PipelineEndpoint:
         from pipeline_core.application.stores import endpoint_store
-        from pipeline_core.rest.runs.entities import endpoint_submit_url
+        from pipeline_core.rest.links import endpoint_submit_url
 
         versions = endpoint_store(_services(workspace)).versions(record.name)
         return cls(workspace, record.id, record.name, record.description, record.status, record.default_version,

@@ -66,7 +66,7 @@ class PublishedPipeline(PublishedIdentity):
 
     @classmethod
     def _from_record(cls, workspace: Workspace, record: PipelineRecord) -> PublishedPipeline:
-        from pipeline_core.rest.runs.entities import pipeline_submit_url
+        from pipeline_core.rest.links import pipeline_submit_url
 
         return cls(name=record.name, graph_id=record.graph_id, description=record.description,
                    version=record.version, published_pipeline_id=record.id, status=record.status,

@@ -4,7 +4,7 @@ What ``PipelineEndpoint`` does from Python, over HTTP, so a remote SDK (or a
 plain REST caller holding only the app URL and a token) manages endpoints
 without access to the storage account. Every check is the one the SDK's local
 path makes (``publishing.py`` and the endpoint store are shared); only the
-body parsing is here. Each body is read completely before anything is looked
+body parsing (``body.py``) is REST's own. Each body is read completely before anything is looked
 up, so a malformed request is a 400 naming the field even when it also names
 an unknown pipeline.
 
@@ -19,31 +19,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_core.application.publishing import (
-    MAX_NAME,
-    add_endpoint_version,
-    check_name,
-    publish_endpoint,
-    set_endpoint_status,
-)
+from pipeline_core.application.publishing import add_endpoint_version, publish_endpoint, set_endpoint_status
 from pipeline_core.application.stores import endpoint_store
 from pipeline_core.engine.services import Services
-from pipeline_core.errors import AmliteError
-from pipeline_core.rest.body import Fields, json_type, parse_json_object, query_bool
+from pipeline_core.rest.body import query_bool
+from pipeline_core.rest.endpoints.body import parse_add_version, parse_create, parse_default_version
+from pipeline_core.rest.endpoints.entities import endpoint_entity
 from pipeline_core.rest.errors import bad_request
-from pipeline_core.rest.keys import body_key, route_key
+from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.links import endpoint_url
 from pipeline_core.rest.request import ServiceRequest, ServiceResponse
-from pipeline_core.rest.runs.entities import endpoint_entity, endpoint_url
 from pipeline_core.storage.endpoint_store import EndpointRecord
 
-CREATE_FIELDS = ("Name", "Description", "PipelineId")
-CREATE_EXAMPLE = '{"Name": "scoring", "Description": "nightly scoring", "PipelineId": "<published pipeline id>"}'
-VERSION_FIELDS = ("PipelineId", "SetAsDefault")
-VERSION_EXAMPLE = '{"PipelineId": "<published pipeline id>", "SetAsDefault": true}'
-DEFAULT_FIELDS = ("Version",)
-DEFAULT_EXAMPLE = '{"Version": "1"}'
-#: Versions are stored zero-padded to ten digits (``endpoint_store.version_key``).
-MAX_VERSION_DIGITS = 10
 #: How ``GET /api/pipelineendpoints/{endpoint}`` reads its route value (``?by=``).
 LOOKUPS = ("id", "name")
 
@@ -63,22 +50,11 @@ def _endpoint(services: Services, request: ServiceRequest) -> EndpointRecord:
     return endpoint_store(services).resolve(route_key(request, "pipeline endpoint", "endpoint"))
 
 
-def _pipeline_id(fields: Fields) -> str:
-    return body_key(fields.string("PipelineId", required=True, max_length=MAX_NAME) or "", "PipelineId")
-
-
 # -- create / read ------------------------------------------------------------------------
 def create_endpoint(services: Services, request: ServiceRequest) -> ServiceResponse:
     """POST /api/pipelineendpoints (``PipelineEndpoint.publish``): version "0" is the given published pipeline."""
-    fields = Fields(parse_json_object(request.body, "pipeline endpoint", CREATE_EXAMPLE), CREATE_FIELDS)
-    name = fields.string("Name", required=True, max_length=MAX_NAME)
-    try:
-        check_name(name, "Name")
-    except AmliteError as exc:
-        raise bad_request(str(exc), "Name", "InvalidField") from None
-    description = fields.string("Description", max_length=4096) or ""
-    pipeline_id = _pipeline_id(fields)
-    return _answer(services, publish_endpoint(services, name, description, pipeline_id), request, 201)
+    new = parse_create(request.body)
+    return _answer(services, publish_endpoint(services, new.name, new.description, new.pipeline_id), request, 201)
 
 
 def list_endpoints(services: Services, request: ServiceRequest) -> ServiceResponse:
@@ -115,34 +91,15 @@ def add_version(services: Services, request: ServiceRequest) -> ServiceResponse:
     A pipeline already on the endpoint keeps its version (and becomes the default
     when asked), so repeating the request changes nothing more.
     """
-    fields = Fields(parse_json_object(request.body, "add version", VERSION_EXAMPLE), VERSION_FIELDS)
-    pipeline_id = _pipeline_id(fields)
-    make_default = bool(fields.boolean("SetAsDefault"))
+    pipeline_id, make_default = parse_add_version(request.body)
     endpoint = _endpoint(services, request)
     add_endpoint_version(services, endpoint, pipeline_id, make_default)
     return _answer(services, endpoint_store(services).get_by_name(endpoint.name), request)
 
 
-def _version(fields: Fields) -> str:
-    """``Version`` as AML numbers them: "0", "1", ... (a whole number is accepted too)."""
-    value = fields.values.get("Version")
-    if value is None:
-        raise bad_request("Version is required: the endpoint version to make the default, e.g. \"1\" (the "
-                          "endpoint's Versions list them)", "Version", "MissingField")
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**MAX_VERSION_DIGITS:
-        return str(value)
-    text = value.strip() if isinstance(value, str) else ""
-    if text.isascii() and text.isdigit() and len(text) <= MAX_VERSION_DIGITS:
-        return str(int(text))
-    shown = repr(value)[:80] if isinstance(value, (str, int, float)) else json_type(value)
-    raise bad_request(f"Version must be a version number such as \"1\" (a string or whole number >= 0), not "
-                      f"{shown}; the endpoint's Versions list them", "Version", "InvalidField")
-
-
 def set_default_version(services: Services, request: ServiceRequest) -> ServiceResponse:
     """POST /api/pipelineendpoints/{endpoint}/defaultversion (``set_default_version``); 404 names the versions."""
-    version = _version(Fields(parse_json_object(request.body, "set default version", DEFAULT_EXAMPLE),
-                              DEFAULT_FIELDS))
+    version = parse_default_version(request.body)
     endpoint = _endpoint(services, request)
     return _answer(services, endpoint_store(services).set_default(endpoint.name, version), request)
 

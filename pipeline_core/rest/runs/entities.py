@@ -1,45 +1,15 @@
-"""JSON shapes the API answers with, in AML v1's PascalCase (``Id``, ``Status.StatusCode``, ...).
+"""JSON shapes of runs and steps, in AML v1's PascalCase (``Id``, ``Status.StatusCode``, ...).
 
-Kept apart from the operations so the OpenAPI schemas (``schemas.py``) and the
-real answers can be compared field by field in one place.
+Kept apart from the handlers so the OpenAPI schemas (``schemas.py`` next to
+this module) and the real answers can be compared field by field.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
+from pipeline_core.rest.links import run_url, step_log_url
 from pipeline_core.runcontext.values import json_safe
-from pipeline_core.storage.endpoint_store import EndpointRecord, EndpointVersion
-from pipeline_core.storage.pipeline_store import PipelineRecord
-
-
-def _seg(value: str) -> str:
-    return quote(value, safe="")
-
-
-def run_url(base: str, run_id: str) -> str:
-    return f"{base}/api/runs/{_seg(run_id)}"
-
-
-def pipeline_url(base: str, pipeline_id: str) -> str:
-    return f"{base}/api/pipelines/{_seg(pipeline_id)}"
-
-
-def pipeline_submit_url(base: str, pipeline_id: str) -> str:
-    return f"{pipeline_url(base, pipeline_id)}/runs"
-
-
-def endpoint_url(base: str, endpoint_id: str) -> str:
-    return f"{base}/api/pipelineendpoints/{_seg(endpoint_id)}"
-
-
-def endpoint_submit_url(base: str, endpoint_id: str) -> str:
-    return f"{endpoint_url(base, endpoint_id)}/runs"
-
-
-def step_log_url(base: str, run_id: str, step: str) -> str:
-    return f"{run_url(base, run_id)}/steps/{_seg(step)}/logs"
 
 
 def _none_if_empty(value: Any) -> Any:
@@ -139,38 +109,3 @@ def progress_entity(progress: Any) -> dict[str, Any] | None:
         return None
     return {name: (int(progress[key]) if progress.get(key) is not None else None)
             for key, name in PROGRESS_NAMES.items()}
-
-
-def pipeline_entity(record: PipelineRecord, base: str) -> dict[str, Any]:
-    url = pipeline_submit_url(base, record.id)
-    return {
-        "Id": record.id,
-        "Name": record.name,
-        "Description": record.description,
-        "Version": record.version or None,
-        "Status": record.status,
-        "GraphId": record.graph_id,
-        "ContinueOnStepFailure": record.continue_on_step_failure,
-        "TotalRunSteps": record.total_run_steps,
-        "Parameters": {name: {"Type": p.get("type"), "DefaultValue": p.get("default")}
-                       for name, p in sorted(record.parameters.items())},
-        "CreatedTime": record.created_time or None,
-        "UpdatedTime": record.updated_time or None,
-        "Endpoint": url,
-        "Url": url,
-    }
-
-
-def endpoint_entity(record: EndpointRecord, versions: list[EndpointVersion], base: str) -> dict[str, Any]:
-    return {
-        "Id": record.id,
-        "Name": record.name,
-        "Description": record.description,
-        "Status": record.status,
-        "DefaultVersion": record.default_version,
-        "Versions": [{"Version": v.version, "PipelineId": v.pipeline_id, "CreatedTime": v.created_time or None}
-                     for v in versions],
-        "Endpoint": endpoint_submit_url(base, record.id),
-        "CreatedTime": record.created_time or None,
-        "UpdatedTime": record.updated_time or None,
-    }

@@ -24,9 +24,10 @@ from pipeline_core.execution.logs import (
 from pipeline_core.rest.body import query_bool, query_int
 from pipeline_core.rest.errors import ServiceError, bad_request
 from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.links import run_url
 from pipeline_core.rest.request import ServiceRequest, ServiceResponse
 from pipeline_core.rest.runs.body import fingerprint, parse_submit_body
-from pipeline_core.rest.runs.entities import run_entity, run_url, step_entity
+from pipeline_core.rest.runs.entities import run_entity, step_entity
 from pipeline_core.storage.metric_store import MetricStore
 from pipeline_core.storage.pipeline_store import PipelineRecord
 from pipeline_core.storage.run_store import CANCELED, FAILED, FINISHED

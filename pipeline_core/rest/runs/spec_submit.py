@@ -14,7 +14,7 @@ from pipeline_core.application.submission import submit_spec
 from pipeline_core.engine.services import Services
 from pipeline_core.rest.body import Fields, parse_json_object
 from pipeline_core.rest.errors import bad_request
-from pipeline_core.rest.pipelines.handlers import checked_spec, spec_document
+from pipeline_core.rest.pipelines.body import checked_spec, spec_document
 from pipeline_core.rest.request import ServiceRequest, ServiceResponse
 from pipeline_core.rest.runs.body import IGNORED_SUBMIT_FIELDS, SUBMIT_FIELDS, submit_options
 from pipeline_core.rest.runs.handlers import request_idempotency, submitted

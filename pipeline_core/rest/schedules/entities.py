@@ -8,18 +8,14 @@ them over HTTP), so local and remote schedules cannot differ.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
+from pipeline_core.rest.links import schedule_url
 from pipeline_core.storage.schedule_decision_store import Decision
 from pipeline_core.storage.schedule_store import ScheduleRecord
 
 _RECURRENCE_KEYS = {"frequency": "Frequency", "interval": "Interval", "start_time": "StartTime",
                     "time_zone": "TimeZone", "hours": "Hours", "minutes": "Minutes", "week_days": "WeekDays",
                     "time_of_day": "TimeOfDay"}
-
-
-def schedule_url(base: str, schedule_id: str) -> str:
-    return f"{base}/api/schedules/{quote(schedule_id, safe='')}"
 
 
 def recurrence_entity(recurrence: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -18,10 +18,11 @@ from pipeline_core.errors import NotFoundError
 from pipeline_core.rest.body import query_bool, query_int
 from pipeline_core.rest.errors import ServiceError
 from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.links import schedule_url
 from pipeline_core.rest.request import ServiceRequest, ServiceResponse
 from pipeline_core.rest.runs.entities import run_entity
 from pipeline_core.rest.schedules.body import invalid, parse_create, parse_update
-from pipeline_core.rest.schedules.entities import decision_entity, schedule_entity, schedule_url
+from pipeline_core.rest.schedules.entities import decision_entity, schedule_entity
 from pipeline_core.schedules import manage
 from pipeline_core.schedules.firing import Starter, local_starter
 from pipeline_core.schedules.recurrence import ScheduleRecurrence

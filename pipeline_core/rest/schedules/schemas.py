@@ -33,7 +33,7 @@ _DEFINITION: dict[str, Any] = {
     "WaitTimeout": {"type": "integer", "nullable": True, "description": "Accepted and ignored"},
 }
 
-SCHEDULE_SCHEMAS: dict[str, dict[str, Any]] = {
+SCHEMAS: dict[str, dict[str, Any]] = {
     "ScheduleRecurrence": {
         "type": "object", "required": ["Frequency", "Interval"], "additionalProperties": False,
         "properties": {

@@ -14,7 +14,7 @@ _NULLABLE_INT = {"type": "integer", "nullable": True}
 _PROGRESS = {"type": "object", "nullable": True, "additionalProperties": _NULLABLE_INT,
              "description": "A ParallelRunStep's counts (as StepRun.Progress); null for other steps"}
 
-VIEW_SCHEMAS: dict[str, dict[str, Any]] = {
+SCHEMAS: dict[str, dict[str, Any]] = {
     "RunViewStep": {
         "type": "object",
         "properties": {
