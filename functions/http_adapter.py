@@ -11,7 +11,7 @@ answers 503 ``StorageUnavailable`` with ``Retry-After`` in seconds, not after
 minutes; a 202 is only sent once the run row is written and its orchestration
 was accepted, so a run a client was told about is never lost; anything else
 that fails answers a 500 without the exception's text (that goes to the log).
-Links in answers are built from the public base URL (``service.public_url``),
+Links in answers are built from the public base URL (``rest.public_url``),
 never from the request's ``Host`` header.
 """
 

@@ -1,6 +1,6 @@
 """Where ``Schedule`` reads and writes: the tables (local workspace) or the REST API (remote workspace).
 
-Both answer with the REST API's JSON shapes (``service.schedule_entities``), so
+Both answer with the REST API's JSON shapes (``rest.schedules.entities``), so
 ``Schedule`` is built the same way on both sides and cannot behave differently.
 """
 

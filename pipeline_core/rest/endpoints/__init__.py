@@ -1,1 +1,1 @@
-"""The REST resource: endpoints."""
+"""Pipeline endpoints over REST: create, list, get, versions, default version, enable, disable."""

@@ -1,1 +1,1 @@
-"""The REST resource: pipelines."""
+"""Published pipelines over REST: publish a spec, list, get, enable, disable (``routes.py`` lists them)."""

@@ -1,1 +1,1 @@
-"""The REST resource: schedules."""
+"""Schedules over REST: create, list, get, update, enable, disable, their runs, next fire times, history."""

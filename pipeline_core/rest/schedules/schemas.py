@@ -1,4 +1,4 @@
-"""OpenAPI schemas of the schedule bodies (``schedule_body.py``) and answers (``schedule_entities.py``)."""
+"""OpenAPI schemas of the schedule bodies (``body.py``) and answers (``entities.py``)."""
 
 from __future__ import annotations
 

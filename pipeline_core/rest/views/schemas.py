@@ -1,4 +1,4 @@
-"""OpenAPI schemas of the run view's answers (``run_view.py``, ``view_ops.py``, ``output_files.py``)."""
+"""OpenAPI schemas of the run view's answers (``run_view.py``, ``handlers.py``, ``output_files.py``)."""
 
 from __future__ import annotations
 
