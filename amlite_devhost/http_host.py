@@ -17,7 +17,7 @@ or a header (400) - never aiohttp's plain text.
 The URL a function sees (``req.url``) starts with the base URL the host
 decides (``base_url_for``), not with the request's ``Host`` header, so an
 app that builds links from it cannot be made to point elsewhere; see
-``pipeline_core.service.public_url``.
+``pipeline_core.rest.public_url``.
 """
 
 from __future__ import annotations

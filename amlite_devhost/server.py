@@ -48,7 +48,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pipeline_core.service.public_url import PublicUrlError, configured_base_url, forwarded_base_url
+from pipeline_core.rest.public_url import PublicUrlError, configured_base_url, forwarded_base_url
 
 from .app_loader import BLOB_TRIGGER, LoadedApp, describe, load_app, load_local_settings
 from .blob_triggers import BlobTriggerRunner
@@ -451,7 +451,7 @@ def check_exposure(host: str, environ: Any = None) -> tuple[int | None, list[str
     a non-loopback address (exit 2) and loudly warned about on loopback.
     """
     from pipeline_core.auth import AuthConfigError, AuthSettings
-    from pipeline_core.service.public_url import PublicUrlError, trusted_proxies
+    from pipeline_core.rest.public_url import PublicUrlError, trusted_proxies
 
     try:
         settings = AuthSettings.from_env(environ)

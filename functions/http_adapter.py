@@ -11,7 +11,7 @@ answers 503 ``StorageUnavailable`` with ``Retry-After`` in seconds, not after
 minutes; a 202 is only sent once the run row is written and its orchestration
 was accepted, so a run a client was told about is never lost; anything else
 that fails answers a 500 without the exception's text (that goes to the log).
-Links in answers are built from the public base URL (``service.public_url``),
+Links in answers are built from the public base URL (``rest.public_url``),
 never from the request's ``Host`` header.
 """
 
@@ -29,10 +29,10 @@ import azure.functions as func
 from pipeline_core.auth import AuthError, authenticate
 from pipeline_core.engine.launch import mark_queued
 from pipeline_core.engine.services import services_for, storage_from_environment
-from pipeline_core.service.errors import RETRY_AFTER_SECONDS, ServiceError, from_exception, is_storage_outage
-from pipeline_core.service.public_url import PublicUrlError, request_base_url
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
-from pipeline_core.service.routes import Route, handle
+from pipeline_core.rest.errors import RETRY_AFTER_SECONDS, ServiceError, from_exception, is_storage_outage
+from pipeline_core.rest.public_url import PublicUrlError, request_base_url
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.routing import Route, handle
 from pipeline_core.storage.account import request_budget
 from pipeline_core.storage.run_store import FAILED, RUN_ROW, InvalidTransition, utcnow
 

@@ -1,6 +1,6 @@
 """The REST API: one HTTP function per route of pipeline_core's route table, nothing more.
 
-Native routes and AML v1 aliases both come from ``pipeline_core.service.routes``,
+Native routes and AML v1 aliases both come from ``pipeline_core.rest.routes``,
 so this file, the OpenAPI document and the handlers cannot drift apart.
 """
 
@@ -10,7 +10,8 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from functions.http_adapter import serve
-from pipeline_core.service.routes import ROUTES, Route
+from pipeline_core.rest.routes import ROUTES
+from pipeline_core.rest.routing import Route
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
 

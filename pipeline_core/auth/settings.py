@@ -51,7 +51,7 @@ amlite settings
     The URL clients reach the app at (``https://pipelines.contoso.com``, a
     gateway URL with a path). Links in answers start with it; unset, they
     start with ``https://$WEBSITE_HOSTNAME`` on Azure, else the URL the host
-    served (see :mod:`pipeline_core.service.public_url`). Never the request's
+    served (see :mod:`pipeline_core.rest.public_url`). Never the request's
     ``Host`` header.
 ``AMLITE_TRUSTED_PROXIES``
     (dev host) Addresses or networks (``10.0.0.5, 10.1.0.0/16``) whose

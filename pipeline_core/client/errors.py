@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipeline_core.application.errors import ConflictError
 from pipeline_core.engine.submit import ParameterError
 from pipeline_core.errors import AmliteError, NotFoundError, ValidationError
-from pipeline_core.service.errors import ConflictError
 
 
 class RemoteError(AmliteError):

@@ -47,7 +47,7 @@ def set_published_status(workspace: Workspace, pipeline_id: str, enable: bool) -
 def endpoint_from_entity(workspace: Workspace, entity: Entity) -> PipelineEndpoint:
     from pipeline_core.pipeline.core.pipeline_endpoint import PipelineEndpoint, PipelineIdVersion
     from pipeline_core.pipeline.core.published_pipeline import api_base
-    from pipeline_core.service.entities import endpoint_submit_url
+    from pipeline_core.rest.links import endpoint_submit_url
 
     versions = [PipelineIdVersion(str(v["PipelineId"]), str(v["Version"]), workspace)
                 for v in entity.get("Versions") or []]
@@ -63,7 +63,7 @@ def create_endpoint(workspace: Workspace, name: Any, description: Any, pipeline_
     first, so a bad one fails before any request with the message a local
     workspace gives (the server checks them again).
     """
-    from pipeline_core.service.publishing import check_name, check_text
+    from pipeline_core.application.publishing import check_name, check_text
 
     name = check_name(name, "pipeline endpoint name")
     text = check_text(description, "description")

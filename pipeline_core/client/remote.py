@@ -101,7 +101,7 @@ def submit_to(experiment: Experiment, submit_url: str, tags: dict[str, str] | No
 
 def published_from_entity(workspace: Workspace, entity: Entity) -> PublishedPipeline:
     from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline, api_base
-    from pipeline_core.service.entities import pipeline_submit_url
+    from pipeline_core.rest.links import pipeline_submit_url
 
     return PublishedPipeline(
         name=entity["Name"], graph_id=entity["GraphId"], description=entity.get("Description") or "",

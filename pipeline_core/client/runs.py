@@ -16,7 +16,7 @@ from pipeline_core.client.api import AmliteClient, Entity
 from pipeline_core.client.errors import RemoteConflictError
 from pipeline_core.errors import NotFoundError
 from pipeline_core.execution.logs import STD_LOG
-from pipeline_core.service.entities import PROGRESS_NAMES
+from pipeline_core.rest.runs.entities import PROGRESS_NAMES
 from pipeline_core.storage.run_store import RUN_ROW, STEP_PREFIX, RunState
 
 #: A follower's polling interval against the API: one request per poll (plus one per running step's log).

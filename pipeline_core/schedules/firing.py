@@ -75,8 +75,12 @@ def local_starter(services: Services) -> Starter:
 
 def published_for(services: Services, schedule: ScheduleRecord) -> PipelineRecord:
     """The pipeline a fire submits now: the schedule's, or its endpoint's current default version."""
-    from pipeline_core.service.publishing import endpoint_pipeline, require_active, require_active_endpoint
-    from pipeline_core.service.stores import endpoint_store, pipeline_store
+    from pipeline_core.application.publishing import (
+        endpoint_pipeline,
+        require_active,
+        require_active_endpoint,
+    )
+    from pipeline_core.application.stores import endpoint_store, pipeline_store
 
     if schedule.pipeline_endpoint_id:
         endpoint = require_active_endpoint(endpoint_store(services).get(schedule.pipeline_endpoint_id))
@@ -87,8 +91,8 @@ def published_for(services: Services, schedule: ScheduleRecord) -> PipelineRecor
 def _create(services: Services, schedule: ScheduleRecord, run_id: str, datapath: dict[str, str] | None,
             note: str) -> bool:
     """Create the run rows; False when an earlier attempt of this fire already did."""
+    from pipeline_core.application.submission import SubmitOptions, check_submit
     from pipeline_core.engine.submit import create_run
-    from pipeline_core.service.submission import SubmitOptions, check_submit
 
     record = published_for(services, schedule)
     spec = services.load_spec(record.graph_id)

@@ -179,9 +179,13 @@ def _check_common(d: ScheduleDefinition) -> None:
 
 def check_targets(services: Services, d: ScheduleDefinition) -> PipelineRecord:
     """The pipeline (or the endpoint's default version) that fires, with parameters and datastore checked."""
+    from pipeline_core.application.publishing import (
+        endpoint_pipeline,
+        require_active,
+        require_active_endpoint,
+    )
+    from pipeline_core.application.stores import endpoint_store, pipeline_store
     from pipeline_core.engine.submit import ParameterError, coerce_parameters
-    from pipeline_core.service.publishing import endpoint_pipeline, require_active, require_active_endpoint
-    from pipeline_core.service.stores import endpoint_store, pipeline_store
 
     if d.pipeline_endpoint_id:
         endpoint = require_active_endpoint(endpoint_store(services).get(d.pipeline_endpoint_id))

@@ -19,10 +19,10 @@ from urllib.parse import quote, urlencode
 
 from pipeline_core.auth import ROLE_READ, ROLE_SUBMIT, Principal
 from pipeline_core.engine.services import Services
-from pipeline_core.service.errors import ServiceError, from_exception
-from pipeline_core.service.keys import route_key
-from pipeline_core.service.output_files import output_place, read_file, safe_relative_path
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.errors import ServiceError, from_exception
+from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.views.output_files import output_place, read_file, safe_relative_path
 from pipeline_core.webview.html import STATIC_FILES, Viewer, error_page, static_text
 from pipeline_core.webview.pages_pipelines import endpoint_page, pipeline_page, pipelines_page
 from pipeline_core.webview.pages_runs import html_response, run_page, runs_page

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipeline_core.application.stores import endpoint_store, pipeline_store
 from pipeline_core.engine.services import Services
-from pipeline_core.service.entities import endpoint_entity, pipeline_entity
-from pipeline_core.service.keys import route_key
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
-from pipeline_core.service.schedule_entities import schedule_entity
-from pipeline_core.service.stores import endpoint_store, pipeline_store
+from pipeline_core.rest.endpoints.entities import endpoint_entity
+from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.pipelines.entities import pipeline_entity
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.schedules.entities import schedule_entity
 from pipeline_core.storage.pipeline_store import PipelineRecord
 from pipeline_core.webview.html import (
     UI_PREFIX,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline_core.application.stores import pipeline_store
 from pipeline_core.engine.services import Services
-from pipeline_core.service.body import query_int
-from pipeline_core.service.keys import route_key
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
-from pipeline_core.service.run_view import format_duration, parse_time, run_view
-from pipeline_core.service.stores import pipeline_store
-from pipeline_core.service.view_ops import load_spec_or_none
+from pipeline_core.rest.body import query_int
+from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.views.handlers import load_spec_or_none
+from pipeline_core.rest.views.run_view import format_duration, parse_time, run_view
 from pipeline_core.storage.run_store import ALLOWED, CANCEL_REQUESTED, TERMINAL
 from pipeline_core.webview.graph_svg import render_graph, step_meta
 from pipeline_core.webview.html import (

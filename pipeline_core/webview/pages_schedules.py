@@ -14,11 +14,11 @@ from pipeline_core.cli_schedules import trigger_text
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import NotFoundError
 from pipeline_core.pipeline.core.schedule import Schedule
+from pipeline_core.rest.keys import route_key
+from pipeline_core.rest.request import ServiceRequest, ServiceResponse
+from pipeline_core.rest.schedules.entities import decision_entity, schedule_entity
+from pipeline_core.rest.schedules.handlers import fire_time_entries
 from pipeline_core.schedules import manage
-from pipeline_core.service.keys import route_key
-from pipeline_core.service.request import ServiceRequest, ServiceResponse
-from pipeline_core.service.schedule_entities import decision_entity, schedule_entity
-from pipeline_core.service.schedule_ops import fire_time_entries
 from pipeline_core.webview.html import (
     UI_PREFIX,
     Viewer,

@@ -22,7 +22,7 @@ from html import escape
 from typing import Any
 
 from pipeline_core.errors import NotFoundError
-from pipeline_core.service.run_view import run_view
+from pipeline_core.rest.views.run_view import run_view
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.run_store import TERMINAL
 from pipeline_core.webview.graph_svg import render_graph

@@ -31,7 +31,7 @@ from pipeline_core import Experiment, Pipeline, PipelineData, PipelineParameter,
 from pipeline_core.engine.services import Services, services_for
 from pipeline_core.engine.submit import upload_spec_and_snapshots
 from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER
-from pipeline_core.service import ServiceRequest, handle, route_for
+from pipeline_core.rest.api import ServiceRequest, handle, route_for
 
 pytestmark = pytest.mark.integration
 

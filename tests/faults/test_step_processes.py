@@ -39,7 +39,7 @@ from pipeline_core.execution.logs import LOGS_CONTAINER, StepLog
 from pipeline_core.execution.process import run_process
 from pipeline_core.execution.step_outputs import ATTEMPT_KEY
 from pipeline_core.pipeline.core.run import PipelineRun
-from pipeline_core.service.entities import step_entity
+from pipeline_core.rest.runs.entities import step_entity
 from pipeline_core.storage.azurite import AzuritePorts, ensure_azurite
 from pipeline_core.storage.run_store import RunStore
 

@@ -28,7 +28,7 @@ from amlite_devhost.server import DevHost
 from pipeline_core import Pipeline, PythonScriptStep, Workspace
 from pipeline_core.client.errors import RemoteError
 from pipeline_core.client.http import RestClient
-from pipeline_core.service.routes import ROUTES
+from pipeline_core.rest.routes import ROUTES
 from pipeline_core.storage.azurite import Azurite, AzuritePorts, ensure_azurite
 
 pytestmark = pytest.mark.timeout(180)

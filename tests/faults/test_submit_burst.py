@@ -29,11 +29,11 @@ import requests
 from host_process import HostProcess, host_env, publish_chain, run_status, submit, until
 
 from pipeline_core import Workspace
+from pipeline_core.application.stores import idempotency_store
 from pipeline_core.engine.activities import request_cancel
 from pipeline_core.engine.services import services_for
-from pipeline_core.service.request import ServiceRequest
-from pipeline_core.service.routes import handle, route_for
-from pipeline_core.service.stores import idempotency_store
+from pipeline_core.rest.api import handle, route_for
+from pipeline_core.rest.request import ServiceRequest
 from pipeline_core.storage.run_store import RUN_ROW
 
 pytestmark = pytest.mark.timeout(120)

@@ -27,7 +27,7 @@ from amlite_devhost.server import DevHost, check_exposure
 from pipeline_core import Pipeline, PublishedPipeline, PythonScriptStep, Workspace
 from pipeline_core.client.api import AmliteClient
 from pipeline_core.client.runs import RestRunSource
-from pipeline_core.service.run_ops import LOG_PAGE_BYTES
+from pipeline_core.rest.runs.handlers import LOG_PAGE_BYTES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_APP = REPO_ROOT / "tests" / "devhost" / "sample_app"
@@ -304,7 +304,7 @@ def test_system_key_from_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_public_base_url_precedence() -> None:
-    from pipeline_core.service.public_url import PublicUrlError, configured_base_url, request_base_url
+    from pipeline_core.rest.public_url import PublicUrlError, configured_base_url, request_base_url
 
     azure = {"WEBSITE_HOSTNAME": "amlite-app.azurewebsites.net"}
     assert configured_base_url(azure) == "https://amlite-app.azurewebsites.net"

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from pipeline_core import PipelineEndpoint, Workspace
-from pipeline_core.service import ROUTES
-from pipeline_core.service.pipeline_ops import PUBLISH_FIELDS
-from pipeline_core.service.submit_body import SUBMIT_FIELDS
+from pipeline_core.rest.api import ROUTES
+from pipeline_core.rest.pipelines.body import PUBLISH_FIELDS
+from pipeline_core.rest.runs.body import SUBMIT_FIELDS
 
 pytestmark = pytest.mark.integration
 

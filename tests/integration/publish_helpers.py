@@ -18,7 +18,7 @@ from pipeline_core import (
     Workspace,
 )
 from pipeline_core.engine.services import Services
-from pipeline_core.service import ServiceRequest, ServiceResponse, handle, route_for
+from pipeline_core.rest.api import ServiceRequest, ServiceResponse, handle, route_for
 from pipeline_core.storage.run_store import TERMINAL
 
 ECHO = """

@@ -10,9 +10,9 @@ import pytest
 from publish_helpers import echo_pipeline, upload_text, wait_terminal
 
 from pipeline_core import Experiment, Pipeline, PipelineEndpoint, PublishedPipeline, Workspace
+from pipeline_core.application.errors import ConflictError
 from pipeline_core.engine.services import services_for
 from pipeline_core.errors import AmliteError, NotFoundError
-from pipeline_core.service.errors import ConflictError
 from pipeline_core.storage.endpoint_store import NameTakenError
 
 pytestmark = pytest.mark.integration
@@ -57,8 +57,8 @@ def test_publish_get_list_disable_enable(workspace: Workspace, pipeline: Pipelin
 def test_endpoint_url_follows_workspace_endpoint(azurite: str, pipeline: Pipeline) -> None:
     """A published pipeline seen through a remote workspace is POSTed at that workspace's app (no call made here:
     the record is read from storage; tests/http/test_remote_management.py covers the REST read)."""
+    from pipeline_core.application.stores import pipeline_store
     from pipeline_core.engine.services import services_for
-    from pipeline_core.service.stores import pipeline_store
 
     remote = Workspace(storage=azurite, endpoint="https://myapp.azurewebsites.net/")
     published = pipeline.publish(name=_name())
@@ -79,7 +79,7 @@ def test_publish_refuses_bad_input(workspace: Workspace, pipeline: Pipeline) -> 
 def test_disable_refused_while_schedule_is_active(workspace: Workspace, pipeline: Pipeline,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     published = pipeline.publish(name=_name())
-    monkeypatch.setattr("pipeline_core.service.publishing.active_schedules_for",
+    monkeypatch.setattr("pipeline_core.application.publishing.active_schedules_for",
                         lambda services, pipeline_id: ["nightly-retrain"])
     with pytest.raises(ConflictError, match="nightly-retrain"):
         published.disable()

@@ -21,14 +21,14 @@ from pipeline_core import (
     TimeZone,
     Workspace,
 )
+from pipeline_core.application.errors import ConflictError
 from pipeline_core.engine.services import Services, services_for
 from pipeline_core.errors import NotFoundError
 from pipeline_core.pipeline.core import schedule as schedule_module
+from pipeline_core.rest.api import ServiceRequest, handle, route_for
 from pipeline_core.schedules.claims import FireContext, claim, finish
 from pipeline_core.schedules.firing import fire_run_id, local_starter, time_fire_key
 from pipeline_core.schedules.tick import run_tick
-from pipeline_core.service import ServiceRequest, handle, route_for
-from pipeline_core.service.errors import ConflictError
 from pipeline_core.storage.schedule_store import ScheduleStore, parse_time
 
 pytestmark = pytest.mark.integration

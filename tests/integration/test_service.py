@@ -14,7 +14,7 @@ from publish_helpers import call, echo_pipeline, error_of, upload_text, wait_ter
 from pipeline_core import Pipeline, PipelineEndpoint, PublishedPipeline, Workspace
 from pipeline_core.engine.services import Services, services_for
 from pipeline_core.engine.submit import upload_spec_and_snapshots
-from pipeline_core.service import (
+from pipeline_core.rest.api import (
     ROUTES,
     ServiceRequest,
     dispatch,
@@ -101,7 +101,7 @@ def test_publish_get_list_disable_enable(services: Services, pipeline: Pipeline)
 
 def test_disable_with_active_schedule_is_409(services: Services, published: PublishedPipeline,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pipeline_core.service.publishing.active_schedules_for", lambda s, p: ["sched-9"])
+    monkeypatch.setattr("pipeline_core.application.publishing.active_schedules_for", lambda s, p: ["sched-9"])
     answer = call(services, "disablePipeline", {"pipeline_id": published.id})
     assert answer.status == 409 and "sched-9" in error_of(answer)["message"]
 

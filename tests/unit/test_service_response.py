@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline_core.service.request import ServiceResponse
+from pipeline_core.rest.request import ServiceResponse
 from pipeline_core.webview.pages_runs import html_response
 
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pipeline_core.service.errors import ServiceError
-from pipeline_core.service.output_files import safe_relative_path
+from pipeline_core.rest.errors import ServiceError
+from pipeline_core.rest.views.output_files import safe_relative_path
 from pipeline_core.webview.layout import WRAP, layout_graph
 
 

@@ -117,9 +117,9 @@ class Pipeline:
 
         ``continue_on_step_failure=None`` keeps the pipeline's own setting; a submit may still override it.
         """
+        from pipeline_core.application.publishing import publish_spec
         from pipeline_core.engine.services import services_for
         from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
-        from pipeline_core.service.publishing import publish_spec
 
         if not name:
             raise AmliteError("Pipeline.publish needs name=, the name the published pipeline is listed under")

@@ -65,8 +65,8 @@ class PipelineEndpoint(PublishedIdentity):
 
     @classmethod
     def _from_record(cls, workspace: Workspace, record: EndpointRecord) -> PipelineEndpoint:
-        from pipeline_core.service.entities import endpoint_submit_url
-        from pipeline_core.service.stores import endpoint_store
+        from pipeline_core.application.stores import endpoint_store
+        from pipeline_core.rest.links import endpoint_submit_url
 
         versions = endpoint_store(_services(workspace)).versions(record.name)
         return cls(workspace, record.id, record.name, record.description, record.status, record.default_version,
@@ -74,7 +74,7 @@ class PipelineEndpoint(PublishedIdentity):
                    [PipelineIdVersion(v.pipeline_id, v.version, workspace) for v in versions])
 
     def _record(self) -> EndpointRecord:
-        from pipeline_core.service.stores import endpoint_store
+        from pipeline_core.application.stores import endpoint_store
 
         return endpoint_store(_services(self._workspace)).get(self._id)
 
@@ -127,7 +127,7 @@ class PipelineEndpoint(PublishedIdentity):
             from pipeline_core.client.management import create_endpoint
 
             return create_endpoint(workspace, name, description, published.id)
-        from pipeline_core.service.publishing import publish_endpoint
+        from pipeline_core.application.publishing import publish_endpoint
 
         record = publish_endpoint(_services(workspace), name, description, published.id)
         return PipelineEndpoint._from_record(workspace, record)
@@ -140,7 +140,7 @@ class PipelineEndpoint(PublishedIdentity):
             from pipeline_core.client.management import get_endpoint
 
             return get_endpoint(workspace, id=id, name=name)
-        from pipeline_core.service.stores import endpoint_store
+        from pipeline_core.application.stores import endpoint_store
 
         store = endpoint_store(_services(workspace))
         if id:
@@ -157,7 +157,7 @@ class PipelineEndpoint(PublishedIdentity):
             from pipeline_core.client.management import list_endpoints
 
             return list_endpoints(workspace, active_only)
-        from pipeline_core.service.stores import endpoint_store
+        from pipeline_core.application.stores import endpoint_store
 
         records = endpoint_store(_services(workspace)).list(active_only=active_only)
         return [PipelineEndpoint._from_record(workspace, r) for r in records]
@@ -172,7 +172,7 @@ class PipelineEndpoint(PublishedIdentity):
         self._add(pipeline, make_default=True)
 
     def _add(self, pipeline: PublishedPipeline, make_default: bool) -> None:
-        from pipeline_core.service.publishing import add_endpoint_version
+        from pipeline_core.application.publishing import add_endpoint_version
 
         if not isinstance(pipeline, PublishedPipeline):
             raise AmliteError(f"PipelineEndpoint.add expects a PublishedPipeline, got {type(pipeline).__name__}; "
@@ -200,7 +200,7 @@ class PipelineEndpoint(PublishedIdentity):
 
             self._take(set_default_version(self._workspace, self._id, str(version)))
             return
-        from pipeline_core.service.stores import endpoint_store
+        from pipeline_core.application.stores import endpoint_store
 
         record = endpoint_store(_services(self._workspace)).set_default(self._name, str(version))
         self._refresh(record)
@@ -219,7 +219,7 @@ class PipelineEndpoint(PublishedIdentity):
             from pipeline_core.client.management import endpoint_pipeline as remote_pipeline
 
             return remote_pipeline(self._workspace, self._id, None if version is None else str(version))
-        from pipeline_core.service.publishing import endpoint_pipeline
+        from pipeline_core.application.publishing import endpoint_pipeline
 
         record = endpoint_pipeline(_services(self._workspace), self._record(), version)
         return PublishedPipeline._from_record(self._workspace, record)
@@ -248,7 +248,7 @@ class PipelineEndpoint(PublishedIdentity):
 
             self._take(remote_status(self._workspace, self._id, enable))
             return
-        from pipeline_core.service.publishing import set_endpoint_status
+        from pipeline_core.application.publishing import set_endpoint_status
 
         self._refresh(set_endpoint_status(_services(self._workspace), self._record(), enable))
 
@@ -263,7 +263,7 @@ class PipelineEndpoint(PublishedIdentity):
 
     def _submit_to_experiment(self, experiment: Experiment, tags: dict[str, str] | None = None,
                               pipeline_version: str | None = None, **kwargs: Any) -> PipelineRun:
-        from pipeline_core.service.publishing import endpoint_pipeline, require_active_endpoint
+        from pipeline_core.application.publishing import endpoint_pipeline, require_active_endpoint
 
         if experiment.workspace.endpoint is not None:  # POST to .endpoint; the server picks the version
             from pipeline_core.client.remote import submit_to

@@ -36,7 +36,7 @@ def api_base(workspace: Workspace) -> str:
     Without a trailing ``/api``: config.json may name the app either way (the REST
     client accepts both), and the route paths added to this carry ``/api`` themselves.
     """
-    from pipeline_core.service.request import normalize_base_url
+    from pipeline_core.rest.request import normalize_base_url
 
     return normalize_base_url(getattr(workspace, "endpoint", None) or LOCAL_ENDPOINT)
 
@@ -66,7 +66,7 @@ class PublishedPipeline(PublishedIdentity):
 
     @classmethod
     def _from_record(cls, workspace: Workspace, record: PipelineRecord) -> PublishedPipeline:
-        from pipeline_core.service.entities import pipeline_submit_url
+        from pipeline_core.rest.links import pipeline_submit_url
 
         return cls(name=record.name, graph_id=record.graph_id, description=record.description,
                    version=record.version, published_pipeline_id=record.id, status=record.status,
@@ -109,7 +109,7 @@ class PublishedPipeline(PublishedIdentity):
             from pipeline_core.client.management import get_published
 
             return get_published(workspace, id)
-        from pipeline_core.service.stores import pipeline_store
+        from pipeline_core.application.stores import pipeline_store
 
         return PublishedPipeline._from_record(workspace, pipeline_store(_services(workspace)).get(id))
 
@@ -120,7 +120,7 @@ class PublishedPipeline(PublishedIdentity):
             from pipeline_core.client.management import list_published
 
             return list_published(workspace, active_only)
-        from pipeline_core.service.stores import pipeline_store
+        from pipeline_core.application.stores import pipeline_store
 
         records = pipeline_store(_services(workspace)).list(active_only=active_only)
         return [PublishedPipeline._from_record(workspace, r) for r in records]
@@ -148,7 +148,7 @@ class PublishedPipeline(PublishedIdentity):
 
             self._status = set_published_status(self._workspace, self._id, enable)
             return
-        from pipeline_core.service.publishing import set_pipeline_status
+        from pipeline_core.application.publishing import set_pipeline_status
 
         self._status = set_pipeline_status(_services(self._workspace), self._id, enable).status
 
@@ -165,9 +165,9 @@ class PublishedPipeline(PublishedIdentity):
     def _submit_to_experiment(self, experiment: Experiment, tags: dict[str, str] | None = None,
                               _endpoint_id: str | None = None, **kwargs: Any) -> PipelineRun:
         """What ``Experiment.submit(published_pipeline, ...)`` does: one run, launched like every other."""
+        from pipeline_core.application.stores import pipeline_store
+        from pipeline_core.application.submission import SubmitOptions, submit_published
         from pipeline_core.pipeline.core.run import PipelineRun
-        from pipeline_core.service.stores import pipeline_store
-        from pipeline_core.service.submission import SubmitOptions, submit_published
 
         unknown = sorted(set(kwargs) - set(SUBMIT_KEYWORDS))
         if unknown:

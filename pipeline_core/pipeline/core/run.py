@@ -243,8 +243,8 @@ class PipelineRun(RunRecordsMixin):
     def publish_pipeline(self, name: str, description: str, version: str,
                          continue_on_step_failure: bool | None = None, **kwargs: Any) -> PublishedPipeline:
         """Publish the exact graph this run ran (same spec blob and snapshots), as AML v1 does."""
+        from pipeline_core.application.publishing import publish_spec
         from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
-        from pipeline_core.service.publishing import publish_spec
 
         spec = self._services.load_spec(self._source.get_run()["graph_id"])
         if self.experiment.workspace.endpoint is not None:

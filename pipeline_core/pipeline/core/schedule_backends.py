@@ -1,6 +1,6 @@
 """Where ``Schedule`` reads and writes: the tables (local workspace) or the REST API (remote workspace).
 
-Both answer with the REST API's JSON shapes (``service.schedule_entities``), so
+Both answer with the REST API's JSON shapes (``rest.schedules.entities``), so
 ``Schedule`` is built the same way on both sides and cannot behave differently.
 """
 
@@ -10,9 +10,9 @@ import builtins
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from pipeline_core.rest.schedules.body import ATTR_FIELDS
+from pipeline_core.rest.schedules.entities import decision_entity, recurrence_entity, schedule_entity
 from pipeline_core.schedules.validation import ScheduleDefinition, ScheduleValidationError
-from pipeline_core.service.schedule_body import ATTR_FIELDS
-from pipeline_core.service.schedule_entities import decision_entity, recurrence_entity, schedule_entity
 
 if TYPE_CHECKING:
     from pipeline_core.core.workspace import Workspace
@@ -74,8 +74,8 @@ class LocalSchedules:
         return found
 
     def next(self, schedule_id: str, count: int) -> builtins.list[dict[str, str]]:
+        from pipeline_core.rest.schedules.handlers import fire_time_entries
         from pipeline_core.schedules.manage import schedule_store
-        from pipeline_core.service.schedule_ops import fire_time_entries
 
         return list(fire_time_entries(schedule_store(self.services).get(schedule_id), count)["Value"])
 

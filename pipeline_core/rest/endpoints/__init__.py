@@ -1,0 +1,1 @@
+"""Pipeline endpoints over REST: create, list, get, versions, default version, enable, disable."""

@@ -1,0 +1,1 @@
+"""Published pipelines over REST: publish a spec, list, get, enable, disable (``routes.py`` lists them)."""

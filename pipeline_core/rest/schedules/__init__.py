@@ -1,0 +1,1 @@
+"""Schedules over REST: create, list, get, update, enable, disable, their runs, next fire times, history."""
