@@ -1,0 +1,68 @@
+"""A write-only file over a block blob: bytes are staged as blocks as they come, committed on close.
+
+Why: a database export can be larger than the worker's memory or disk; a
+writer (csv, pyarrow's ParquetWriter) writes into this file and at most one
+block is ever held in memory. Nothing is visible at the blob's name until
+``close()`` commits the block list, so a failed export leaves no half file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+from typing import Any
+
+from azure.storage.blob import BlobBlock, BlobClient
+
+#: Bytes per staged block: well under the service's 4000 MiB limit, a few requests per 100 MiB.
+BLOCK_SIZE = 8 * 1024 * 1024
+
+
+class BlockBlobWriter(io.RawIOBase):
+    def __init__(self, blob: BlobClient, block_size: int = BLOCK_SIZE):
+        self._blob = blob
+        self._block_size = block_size
+        self._buffer = bytearray()
+        self._blocks: list[BlobBlock] = []
+        self._position = 0
+        self._prefix = uuid.uuid4().hex[:16]
+        self.committed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._buffer += view
+        self._position += len(view)
+        while len(self._buffer) >= self._block_size:
+            self._stage(bytes(self._buffer[: self._block_size]))
+            del self._buffer[: self._block_size]
+        return len(view)
+
+    def _stage(self, chunk: bytes) -> None:
+        block_id = base64.b64encode(f"{self._prefix}-{len(self._blocks):08d}".encode()).decode()
+        self._blob.stage_block(block_id, chunk, length=len(chunk))
+        self._blocks.append(BlobBlock(block_id=block_id))
+
+    def close(self) -> None:
+        """Stage what is left and commit the blob (an empty blob when nothing was written)."""
+        if self.closed:
+            return
+        try:
+            if self._buffer:
+                self._stage(bytes(self._buffer))
+                self._buffer.clear()
+            self._blob.commit_block_list(self._blocks)
+            self.committed = True
+        finally:
+            super().close()
+
+    def abandon(self) -> None:
+        """Close without committing: the staged blocks are dropped by the service after a week."""
+        self._buffer.clear()
+        super().close()
