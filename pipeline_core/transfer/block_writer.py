@@ -1,9 +1,9 @@
-"""A write-only file over a block blob: bytes are staged as blocks as they come, committed on close.
+"""A write-only file over a block blob: bytes are staged as blocks as they come, committed by ``commit()``.
 
 Why: a database export can be larger than the worker's memory or disk; a
 writer (csv, pyarrow's ParquetWriter) writes into this file and at most one
 block is ever held in memory. Nothing is visible at the blob's name until
-``close()`` commits the block list, so a failed export leaves no half file.
+``commit()`` commits the block list, so a failed export leaves no half file.
 """
 
 from __future__ import annotations
@@ -49,20 +49,19 @@ class BlockBlobWriter(io.RawIOBase):
         self._blob.stage_block(block_id, chunk, length=len(chunk))
         self._blocks.append(BlobBlock(block_id=block_id))
 
-    def close(self) -> None:
+    def commit(self) -> None:
         """Stage what is left and commit the blob (an empty blob when nothing was written)."""
         if self.closed:
-            return
-        try:
-            if self._buffer:
-                self._stage(bytes(self._buffer))
-                self._buffer.clear()
-            self._blob.commit_block_list(self._blocks)
-            self.committed = True
-        finally:
-            super().close()
+            raise ValueError("commit() after close(): the blob was abandoned")
+        if self._buffer:
+            self._stage(bytes(self._buffer))
+            self._buffer.clear()
+        self._blob.commit_block_list(self._blocks)
+        self.committed = True
+        super().close()
 
-    def abandon(self) -> None:
-        """Close without committing: the staged blocks are dropped by the service after a week."""
+    def close(self) -> None:
+        """Close without committing (also what garbage collection does to an unfinished writer): nothing
+        appears at the blob's name, and the service drops the staged blocks after a week."""
         self._buffer.clear()
         super().close()

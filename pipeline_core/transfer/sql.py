@@ -20,7 +20,7 @@ import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from azure.storage.blob import ContainerClient
 
@@ -133,15 +133,15 @@ def export_to_blob(reference: SqlDataReference, datastore: DatabaseDatastore, de
                 result.rows += count
                 if progress is not None:
                     progress(result.rows)
-    except BaseException:
-        writer.abandon()
-        raise
-    writer.close()
+        writer.commit()
+    finally:
+        if not writer.committed:
+            writer.close()
     return result
 
 
 def _csv_chunks(writer: BlockBlobWriter, columns: list[str], chunks: Iterator[list[Any]]) -> Iterator[int]:
-    text = io.TextIOWrapper(writer, encoding="utf-8", newline="", write_through=True)
+    text = io.TextIOWrapper(cast(Any, writer), encoding="utf-8", newline="", write_through=True)
     rows = csv.writer(text)
     rows.writerow(columns)
     for chunk in chunks:

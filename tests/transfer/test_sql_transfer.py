@@ -106,12 +106,20 @@ def test_identity_changes_with_the_rows_and_only_then(workspace, postgres_store,
     assert database_identity(SqlDataReference(postgres_store, sql_stored_procedure="refresh"), postgres_store) is None
 
 
-def test_a_failed_export_leaves_no_blob(workspace, postgres_store) -> None:
+@pytest.mark.parametrize("format", ["csv", "parquet"])
+def test_a_failed_export_leaves_no_blob(workspace, postgres_store, format: str) -> None:
     container = workspace.get_default_datastore()._container
-    name = f"exports/{uuid.uuid4().hex[:8]}.csv"
+    name = f"exports/{uuid.uuid4().hex[:8]}.{format}"
     with pytest.raises(sqlalchemy.exc.ProgrammingError):
         export_to_blob(SqlDataReference(postgres_store, sql_query="SELECT * FROM no_such_table"), postgres_store,
-                       container, name, format="csv")
+                       container, name, format=format)
+    # fails after chunks were written: the rows streamed so far must not appear as a truncated file
+    seen: list[int] = []
+    with pytest.raises(sqlalchemy.exc.DataError, match="division by zero"):
+        export_to_blob(SqlDataReference(postgres_store, sql_query="SELECT g, 1 / (g - 2500) AS r "
+                                                                  "FROM generate_series(1, 3000) g"),
+                       postgres_store, container, name, format=format, chunk_rows=500, progress=seen.append)
+    assert seen and seen[-1] >= 500
     assert not container.get_blob_client(name).exists()
 
 
