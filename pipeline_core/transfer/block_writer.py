@@ -15,15 +15,16 @@ from typing import Any
 
 from azure.storage.blob import BlobBlock, BlobClient
 
-#: Bytes per staged block: well under the service's 4000 MiB limit, a few requests per 100 MiB.
+#: Bytes per staged block (about): well under the service's 4000 MiB limit, a few requests per 100 MiB.
 BLOCK_SIZE = 8 * 1024 * 1024
 
 
 class BlockBlobWriter(io.RawIOBase):
-    def __init__(self, blob: BlobClient, block_size: int = BLOCK_SIZE):
+    def __init__(self, blob: BlobClient, block_size: int | None = None):
         self._blob = blob
-        self._block_size = block_size
-        self._buffer = bytearray()
+        self._block_size = block_size or BLOCK_SIZE
+        self._pending: list[bytes] = []  # written pieces not staged yet; joined once per block
+        self._pending_size = 0
         self._blocks: list[BlobBlock] = []
         self._position = 0
         self._prefix = uuid.uuid4().hex[:16]
@@ -36,13 +37,21 @@ class BlockBlobWriter(io.RawIOBase):
         return self._position
 
     def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        self._buffer += view
-        self._position += len(view)
-        while len(self._buffer) >= self._block_size:
-            self._stage(bytes(self._buffer[: self._block_size]))
-            del self._buffer[: self._block_size]
-        return len(view)
+        piece = bytes(data)
+        self._pending.append(piece)
+        self._pending_size += len(piece)
+        self._position += len(piece)
+        if self._pending_size >= self._block_size:
+            self._flush_pending()
+        return len(piece)
+
+    def _flush_pending(self) -> None:
+        """Stage the pending pieces as one block (so about two blocks' worth is the most ever held)."""
+        if self._pending:
+            block = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_size = 0
+            self._stage(block)
 
     def _stage(self, chunk: bytes) -> None:
         block_id = base64.b64encode(f"{self._prefix}-{len(self._blocks):08d}".encode()).decode()
@@ -53,9 +62,7 @@ class BlockBlobWriter(io.RawIOBase):
         """Stage what is left and commit the blob (an empty blob when nothing was written)."""
         if self.closed:
             raise ValueError("commit() after close(): the blob was abandoned")
-        if self._buffer:
-            self._stage(bytes(self._buffer))
-            self._buffer.clear()
+        self._flush_pending()
         self._blob.commit_block_list(self._blocks)
         self.committed = True
         super().close()
@@ -63,5 +70,5 @@ class BlockBlobWriter(io.RawIOBase):
     def close(self) -> None:
         """Close without committing (also what garbage collection does to an unfinished writer): nothing
         appears at the blob's name, and the service drops the staged blocks after a week."""
-        self._buffer.clear()
+        self._pending.clear()
         super().close()
