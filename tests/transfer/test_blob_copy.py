@@ -8,7 +8,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import (
+    BlobServiceClient,
+    ContainerClient,
+    ContainerSasPermissions,
+    generate_container_sas,
+)
 
 from pipeline_core.core import Datastore
 from pipeline_core.errors import AmliteError
@@ -109,3 +115,20 @@ def test_adls_gen2_datastore_is_a_blob_container_here(workspace) -> None:
     target = workspace.get_default_datastore()
     copy_blobs(found._container, "zone", target._container, f"from-lake/{filesystem}")
     assert target._container.download_blob(f"from-lake/{filesystem}/part-0.parquet").readall() == b"PAR1"
+
+
+def test_a_copy_across_accounts_reads_the_source_through_a_sas(two_accounts) -> None:
+    endpoint, (name_a, key_a), (name_b, key_b) = two_accounts
+    a = BlobServiceClient(f"{endpoint}/{name_a}", credential={"account_name": name_a, "account_key": key_a})
+    b = BlobServiceClient(f"{endpoint}/{name_b}", credential={"account_name": name_b, "account_key": key_b})
+    source = a.create_container(f"src-{uuid.uuid4().hex[:8]}")
+    destination = b.create_container(f"dst-{uuid.uuid4().hex[:8]}")
+    source.upload_blob("exports/2026/part-0.csv", b"a,b\n1,2\n")
+    source.upload_blob("exports/2026/part-1.csv", b"a,b\n3,4\n")
+    # the destination account cannot read the source by its plain URL: the SAS is what makes the copy work
+    plain = ContainerClient(f"{endpoint}/{name_a}", source.container_name).get_blob_client("exports/2026/part-0.csv")
+    with pytest.raises(HttpResponseError):
+        destination.get_blob_client("probe").start_copy_from_url(plain.url)
+    result = copy_blobs(source, "exports/2026", destination, "landing")
+    assert sorted(f.destination for f in result.files) == ["landing/part-0.csv", "landing/part-1.csv"]
+    assert destination.download_blob("landing/part-1.csv").readall() == b"a,b\n3,4\n"
