@@ -5,8 +5,8 @@ orchestrator polls a run with durable timers between calls, so nothing here
 sleeps or waits for a run to end.
 """
 
-from pipeline_core.databricks.client import DatabricksJobsClient, RunOutput, RunState
+from pipeline_core.databricks.client import DatabricksJobsClient, RunOutput, RunState, poll_delay
 from pipeline_core.databricks.task import DatabricksTask, jar_library, maven_library, pypi_library
 
 __all__ = ["DatabricksJobsClient", "DatabricksTask", "RunOutput", "RunState", "jar_library", "maven_library",
-           "pypi_library"]
+           "poll_delay", "pypi_library"]

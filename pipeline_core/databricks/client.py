@@ -185,3 +185,15 @@ class _EntraIdStrategy:
             return {"Authorization": f"Bearer {self._token.token}"}
 
         return headers
+
+
+def poll_delay(polls_so_far: int, first: float = 5.0, cap: float = 60.0) -> float:
+    """Seconds the orchestrator's durable timer waits before its next ``get_state``: 5, 10, 20, 40, then 60.
+
+    Deterministic (no jitter, no clock), so an orchestrator can call it during replay.
+    A run's first minutes are polled closely (short runs end promptly); a long run
+    costs one state read a minute.
+    """
+    if polls_so_far < 0:
+        raise ValueError("polls_so_far counts from 0")
+    return min(cap, first * 2 ** min(polls_so_far, 16))

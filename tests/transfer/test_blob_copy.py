@@ -132,3 +132,10 @@ def test_a_copy_across_accounts_reads_the_source_through_a_sas(two_accounts) -> 
     result = copy_blobs(source, "exports/2026", destination, "landing")
     assert sorted(f.destination for f in result.files) == ["landing/part-0.csv", "landing/part-1.csv"]
     assert destination.download_blob("landing/part-1.csv").readall() == b"a,b\n3,4\n"
+    # a source datastore registered with a SAS token only: its own SAS travels with the URL
+    sas = generate_container_sas(name_a, source.container_name, account_key=key_a,
+                                 permission=ContainerSasPermissions(read=True, list=True),
+                                 expiry=datetime.now(UTC) + timedelta(hours=1))
+    by_sas = ContainerClient(f"{endpoint}/{name_a}", source.container_name, credential=sas)
+    copy_blobs(by_sas, "exports/2026/part-0.csv", destination, "by-sas", destination_is_directory=True)
+    assert destination.download_blob("by-sas/part-0.csv").readall() == b"a,b\n1,2\n"

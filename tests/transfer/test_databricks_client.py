@@ -165,3 +165,10 @@ def test_bad_tasks_are_refused_before_any_request() -> None:
         DatabricksTask(notebook_path="/a", existing_cluster_id="c", libraries=[{"zip": "x"}])
     with pytest.raises(AmliteError, match="not a URL"):
         DatabricksJobsClient("adb-1.azuredatabricks.net", token="t")
+
+
+def test_poll_delays_back_off_to_a_minute() -> None:
+    from pipeline_core.databricks import poll_delay
+
+    assert [poll_delay(n) for n in range(6)] == [5, 10, 20, 40, 60, 60]
+    assert poll_delay(10_000) == 60
