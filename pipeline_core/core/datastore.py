@@ -62,6 +62,11 @@ class Datastore:
                 f"datastore {datastore_name!r} is not registered in this workspace (registered: {known}); "
                 "register it with Datastore.register_azure_blob_container(...)"
             ) from None
+        return Datastore.from_row(workspace, datastore_name, row)
+
+    @staticmethod
+    def from_row(workspace: Workspace, datastore_name: str, row: Any) -> Any:
+        """The datastore a ``datastores`` table row registers: Blob, ADLS Gen2 or a database."""
         if row.get("datastore_type") in ENGINES:
             return DatabaseDatastore.from_row(workspace, datastore_name, row)
         store = Datastore(workspace, datastore_name, row["container_name"], row.get("account_name"),

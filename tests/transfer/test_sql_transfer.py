@@ -127,6 +127,7 @@ def test_registrations_resolve_by_name_and_bad_references_are_named(workspace, p
     found = Datastore.get(workspace, "pgstore")
     assert isinstance(found, DatabaseDatastore) and found.port_number == postgres_store.port_number
     assert "amlite-test-pw" not in repr(found)
+    assert isinstance(workspace.datastores["pgstore"], DatabaseDatastore)
     with pytest.raises(AmliteError, match="exactly one of"):
         SqlDataReference(postgres_store, sql_table="t", sql_query="SELECT 1")
     with pytest.raises(AmliteError, match="is not a name"):
