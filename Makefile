@@ -10,11 +10,14 @@ WORKER_LOADER := azure-functions-runtime==1.3.0 azurefunctions-extensions-base==
 # The web view's browser tests drive Debian's chromium (Playwright never downloads a browser here).
 CHROMIUM := /usr/bin/chromium
 CHROMIUM_STAMP := $(VENV)/.amlite-chromium
+# DataTransferStep's tests start private PostgreSQL and MariaDB servers from Debian's packages
+# (tests/support/databases.py); no service is started or enabled by the install.
+DATABASES_STAMP := $(VENV)/.amlite-databases
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup run test lint bench clean
 
-setup: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM_STAMP) $(DATABASES_STAMP)
 
 $(PY_STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +36,13 @@ $(CHROMIUM_STAMP): $(PY_STAMP)
 	test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 	test -x $(CHROMIUM)
+	touch $@
+
+$(DATABASES_STAMP): $(PY_STAMP)
+	{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && test -x /usr/sbin/mariadbd; } || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql mariadb-server; }
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null && test -x /usr/sbin/mariadbd
 	touch $@
 
 run: $(PY_STAMP) $(NODE_STAMP)

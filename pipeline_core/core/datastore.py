@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
+from pipeline_core._warnings import warn_ignored
+from pipeline_core.core.database_datastore import ENGINES, DatabaseDatastore, register_database
 from pipeline_core.data.data_reference import DataReference
 from pipeline_core.errors import AmliteError, NotFoundError
 from pipeline_core.storage.account import StorageAccount, get_account
@@ -48,7 +50,8 @@ class Datastore:
 
     # -- AML v1 class methods -------------------------------------------------
     @staticmethod
-    def get(workspace: Workspace, datastore_name: str) -> Datastore:
+    def get(workspace: Workspace, datastore_name: str) -> Any:
+        """The Blob (or ADLS Gen2) ``Datastore``, or a ``DatabaseDatastore`` for a database registration."""
         if datastore_name in BUILTIN:
             return Datastore(workspace, datastore_name, BUILTIN[datastore_name])
         try:
@@ -59,8 +62,17 @@ class Datastore:
                 f"datastore {datastore_name!r} is not registered in this workspace (registered: {known}); "
                 "register it with Datastore.register_azure_blob_container(...)"
             ) from None
-        return Datastore(workspace, datastore_name, row["container_name"], row.get("account_name"),
-                         row.get("storage") or None)
+        return Datastore.from_row(workspace, datastore_name, row)
+
+    @staticmethod
+    def from_row(workspace: Workspace, datastore_name: str, row: Any) -> Any:
+        """The datastore a ``datastores`` table row registers: Blob, ADLS Gen2 or a database."""
+        if row.get("datastore_type") in ENGINES:
+            return DatabaseDatastore.from_row(workspace, datastore_name, row)
+        store = Datastore(workspace, datastore_name, row["container_name"], row.get("account_name"),
+                          row.get("storage") or None)
+        store.datastore_type = row.get("datastore_type") or Datastore.datastore_type
+        return store
 
     @staticmethod
     def get_default(workspace: Workspace) -> Datastore:
@@ -124,6 +136,76 @@ class Datastore:
                 "create it or pass create_if_not_exists=True"
             )
         return store
+
+    @staticmethod
+    def register_azure_data_lake_gen2(workspace: Workspace, datastore_name: str, filesystem: str,
+                                      account_name: str | None = None, tenant_id: str | None = None,
+                                      client_id: str | None = None, client_secret: str | None = None,
+                                      resource_url: str | None = None, authority_url: str | None = None,
+                                      protocol: str | None = None, endpoint: str | None = None,
+                                      overwrite: bool = False, subscription_id: str | None = None,
+                                      resource_group: str | None = None, grant_workspace_access: bool = False,
+                                      account_key: str | None = None) -> Datastore:
+        """An ADLS Gen2 filesystem, reached through its account's Blob endpoint (a filesystem is a container).
+
+        Gen2 accounts answer the Blob API on ``{account}.blob.{suffix}``, so reads, writes and the
+        server-side copies of DataTransferStep use it as a Blob container; locally that is Azurite's
+        account. A service principal (``tenant_id``/``client_id``/``client_secret``) is not stored:
+        the app reaches the account keylessly (its managed identity, ``DefaultAzureCredential``), so
+        grant that identity "Storage Blob Data Contributor" on the account instead.
+        """
+        if client_secret:
+            warn_ignored("register_azure_data_lake_gen2(client_secret=...)",
+                         "The app reaches the account with its own identity (DefaultAzureCredential).")
+        store = Datastore.register_azure_blob_container(
+            workspace, datastore_name, filesystem, account_name=account_name, account_key=account_key,
+            protocol=protocol, endpoint=endpoint, overwrite=overwrite, create_if_not_exists=workspace.account.is_local)
+        workspace.account.table(DATASTORES_TABLE).update_entity(
+            {"PartitionKey": "datastore", "RowKey": datastore_name, "datastore_type": "AzureDataLakeGen2"})
+        store.datastore_type = "AzureDataLakeGen2"
+        return store
+
+    @staticmethod
+    def register_azure_postgre_sql(workspace: Workspace, datastore_name: str, server_name: str, database_name: str,
+                                   user_id: str, user_password: str, port_number: int | str | None = None,
+                                   endpoint: str | None = None, overwrite: bool = False, enforce_ssl: bool = True,
+                                   **kwargs: Any) -> DatabaseDatastore:
+        """An Azure Database for PostgreSQL database (any PostgreSQL server: ``server_name`` may be a host)."""
+        store = DatabaseDatastore(workspace, datastore_name, "AzurePostgreSql", server_name, database_name,
+                                  user_id, user_password, int(port_number) if port_number else None, endpoint,
+                                  enforce_ssl)
+        return register_database(workspace, store, overwrite)
+
+    @staticmethod
+    def register_azure_my_sql(workspace: Workspace, datastore_name: str, server_name: str, database_name: str,
+                              user_id: str, user_password: str, port_number: int | str | None = None,
+                              endpoint: str | None = None, overwrite: bool = False,
+                              **kwargs: Any) -> DatabaseDatastore:
+        """An Azure Database for MySQL database (any MySQL or MariaDB server)."""
+        store = DatabaseDatastore(workspace, datastore_name, "AzureMySql", server_name, database_name,
+                                  user_id, user_password, int(port_number) if port_number else None, endpoint)
+        return register_database(workspace, store, overwrite)
+
+    @staticmethod
+    def register_azure_sql_database(workspace: Workspace, datastore_name: str, server_name: str, database_name: str,
+                                    tenant_id: str | None = None, client_id: str | None = None,
+                                    client_secret: str | None = None, resource_url: str | None = None,
+                                    authority_url: str | None = None, endpoint: str | None = None,
+                                    overwrite: bool = False, username: str | None = None,
+                                    password: str | None = None, subscription_id: str | None = None,
+                                    resource_group: str | None = None, grant_workspace_access: bool = False,
+                                    **kwargs: Any) -> DatabaseDatastore:
+        """An Azure SQL database, with SQL authentication (``username``/``password``).
+
+        Transfers need an ODBC driver for SQL Server on the app (``mssql+pyodbc``); without it a
+        transfer fails naming what to install.
+        """
+        if not username or not password:
+            raise AmliteError(f"register_azure_sql_database({datastore_name!r}): pass username= and password= "
+                              "(SQL authentication); service principal logins are not supported")
+        store = DatabaseDatastore(workspace, datastore_name, "AzureSqlDatabase", server_name, database_name,
+                                  username, password, None, endpoint)
+        return register_database(workspace, store, overwrite)
 
     def unregister(self) -> None:
         self.workspace.account.table(DATASTORES_TABLE).delete_entity("datastore", self.name)
@@ -209,7 +291,7 @@ def check_data_path(workspace: Workspace, datastore: str, path: str | None) -> s
         store = Datastore.get(workspace, datastore)
     except NotFoundError as exc:
         return str(exc)
-    if path is None:
+    if path is None or isinstance(store, DatabaseDatastore):
         return None
     if not list_prefix(store._container, path):
         return (f"no blobs found at {path!r} on datastore {datastore!r}; upload the data "

@@ -123,8 +123,7 @@ class Workspace:
 
         found = {name: Datastore(self, name, container) for name, container in BUILTIN.items()}
         for row in self.account.table(DATASTORES_TABLE).query_entities("PartitionKey eq 'datastore'"):
-            found[row["RowKey"]] = Datastore(self, row["RowKey"], row["container_name"],
-                                             row.get("account_name"), row.get("storage") or None)
+            found[row["RowKey"]] = Datastore.from_row(self, row["RowKey"], row)
         return found
 
     @property

@@ -25,7 +25,6 @@ def _missing(name: str, sample: str) -> object:
 
 @pytest.mark.parametrize("qualified", [
     _missing("pipeline_core.pipeline.steps.DataTransferStep", "aml-pipelines-data-transfer"),
-    _missing("pipeline_core.data.sql_data_reference.SqlDataReference", "aml-pipelines-data-transfer"),
     _missing("pipeline_core.pipeline.steps.DatabricksStep", "aml-pipelines-use-databricks-as-compute-target"),
     _missing("pipeline_core.core.runconfig.JarLibrary", "the Databricks and Kusto samples"),
     _missing("pipeline_core.pipeline.steps.AdlaStep", "aml-pipelines-use-adla-as-compute-target"),
@@ -33,6 +32,7 @@ def _missing(name: str, sample: str) -> object:
     _missing("pipeline_core.pipeline.steps.KustoStep", "aml-pipelines-use-kusto-as-compute-target"),
     _missing("pipeline_core.core.compute.BatchCompute", "aml-pipelines-how-to-use-azurebatch-to-run-a-windows-executable"),
     _missing("pipeline_core.pipeline.steps.AzureBatchStep", "aml-pipelines-how-to-use-azurebatch-to-run-a-windows-executable"),
+    "pipeline_core.data.sql_data_reference.SqlDataReference",
     "pipeline_core.core.compute.DataFactoryCompute",
     "pipeline_core.core.compute.DatabricksCompute",
     "pipeline_core.core.compute.AdlaCompute",
@@ -45,13 +45,13 @@ def test_names_the_samples_import(qualified: str) -> None:
 
 
 @pytest.mark.parametrize("method", [
-    _missing("register_azure_data_lake_gen2", "aml-pipelines-data-transfer"),
-    _missing("register_azure_sql_database", "aml-pipelines-data-transfer"),
-    _missing("register_azure_postgre_sql", "aml-pipelines-data-transfer"),
-    _missing("register_azure_my_sql", "aml-pipelines-data-transfer"),
     _missing("register_dbfs", "aml-pipelines-use-databricks-as-compute-target"),
     _missing("register_azure_data_lake", "aml-pipelines-use-adla-as-compute-target"),
     "register_azure_blob_container",
+    "register_azure_data_lake_gen2",
+    "register_azure_sql_database",
+    "register_azure_postgre_sql",
+    "register_azure_my_sql",
 ])
 def test_datastore_registrations_the_samples_call(method: str) -> None:
     assert callable(getattr(Datastore, method))

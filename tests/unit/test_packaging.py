@@ -15,6 +15,8 @@ from packaging.specifiers import SpecifierSet
 ROOT = Path(__file__).resolve().parents[2]
 #: Modules a step script may import without a requirement: the project's own packages, and what the step
 #: runtime provides (``azureml_user`` is the ParallelRunStep entry-script shim).
+#: The extras the deployed app installs (requirements.txt): what step scripts import, and the step kinds' clients.
+RUNTIME_EXTRAS = ("steps", "transfer", "databricks")
 PROVIDED = {"pipeline_core", "amlite_devhost", "functions", "function_app", "azureml_user"}
 
 
@@ -32,13 +34,17 @@ def _requirements() -> set[str]:
 
 
 def test_requirements_txt_matches_pyproject_dependencies() -> None:
-    """requirements.txt = the app's dependencies + the step dependencies (the ``steps`` extra), all pinned."""
+    """requirements.txt = the app's dependencies + the extras the deployed app runs (step scripts' ``steps``,
+    the step kinds' ``transfer`` and ``databricks``), all pinned; ``dev`` pulls those extras in."""
     pyproject = _pyproject()
+    extras = pyproject["project"]["optional-dependencies"]
     declared = {_normalise(d) for d in pyproject["project"]["dependencies"]}
-    declared |= {_normalise(d) for d in pyproject["project"]["optional-dependencies"]["steps"]}
+    for extra in RUNTIME_EXTRAS:
+        declared |= {_normalise(d) for d in extras[extra]}
     required = _requirements()
     assert declared == required, f"only in pyproject: {declared - required}; only in requirements: {required - declared}"
     assert all("==" in d for d in declared), "every runtime dependency is pinned"
+    assert any(_normalise(d) == "amlite[transfer,databricks]" for d in extras["dev"]), "dev installs the step-kind extras"
 
 
 def test_requires_python_admits_exactly_the_versions_infra_offers() -> None:
