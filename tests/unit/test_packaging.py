@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Modules a step script may import without a requirement: the project's own packages, and what the step
 #: runtime provides (``azureml_user`` is the ParallelRunStep entry-script shim).
 PROVIDED = {"pipeline_core", "amlite_devhost", "functions", "function_app", "azureml_user"}
+#: The extras the deployed app installs too: what step scripts import, and the training steps' libraries.
+APP_EXTRAS = ("steps", "automl", "hyperdrive")
 
 
 def _normalise(requirement: str) -> str:
@@ -32,13 +34,22 @@ def _requirements() -> set[str]:
 
 
 def test_requirements_txt_matches_pyproject_dependencies() -> None:
-    """requirements.txt = the app's dependencies + the step dependencies (the ``steps`` extra), all pinned."""
+    """requirements.txt = the app's dependencies + the step and training extras (APP_EXTRAS), all pinned."""
     pyproject = _pyproject()
     declared = {_normalise(d) for d in pyproject["project"]["dependencies"]}
-    declared |= {_normalise(d) for d in pyproject["project"]["optional-dependencies"]["steps"]}
+    for extra in APP_EXTRAS:
+        declared |= {_normalise(d) for d in pyproject["project"]["optional-dependencies"][extra]}
     required = _requirements()
     assert declared == required, f"only in pyproject: {declared - required}; only in requirements: {required - declared}"
     assert all("==" in d for d in declared), "every runtime dependency is pinned"
+
+
+def test_dev_installs_every_app_extra() -> None:
+    """`pip install -e .[dev]` (make setup, CI) gets what the deployed app gets, so tests see the same libraries."""
+    extras = _pyproject()["project"]["optional-dependencies"]
+    dev = {_normalise(d) for d in extras["dev"]}
+    missing = {_normalise(d) for extra in APP_EXTRAS for d in extras[extra]} - dev
+    assert not missing, f"in an app extra but not in dev: {missing}"
 
 
 def test_requires_python_admits_exactly_the_versions_infra_offers() -> None:
