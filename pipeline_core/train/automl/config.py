@@ -20,7 +20,6 @@ from pipeline_core.train.automl.names import (
     PRIMARY_METRICS,
     TASKS,
     UNSUPPORTED_MODELS,
-    Tasks,
 )
 
 #: AML's default experiment timeout (6 days) and iteration count.

@@ -246,7 +246,7 @@ def _trials(log: Path, settings: SearchSettings) -> list[Trial]:
     if not log.exists():
         return []
     primary = settings.primary_metric
-    trials = []
+    trials: list[Trial] = []
     for line in log.read_text().splitlines():
         record = json.loads(line)
         if "record_id" not in record:

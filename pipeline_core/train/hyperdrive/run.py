@@ -110,6 +110,6 @@ class HyperDriveStepRun(HyperDriveRun):
                  hyperdrive_config: Any = None, children: Iterable[TrialRecord] = (),
                  primary_metric_name: str | None = None, primary_metric_goal: PrimaryMetricGoal | str | None = None):
         super().__init__(experiment if experiment is not None else getattr(step_run, "experiment", None),
-                         run_id or getattr(step_run, "id", ""), hyperdrive_config, children=children,
+                         run_id or str(getattr(step_run, "id", "")), hyperdrive_config, children=children,
                          primary_metric_name=primary_metric_name, primary_metric_goal=primary_metric_goal)
         self.step_run = step_run

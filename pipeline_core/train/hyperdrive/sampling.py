@@ -142,7 +142,8 @@ def _bayesian(sampling: BayesianParameterSampling, count: int, issued: Sequence[
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=seed + len(issued), constant_liar=True)
-    direction = "maximize" if goal is PrimaryMetricGoal.MAXIMIZE else "minimize"
+    direction = (optuna.study.StudyDirection.MAXIMIZE if goal is PrimaryMetricGoal.MAXIMIZE
+                 else optuna.study.StudyDirection.MINIMIZE)
     study = optuna.create_study(direction=direction, sampler=sampler)
     finished = [params for params, _ in completed]
     for params, value in completed:
