@@ -168,3 +168,14 @@ def test_data_problems_name_the_column(train, iris: pd.DataFrame) -> None:  # ty
     tiny = pd.DataFrame({"x": [1, 2, 3, 4], "y": ["a", "a", "a", "b"]})
     with pytest.raises(DataException, match="n_cross_validations=3 needs at least 3 rows of every class"):
         train(AutoMLConfig(task="classification", training_data=tiny, label_column_name="y", n_cross_validations=3))
+
+
+def test_training_output_names_what_a_training_step_writes() -> None:
+    from pipeline_core.pipeline.core import PipelineData, TrainingOutput
+
+    output = TrainingOutput(type="Model", metric="AUC_weighted")
+    assert PipelineData("best_model", training_output=output).training_output is output
+    with pytest.raises(ValueError, match="'Metrics' or 'Model'"):
+        TrainingOutput("Weights")
+    with pytest.raises(ValueError, match="iteration or metric, not both"):
+        TrainingOutput("Model", iteration=2, metric="accuracy")
