@@ -142,6 +142,9 @@ def test_diabetes_regression_minimises_normalised_rmse(train, diabetes: pd.DataF
     assert best_run.id == f"AutoML_x_{result.best_iteration}"
     assert best_run.get_metrics()["normalized_root_mean_squared_error"] == result.best_trial.score
     assert len(model.predict(diabetes.drop(columns="target").head(4))) == 4
+    document = run.metrics_document()
+    assert set(document) == {f"AutoML_x_{t.iteration}" for t in result.trials}
+    assert document[best_run.id]["r2_score"] == [result.best_trial.metrics["r2_score"]]
     r2_best = run.get_best_child(metric="r2_score")
     assert r2_best.metrics["r2_score"] == max(t.metrics["r2_score"] for t in result.trials)
     others = [t.iteration for t in result.trials if t.iteration != result.best_iteration]

@@ -21,8 +21,10 @@ from pipeline_core.train.hyperdrive import (
     TrialRecord,
     TruncationSelectionPolicy,
     choice,
+    decide,
     lognormal,
     loguniform,
+    metrics_document,
     next_parameter_sets,
     normal,
     qloguniform,
@@ -219,3 +221,36 @@ def test_best_run_by_primary_metric() -> None:
     assert [r["run_id"] for r in run.get_children_sorted_by_primary_metric(top=1, discard_no_metric=True)] == ["r2"]
     low = HyperDriveRun(None, "hd", primary_metric_name="acc", primary_metric_goal=MIN, children=children)
     assert low.get_best_run_by_primary_metric().run_id == "r0"  # type: ignore[union-attr]
+
+
+def test_a_search_driven_by_decide_stops_poor_trials_early_and_respects_its_limits() -> None:
+    """A simulated HyperDriveStep: each trial logs 5 values approaching 1 - |rate - 0.1|."""
+    config = HyperDriveConfig(run_config=_script(), primary_metric_name="acc", primary_metric_goal=MAX,
+                              hyperparameter_sampling=RandomParameterSampling({"--rate": choice(0.1, 0.5, 0.9, 0.12)}),
+                              policy=BanditPolicy(slack_factor=0.1, evaluation_interval=1, delay_evaluation=2),
+                              max_total_runs=8, max_concurrent_runs=3)
+    trials: dict[str, TrialRecord] = {}
+    for _ in range(100):
+        decision = decide(config, list(trials.values()))
+        if decision.finished:
+            break
+        for stop in decision.cancel:
+            trials[stop.run_id] = TrialRecord(stop.run_id, trials[stop.run_id].parameters, "Canceled",
+                                              trials[stop.run_id].metrics)
+        for params in decision.start:
+            run_id = f"hd_{len(trials)}"
+            trials[run_id] = TrialRecord(run_id, params, "Running", {"acc": []})
+        active = [t for t in trials.values() if t.status == "Running"]
+        assert len(active) <= 3
+        for t in active:  # every running trial logs one more value; after 5 it completes
+            quality = 1 - abs(t.parameters["--rate"] - 0.1)
+            values = [*t.metrics["acc"], quality * (len(t.metrics["acc"]) + 1) / 5]
+            trials[t.run_id] = TrialRecord(t.run_id, t.parameters, "Completed" if len(values) == 5 else "Running",
+                                           {"acc": values})
+    assert decision.finished and decision.reason == "max_total_runs reached" and len(trials) == 8
+    canceled = [t for t in trials.values() if t.status == "Canceled"]
+    assert canceled and all(len(t.metrics["acc"]) < 5 and t.parameters["--rate"] >= 0.5 for t in canceled)
+    run = HyperDriveRun(None, "hd", config, children=trials.values())
+    closest = min((t.parameters["--rate"] for t in trials.values()), key=lambda rate: abs(rate - 0.1))
+    assert run.get_best_run_by_primary_metric().parameters["--rate"] == closest  # type: ignore[union-attr]
+    assert metrics_document(list(trials.values()))["hd_0"]["acc"] == trials["hd_0"].metrics["acc"]

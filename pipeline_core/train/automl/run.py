@@ -125,6 +125,10 @@ class AutoMLRun:
             raise ConfigException(f"run {self.id} has no model to load")
         return chosen, self._model_loader()
 
+    def metrics_document(self) -> dict[str, dict[str, list[float]]]:
+        """The ``TrainingOutput(type="Metrics")`` file's content: ``{child run id: {metric: [value]}}`` (AML's)."""
+        return {c.id: {name: [value] for name, value in c.metrics.items()} for c in self._children}
+
     def summary(self) -> list[dict[str, Any]]:
         """Per algorithm: how many iterations ran and the best primary metric among them."""
         rows: dict[str, dict[str, Any]] = {}

@@ -37,10 +37,12 @@ from pipeline_core.train.hyperdrive.sampling import (
     RandomParameterSampling,
     next_parameter_sets,
 )
+from pipeline_core.train.hyperdrive.search import SearchDecision, decide, metrics_document
 
 __all__ = ["BanditPolicy", "BayesianParameterSampling", "EarlyTerminationPolicy", "GridParameterSampling",
            "HyperDriveConfig", "HyperDriveConfigException", "HyperDriveRun", "HyperDriveStepRun",
            "HyperParameterSampling", "MedianStoppingPolicy", "NoTerminationPolicy", "ParameterExpression",
-           "PrimaryMetricGoal", "RandomParameterSampling", "Termination", "TrialRecord", "TruncationSelectionPolicy",
-           "choice", "lognormal", "loguniform", "next_parameter_sets", "normal", "qlognormal", "qloguniform",
-           "qnormal", "quniform", "randint", "trial_arguments", "trials_to_terminate", "uniform"]
+           "PrimaryMetricGoal", "RandomParameterSampling", "SearchDecision", "Termination", "TrialRecord",
+           "TruncationSelectionPolicy", "choice", "decide", "lognormal", "loguniform", "metrics_document",
+           "next_parameter_sets", "normal", "qlognormal", "qloguniform", "qnormal", "quniform", "randint",
+           "trial_arguments", "trials_to_terminate", "uniform"]
