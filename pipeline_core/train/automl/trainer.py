@@ -35,8 +35,9 @@ from pipeline_core.train.automl.metrics import classification_metrics, regressio
 from pipeline_core.train.automl.model import AutoMLFittedModel
 from pipeline_core.train.automl.names import FLAML_TASKS, METRICS, Tasks, aml_model_name
 
-#: The share of the budget kept back for FLAML's final refit of the best model on all the data.
-REFIT_RESERVE = 0.08
+#: The share of the budget kept back for FLAML's final refit of the best model on all the data (measured:
+#: with 5 % a 6 s budget on iris ends at 5.6-5.8 s).
+REFIT_RESERVE = 0.05
 #: AML's automatic validation: cross-validation below this many rows, a holdout split above it.
 CV_ROW_LIMIT = 20_000
 #: The worst loss, for a trial whose primary metric cannot be computed.
