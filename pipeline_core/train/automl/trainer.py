@@ -21,6 +21,7 @@ import json
 import math
 import tempfile
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,7 +217,10 @@ def train(config: AutoMLConfig, training_data: Any = None, validation_data: Any 
             fit_args["sample_weight"] = weights.to_numpy()
         if Xv is not None:
             fit_args.update(X_val=Xv, y_val=yv)
-        automl.fit(X, y, **fit_args)
+        with warnings.catch_warnings():  # FLAML's own deprecation noise (pandas 3) is not the user's to read
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"flaml(\.|$)")
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"flaml(\.|$)")
+            automl.fit(X, y, **fit_args)
         trials = _trials(log, settings)
     if not trials or getattr(automl, "_trained_estimator", None) is None:
         raise AutoMLTrainingException(f"no trial finished within the experiment timeout ({budget:g} s): give "
