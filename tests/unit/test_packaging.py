@@ -15,9 +15,10 @@ from packaging.specifiers import SpecifierSet
 ROOT = Path(__file__).resolve().parents[2]
 #: Modules a step script may import without a requirement: the project's own packages, and what the step
 #: runtime provides (``azureml_user`` is the ParallelRunStep entry-script shim).
-#: The extras the deployed app installs (requirements.txt): what step scripts import, and the step kinds' clients.
-RUNTIME_EXTRAS = ("steps", "transfer", "databricks")
 PROVIDED = {"pipeline_core", "amlite_devhost", "functions", "function_app", "azureml_user"}
+#: The extras the deployed app installs too (requirements.txt): what step scripts import, the step kinds' clients
+#: and the training steps' libraries.
+APP_EXTRAS = ("steps", "transfer", "databricks", "automl", "hyperdrive")
 
 
 def _normalise(requirement: str) -> str:
@@ -34,17 +35,27 @@ def _requirements() -> set[str]:
 
 
 def test_requirements_txt_matches_pyproject_dependencies() -> None:
-    """requirements.txt = the app's dependencies + the extras the deployed app runs (step scripts' ``steps``,
-    the step kinds' ``transfer`` and ``databricks``), all pinned; ``dev`` pulls those extras in."""
+    """requirements.txt = the app's dependencies + the extras the deployed app runs (APP_EXTRAS: step scripts'
+    ``steps``, the step kinds' ``transfer``, ``databricks``, ``automl``, ``hyperdrive``), all pinned."""
     pyproject = _pyproject()
     extras = pyproject["project"]["optional-dependencies"]
     declared = {_normalise(d) for d in pyproject["project"]["dependencies"]}
-    for extra in RUNTIME_EXTRAS:
+    for extra in APP_EXTRAS:
         declared |= {_normalise(d) for d in extras[extra]}
     required = _requirements()
     assert declared == required, f"only in pyproject: {declared - required}; only in requirements: {required - declared}"
     assert all("==" in d for d in declared), "every runtime dependency is pinned"
-    assert any(_normalise(d) == "amlite[transfer,databricks]" for d in extras["dev"]), "dev installs the step-kind extras"
+
+
+def test_dev_installs_every_app_extra() -> None:
+    """`pip install -e .[dev]` (make setup, CI) gets what the deployed app gets, so tests see the same libraries."""
+    extras = _pyproject()["project"]["optional-dependencies"]
+    own = [Requirement(d) for d in extras["dev"] if Requirement(d).name == "amlite"]
+    pulled = set().union(*(r.extras for r in own)) if own else set()
+    listed = {_normalise(d) for d in extras["dev"]}
+    missing = [extra for extra in APP_EXTRAS
+               if extra not in pulled and not {_normalise(d) for d in extras[extra]} <= listed]
+    assert not missing, f"app extras that dev does not install: {missing}"
 
 
 def test_requires_python_admits_exactly_the_versions_infra_offers() -> None:

@@ -7,7 +7,8 @@ from pipeline_core.pipeline.core.pipeline_endpoint import PipelineEndpoint, Pipe
 from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
 from pipeline_core.pipeline.core.run import PipelineRun, PortDataReference, StepRun, StepRunOutput
 from pipeline_core.pipeline.core.schedule import Schedule, ScheduleRecurrence, TimeZone
+from pipeline_core.pipeline.core.training_output import TrainingOutput
 
 __all__ = ["Pipeline", "PipelineData", "PipelineEndpoint", "PipelineIdVersion", "PipelineParameter", "PipelineRun",
            "PortDataReference", "PublishedPipeline", "Schedule", "ScheduleRecurrence", "StepRun", "StepRunOutput",
-           "StepSequence", "TimeZone"]
+           "StepSequence", "TimeZone", "TrainingOutput"]

@@ -69,6 +69,7 @@ class PipelineData:
         self.output_name = output_name or name
         self.output_mode = output_mode
         self.pipeline_output_name = pipeline_output_name
+        self.training_output = training_output  # a TrainingOutput, read by AutoMLStep / HyperDriveStep
         self.is_directory = is_directory
 
     def as_input(self, input_name: str | None = None) -> PipelineData:
