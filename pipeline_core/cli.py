@@ -22,6 +22,7 @@ from rich.text import Text
 from pipeline_core.cli_schedules import add_schedule_commands
 from pipeline_core.errors import AmliteError, ValidationError
 from pipeline_core.run_text import progress_text, reuse_text
+from pipeline_core.status import RunStatus
 
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -97,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     status = run.wait_for_completion(show_output=not args.quiet, raise_on_error=False)
     _print_summary(run)
-    return 0 if status == "Finished" else 1
+    return 0 if status == RunStatus.FINISHED else 1
 
 
 def _print_summary(run: Any) -> None:

@@ -9,8 +9,9 @@ from pipeline_core.service.schema_parts import ref as _ref
 from pipeline_core.service.schema_parts import string as _string
 from pipeline_core.service.view_schemas import VIEW_SCHEMAS
 from pipeline_core.spec import SCHEMA
+from pipeline_core.status import RunStatus
 
-STATUS_CODES = ["NotStarted", "Queued", "Running", "Finished", "Failed", "Canceled", "CancelRequested"]
+STATUS_CODES = [str(status) for status in RunStatus]
 
 
 
