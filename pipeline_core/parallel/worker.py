@@ -35,6 +35,8 @@ from typing import Any
 
 from azure.storage.blob import ContainerClient
 
+from pipeline_core.errors import PoolClosed as PoolClosed
+from pipeline_core.errors import TryFailed as TryFailed
 from pipeline_core.execution.process import start_supervised, stop_supervised
 from pipeline_core.execution.step_settings import step_settings
 
@@ -45,17 +47,6 @@ POLL_SECONDS = 0.2
 PREFETCH_THREADS = 4  # concurrent input downloads per (run, step) on a host
 SCRATCH_BATCH_BYTES = 16 * 1024 * 1024  # a mini-batch's inputs up to this size may go to RAM scratch
 SCRATCH_RESERVE = 256 * 1024 * 1024  # ... if the scratch keeps this much free besides
-
-
-class TryFailed(Exception):
-    """One try of a batch failed: the script raised, timed out, or its worker died; ``items`` if it was read."""
-
-    def __init__(self, message: str, traceback: str = "", items: int | None = None, timed_out: bool = False):
-        super().__init__(message)
-        self.message = message
-        self.traceback = traceback
-        self.items = items
-        self.timed_out = timed_out
 
 
 @dataclass
@@ -370,8 +361,6 @@ _registry_lock = threading.Lock()
 _reaper: threading.Thread | None = None
 
 
-class PoolClosed(Exception):
-    """The step's pool on this host was closed (the step finished): a late slice has nothing to run on."""
 
 
 def get_pool(key: PoolKey, build: Callable[[], WorkerPool]) -> WorkerPool:

@@ -26,6 +26,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, UpdateMode
 
 from pipeline_core.errors import ConcurrencyError, NotFoundError
+from pipeline_core.errors import InvalidTransition as InvalidTransition
 from pipeline_core.status import ALLOWED as ALLOWED  # re-exported: callers import the names from here
 from pipeline_core.status import TERMINAL as TERMINAL
 from pipeline_core.status import RunStatus
@@ -43,14 +44,6 @@ FINISHED, FAILED, CANCELED = RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CAN
 CANCEL_REQUESTED = RunStatus.CANCEL_REQUESTED
 JSON_FIELDS = ("parameters", "tags", "outputs", "error", "reuse", "recorded", "progress")
 
-
-class InvalidTransition(Exception):
-    """A row is already in a state that does not allow the requested change (usually: already terminal)."""
-
-    def __init__(self, row: dict[str, Any], to_status: str):
-        self.row = row
-        super().__init__(f"cannot move {row.get('RowKey')} of run {row.get('PartitionKey')} "
-                         f"from {row.get('status')} to {to_status}")
 
 
 def utcnow() -> str:
