@@ -39,6 +39,7 @@ from pipeline_core.errors import PoolClosed as PoolClosed
 from pipeline_core.errors import TryFailed as TryFailed
 from pipeline_core.execution.process import start_supervised, stop_supervised
 from pipeline_core.execution.step_settings import step_settings
+from pipeline_core.parallel.settings import WORKER_FD, WORKER_SLOT, parallel_settings
 
 log = logging.getLogger("amlite.parallel")
 
@@ -87,7 +88,7 @@ class Worker:
             raise TryFailed("the step's workers on this host were stopped (run canceled or step finished)")
         parent, child = socket.socketpair()
         self.setup.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**self.setup.env, "AMLITE_PRS_FD": str(child.fileno()), "AMLITE_PRS_SLOT": str(self.slot),
+        env = {**self.setup.env, WORKER_FD: str(child.fileno()), WORKER_SLOT: str(self.slot),
                "PYTHONUNBUFFERED": "1"}
         try:
             with open(self.log_path, "ab") as out:  # under a supervisor: nothing outlives the worker (process.py)
@@ -253,7 +254,7 @@ class WorkerPool:
             return None
         with self._lock:
             if self.scratch is None and not self.canceled:
-                base = os.environ.get("AMLITE_PRS_SCRATCH", "/dev/shm")
+                base = parallel_settings().scratch
                 if base.lower() in ("", "off", "0") or not os.path.isdir(base) or not os.access(base, os.W_OK):
                     return None
                 self.scratch = Path(tempfile.mkdtemp(prefix="amlite-prs-", dir=base))
@@ -412,7 +413,7 @@ def cancel_pool(key: PoolKey) -> None:
 
 
 def _idle_seconds() -> float:
-    return float(os.environ.get("AMLITE_PRS_POOL_IDLE_SECONDS", "300"))
+    return parallel_settings().pool_idle_seconds
 
 
 def _reap_forever() -> None:
