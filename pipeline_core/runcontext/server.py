@@ -41,13 +41,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import AmliteError
+from pipeline_core.runcontext.client import TOKEN_VARIABLE as TOKEN_VARIABLE
+from pipeline_core.runcontext.client import URL_VARIABLE as URL_VARIABLE
 from pipeline_core.runcontext.routes import ROUTES, Call, Grant, Refused
 from pipeline_core.storage.run_store import TERMINAL
 
 log = logging.getLogger("amlite.runcontext")
 
-URL_VARIABLE = "AMLITE_RUN_CONTEXT_URL"
-TOKEN_VARIABLE = "AMLITE_RUN_TOKEN"
 STATUS_RECHECK_SECONDS = 2.0
 
 
