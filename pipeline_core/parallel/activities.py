@@ -73,6 +73,7 @@ from pipeline_core.parallel.slices import SliceRun, rows_target, slice_result, t
 from pipeline_core.parallel.summary import limit_reason
 from pipeline_core.parallel.worker import PoolClosed, WorkerPool, WorkerSetup, close_pool, get_pool
 from pipeline_core.runcontext.server import end_run_context
+from pipeline_core.spec_types import DataEntry
 from pipeline_core.storage.blobs import list_prefix
 from pipeline_core.storage.run_store import (
     CANCEL_REQUESTED,
@@ -115,7 +116,7 @@ class _ParallelStep(_StepRun):
             listed[key] = list_files(self.services.container_for, definition["paths"], fast_lister)
         return listed[key]
 
-    def _dataset_identity(self, entry: dict[str, Any]) -> dict[str, Any]:
+    def _dataset_identity(self, entry: DataEntry) -> dict[str, Any]:
         return dataset_identity(self.services.container_for, entry, self.listing(entry["definition"]))
 
     def output(self) -> tuple[str, Location] | None:

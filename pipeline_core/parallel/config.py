@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from pipeline_core.errors import ConfigError as ConfigError
+from pipeline_core.spec_types import ParallelRunConfigEntry
 
 # The values AML v1 accepts as PipelineParameters (plus partition_keys, as a JSON list string).
 PARAMETERIZABLE = ("mini_batch_size", "error_threshold", "node_count", "process_count_per_node",
@@ -140,7 +141,7 @@ def check_combination(values: dict[str, Any]) -> None:
                           "mini-batch is one partition; remove mini_batch_size")
 
 
-def resolve(config: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+def resolve(config: ParallelRunConfigEntry, parameters: dict[str, Any]) -> dict[str, Any]:
     """The spec's config (literal values + parameter names) with parameters substituted and every value checked."""
     values = dict(config.get("values") or {})
     from_params = dict(config.get("parameters") or {})

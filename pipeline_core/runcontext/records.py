@@ -150,6 +150,6 @@ class RunRecords:
                 doc = spec.step(step)
             except Exception:
                 raise NotFoundError(f"step {step!r} is not in the spec of run {pipeline_run}") from None
-            answer["inputs"] = {d: spec.data.get(d, {}).get("kind") for d in doc.get("inputs", [])}
+            answer["inputs"] = {d: entry["kind"] if (entry := spec.data.get(d)) else None for d in doc.get("inputs", [])}
             answer["outputs"] = list(doc.get("outputs", []))
         return answer
