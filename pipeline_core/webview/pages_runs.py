@@ -239,7 +239,8 @@ def run_page(services: Services, request: ServiceRequest, viewer: Viewer) -> Ser
         "its logs, outputs and why it ran.</p></aside></div>"
         + _dialogs(view, viewer)
     )
-    config = {"page": "run", "runId": run_id, "view": view,
+    config = {"page": "run", "runId": run_id, "view": view, "terminal": sorted(TERMINAL),
+              "cancelRequested": RunStatus.CANCEL_REQUESTED,
               "urls": {"view": f"/api/runs/{seg(run_id)}/view", "run": f"/api/runs/{seg(run_id)}",
                        "ui": UI_PREFIX}}
     return html_response(page(viewer, f"Run {short_id(run_id)}", body, active="runs", config=config,
