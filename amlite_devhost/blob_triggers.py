@@ -44,10 +44,11 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from .app_loader import FunctionInfo
+from .settings import DEFAULT_BLOB_POLL, blob_poll_seconds
 
 logger = logging.getLogger("amlite.devhost.blobs")
 
-DEFAULT_INTERVAL = 0.5
+DEFAULT_INTERVAL = DEFAULT_BLOB_POLL
 MAX_ATTEMPTS = 5
 MAX_IN_FLIGHT = 16
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -56,11 +57,8 @@ Invoke = Callable[[FunctionInfo, Any], "concurrent.futures.Future[Any]"]
 
 
 def poll_interval() -> float:
-    """``AMLITE_DEVHOST_BLOB_POLL_SECONDS`` (default 0.5 s)."""
-    try:
-        return max(0.05, float(os.environ.get("AMLITE_DEVHOST_BLOB_POLL_SECONDS") or DEFAULT_INTERVAL))
-    except ValueError:
-        return DEFAULT_INTERVAL
+    """``AMLITE_DEVHOST_BLOB_POLL_SECONDS`` (default 0.5 s), from :class:`DevHostSettings`."""
+    return blob_poll_seconds(os.environ)
 
 
 @dataclass(frozen=True)

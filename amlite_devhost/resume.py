@@ -26,7 +26,9 @@ from pipeline_core.engine.orphans import (
 )
 
 from .durable.store import OtherHubs
-from .settings import seconds_setting
+from .settings import DEFAULT_RESUME_INTERVAL as DEFAULT_RESUME_INTERVAL
+from .settings import RESUME_INTERVAL_ENV as RESUME_INTERVAL_ENV
+from .settings import DevHostSettings
 
 if TYPE_CHECKING:
     from pipeline_core.engine.services import Services
@@ -35,14 +37,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("amlite.devhost")
 
-RESUME_INTERVAL_ENV = "AMLITE_RESUME_INTERVAL"
-DEFAULT_RESUME_INTERVAL = 15.0
 PIPELINE_ORCHESTRATOR = "pipeline_run"
 
 
 def resume_interval(value: float | None = None) -> float:
     """Seconds between sweeps: ``value``, else ``AMLITE_RESUME_INTERVAL``, else 15."""
-    return seconds_setting(RESUME_INTERVAL_ENV, value, DEFAULT_RESUME_INTERVAL, 0.1)
+    return DevHostSettings.from_env(resume_interval=value).resume_interval_seconds
 
 
 class EngineOrchestrations:

@@ -66,7 +66,10 @@ from .durable.store import OrchestrationStore
 from .http_host import MAX_BODY_BYTES, REQUEST_BASE_URL, HttpTriggerHost, JsonErrorAppRunner, json_errors
 from .invoker import FunctionInvoker
 from .resume import ResumeSweeper
-from .settings import seconds_setting
+from .settings import DEFAULT_SHUTDOWN_GRACE as DEFAULT_SHUTDOWN_GRACE
+from .settings import SHUTDOWN_GRACE_ENV as SHUTDOWN_GRACE_ENV
+from .settings import SYSTEM_KEY_SETTING as SYSTEM_KEY_SETTING
+from .settings import DevHostSettings
 from .shutdown import exit_now
 from .timers import TimerTriggerRunner
 from .worker_index import AppRefusedByWorker, WorkerLoaderMissing
@@ -74,15 +77,12 @@ from .worker_index import AppRefusedByWorker, WorkerLoaderMissing
 logger = logging.getLogger("amlite.devhost")
 
 #: The host's system key for the Durable management routes; generated at start when unset.
-SYSTEM_KEY_SETTING = "AMLITE_SYSTEM_KEY"
-SHUTDOWN_GRACE_ENV = "AMLITE_SHUTDOWN_GRACE"
-DEFAULT_SHUTDOWN_GRACE = 20.0
 STORAGE_SETTING = "AzureWebJobsStorage"
 
 
 def shutdown_grace(value: float | None = None) -> float:
     """Seconds running activities get on SIGTERM/Ctrl+C: ``value``, else ``AMLITE_SHUTDOWN_GRACE``, else 20."""
-    return seconds_setting(SHUTDOWN_GRACE_ENV, value, DEFAULT_SHUTDOWN_GRACE, 0.0)
+    return DevHostSettings.from_env(shutdown_grace=value).shutdown_grace_seconds
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -227,7 +227,7 @@ class DevHost:
     def system_key(self) -> str:
         """``AMLITE_SYSTEM_KEY`` (read at first use, after local.settings.json), else one generated for this run."""
         if self._system_key is None:
-            configured = os.environ.get(SYSTEM_KEY_SETTING, "").strip()
+            configured = DevHostSettings.from_env().system_key
             self.system_key_generated = not configured
             self._system_key = configured or secrets.token_urlsafe(32)
         return self._system_key

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .settings import DevHostSettings
+
 WORKER_PACKAGE = "azure-functions-runtime==1.3.0"
 INSTALL_HINT = (f"install the Python worker's loader with `pip install --ignore-requires-python {WORKER_PACKAGE}` "
                 "(`make setup` does); set AMLITE_WORKER_CHECK=off to load the app without it")
@@ -87,8 +89,7 @@ _lock = threading.Lock()
 
 def worker_check_enabled(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
     """``AMLITE_WORKER_CHECK=off`` is the escape hatch for machines without the loader."""
-    env = os.environ if environ is None else environ
-    return env.get("AMLITE_WORKER_CHECK", "on").strip().lower() not in {"off", "0", "false", "no"}
+    return DevHostSettings.from_env(environ).worker_check
 
 
 def index_like_worker(functions: Sequence[Any], app_dir: Path | None) -> list[WorkerFunction]:

@@ -21,14 +21,13 @@ from rich.text import Text
 
 from pipeline_core.cli_schedules import add_schedule_commands
 from pipeline_core.errors import AmliteError, ValidationError
+from pipeline_core.errors import UsageError as UsageError
 from pipeline_core.run_text import progress_text, reuse_text
+from pipeline_core.status import RunStatus
 
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
-
-class UsageError(Exception):
-    """A bad file or argument: exit code 2."""
 
 
 def _load_pipeline(path: str) -> Any:
@@ -97,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     status = run.wait_for_completion(show_output=not args.quiet, raise_on_error=False)
     _print_summary(run)
-    return 0 if status == "Finished" else 1
+    return 0 if status == RunStatus.FINISHED else 1
 
 
 def _print_summary(run: Any) -> None:

@@ -1,7 +1,7 @@
 """AML v1's ``azureml.exceptions`` names, so the samples' ``try: ... except XException:`` cells run.
 
-Every one of them is an :class:`~pipeline_core.errors.AmliteError`, so code that catches
-amlite's own base class also catches these.
+Every one of them is an :class:`~pipeline_core.errors.AmliteError` (with its ``status``,
+``code`` and ``parameter``), so code that catches amlite's own base class also catches these.
 """
 
 from __future__ import annotations
@@ -20,9 +20,15 @@ class UserErrorException(AzureMLException):
 class ServiceException(AzureMLException):
     """The service failed (AML's name)."""
 
+    status = 500
+    code = "ServiceError"
+
 
 class AuthenticationException(AzureMLException):
-    """No usable credential (AML's name)."""
+    """No usable credential, or getting a token failed; the message says which class, which scope and why."""
+
+    status = 401
+    code = "AuthenticationFailed"
 
 
 class ComputeTargetException(AzureMLException):
@@ -39,6 +45,9 @@ class ExperimentExecutionException(AzureMLException):
 
 class ActivityFailedException(AzureMLException):
     """A run ended Failed while ``wait_for_completion(raise_on_error=True)`` waited."""
+
+    status = 500
+    code = "RunFailed"
 
 
 class ProjectSystemException(AzureMLException):
@@ -64,9 +73,15 @@ class WebserviceException(AzureMLException):
 class ModelNotFoundException(AzureMLException):
     """No registered model with that name (and version)."""
 
+    status = 404
+    code = "ModelNotFound"
+
 
 class ModelPathNotFoundException(AzureMLException):
     """``Model.get_model_path`` found no model files."""
+
+    status = 404
+    code = "ModelPathNotFound"
 
 
 class RunEnvironmentException(AzureMLException):

@@ -15,14 +15,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from pipeline_core.status import RunStatus
 from pipeline_core.storage.run_store import TERMINAL
 
 if TYPE_CHECKING:
     from pipeline_core.engine.services import Services
     from pipeline_core.run_source import RunSource
 
-STATUS_STYLE = {"Finished": "green", "Failed": "red", "Canceled": "yellow", "Running": "cyan",
-                "CancelRequested": "yellow", "Queued": "blue", "NotStarted": "dim"}
+STATUS_STYLE: dict[str, str] = {RunStatus.FINISHED: "green", RunStatus.FAILED: "red", RunStatus.CANCELED: "yellow",
+                RunStatus.RUNNING: "cyan", RunStatus.CANCEL_REQUESTED: "yellow", RunStatus.QUEUED: "blue",
+                RunStatus.NOT_STARTED: "dim"}
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -110,13 +112,13 @@ def _follow(source: RunSource, show_output: bool, deadline: float, interval: flo
             status = str(row.get("status"))
             if show_output and seen.get(name) != status:
                 extra = ""
-                if row.get("is_reused") and status == "Finished":
+                if row.get("is_reused") and status == RunStatus.FINISHED:
                     extra = f" (reused from run {row.get('reused_run_id')})"
                 console.print(f"  step [bold]{name}[/]: {styled(status)}{extra}")
-                if status == "Failed" and isinstance(row.get("error"), dict):
+                if status == RunStatus.FAILED and isinstance(row.get("error"), dict):
                     console.print(Text("    " + str(row["error"].get("message", "")), style="red"))
             seen[name] = status
-            if show_output and name not in drained and status in ("Running", "CancelRequested", *TERMINAL) \
+            if show_output and name not in drained and status in (RunStatus.RUNNING, RunStatus.CANCEL_REQUESTED, *TERMINAL) \
                     and not row.get("is_reused") and row.get("start_time"):
                 data, offsets[name] = source.read_log(name, offset=offsets.get(name, 0))
                 text = partial.pop(name, "") + data.decode("utf-8", errors="replace")

@@ -17,15 +17,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pipeline_core.errors import AmliteError
+from pipeline_core.errors import UnsafePathError as UnsafePathError
 
 _SEPARATORS = re.compile(r"[\\/]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 MAX_NAME_LENGTH = 255
 
-
-class UnsafePathError(AmliteError):
-    """A name from data (blob, dataset file, zip entry, spec id) would leave the folder it belongs in."""
 
 
 def text_problem(value: str) -> str | None:

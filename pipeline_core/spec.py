@@ -5,9 +5,8 @@ published endpoint in Table/Blob storage and into an orchestrator activity. A
 plain, versioned document does that; its content hash is the graph id, so the
 same pipeline built twice has the same id.
 
-Argument tokens (the only shapes a step's ``arguments`` and ``params`` hold):
-``{"lit": "text"}``, ``{"param": name}``, ``{"data": id}`` (a data binding),
-``{"datapath": param_name}`` (a DataPath parameter bound as an input).
+The records (the document, a step, a data object, a parameter, an argument
+token) are typed in :mod:`pipeline_core.spec_types`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pipeline_core.data.abstract_dataset import AbstractDataset
 from pipeline_core.data.data_reference import DataReference
@@ -28,6 +27,7 @@ from pipeline_core.execution.snapshot import take_snapshot
 from pipeline_core.pipeline.core.graph import PipelineData, PipelineParameter
 from pipeline_core.pipeline.steps.base import PipelineStep
 from pipeline_core.safe_paths import script_name_problem, snapshot_member
+from pipeline_core.spec_types import DataEntry, Edge, ParameterEntry, SpecDoc, StepEntry, Token, as_spec_doc
 
 SCHEMA = "amlite.pipelinespec/1"
 
@@ -36,7 +36,7 @@ SCHEMA = "amlite.pipelinespec/1"
 class PipelineSpec:
     """A built pipeline. ``doc`` is the JSON document; helpers answer graph questions about it."""
 
-    doc: dict[str, Any]
+    doc: SpecDoc
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -46,25 +46,25 @@ class PipelineSpec:
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
     @property
-    def steps(self) -> list[dict[str, Any]]:
+    def steps(self) -> list[StepEntry]:
         return list(self.doc["steps"])
 
     @property
     def step_names(self) -> list[str]:
         return [s["name"] for s in self.doc["steps"]]
 
-    def step(self, name: str) -> dict[str, Any]:
+    def step(self, name: str) -> StepEntry:
         for s in self.doc["steps"]:
             if s["name"] == name:
-                return dict(s)
+                return s.copy()
         raise KeyError(name)
 
     @property
-    def parameters(self) -> dict[str, dict[str, Any]]:
+    def parameters(self) -> dict[str, ParameterEntry]:
         return dict(self.doc.get("parameters", {}))
 
     @property
-    def data(self) -> dict[str, dict[str, Any]]:
+    def data(self) -> dict[str, DataEntry]:
         return dict(self.doc.get("data", {}))
 
     def dependencies(self) -> dict[str, list[str]]:
@@ -81,13 +81,13 @@ class PipelineSpec:
     @classmethod
     def from_json(cls, text: str | bytes) -> PipelineSpec:
         doc = json.loads(text)
-        if doc.get("schema") != SCHEMA:
+        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
             raise ValueError(f"unsupported pipeline spec schema {doc.get('schema')!r}; this amlite reads {SCHEMA!r}")
         doc.pop("graph_id", None)
-        return cls(doc)
+        return cls(as_spec_doc(doc))
 
 
-def _literal(value: Any) -> dict[str, str]:
+def _literal(value: Any) -> Token:
     return {"lit": str(value)}
 
 
@@ -97,9 +97,9 @@ class _Builder:
     def __init__(self, steps: list[PipelineStep], default_source_directory: str | None):
         self.steps = steps
         self.default_source_directory = default_source_directory
-        self.data: dict[str, dict[str, Any]] = {}
+        self.data: dict[str, DataEntry] = {}
         self.data_objects: dict[str, Any] = {}
-        self.parameters: dict[str, dict[str, Any]] = {}
+        self.parameters: dict[str, ParameterEntry] = {}
         self.parameter_objects: dict[str, PipelineParameter] = {}
         self.problems: list[str] = []
         self.producers: dict[int, list[str]] = {}
@@ -113,7 +113,7 @@ class _Builder:
         if isinstance(obj, (PipelineData, OutputFileDatasetConfig)):
             key = obj.name
             kind = "pipeline_data" if isinstance(obj, PipelineData) else "output"
-            entry: dict[str, Any] = {"kind": kind, "datastore": None, "path": None}
+            entry: DataEntry = {"kind": kind, "datastore": None, "path": None}
             if isinstance(obj, PipelineData):
                 entry["datastore"] = obj.datastore_name
                 if obj.pipeline_output_name:  # only when set, so other pipelines keep their graph ids
@@ -128,7 +128,8 @@ class _Builder:
             entry = {"kind": "data_reference", "datastore": obj.datastore_name, "path": obj.path_on_datastore}
         elif isinstance(obj, (AbstractDataset, DatasetConsumptionConfig)):
             named = obj if isinstance(obj, DatasetConsumptionConfig) else obj.as_named_input(obj._default_input_name())
-            key, entry = named.spec_entry()
+            key, raw = named.spec_entry()
+            entry = cast(DataEntry, raw)
         else:
             raise TypeError(obj)
         known = self.data_objects.get(key)
@@ -155,7 +156,7 @@ class _Builder:
         self.parameters.setdefault(param.name, {"type": param.type, "default": default})
         return param.name
 
-    def token(self, value: Any, step: str, where: str, inputs: list[str]) -> dict[str, Any] | None:
+    def token(self, value: Any, step: str, where: str, inputs: list[str]) -> Token | None:
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], PipelineParameter) \
                 and isinstance(value[1], DataPathComputeBinding):
             name = self._register_parameter(value[0], step)
@@ -211,7 +212,7 @@ class _Builder:
         return found
 
     # -- steps ---------------------------------------------------------------
-    def step_doc(self, step: PipelineStep) -> tuple[dict[str, Any], str | None]:
+    def step_doc(self, step: PipelineStep) -> tuple[StepEntry, str | None]:
         inputs: list[str] = []
         outputs: list[str] = []
         for out in step._outputs:
@@ -222,7 +223,7 @@ class _Builder:
             tok = self.token(inp, step.name, "inputs", inputs)
             if tok and "data" in tok and tok["data"] not in inputs:
                 inputs.append(tok["data"])
-        arguments: list[dict[str, Any]] = []
+        arguments: list[Token] = []
         for index, arg in enumerate(step._arguments):
             tok = self.token(arg, step.name, f"arguments[{index}]", inputs)
             if tok is None:
@@ -237,12 +238,12 @@ class _Builder:
                 else:
                     outputs.append(data_id)
                     self.producers.setdefault(id(obj), []).append(step.name)
-        params: dict[str, Any] = {}
+        params: dict[str, Token] = {}
         for key, value in getattr(step, "params", {}).items():
             tok = self.token(value, step.name, f"params[{key!r}]", inputs)
             if tok is not None:
                 params[key] = tok
-        doc: dict[str, Any] = {
+        doc: StepEntry = {
             "name": step.name,
             "type": step.step_type,
             "arguments": arguments,
@@ -255,7 +256,8 @@ class _Builder:
         if step._retry:
             doc["retry"] = dict(step._retry)
         if hasattr(step, "spec_fields"):  # step types with more to record (ParallelRunStep's config)
-            doc.update(step.spec_fields(lambda value, where: self.token(value, step.name, where, inputs)))
+            doc.update(cast(StepEntry, step.spec_fields(
+                lambda value, where: self.token(value, step.name, where, inputs))))
         source_dir: str | None = None
         if hasattr(step, "script_name"):
             source_dir = str(Path(getattr(step, "source_directory", None) or self.default_source_directory or ".").resolve())
@@ -303,7 +305,7 @@ def build_spec(steps: list[PipelineStep], description: str | None = None,
                continue_on_step_failure: bool = False) -> PipelineSpec:
     """Turn steps into a spec; structural problems are collected in ``spec.problems`` for ``validate()``."""
     builder = _Builder(steps, default_source_directory)
-    step_docs: list[dict[str, Any]] = []
+    step_docs: list[StepEntry] = []
     local: dict[str, str] = {}
     for step in steps:
         doc, source_dir = builder.step_doc(step)
@@ -317,7 +319,7 @@ def build_spec(steps: list[PipelineStep], description: str | None = None,
     for data_id, entry in builder.data.items():
         if entry["kind"] in ("pipeline_data", "output"):
             entry["producer"] = next(iter(producers.get(data_id, [])), None)
-    edges: list[dict[str, Any]] = []
+    edges: list[Edge] = []
     for doc in step_docs:
         for inp in doc["inputs"]:
             for producer in producers.get(inp, []):
@@ -325,7 +327,7 @@ def build_spec(steps: list[PipelineStep], description: str | None = None,
                     edges.append({"from": producer, "to": doc["name"], "via": inp})
         for before in doc["run_after"]:
             edges.append({"from": before, "to": doc["name"], "via": None})
-    spec_doc = {
+    spec_doc: SpecDoc = {
         "schema": SCHEMA,
         "description": description or "",
         "continue_on_step_failure": bool(continue_on_step_failure),

@@ -7,7 +7,7 @@ publish endpoint all give the same answers for the same graph.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from pipeline_core.data.web_files import WEB_DATASTORE, is_web_url
@@ -22,6 +22,7 @@ from pipeline_core.safe_paths import (
     text_problems,
 )
 from pipeline_core.spec import PipelineSpec, script_problem
+from pipeline_core.spec_types import DataEntry, StepEntry
 
 STEP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,127}$")
 #: A snapshot is named by the SHA-256 of its content; nothing else may become its cache folder's name.
@@ -80,11 +81,11 @@ class Problem(str):
         return problem
 
 
-def _step_where(index: int, step: dict[str, Any]) -> str:
+def _step_where(index: int, step: StepEntry) -> str:
     return f"steps[{index}] ({step.get('name')!r})"
 
 
-def data_id_problem(data_id: Any, entry: dict[str, Any]) -> str | None:
+def data_id_problem(data_id: Any, entry: Mapping[str, Any]) -> str | None:
     """Why a data id cannot name a step's input or output (it becomes a folder name and an environment name)."""
     kind = entry.get("kind")
     if kind in IDENTIFIER_KINDS:
@@ -97,7 +98,7 @@ def data_id_problem(data_id: Any, entry: dict[str, Any]) -> str | None:
     return plain_name_problem(data_id)
 
 
-def _definition_paths(entry: dict[str, Any]) -> list[Any]:
+def _definition_paths(entry: DataEntry) -> list[Any]:
     definition = entry.get("definition")
     paths = definition.get("paths") if isinstance(definition, dict) else None
     return paths if isinstance(paths, list) else []
@@ -128,7 +129,7 @@ def data_path_problems(spec: PipelineSpec) -> list[Problem]:
     return errors
 
 
-def step_problems(step: dict[str, Any], data: dict[str, Any], where: str = "") -> list[Problem]:
+def step_problems(step: StepEntry, data: dict[str, DataEntry], where: str = "") -> list[Problem]:
     """What makes one step unsafe to run whatever the graph: its type, script_name and data ids."""
     name = step.get("name")
     where = where or f"steps ({name!r})"
@@ -140,8 +141,8 @@ def step_problems(step: dict[str, Any], data: dict[str, Any], where: str = "") -
     if problem:
         errors.append(Problem(f"step {name!r}: script_name {step.get('script_name')!r} {problem}",
                               f"{where}.script_name"))
-    for key in ("inputs", "outputs"):
-        for data_id in step.get(key) or []:
+    for key, data_ids in (("inputs", step.get("inputs")), ("outputs", step.get("outputs"))):
+        for data_id in data_ids or []:
             problem = data_id_problem(data_id, data.get(data_id) or {})
             if problem:
                 errors.append(Problem(f"step {name!r}: {key[:-1]} {data_id!r} {problem}", f"{where}.{key}"))
@@ -163,7 +164,7 @@ def step_problems(step: dict[str, Any], data: dict[str, Any], where: str = "") -
     return errors
 
 
-def run_time_problems(spec: PipelineSpec, step: dict[str, Any], parameters: dict[str, Any]) -> list[str]:
+def run_time_problems(spec: PipelineSpec, step: StepEntry, parameters: dict[str, Any]) -> list[str]:
     """The executor's own check before it runs a step (defence in depth: the spec was checked at submit too)."""
     errors = []
     if not isinstance(step.get("name"), str) or not STEP_NAME_RE.match(step["name"]):
@@ -172,10 +173,10 @@ def run_time_problems(spec: PipelineSpec, step: dict[str, Any], parameters: dict
     if not isinstance(step.get("snapshot"), str) or not SNAPSHOT_RE.match(step["snapshot"]):
         errors.append(f"step {step.get('name')!r}: snapshot {step.get('snapshot')!r} is not a snapshot hash")
     for data_id in [*(step.get("inputs") or []), *(step.get("outputs") or [])]:
-        entry = spec.data.get(data_id) or {}
-        problem = datastore_path_problem(entry.get("path"))
+        path = entry.get("path") if (entry := spec.data.get(data_id)) else None
+        problem = datastore_path_problem(path)
         if problem:
-            errors.append(f"data {data_id!r}: path {entry.get('path')!r} {problem}")
+            errors.append(f"data {data_id!r}: path {path!r} {problem}")
     for name, value in parameters.items():
         if not isinstance(name, str) or not NAME_RE.match(name):
             errors.append(f"pipeline parameter name {name!r} is invalid")
@@ -244,7 +245,7 @@ def validate_spec(spec: PipelineSpec, check_data: DataCheck | None = None,
                                       f"data[{data_id!r}].datastore"))
     for step in spec.steps:
         for inp in step["inputs"]:
-            entry = data.get(inp, {})
+            entry = data.get(inp) or DataEntry(kind="")
             kind = entry.get("kind")
             if kind in ("pipeline_data", "output") and not entry.get("producer"):
                 errors.append(
@@ -253,7 +254,7 @@ def validate_spec(spec: PipelineSpec, check_data: DataCheck | None = None,
                     "with a DataReference"
                 )
             elif kind == "data_reference" and check_data is not None:
-                problem = check_data(entry["datastore"], entry.get("path") or "")
+                problem = check_data(entry.get("datastore") or "", entry.get("path") or "")
                 if problem:
                     errors.append(f"step {step['name']!r}: input {inp!r}: {problem}")
     for step in spec.steps:
@@ -271,7 +272,7 @@ def validate_spec(spec: PipelineSpec, check_data: DataCheck | None = None,
     return errors
 
 
-def _snapshot_problems(step: dict[str, Any], snapshot_files: SnapshotFiles | None, where: str) -> list[Problem]:
+def _snapshot_problems(step: StepEntry, snapshot_files: SnapshotFiles | None, where: str) -> list[Problem]:
     if snapshot_files is None or not step.get("snapshot") or script_name_problem(step.get("script_name")):
         return []
     try:

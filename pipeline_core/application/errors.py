@@ -1,17 +1,7 @@
-"""The refusals the use cases raise that the shared error module has no class for yet."""
+"""The refusals the use cases raise live in the one error tree (``pipeline_core.errors``); this name stays."""
 
 from __future__ import annotations
 
-from pipeline_core.errors import AmliteError
+from pipeline_core.errors import ConflictError as ConflictError
 
-
-class ConflictError(AmliteError):
-    """The target's state forbids the request (a disabled pipeline, active schedules): HTTP 409.
-
-    An ``AmliteError`` so SDK callers sharing the code path get an ordinary amlite error;
-    ``rest.errors.from_exception`` answers it as a 409 carrying ``code``.
-    """
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
+__all__ = ["ConflictError"]

@@ -94,7 +94,7 @@ def check_submit(services: Services, spec: PipelineSpec, options: SubmitOptions)
         try:
             Datastore.get(services.workspace, values[name]["datastore"])
         except NotFoundError as exc:
-            raise ParameterError(f"DataPath parameter {name!r}: {exc}") from None
+            raise ParameterError(f"DataPath parameter {name!r}: {exc}", parameter=name) from None
 
 
 def strict_parameters(environ: Mapping[str, str] | None = None) -> bool:

@@ -21,19 +21,15 @@ from typing import Any
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError
 
+from pipeline_core.errors import JwksFetchError as JwksFetchError
+from pipeline_core.errors import UnknownKeyError as UnknownKeyError
+
 from .settings import is_loopback_url
 
 log = logging.getLogger(__name__)
 
 _MAX_BYTES = 1 << 20
 
-
-class JwksFetchError(Exception):
-    """The key set could not be fetched or parsed (message names the URL, never a token)."""
-
-
-class UnknownKeyError(Exception):
-    """No key with this ``kid``, even after a refresh (or a refresh was rate-limited)."""
 
 
 def fetch_jwks(url: str, timeout: float = 5.0) -> dict[str, Any]:

@@ -36,6 +36,8 @@ from typing import Any
 
 from azure.core.credentials import AccessToken, TokenCredential
 
+from pipeline_core.exceptions import AuthenticationException as AuthenticationException
+
 # azure.identity is imported where a credential is built: it costs ~150 ms, and
 # every `import pipeline_core` (Functions cold start, each step process) would pay it.
 
@@ -65,9 +67,6 @@ CLOUDS: Mapping[str, tuple[str, str]] = {
 _SECRET_CONFIG_KEYS = ("client_secret", "service_principal_password", "secret", "password")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-
-class AuthenticationException(Exception):
-    """Getting a token failed; the message says which class, which scope and why."""
 
 
 def _cloud(cloud: str | None) -> tuple[str, str]:

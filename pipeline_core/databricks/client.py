@@ -19,6 +19,7 @@ from typing import Any
 
 from pipeline_core.databricks.task import DatabricksTask
 from pipeline_core.errors import AmliteError, NotFoundError
+from pipeline_core.status import RunStatus
 
 #: The AzureDatabricks first-party application: Entra ID tokens for a workspace are asked for this resource.
 AZURE_DATABRICKS_RESOURCE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d"
@@ -46,12 +47,12 @@ class RunState:
     def status(self) -> str:
         """The step's AML status: NotStarted, Running, Finished, Failed or Canceled."""
         if not self.is_terminal:
-            return "NotStarted" if self.life_cycle_state in ("PENDING", "QUEUED", "BLOCKED") else "Running"
+            return RunStatus.NOT_STARTED if self.life_cycle_state in ("PENDING", "QUEUED", "BLOCKED") else RunStatus.RUNNING
         if self.result_state in ("SUCCESS", "SUCCESS_WITH_FAILURES"):
-            return "Finished"
+            return RunStatus.FINISHED
         if self.result_state in ("CANCELED", "CANCELLED"):
-            return "Canceled"
-        return "Failed"
+            return RunStatus.CANCELED
+        return RunStatus.FAILED
 
     def describe(self) -> str:
         where = f" ({self.run_page_url})" if self.run_page_url else ""

@@ -46,6 +46,7 @@ from pipeline_core.execution.step_outputs import upload_attempt
 from pipeline_core.execution.step_settings import StepSettings, check_run_duration, step_settings
 from pipeline_core.execution.storage_retry import retry_storage
 from pipeline_core.runcontext.server import end_run_context, run_context_environment
+from pipeline_core.spec_types import DataEntry
 from pipeline_core.storage.blobs import fingerprint, list_prefix
 from pipeline_core.storage.run_store import (
     CANCEL_REQUESTED,
@@ -252,7 +253,7 @@ class _StepRun:
         outputs = {d: {"datastore": data[d].get("datastore"), "path": data[d].get("path")} for d in self.step["outputs"]}
         return reuse_key(self.step, arguments, params, identities, outputs)
 
-    def _dataset_identity(self, entry: dict[str, Any]) -> dict[str, Any]:
+    def _dataset_identity(self, entry: DataEntry) -> dict[str, Any]:
         """A dataset input's reuse identity (a hook: a ParallelRunStep reuses this listing for its batches)."""
         return dataset_identity(self.services.container_for, entry)
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-FINISHED, FAILED, CANCELED = "Finished", "Failed", "Canceled"
-TERMINAL = frozenset({FINISHED, FAILED, CANCELED})
+from pipeline_core.status import TERMINAL as TERMINAL  # re-exported for callers of the planner
+from pipeline_core.status import RunStatus
+
+FINISHED, FAILED, CANCELED = RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELED
 
 
 @dataclass

@@ -22,6 +22,7 @@ from typing import Any
 
 from azure.storage.blob import ContainerClient
 
+from pipeline_core.spec_types import StepEntry
 from pipeline_core.storage.blobs import list_prefix
 
 KEY_VERSION = 1
@@ -32,7 +33,7 @@ MAX_MANIFEST_CHARS = 30_000
 Blobs = list[tuple[str, str, int]]  # (name, etag, size), as storage.blobs.list_prefix answers
 
 
-def reuse_key(step: dict[str, Any], arguments: list[str], params: dict[str, str],
+def reuse_key(step: StepEntry, arguments: list[str], params: dict[str, str],
               inputs: dict[str, Any], outputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The key and its parts; the parts are stored so "why was this reused" has an answer."""
     parts: dict[str, Any] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline_core.engine.planner import CANCELED, FAILED, TERMINAL, Plan, plan
+from pipeline_core.engine.planner import CANCELED, FAILED, FINISHED, TERMINAL, Plan, plan
 
 CANCEL_EVENT = "cancel"
 CHUNK_SIZE = 100  # more ready steps than this go out as sub-orchestrations of this size
@@ -67,6 +67,6 @@ class RunTracker:
         counts: dict[str, int] = {}
         for value in self.status.values():
             counts[value] = counts.get(value, 0) + 1
-        return {"run_id": self.run_id, "total": len(self.deps), "finished": counts.get("Finished", 0),
+        return {"run_id": self.run_id, "total": len(self.deps), "finished": counts.get(FINISHED, 0),
                 "failed": counts.get(FAILED, 0), "canceled": counts.get(CANCELED, 0),
                 "running": sorted(self.in_flight)[:MAX_STATUS_NAMES], "cancel_requested": self.cancel_requested}

@@ -13,6 +13,7 @@ from typing import Any
 from pipeline_core.data.datapath import DataPath
 from pipeline_core.engine.services import Services, spec_blob_name
 from pipeline_core.errors import AmliteError
+from pipeline_core.errors import ParameterError as ParameterError
 from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, snapshot_zip, take_snapshot
 from pipeline_core.safe_paths import datastore_path_problem, text_problem
 from pipeline_core.spec import PipelineSpec
@@ -22,15 +23,12 @@ EXPERIMENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,254}$")
 _uploaded: set[tuple[str, str]] = set()
 
 
-class ParameterError(AmliteError):
-    """A submitted parameter is unknown or has the wrong type (HTTP 400)."""
-
 
 def check_experiment_name(name: Any) -> str:
     if not isinstance(name, str) or not EXPERIMENT_NAME_RE.match(name):
         raise AmliteError(
             f"experiment name {name!r} is invalid: use 1-255 letters, digits, '_' or '-', "
-            "starting with a letter or digit"
+            "starting with a letter or digit", code="InvalidField", parameter="experiment_name"
         )
     return name
 
@@ -45,7 +43,8 @@ def coerce_parameters(spec: PipelineSpec, given: dict[str, Any] | None,
     for name, value in supplied.items():
         if name not in declared:
             listed = ", ".join(f"{n} ({p['type']})" for n, p in sorted(declared.items())) or "none"
-            raise ParameterError(f"unknown pipeline parameter {name!r}; this pipeline declares: {listed}")
+            raise ParameterError(f"unknown pipeline parameter {name!r}; this pipeline declares: {listed}",
+                                 parameter=name)
         values[name] = _coerce(name, declared[name]["type"], value)
         _check_text(name, values[name])
     return values
@@ -63,14 +62,16 @@ def _check_text(name: str, value: Any) -> None:
         problem = text_problem(text)
         if problem:
             raise ParameterError(f"pipeline parameter {name!r} {problem}; a value is passed to the step's process "
-                                 "as an argument, so it must be plain text")
+                                 "as an argument, so it must be plain text", parameter=name)
     if path_problem:
-        raise ParameterError(f"pipeline parameter {name!r}: DataPath path {value.get('path')!r} {path_problem}")
+        raise ParameterError(f"pipeline parameter {name!r}: DataPath path {value.get('path')!r} {path_problem}",
+                             parameter=name)
 
 
 def _coerce(name: str, kind: str, value: Any) -> Any:
     def wrong() -> ParameterError:
-        return ParameterError(f"pipeline parameter {name!r} expects {kind}, got {type(value).__name__} {value!r}")
+        return ParameterError(f"pipeline parameter {name!r} expects {kind}, got {type(value).__name__} {value!r}",
+                              parameter=name)
 
     if kind == "datapath":
         if isinstance(value, DataPath):
@@ -79,7 +80,7 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
             try:
                 return DataPath.from_dict(value).to_dict()
             except ValueError as exc:
-                raise ParameterError(f"pipeline parameter {name!r}: {exc}") from None
+                raise ParameterError(f"pipeline parameter {name!r}: {exc}", parameter=name) from None
         raise wrong()
     if kind == "bool":
         if isinstance(value, bool):

@@ -9,7 +9,7 @@ becomes their local path. Parameters become their values.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from azure.storage.blob import ContainerClient
 from pipeline_core.data.dataset_paths import DatasetFile, download_files, fingerprint_files, list_files
 from pipeline_core.errors import AmliteError
 from pipeline_core.safe_paths import safe_join
+from pipeline_core.spec_types import DataEntry, Token
 from pipeline_core.storage.blobs import download_prefix, list_prefix
 
 DEFAULT_OUTPUT_DATASTORE = "pipelinedata"
@@ -41,14 +42,14 @@ class Location:
 class DatasetLocation(Location):
     """A dataset input: paths with globs, maybe on several datastores; ``datastore``/``path`` name the first."""
 
-    entry: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    entry: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
         return {"datastore": self.datastore, "path": self.path, "dataset": self.entry.get("name"),
                 "version": self.entry.get("version")}
 
 
-def dataset_identity(container_for: ContainerFor, entry: dict[str, Any],
+def dataset_identity(container_for: ContainerFor, entry: Mapping[str, Any],
                      files: list[DatasetFile] | None = None) -> dict[str, Any]:
     """A dataset input's part of a reuse key: registered name and version, definition, matched blobs' ETags.
 
@@ -60,11 +61,11 @@ def dataset_identity(container_for: ContainerFor, entry: dict[str, Any],
             "blobs": len(files), "etags": fingerprint_files(files)}
 
 
-def output_location(entry: dict[str, Any], data_id: str, run_id: str, step: str) -> Location:
-    if entry["kind"] == "output" and entry.get("datastore"):
+def output_location(entry: DataEntry, data_id: str, run_id: str, step: str) -> Location:
+    if entry["kind"] == "output" and (datastore := entry.get("datastore")):
         path = (entry.get("path") or "{run-id}/{output-name}")
         path = path.replace("{run-id}", run_id).replace("{output-name}", data_id)
-        return Location(entry["datastore"], path.strip("/"))
+        return Location(datastore, path.strip("/"))
     return Location(entry.get("datastore") or DEFAULT_OUTPUT_DATASTORE, aml_output_path(run_id, step, data_id))
 
 
@@ -78,7 +79,7 @@ def aml_output_path(run_id: str, step: str, data_id: str) -> str:
     return f"azureml/{run_id}_{step}/{data_id}"
 
 
-def input_location(entry: dict[str, Any], data_id: str, parameters: dict[str, Any],
+def input_location(entry: DataEntry, data_id: str, parameters: dict[str, Any],
                    upstream_outputs: dict[str, dict[str, Any]]) -> Location:
     kind = entry["kind"]
     if kind in ("pipeline_data", "output"):
@@ -88,7 +89,7 @@ def input_location(entry: dict[str, Any], data_id: str, parameters: dict[str, An
                               "did it finish?")
         return Location(produced["datastore"], produced["path"], produced=True)
     if kind == "data_reference":
-        return Location(entry["datastore"], entry.get("path") or "")
+        return Location(entry.get("datastore") or "", entry.get("path") or "")
     if kind == "datapath":
         value = parameters.get(entry["parameter"])
         if not isinstance(value, dict) or "datastore" not in value:
@@ -149,7 +150,7 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def resolve_token(token: dict[str, Any], parameters: dict[str, Any], paths: dict[str, Path]) -> str:
+def resolve_token(token: Token, parameters: dict[str, Any], paths: dict[str, Path]) -> str:
     if "lit" in token:
         return _PARAM_REF.sub(lambda m: format_value(parameters[m.group(1)]) if m.group(1) in parameters
                               else m.group(0), token["lit"])

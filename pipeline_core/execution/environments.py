@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline_core.errors import AmliteError
+from pipeline_core.errors import EnvironmentBuildError
 
 #: conda package names that are not packages to install here (the interpreter and its installer).
 _CONDA_BUILTINS = frozenset({"python", "pip", "setuptools", "wheel"})
@@ -43,10 +43,6 @@ CONDA_ONLY = frozenset({"cudatoolkit", "cudnn", "mkl", "mkl-service", "libgcc", 
 _READY = ".amlite-ready"
 _CONDA_SPEC = re.compile(r"^([A-Za-z0-9_.\-]+)\s*(.*)$")
 BUILD_TIMEOUT_SECONDS = 900
-
-
-class EnvironmentBuildError(AmliteError):
-    """A step's declared packages could not be installed; the message names them and uv's own reason."""
 
 
 @dataclass(frozen=True)

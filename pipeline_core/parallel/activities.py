@@ -60,15 +60,22 @@ from pipeline_core.parallel.batches import (
 )
 from pipeline_core.parallel.batches import SUCCEEDED as BATCH_SUCCEEDED
 from pipeline_core.parallel.config import DEFAULT_APPEND_ROW_FILE, ConfigError, batch_size_for, resolve
-from pipeline_core.parallel.fanout import CHUNK_TASKS, LOOKAHEAD, SLICE_MAX
+from pipeline_core.parallel.fanout import CHUNK_TASKS, SLICE_MAX
 from pipeline_core.parallel.fetch import fast_lister, location_files, parquet_row_groups
 from pipeline_core.parallel.outputs import OutputSync, commit_rows
 from pipeline_core.parallel.partition import BatchInput, make_batches
 from pipeline_core.parallel.report import Reporter, initial_progress, note
+from pipeline_core.parallel.settings import (
+    WORKER_LOG_DIR,
+    WORKER_LOGGING_LEVEL,
+    WORKER_OUTPUT_DIR,
+    parallel_settings,
+)
 from pipeline_core.parallel.slices import SliceRun, rows_target, slice_result, tally
 from pipeline_core.parallel.summary import limit_reason
 from pipeline_core.parallel.worker import PoolClosed, WorkerPool, WorkerSetup, close_pool, get_pool
 from pipeline_core.runcontext.server import end_run_context
+from pipeline_core.spec_types import DataEntry
 from pipeline_core.storage.blobs import list_prefix
 from pipeline_core.storage.run_store import (
     CANCEL_REQUESTED,
@@ -111,7 +118,7 @@ class _ParallelStep(_StepRun):
             listed[key] = list_files(self.services.container_for, definition["paths"], fast_lister)
         return listed[key]
 
-    def _dataset_identity(self, entry: dict[str, Any]) -> dict[str, Any]:
+    def _dataset_identity(self, entry: DataEntry) -> dict[str, Any]:
         return dataset_identity(self.services.container_for, entry, self.listing(entry["definition"]))
 
     def output(self) -> tuple[str, Location] | None:
@@ -137,13 +144,6 @@ def _prepared(plan: dict[str, Any]) -> dict[str, Any]:
             "run_invocation_timeout": config["run_invocation_timeout"],
             "slice_max": plan.get("slice_max", SLICE_MAX), "chunk_tasks": plan.get("chunk_tasks", CHUNK_TASKS),
             "lookahead": plan.get("lookahead", 0)}
-
-
-def _env_int(name: str, default: int, low: int, high: int) -> int:
-    try:
-        return max(low, min(high, int(os.environ.get(name) or default)))
-    except ValueError:
-        return default
 
 
 def _batch_inputs(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[list[BatchInput], dict[str, Any]]:
@@ -192,11 +192,10 @@ def _make_plan(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[dict[st
     if output is None and config["output_action"] == "append_row":
         output = (DEFAULT_OUTPUT, Location(plans.PRS_CONTAINER, f"{ctx.run_id}/{ctx.name}/{DEFAULT_OUTPUT}"))
     known = [b["items"] for b in batches]
+    tuning = parallel_settings()
     plan = {"config": config, "concurrency": int(config["node_count"]) * int(processes),
             # Fixed at prepare time (recorded in the plan and the orchestrator's history), so replays agree.
-            "slice_max": _env_int("AMLITE_PRS_SLICE_MAX", SLICE_MAX, 1, SLICE_MAX),
-            "chunk_tasks": _env_int("AMLITE_PRS_CHUNK_TASKS", CHUNK_TASKS, 4, 10_000),
-            "lookahead": _env_int("AMLITE_PRS_LOOKAHEAD", LOOKAHEAD, 0, 4),
+            "slice_max": tuning.slice_max, "chunk_tasks": tuning.chunk_tasks, "lookahead": tuning.lookahead,
             "input_type": ctx.step.get("input_type", "file"), "inputs": metas, "mini_batch_size": size,
             "output": {"data": output[0], **output[1].to_dict()} if output else None,
             "items": sum(known) if all(k is not None for k in known) else None,
@@ -267,7 +266,7 @@ def _prewarm(services: Services, run_id: str, step: str, plan: dict[str, Any]) -
     At most one host's share of the workers (``process_count_per_node``), and never more than there
     are mini-batches; a host that runs no slice of the step closes them when idle (see ``worker``).
     """
-    if os.environ.get("AMLITE_PRS_PREWARM", "1") == "0":
+    if not parallel_settings().prewarm:
         return
     count = min(int(plan["config"].get("process_count_per_node") or os.cpu_count() or 1), int(plan["batches"]))
 
@@ -309,11 +308,11 @@ def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]
         config = plan["config"]
         env = ctx._environment(paths)
         env.update(config.get("environment_variables") or {})
-        env.update({"AMLITE_PRS_LOGGING_LEVEL": config["logging_level"], "AMLITE_PRS_OUTPUT_DIR": str(out_dir),
-                    "AMLITE_PRS_LOG_DIR": str(work / "logs")})
+        env.update({WORKER_LOGGING_LEVEL: config["logging_level"], WORKER_OUTPUT_DIR: str(out_dir),
+                    WORKER_LOG_DIR: str(work / "logs")})
         argv = [resolve_token(t, ctx.parameters, paths) for t in ctx.step["arguments"]]
         setup = WorkerSetup(src=src, script=ctx.step["script_name"], argv=argv, env=env, log_dir=work / "logs",
-                            init_timeout=float(os.environ.get("AMLITE_PRS_INIT_TIMEOUT", "600")),
+                            init_timeout=parallel_settings().init_timeout_seconds,
                             log_container=services.account.container(LOGS_CONTAINER),
                             log_prefix=f"{run_id}/{step}/user")
         reserved = [config.get("append_row_file_name") or DEFAULT_APPEND_ROW_FILE] \

@@ -12,6 +12,9 @@ import json
 import re
 from typing import Any
 
+from pipeline_core.errors import ConfigError as ConfigError
+from pipeline_core.spec_types import ParallelRunConfigEntry
+
 # The values AML v1 accepts as PipelineParameters (plus partition_keys, as a JSON list string).
 PARAMETERIZABLE = ("mini_batch_size", "error_threshold", "node_count", "process_count_per_node",
                    "run_invocation_timeout", "run_max_try", "logging_level", "allowed_failed_count",
@@ -25,9 +28,6 @@ DEFAULT_APPEND_ROW_FILE = "parallel_run_step.txt"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
 
-
-class ConfigError(ValueError):
-    """A ParallelRunConfig value breaks AML's rules; the message names the value and the allowed range."""
 
 
 def parse_size(value: Any) -> int:
@@ -141,7 +141,7 @@ def check_combination(values: dict[str, Any]) -> None:
                           "mini-batch is one partition; remove mini_batch_size")
 
 
-def resolve(config: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+def resolve(config: ParallelRunConfigEntry, parameters: dict[str, Any]) -> dict[str, Any]:
     """The spec's config (literal values + parameter names) with parameters substituted and every value checked."""
     values = dict(config.get("values") or {})
     from_params = dict(config.get("parameters") or {})

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from typing import Any
 
@@ -29,6 +28,7 @@ from azure.core.exceptions import ResourceExistsError
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import ConcurrencyError, NotFoundError
 from pipeline_core.execution.logs import LOGS_CONTAINER, log_blob_name
+from pipeline_core.parallel.settings import parallel_settings
 from pipeline_core.storage.run_signals import SIGNALS
 from pipeline_core.storage.run_store import RUNNING, step_key
 
@@ -109,8 +109,7 @@ class Reporter:
 
     def __init__(self, services: Services, run_id: str, step: str, interval: float | None = None):
         self.services, self.run_id, self.step = services, run_id, step
-        self.interval = interval if interval is not None else float(os.environ.get("AMLITE_PRS_REPORT_SECONDS")
-                                                                    or 2.0)
+        self.interval = interval if interval is not None else parallel_settings().report_seconds
         self._lines: list[str] = []
         self._delta: dict[str, int] = {}
         self._lock = threading.Lock()  # guards the buffers

@@ -55,6 +55,7 @@ from pipeline_core.parallel.config import DEFAULT_APPEND_ROW_FILE
 from pipeline_core.parallel.fetch import BlobGetter, fetch_batch
 from pipeline_core.parallel.outputs import stage_rows
 from pipeline_core.parallel.report import Reporter, batch_line
+from pipeline_core.parallel.settings import parallel_settings
 from pipeline_core.parallel.summary import should_abort
 from pipeline_core.parallel.worker import TryFailed, Worker, WorkerPool
 from pipeline_core.storage.run_store import utcnow
@@ -62,10 +63,6 @@ from pipeline_core.storage.run_store import utcnow
 log = logging.getLogger("amlite.parallel")
 
 PREFETCH = 3  # mini-batches whose inputs download ahead of the one running
-
-
-def _seconds(name: str, default: float) -> float:
-    return float(os.environ.get(name) or default)
 
 
 def rows_target(services: Services, plan: dict[str, Any]) -> BlobClient | None:
@@ -171,8 +168,9 @@ class SliceRun:
         self.failed_items += int(result["failed_items"])
 
     def _run(self, todo: list[int]) -> tuple[str, int]:
-        deadline = time.monotonic() + _seconds("AMLITE_PRS_SLICE_SECONDS", 300)
-        flush_every = _seconds("AMLITE_PRS_FLUSH_SECONDS", 5)
+        tuning = parallel_settings()
+        deadline = time.monotonic() + tuning.slice_seconds
+        flush_every = tuning.flush_seconds
         ahead: deque[tuple[int, dict[str, Any], Future[tuple[dict[str, Any], list[Path]]]]] = deque()
         queue = deque(todo)
         status, nxt = "done", self.end

@@ -35,8 +35,11 @@ from typing import Any
 
 from azure.storage.blob import ContainerClient
 
+from pipeline_core.errors import PoolClosed as PoolClosed
+from pipeline_core.errors import TryFailed as TryFailed
 from pipeline_core.execution.process import start_supervised, stop_supervised
 from pipeline_core.execution.step_settings import step_settings
+from pipeline_core.parallel.settings import WORKER_FD, WORKER_SLOT, parallel_settings
 
 log = logging.getLogger("amlite.parallel")
 
@@ -45,17 +48,6 @@ POLL_SECONDS = 0.2
 PREFETCH_THREADS = 4  # concurrent input downloads per (run, step) on a host
 SCRATCH_BATCH_BYTES = 16 * 1024 * 1024  # a mini-batch's inputs up to this size may go to RAM scratch
 SCRATCH_RESERVE = 256 * 1024 * 1024  # ... if the scratch keeps this much free besides
-
-
-class TryFailed(Exception):
-    """One try of a batch failed: the script raised, timed out, or its worker died; ``items`` if it was read."""
-
-    def __init__(self, message: str, traceback: str = "", items: int | None = None, timed_out: bool = False):
-        super().__init__(message)
-        self.message = message
-        self.traceback = traceback
-        self.items = items
-        self.timed_out = timed_out
 
 
 @dataclass
@@ -96,7 +88,7 @@ class Worker:
             raise TryFailed("the step's workers on this host were stopped (run canceled or step finished)")
         parent, child = socket.socketpair()
         self.setup.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**self.setup.env, "AMLITE_PRS_FD": str(child.fileno()), "AMLITE_PRS_SLOT": str(self.slot),
+        env = {**self.setup.env, WORKER_FD: str(child.fileno()), WORKER_SLOT: str(self.slot),
                "PYTHONUNBUFFERED": "1"}
         try:
             with open(self.log_path, "ab") as out:  # under a supervisor: nothing outlives the worker (process.py)
@@ -262,7 +254,7 @@ class WorkerPool:
             return None
         with self._lock:
             if self.scratch is None and not self.canceled:
-                base = os.environ.get("AMLITE_PRS_SCRATCH", "/dev/shm")
+                base = parallel_settings().scratch
                 if base.lower() in ("", "off", "0") or not os.path.isdir(base) or not os.access(base, os.W_OK):
                     return None
                 self.scratch = Path(tempfile.mkdtemp(prefix="amlite-prs-", dir=base))
@@ -370,8 +362,6 @@ _registry_lock = threading.Lock()
 _reaper: threading.Thread | None = None
 
 
-class PoolClosed(Exception):
-    """The step's pool on this host was closed (the step finished): a late slice has nothing to run on."""
 
 
 def get_pool(key: PoolKey, build: Callable[[], WorkerPool]) -> WorkerPool:
@@ -423,7 +413,7 @@ def cancel_pool(key: PoolKey) -> None:
 
 
 def _idle_seconds() -> float:
-    return float(os.environ.get("AMLITE_PRS_POOL_IDLE_SECONDS", "300"))
+    return parallel_settings().pool_idle_seconds
 
 
 def _reap_forever() -> None:

@@ -3,8 +3,10 @@
 Why one exception with a status: the HTTP layer stays a thin wrapper, it
 answers ``err.status`` with ``err.to_body()`` and needs no knowledge of what
 went wrong. Domain errors raised by shared SDK/service code (not found, a
-disabled pipeline, a bad parameter) are mapped here once, in
-:func:`from_exception`, so a caller's mistake can never surface as a 500.
+disabled pipeline, a bad parameter) carry their own ``status``, ``code`` and
+``parameter`` (:mod:`pipeline_core.errors`); :func:`from_exception` copies
+them into the answer, so a caller's mistake can never surface as a 500 and no
+field name is guessed from a message.
 A storage account that does not answer is mapped here too: 503
 ``StorageUnavailable`` with ``Retry-After``, never a 500 carrying the
 exception's text.
@@ -12,42 +14,19 @@ exception's text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from pipeline_core.application.errors import ConflictError
-from pipeline_core.engine.submit import ParameterError
-from pipeline_core.errors import AmliteError, ConcurrencyError, NotFoundError, ValidationError
-from pipeline_core.storage.account import StorageUnavailableError
-from pipeline_core.storage.endpoint_store import NameTakenError
+from pipeline_core.errors import AmliteError, ConcurrencyError, StorageUnavailableError, ValidationError
+from pipeline_core.errors import ConflictError as ConflictError
+from pipeline_core.errors import ServiceError as ServiceError
 
 #: What a 503 asks the caller to wait before retrying (the SDK client honours it).
 RETRY_AFTER_SECONDS = 5
 #: Storage answers that mean "not now" rather than "no".
 _TRANSIENT_STORAGE_STATUSES = frozenset({408, 500, 502, 503, 504})
-
-
-class ServiceError(Exception):
-    """A refused request: HTTP ``status``, stable machine ``code``, a message naming the field and the fix.
-
-    ``headers`` go out with the answer (``Retry-After`` on a 503).
-    """
-
-    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None,
-                 headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details: list[Any] = list(details or [])
-        self.headers: dict[str, str] = dict(headers or {})
-
-    def to_body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
-
-    def __repr__(self) -> str:
-        return f"ServiceError(status={self.status}, code={self.code!r}, message={self.message!r})"
 
 
 def bad_request(message: str, target: str | None = None, code: str = "BadRequest") -> ServiceError:
@@ -75,25 +54,26 @@ def storage_unavailable() -> ServiceError:
                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-def from_exception(exc: BaseException) -> ServiceError | None:
-    """The HTTP answer for an amlite error or a storage outage; None for anything else (a real server fault)."""
+def from_exception(exc: BaseException, field: Callable[[str], str] | None = None) -> ServiceError | None:
+    """The HTTP answer for an amlite error or a storage outage; None for anything else (a real server fault).
+
+    The answer takes the error's own ``status`` and ``code``; its ``parameter`` names the field in
+    ``details`` (through ``field``, which turns a library name into the request's field name, when given).
+    A server-side amlite error (5xx) is a fault like any other: None, so it is logged, not answered.
+    """
     if isinstance(exc, ServiceError):
         return exc
     if is_storage_outage(exc):
         return storage_unavailable()
-    if isinstance(exc, ParameterError):
-        return ServiceError(400, "InvalidParameterAssignment", str(exc))
-    if isinstance(exc, ValidationError):
-        return ServiceError(400, "PipelineValidationFailed", str(exc),
-                            [{"message": message} for message in exc.errors])
-    if isinstance(exc, NotFoundError):
-        return ServiceError(404, "NotFound", str(exc))
-    if isinstance(exc, ConflictError):
-        return ServiceError(409, exc.code, str(exc))
-    if isinstance(exc, NameTakenError):
-        return ServiceError(409, "NameTaken", str(exc))
+    if not isinstance(exc, AmliteError) or not exc.caller_error:
+        return None
+    message = str(exc)
     if isinstance(exc, ConcurrencyError):
-        return ServiceError(409, "ConcurrentUpdate", f"{exc}; retry the request")
-    if isinstance(exc, AmliteError):
-        return ServiceError(400, "BadRequest", str(exc))
-    return None
+        message = f"{message}; retry the request"
+    if isinstance(exc, ValidationError):
+        details: list[Any] = [{"message": problem} for problem in exc.errors]
+    elif exc.parameter:
+        details = [{"target": field(exc.parameter) if field else exc.parameter, "message": message}]
+    else:
+        details = []
+    return ServiceError(exc.status, exc.code, message, details)

@@ -23,6 +23,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from pipeline_core.errors import PublicUrlError as PublicUrlError
+
 PUBLIC_BASE_URL = "AMLITE_PUBLIC_BASE_URL"
 TRUSTED_PROXIES = "AMLITE_TRUSTED_PROXIES"
 WEBSITE_HOSTNAME = "WEBSITE_HOSTNAME"
@@ -31,9 +33,6 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: A host name or IPv4 address with an optional port, or a bracketed IPv6 address with one.
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 
-
-class PublicUrlError(ValueError):
-    """A URL setting that cannot be used; the message names the setting and the fix."""
 
 
 def _checked_base(value: str, setting: str) -> str:

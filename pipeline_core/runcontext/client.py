@@ -24,6 +24,7 @@ from typing import IO, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from pipeline_core.errors import AmliteError, NotFoundError
+from pipeline_core.errors import RunContextError as RunContextError
 from pipeline_core.exceptions import ModelNotFoundException, ModelPathNotFoundException
 
 URL_VARIABLE = "AMLITE_RUN_CONTEXT_URL"
@@ -33,13 +34,6 @@ FLUSH_COUNT = 100  # wakes the sender early
 MAX_PENDING = 20_000  # a logger faster than the host waits here rather than growing memory without bound
 _RETRIES = (0.2, 0.5, 1.0)
 
-
-class RunContextError(AmliteError):
-    """The host refused a run context call (the message says why), or could not be reached."""
-
-    def __init__(self, message: str, status: int = 0, code: str = ""):
-        super().__init__(message)
-        self.status, self.code = status, code
 
 
 _BY_CODE: dict[str, type[AmliteError]] = {"ModelNotFoundException": ModelNotFoundException,

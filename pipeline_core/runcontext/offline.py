@@ -10,6 +10,7 @@ from pipeline_core.core.run import Run
 from pipeline_core.errors import AmliteError
 from pipeline_core.runcontext import values as metric_values
 from pipeline_core.runcontext.names import check_metric_name
+from pipeline_core.status import RunStatus
 
 
 class _OfflineRun(Run):
@@ -22,7 +23,7 @@ class _OfflineRun(Run):
         self._properties: dict[str, str] = {}
 
     def _details(self) -> dict[str, Any]:
-        return {"id": self._records_id, "status": "Running", "inputs": {}, "outputs": []}
+        return {"id": self._records_id, "status": RunStatus.RUNNING, "inputs": {}, "outputs": []}
 
     def _say(self, text: str) -> None:
         print(text, file=sys.stdout, flush=True)
@@ -104,7 +105,7 @@ class _OfflineRun(Run):
         return "offline"
 
     def get_status(self) -> str:
-        return "Running"
+        return RunStatus.RUNNING
 
     def fail(self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True) -> None:
         self._say(f"Attempted to fail the offline run: {error_details or error_code or ''}")

@@ -150,9 +150,9 @@ class RunRecords:
                 doc = spec.step(step)
             except Exception:
                 raise NotFoundError(f"step {step!r} is not in the spec of run {pipeline_run}") from None
-            answer["inputs"] = {d: spec.data.get(d, {}).get("kind") for d in doc.get("inputs", [])}
-            answer["tabular_inputs"] = {d: spec.data[d]["definition"] for d in doc.get("inputs", [])
-                                        if spec.data.get(d, {}).get("kind") == "dataset"
-                                        and spec.data[d].get("dataset_type") == "tabular"}
+            answer["inputs"] = {d: entry["kind"] if (entry := spec.data.get(d)) else None for d in doc.get("inputs", [])}
+            answer["tabular_inputs"] = {d: entry.get("definition") for d in doc.get("inputs", [])
+                                        if (entry := spec.data.get(d)) and entry["kind"] == "dataset"
+                                        and entry.get("dataset_type") == "tabular"}
             answer["outputs"] = list(doc.get("outputs", []))
         return answer

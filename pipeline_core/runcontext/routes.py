@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from pipeline_core.engine.services import Services
+from pipeline_core.errors import ServiceError as ServiceError
 from pipeline_core.runcontext.names import check_artifact_name, check_model_name
 from pipeline_core.runcontext.records import RunRecords, step_run_id
 from pipeline_core.storage.model_store import ModelRecord, registration_fields
@@ -23,10 +24,7 @@ from pipeline_core.storage.model_store import ModelRecord, registration_fields
 MAX_JSON_BODY = 16 * 1024 * 1024
 
 
-class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+Refused = ServiceError  # a refusal with its HTTP status, code and message
 
 
 @dataclass

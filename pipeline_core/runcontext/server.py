@@ -40,15 +40,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pipeline_core.engine.services import Services
-from pipeline_core.errors import AmliteError, NotFoundError
-from pipeline_core.exceptions import ModelNotFoundException, ModelPathNotFoundException
+from pipeline_core.errors import AmliteError
+from pipeline_core.runcontext.client import TOKEN_VARIABLE as TOKEN_VARIABLE
+from pipeline_core.runcontext.client import URL_VARIABLE as URL_VARIABLE
 from pipeline_core.runcontext.routes import ROUTES, Call, Grant, Refused
 from pipeline_core.storage.run_store import TERMINAL
 
 log = logging.getLogger("amlite.runcontext")
 
-URL_VARIABLE = "AMLITE_RUN_CONTEXT_URL"
-TOKEN_VARIABLE = "AMLITE_RUN_TOKEN"
 STATUS_RECHECK_SECONDS = 2.0
 
 
@@ -56,10 +55,9 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _status_for(exc: Exception) -> tuple[int, str]:
-    if isinstance(exc, (NotFoundError, ModelNotFoundException, ModelPathNotFoundException)):
-        return 404, type(exc).__name__
-    return 400, type(exc).__name__
+def _status_for(exc: AmliteError) -> tuple[int, str]:
+    """The error's own status (a server-side amlite error answers 500); the code is the class name the client maps."""
+    return (exc.status if exc.caller_error else 500), type(exc).__name__
 
 
 class _Handler(BaseHTTPRequestHandler):

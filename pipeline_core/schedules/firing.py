@@ -132,6 +132,8 @@ def fire(services: Services, schedule: ScheduleRecord, run_id: str, starter: Sta
     try:
         _create(services, schedule, run_id, datapath, note)
     except AmliteError as exc:
+        if not exc.caller_error:  # a storage outage is no bad target: the caller retries the fire
+            raise
         return FireResult(run_id, False, str(exc))
     status = services.runs.get_run(run_id).get("status") or NOT_STARTED
     if status not in (NOT_STARTED, QUEUED):  # Running or ended: an earlier attempt started it

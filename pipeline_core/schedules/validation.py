@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from pipeline_core.errors import AmliteError, NotFoundError
+from pipeline_core.errors import NotFoundError
+from pipeline_core.errors import ScheduleValidationError as ScheduleValidationError
 from pipeline_core.schedules.recurrence import ScheduleRecurrence
 
 if TYPE_CHECKING:
@@ -29,18 +30,6 @@ MAX_DESCRIPTION = 4096
 DEFAULT_POLLING_INTERVAL = 5
 MAX_POLLING_INTERVAL = 24 * 60
 MAX_DEBOUNCE_SECONDS = 3600.0
-
-
-class ScheduleValidationError(AmliteError, ValueError):
-    """A schedule argument breaks one of AML's rules; ``target`` is the argument's name.
-
-    Both an ``AmliteError`` (amlite's own errors) and a ``ValueError`` (what AML v1
-    raises for these rules), so migrated ``except ValueError`` blocks still work.
-    """
-
-    def __init__(self, target: str, message: str):
-        super().__init__(f"Schedule: {message}")
-        self.target = target
 
 
 @dataclass

@@ -37,6 +37,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
 
+from pipeline_core.errors import StorageUnavailableError as StorageUnavailableError
 from pipeline_core.storage.azurite import AzuritePorts
 
 SYSTEM_CONTAINERS = ("snapshots", "pipelinedata", "logs")
@@ -56,13 +57,6 @@ BUDGET_SETTING = "AMLITE_STORAGE_BUDGET_SECONDS"
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("amlite_storage_deadline", default=None)
 
-
-class StorageUnavailableError(Exception):
-    """Storage did not answer within the current request's budget.
-
-    Not an ``AzureError`` on purpose: the SDKs' retry loops retry those, and
-    this one must end the loop.
-    """
 
 
 def configured_budget() -> float:

@@ -25,7 +25,8 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-from pipeline_core.errors import AmliteError, ConcurrencyError, NotFoundError
+from pipeline_core.errors import ConcurrencyError, NotFoundError
+from pipeline_core.errors import NameTakenError as NameTakenError
 from pipeline_core.storage.account import StorageAccount
 from pipeline_core.storage.pipeline_store import ACTIVE, INDEX_PARTITION, STATUSES
 from pipeline_core.storage.run_store import utcnow
@@ -34,9 +35,6 @@ ENDPOINTS_TABLE = "pipelineendpoints"
 HEADER_ROW = "endpoint"
 VERSION_PREFIX = "version:"
 
-
-class NameTakenError(AmliteError):
-    """A pipeline endpoint with this name already exists (HTTP 409)."""
 
 
 def version_key(version: int) -> str:

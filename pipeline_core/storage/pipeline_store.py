@@ -26,6 +26,7 @@ from azure.core.exceptions import HttpResponseError, ResourceModifiedError, Reso
 from azure.data.tables import TableClient, UpdateMode
 
 from pipeline_core.errors import ConcurrencyError, NotFoundError
+from pipeline_core.spec_types import ParameterEntry
 from pipeline_core.storage.account import StorageAccount
 from pipeline_core.storage.run_store import utcnow
 
@@ -47,7 +48,7 @@ class PipelineRecord:
     status: str = ACTIVE
     continue_on_step_failure: bool = False
     total_run_steps: int = 0
-    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parameters: dict[str, ParameterEntry] = field(default_factory=dict)
     created_time: str = ""
     updated_time: str = ""
     etag: str | None = None

@@ -26,6 +26,10 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, UpdateMode
 
 from pipeline_core.errors import ConcurrencyError, NotFoundError
+from pipeline_core.errors import InvalidTransition as InvalidTransition
+from pipeline_core.status import ALLOWED as ALLOWED  # re-exported: callers import the names from here
+from pipeline_core.status import TERMINAL as TERMINAL
+from pipeline_core.status import RunStatus
 from pipeline_core.storage.account import StorageAccount
 from pipeline_core.storage.run_signals import SIGNALS
 
@@ -34,25 +38,12 @@ EXPERIMENTS_TABLE = "experiments"
 RUN_ROW = "run"
 STEP_PREFIX = "step:"
 
-NOT_STARTED, QUEUED, RUNNING = "NotStarted", "Queued", "Running"
-FINISHED, FAILED, CANCELED, CANCEL_REQUESTED = "Finished", "Failed", "Canceled", "CancelRequested"
-TERMINAL = frozenset({FINISHED, FAILED, CANCELED})
-ALLOWED: dict[str, frozenset[str]] = {
-    NOT_STARTED: frozenset({QUEUED, RUNNING, FINISHED, FAILED, CANCELED, CANCEL_REQUESTED}),
-    QUEUED: frozenset({RUNNING, FINISHED, FAILED, CANCELED, CANCEL_REQUESTED}),
-    RUNNING: frozenset({FINISHED, FAILED, CANCELED, CANCEL_REQUESTED}),
-    CANCEL_REQUESTED: frozenset({CANCELED, FAILED, FINISHED}),
-}
+# Module-level names kept as aliases of the one enum (pipeline_core.status), so callers need not change.
+NOT_STARTED, QUEUED, RUNNING = RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatus.RUNNING
+FINISHED, FAILED, CANCELED = RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELED
+CANCEL_REQUESTED = RunStatus.CANCEL_REQUESTED
 JSON_FIELDS = ("parameters", "tags", "outputs", "error", "reuse", "recorded", "progress")
 
-
-class InvalidTransition(Exception):
-    """A row is already in a state that does not allow the requested change (usually: already terminal)."""
-
-    def __init__(self, row: dict[str, Any], to_status: str):
-        self.row = row
-        super().__init__(f"cannot move {row.get('RowKey')} of run {row.get('PartitionKey')} "
-                         f"from {row.get('status')} to {to_status}")
 
 
 def utcnow() -> str:

@@ -19,6 +19,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from pipeline_core.status import status_of
+
 UI_PREFIX = "/api/ui"
 STATIC_PACKAGE = "pipeline_core.webview"
 #: A fact whose text is longer than this takes a whole row of the summary grid.
@@ -93,7 +95,7 @@ def fmt_time(value: Any, utc_suffix: bool = True) -> str:
 
 
 def badge(status: Any, element_id: str | None = None) -> str:
-    text = str(status or "NotStarted")
+    text = str(status_of(status))
     ident = f' id="{esc(element_id)}"' if element_id else ""
     return f'<span class="badge st-{esc(text)}"{ident}>{esc(text)}</span>'
 

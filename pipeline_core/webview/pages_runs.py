@@ -17,6 +17,7 @@ from pipeline_core.rest.keys import route_key
 from pipeline_core.rest.request import ServiceRequest, ServiceResponse
 from pipeline_core.rest.views.handlers import load_spec_or_none
 from pipeline_core.rest.views.run_view import format_duration, parse_time, run_view
+from pipeline_core.status import RunStatus
 from pipeline_core.storage.run_store import ALLOWED, CANCEL_REQUESTED, TERMINAL
 from pipeline_core.webview.graph_svg import render_graph, step_meta
 from pipeline_core.webview.html import (
@@ -36,7 +37,7 @@ from pipeline_core.webview.html import (
 from pipeline_core.webview.runs_list import list_runs_page
 
 HTML = "text/html; charset=utf-8"
-STATUSES = ("NotStarted", "Queued", "Running", "Finished", "Failed", "CancelRequested", "Canceled")
+STATUSES = tuple(RunStatus)
 assert set(STATUSES) == set(ALLOWED) | TERMINAL
 
 
@@ -227,8 +228,8 @@ def run_page(services: Services, request: ServiceRequest, viewer: Viewer) -> Ser
         '<span class="spacer"></span><button type="button" class="secondary small" id="fit-graph" '
         'aria-pressed="false">Fit</button></div>'
         '<p class="legend" aria-hidden="true">'
-        + "".join(f'<span class="badge st-{s}">{s}</span>' for s in ("NotStarted", "Queued", "Running", "Finished",
-                                                                       "Failed", "Canceled"))
+        + "".join(f'<span class="badge st-{s}">{s}</span>' for s in RunStatus
+                 if s != RunStatus.CANCEL_REQUESTED)
         + '<span class="badge reused-badge">reused</span><span class="edge-key data">data</span>'
         '<span class="edge-key after">run_after</span></p>'
         f'<div class="graph-scroll" id="graph">{render_graph(view)}</div>'
@@ -238,7 +239,8 @@ def run_page(services: Services, request: ServiceRequest, viewer: Viewer) -> Ser
         "its logs, outputs and why it ran.</p></aside></div>"
         + _dialogs(view, viewer)
     )
-    config = {"page": "run", "runId": run_id, "view": view,
+    config = {"page": "run", "runId": run_id, "view": view, "terminal": sorted(TERMINAL),
+              "cancelRequested": RunStatus.CANCEL_REQUESTED,
               "urls": {"view": f"/api/runs/{seg(run_id)}/view", "run": f"/api/runs/{seg(run_id)}",
                        "ui": UI_PREFIX}}
     return html_response(page(viewer, f"Run {short_id(run_id)}", body, active="runs", config=config,

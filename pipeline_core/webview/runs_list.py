@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline_core.engine.services import Services
+from pipeline_core.status import status_of
 from pipeline_core.storage.run_store import RUN_ROW, decode
 
 COLUMNS = ["PartitionKey", "experiment", "status", "created_time", "start_time", "end_time", "pipeline_id",
@@ -41,9 +42,9 @@ def list_runs_page(services: Services, experiment: str | None = None, status: st
     pipelines = sorted({str(r.get(k) or "") for r in rows for k in ("pipeline_id", "pipeline_endpoint_id")} - {""})
     if experiment:
         rows = [r for r in rows if r.get("experiment") == experiment]
-    statuses = Counter(str(r.get("status") or "NotStarted") for r in rows)
+    statuses = Counter(str(status_of(r.get("status"))) for r in rows)
     if status:
-        rows = [r for r in rows if (r.get("status") or "NotStarted") == status]
+        rows = [r for r in rows if status_of(r.get("status")) == status]
     if pipeline:
         rows = [r for r in rows if pipeline in (r.get("pipeline_id"), r.get("pipeline_endpoint_id"))]
     rows.sort(key=lambda r: (str(r.get("created_time") or ""), r["PartitionKey"]), reverse=True)

@@ -113,3 +113,10 @@ def test_pipeline_core_never_imports_azure_functions() -> None:
         if re.search(r"^\s*(import|from)\s+azure\.(functions|durable_functions)\b", text, re.M):
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_pipeline_core_ships_its_type_information() -> None:
+    """PEP 561: without ``py.typed`` in the wheel, mypy ignores pipeline_core's annotations in users' code."""
+    assert (ROOT / "pipeline_core" / "py.typed").is_file()
+    package_data = _pyproject()["tool"]["setuptools"]["package-data"]
+    assert "py.typed" in package_data["pipeline_core"]

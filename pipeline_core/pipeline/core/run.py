@@ -230,8 +230,7 @@ class PipelineRun(RunRecordsMixin):
     def get_pipeline_output(self, pipeline_output_name: str) -> PortDataReference:
         """The output declared with ``PipelineData(..., pipeline_output_name=...)``, as a PortDataReference."""
         spec = self._services.load_spec(self._source.get_run()["graph_id"])
-        named = {entry.get("pipeline_output_name"): data_id for data_id, entry in spec.doc.get("data", {}).items()
-                 if entry.get("pipeline_output_name")}
+        named = {name: data_id for data_id, entry in spec.data.items() if (name := entry.get("pipeline_output_name"))}
         data_id = named.get(pipeline_output_name)
         if data_id is None:
             declared = ", ".join(sorted(named)) or "none"

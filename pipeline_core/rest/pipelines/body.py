@@ -16,6 +16,7 @@ from pipeline_core.engine.services import Services
 from pipeline_core.rest.body import json_type
 from pipeline_core.rest.errors import ServiceError, bad_request
 from pipeline_core.spec import PipelineSpec
+from pipeline_core.spec_types import as_spec_doc
 from pipeline_core.validation import validate_spec
 
 PUBLISH_FIELDS = ("Name", "Description", "Version", "ContinueOnStepFailure", "PipelineSpec")
@@ -47,7 +48,7 @@ def spec_document(value: Any) -> dict[str, Any]:
 
 def checked_spec(services: Services, doc: dict[str, Any]) -> PipelineSpec:
     """A posted spec that is safe to store and run: snapshots uploaded, graph valid (publish and ``POST /api/runs``)."""
-    spec = PipelineSpec(doc)
+    spec = PipelineSpec(as_spec_doc(doc))
     snapshots = missing_snapshots(services, spec)
     if snapshots:
         raise ServiceError(400, "SnapshotMissing", snapshots[0],

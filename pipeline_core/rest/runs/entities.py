@@ -10,6 +10,7 @@ from typing import Any
 
 from pipeline_core.rest.links import run_url, step_log_url
 from pipeline_core.runcontext.values import json_safe
+from pipeline_core.status import status_of
 
 
 def _none_if_empty(value: Any) -> Any:
@@ -24,7 +25,7 @@ def _error_message(row: dict[str, Any]) -> str | None:
 
 
 def status_entity(row: dict[str, Any]) -> dict[str, Any]:
-    return {"StatusCode": row.get("status") or "NotStarted",
+    return {"StatusCode": status_of(row.get("status")),
             "StatusDetail": _none_if_empty(row.get("status_detail")) or _error_message(row),
             "CreationTime": _none_if_empty(row.get("created_time")),
             "StartTime": _none_if_empty(row.get("start_time")),

@@ -11,7 +11,7 @@ from pipeline_core.application.publishing import endpoint_pipeline, require_acti
 from pipeline_core.application.stores import endpoint_store, pipeline_store
 from pipeline_core.application.submission import Idempotency, SubmitOptions, SubmitResult, submit_published
 from pipeline_core.engine.services import Services
-from pipeline_core.engine.submit import ParameterError, check_experiment_name
+from pipeline_core.engine.submit import check_experiment_name
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.logs import (
     DRIVER_LOG,
@@ -22,7 +22,7 @@ from pipeline_core.execution.logs import (
     log_blob_name,
 )
 from pipeline_core.rest.body import query_bool, query_int
-from pipeline_core.rest.errors import ServiceError, bad_request
+from pipeline_core.rest.errors import ServiceError, bad_request, from_exception
 from pipeline_core.rest.keys import route_key
 from pipeline_core.rest.links import run_url
 from pipeline_core.rest.request import ServiceRequest, ServiceResponse
@@ -53,23 +53,28 @@ def request_idempotency(request: ServiceRequest, scope: str, options: SubmitOpti
     return Idempotency(scope, key, fingerprint(options, extra))
 
 
+def submit_field(name: str, options: SubmitOptions) -> str:
+    """The body field a submit error's ``parameter`` names: a pipeline parameter is sent in one of two maps."""
+    if name == "experiment_name":
+        return "ExperimentName"
+    if name in options.datapaths:
+        return f"DataPathAssignments.{name}"
+    if name in options.parameters:
+        return f"ParameterAssignments.{name}"
+    return "ParameterAssignments"
+
+
 def submitted(services: Services, request: ServiceRequest, options: SubmitOptions,
               submit: Callable[[], SubmitResult]) -> ServiceResponse:
     """Run ``submit`` and answer 202 with the run; refusals name the field (every submit route shares this)."""
     options.submitted_by = request.principal_id
     try:
         result = submit()
-    except ParameterError as exc:
-        message = str(exc)
-        target = next((f"DataPathAssignments.{n}" for n in options.datapaths if repr(n) in message),
-                      next((f"ParameterAssignments.{n}" for n in options.parameters if repr(n) in message),
-                           "ParameterAssignments"))
-        raise ServiceError(400, "InvalidParameterAssignment", message, [{"target": target, "message": message}]) \
-            from None
     except AmliteError as exc:
-        if "experiment name" in str(exc):
-            raise bad_request(str(exc), "ExperimentName", "InvalidField") from None
-        raise
+        error = from_exception(exc, lambda name: submit_field(name, options))
+        if error is None:
+            raise
+        raise error from None
     row = result.row or services.runs.get_run(result.run_id)  # a run just created needs no second read
     headers = {"Location": run_url(request.base, result.run_id)}
     if result.replayed:

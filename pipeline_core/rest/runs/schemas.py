@@ -8,8 +8,9 @@ from pipeline_core.rest.schema_parts import TIME as _TIME
 from pipeline_core.rest.schema_parts import list_of as _list_of
 from pipeline_core.rest.schema_parts import ref as _ref
 from pipeline_core.rest.schema_parts import string as _string
+from pipeline_core.status import RunStatus
 
-STATUS_CODES = ["NotStarted", "Queued", "Running", "Finished", "Failed", "Canceled", "CancelRequested"]
+STATUS_CODES = [str(status) for status in RunStatus]
 _SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 _COUNT = {"type": "integer", "nullable": True}
 _METRICS = {

@@ -38,7 +38,8 @@ UPDATE_EXAMPLE = '{"Description": "every two hours", "Recurrence": {"Frequency":
 
 def invalid(exc: ScheduleValidationError) -> ServiceError:
     """A broken schedule rule as a 400 naming the body field."""
-    target = ATTR_FIELDS.get(exc.target, exc.target)
+    argument = exc.parameter or ""
+    target = ATTR_FIELDS.get(argument, argument)
     return ServiceError(400, "InvalidSchedule", str(exc), [{"target": target, "message": str(exc)}])
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from pipeline_core.rest.runs.entities import progress_entity, split_assignments
 from pipeline_core.run_text import progress_text, reuse_text
 from pipeline_core.spec import PipelineSpec
+from pipeline_core.status import status_of
 from pipeline_core.storage.run_store import TERMINAL, RunState
 
 #: Run statuses after which nothing changes (CancelRequested still moves on to Canceled).
@@ -101,7 +102,7 @@ def step_view(row: dict[str, Any], spec: PipelineSpec | None, now: datetime) -> 
         "Name": row["name"],
         "Index": int(row.get("index") or 0),
         "StepType": row.get("step_type") or "",
-        "Status": row.get("status") or "NotStarted",
+        "Status": status_of(row.get("status")),
         "IsReused": bool(row.get("is_reused")),
         "ReusedRunId": row.get("reused_run_id") or None,
         "Reuse": reuse_text(row),
@@ -131,7 +132,7 @@ def run_view(state: RunState, spec: PipelineSpec | None, now: datetime | None = 
         "Run": {
             "Id": run["PartitionKey"],
             "ExperimentName": run.get("experiment"),
-            "Status": run.get("status") or "NotStarted",
+            "Status": status_of(run.get("status")),
             "Terminal": run.get("status") in TERMINAL,
             "CreationTime": run.get("created_time") or None,
             "StartTime": run.get("start_time") or None,

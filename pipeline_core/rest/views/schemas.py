@@ -6,6 +6,7 @@ from typing import Any
 
 from pipeline_core.rest.schema_parts import ref as _ref
 from pipeline_core.rest.schema_parts import string as _s
+from pipeline_core.status import RunStatus
 
 _TIME = {"type": "string", "format": "date-time", "nullable": True}
 _SECONDS = {"type": "number", "nullable": True, "description": "Seconds from start to end (to now while running)"}
@@ -18,7 +19,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "RunViewStep": {
         "type": "object",
         "properties": {
-            "Name": _s(), "Index": _INT, "StepType": _s(), "Status": _s("NotStarted, Queued, Running, ..."),
+            "Name": _s(), "Index": _INT, "StepType": _s(), "Status": _s(", ".join(RunStatus)),
             "IsReused": {"type": "boolean"}, "ReusedRunId": _s(nullable=True),
             "Reuse": _s("Why it ran or was reused, as `amlite show` prints it"),
             "StartTime": _TIME, "EndTime": _TIME, "Duration": _SECONDS, "DurationText": _s(),

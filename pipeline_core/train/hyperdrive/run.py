@@ -10,10 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline_core.status import RunStatus
 from pipeline_core.train.hyperdrive.goal import PrimaryMetricGoal
 
-FAILED_STATUSES = frozenset({"Failed"})
-CANCELED_STATUSES = frozenset({"Canceled", "CancelRequested"})
+FAILED_STATUSES = frozenset({RunStatus.FAILED})
+CANCELED_STATUSES = frozenset({RunStatus.CANCELED, RunStatus.CANCEL_REQUESTED})
 
 
 @dataclass(frozen=True)

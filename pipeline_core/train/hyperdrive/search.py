@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline_core.status import RunStatus
 from pipeline_core.train.hyperdrive.config import HyperDriveConfig
 from pipeline_core.train.hyperdrive.policies import Termination, trials_to_terminate
 from pipeline_core.train.hyperdrive.run import TrialRecord
 from pipeline_core.train.hyperdrive.sampling import next_parameter_sets
 
 #: Statuses of a trial that still holds a concurrency slot.
-ACTIVE_STATUSES = frozenset({"NotStarted", "Queued", "Preparing", "Starting", "Provisioning", "Running",
-                             "Finalizing", "CancelRequested"})
+ACTIVE_STATUSES = frozenset({RunStatus.NOT_STARTED, RunStatus.QUEUED, "Preparing", "Starting", "Provisioning",
+                             RunStatus.RUNNING, "Finalizing", RunStatus.CANCEL_REQUESTED})
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,10 @@ def decide(config: HyperDriveConfig, trials: Sequence[TrialRecord], *, elapsed_m
     active = {t.run_id for t in trials if t.status in ACTIVE_STATUSES}
     if elapsed_minutes >= config.max_duration_minutes:
         cancel = [Termination(r, 0, f"max_duration_minutes ({config.max_duration_minutes}) reached")
-                  for r in sorted(active) if _status(trials, r) != "CancelRequested"]
+                  for r in sorted(active) if _status(trials, r) != RunStatus.CANCEL_REQUESTED]
         return SearchDecision(cancel=cancel, finished=not active, reason="max_duration_minutes reached")
     series = {t.run_id: [float(v) for v in t.metrics.get(metric, ())] for t in trials}
-    running = {r for r in active if _status(trials, r) != "CancelRequested"}
+    running = {r for r in active if _status(trials, r) != RunStatus.CANCEL_REQUESTED}
     cancel = trials_to_terminate(config.policy, goal, series, running)
     still_active = len(active) - len(cancel)
     room = min(config.concurrency - still_active, config.max_total_runs - len(trials))

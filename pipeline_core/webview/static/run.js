@@ -6,7 +6,7 @@
   if (config.page !== "run") return;
 
   var POLL_MS = 1500, LOG_POLL_MS = 1000, MAP_EVERY_MS = 5000, MAX_LOG_CHARS = 2000000;
-  var TERMINAL = ["Finished", "Failed", "Canceled"];
+  var TERMINAL = config.terminal, CANCEL_REQUESTED = config.cancelRequested;  // from RunStatus (status.py)
   var LOG_FILES = ["std_log.txt", "70_driver_log.txt", "stdout.txt", "stderr.txt"];
   // the line naming the exception (``ValueError: ...``), or a line that starts with "error:"
   var ERROR_LINE = /^\s*([\w.]*(Error|Exception)\b.*|error: .*)$/m;
@@ -87,7 +87,7 @@
     var counts = Object.keys(view.StatusCounts).map(function (k) { return view.StatusCounts[k] + " " + k; });
     document.getElementById("step-counts").textContent = counts.join(" \u00b7 ");
     var cancel = document.getElementById("cancel-run");
-    if (cancel) cancel.hidden = run.Terminal || run.Status === "CancelRequested";
+    if (cancel) cancel.hidden = run.Terminal || run.Status === CANCEL_REQUESTED;
     document.getElementById("live-note").textContent = run.Terminal ? "" : "live \u00b7 updated " +
       new Date().toLocaleTimeString();
   }
