@@ -2,7 +2,7 @@
 
 Shared by ``PipelineRun.wait_for_completion`` and the CLI so both show the
 same thing. The display is written once against a
-:class:`~pipeline_core.run_source.RunSource`: Table/Blob storage for a local
+:class:`~pipeline_core.backend.RunSource`: Table/Blob storage for a local
 workspace, the REST API (run, steps, log offsets) for a remote one.
 """
 
@@ -18,8 +18,8 @@ from rich.text import Text
 from pipeline_core.storage.run_store import TERMINAL
 
 if TYPE_CHECKING:
+    from pipeline_core.backend import RunSource
     from pipeline_core.engine.services import Services
-    from pipeline_core.run_source import RunSource
 
 STATUS_STYLE = {"Finished": "green", "Failed": "red", "Canceled": "yellow", "Running": "cyan",
                 "CancelRequested": "yellow", "Queued": "blue", "NotStarted": "dim"}
@@ -73,7 +73,7 @@ class ProgressBars:
 def follow_run(services: Services, run_id: str, show_output: bool = True, timeout_seconds: float = 1e12,
                poll: float = 0.1) -> str:
     """:func:`follow` for a run read straight from storage (kept for callers that hold ``Services``)."""
-    from pipeline_core.run_source import StoreRunSource
+    from pipeline_core.backend.local import StoreRunSource  # the local backend loads the engine: on use
 
     return follow(StoreRunSource(services, run_id), show_output, timeout_seconds, poll)
 

@@ -3,15 +3,23 @@
 A workspace here is a storage account (run state in Tables, data in Blobs) and,
 optionally, the URL of an amlite Functions app. With no config at all it is
 local: Azurite on this machine, started on demand.
+
+Which of the two serves the SDK's calls is decided once per workspace:
+``workspace.backend`` is a :class:`~pipeline_core.backend.WorkspaceBackend`,
+local (storage + use cases) or remote (the REST API), and every SDK class calls
+it without asking which.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline_core.backend import WorkspaceBackend, open_backend
+from pipeline_core.core.authentication import ServicePrincipalAuthentication
 from pipeline_core.errors import AmliteError
 from pipeline_core.storage.account import StorageAccount, get_account
 
@@ -96,6 +104,35 @@ class Workspace:
     @property
     def is_local(self) -> bool:
         return self.endpoint is None
+
+    @cached_property
+    def backend(self) -> WorkspaceBackend:
+        """Where the SDK's calls go, chosen once (on first use, from ``endpoint``): the REST API of the Functions
+        app when there is one, else this workspace's storage. Later changes to ``endpoint`` do not move it."""
+        return open_backend(self.endpoint, self.storage, self._request_auth)
+
+    def _request_auth(self) -> Any:
+        """What REST requests are signed with, or None. First found wins:
+
+        1. the ``auth`` object (``InteractiveLoginAuthentication``, ``ServicePrincipalAuthentication``,
+           ``MsiAuthentication`` or anything with ``get_authentication_header()``), as AML v1 takes
+           ``Workspace(auth=...)``;
+        2. a service principal from the config when it names ``client_secret_env``
+           (``ServicePrincipalAuthentication.from_config``), so a CI job needs only config.json plus the
+           secret's variable;
+        3. nothing: a dev host or app running with ``AMLITE_AUTH=none``.
+        """
+        if self._auth is not None:
+            if not callable(getattr(self._auth, "get_authentication_header", None)):
+                raise AmliteError(f"Workspace auth {type(self._auth).__name__} has no get_authentication_header(); "
+                                  "use InteractiveLoginAuthentication, ServicePrincipalAuthentication or "
+                                  "MsiAuthentication from pipeline_core.core.authentication")
+            return self._auth
+        if self.client_secret_env:
+            config = {"tenant_id": self.tenant_id, "client_id": self.client_id, "scope": self.scope,
+                      "client_secret_env": self.client_secret_env}
+            self._auth = ServicePrincipalAuthentication.from_config(config)  # built once: it caches its tokens
+        return self._auth
 
     @property
     def account(self) -> StorageAccount:
