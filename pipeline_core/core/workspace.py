@@ -16,15 +16,14 @@ import json
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline_core.backend import WorkspaceBackend, open_backend
 from pipeline_core.core.authentication import ServicePrincipalAuthentication
+from pipeline_core.core.datastore import BUILTIN, DATASTORES_TABLE, Datastore
 from pipeline_core.errors import AmliteError
 from pipeline_core.storage.account import StorageAccount, get_account
-
-if TYPE_CHECKING:
-    from pipeline_core.core.datastore import Datastore
+from pipeline_core.storage.dataset_store import DatasetStore
 
 LOCAL_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"  # AML's samples print and join these
 LOCAL_RESOURCE_GROUP = "amlite-local"
@@ -144,20 +143,14 @@ class Workspace:
         return account
 
     def get_default_datastore(self) -> Datastore:
-        from pipeline_core.core.datastore import Datastore
-
         return Datastore.get(self, self._default_datastore)
 
     def set_default_datastore(self, name: str) -> None:
-        from pipeline_core.core.datastore import Datastore
-
         Datastore.get(self, name)
         self._default_datastore = name
 
     @property
     def datastores(self) -> dict[str, Datastore]:
-        from pipeline_core.core.datastore import BUILTIN, DATASTORES_TABLE, Datastore
-
         found = {name: Datastore(self, name, container) for name, container in BUILTIN.items()}
         for row in self.account.table(DATASTORES_TABLE).query_entities("PartitionKey eq 'datastore'"):
             found[row["RowKey"]] = Datastore(self, row["RowKey"], row["container_name"],
@@ -177,15 +170,14 @@ class Workspace:
     @property
     def datasets(self) -> dict[str, Any]:
         """Registered datasets by name, each its latest version (AML's ``ws.datasets``)."""
-        from pipeline_core.core.dataset import Dataset
-        from pipeline_core.storage.dataset_store import DatasetStore
+        from pipeline_core.core.dataset import Dataset  # datasets take a Workspace: made on use
 
         return {name: Dataset.get_by_name(self, name) for name in DatasetStore(self.account).names()}
 
     @property
     def experiments(self) -> dict[str, Any]:
         """Experiments that have runs here, by name (AML's ``ws.experiments``)."""
-        from pipeline_core.core.experiment import Experiment
+        from pipeline_core.core.experiment import Experiment  # it submits SDK pipelines: made on use
 
         return {e.name: e for e in Experiment.list(self)}
 

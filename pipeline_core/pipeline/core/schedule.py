@@ -17,7 +17,10 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from pipeline_core.data.datapath import DataPath
 from pipeline_core.pipeline.core.identity import PublishedIdentity
+from pipeline_core.pipeline.core.run import PipelineRun
+from pipeline_core.pipeline.core.schedule_yaml import load_schedule_yaml
 from pipeline_core.schedules.recurrence import ScheduleRecurrence
 from pipeline_core.schedules.timezones import TimeZone
 from pipeline_core.schedules.validation import (
@@ -29,7 +32,6 @@ from pipeline_core.schedules.validation import (
 
 if TYPE_CHECKING:
     from pipeline_core.core.workspace import Workspace
-    from pipeline_core.pipeline.core.run import PipelineRun
 
 __all__ = ["Schedule", "ScheduleRecurrence", "TimeZone"]
 
@@ -38,8 +40,6 @@ Entity = dict[str, Any]
 
 def _parameters(values: dict[str, Any] | None) -> dict[str, Any]:
     """Pipeline parameter values as JSON (a DataPath becomes ``{datastore, path}``)."""
-    from pipeline_core.data.datapath import DataPath
-
     out: dict[str, Any] = {}
     for name, value in (values or {}).items():
         out[name] = value.to_dict() if isinstance(value, DataPath) else value
@@ -222,8 +222,6 @@ class Schedule(PublishedIdentity):
     def load_yaml(workspace: Workspace, filename: str, _workflow_provider: Any = None,
                   _service_endpoint: Any = None) -> dict[str, Any]:
         """Read AML's schedule YAML (a top-level ``Schedule:`` mapping) into keyword arguments for ``create``."""
-        from pipeline_core.pipeline.core.schedule_yaml import load_schedule_yaml
-
         return load_schedule_yaml(workspace, filename)
 
     # -- change -------------------------------------------------------------------------------------
@@ -258,8 +256,7 @@ class Schedule(PublishedIdentity):
     # -- runs ---------------------------------------------------------------------------------------
     def get_pipeline_runs(self) -> builtins.list[PipelineRun]:
         """The runs this schedule started, newest first."""
-        from pipeline_core.core.experiment import Experiment
-        from pipeline_core.pipeline.core.run import PipelineRun
+        from pipeline_core.core.experiment import Experiment  # it submits SDK pipelines: made on use
 
         return [PipelineRun(Experiment(self._workspace, experiment), run_id)
                 for run_id, experiment in self._workspace.backend.schedule_runs(self._id, 50)]
