@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from pipeline_core.backend import RunSource
 from pipeline_core.errors import AmliteError, NotFoundError, StepFailedError
 from pipeline_core.execution.logs import STD_LOG, STDERR_LOG, STDOUT_LOG
-from pipeline_core.progress import follow
 from pipeline_core.runcontext.run_records import RunRecordsMixin
 from pipeline_core.safe_paths import safe_join
 from pipeline_core.storage.blobs import download_prefix
@@ -169,9 +168,8 @@ class PipelineRun(RunRecordsMixin):
         self._records_id = run_id
 
     def _records_backend(self) -> Any:
-        from pipeline_core.runcontext.store_backend import (
-            StoreBackend,  # engine -> spec -> pipeline.core: on use
-        )
+        # engine -> spec -> pipeline.core: imported on use
+        from pipeline_core.runcontext.store_backend import StoreBackend
 
         return StoreBackend(self._services)
 
@@ -243,9 +241,8 @@ class PipelineRun(RunRecordsMixin):
     def publish_pipeline(self, name: str, description: str, version: str,
                          continue_on_step_failure: bool | None = None, **kwargs: Any) -> PublishedPipeline:
         """Publish the exact graph this run ran (same spec blob and snapshots), as AML v1 does."""
-        from pipeline_core.pipeline.core.published_pipeline import (
-            PublishedPipeline,  # it submits PipelineRuns
-        )
+        # published_pipeline imports this module (its submit answers PipelineRuns)
+        from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
 
         spec = self._services.load_spec(self._source.get_run()["graph_id"])
         record = self.experiment.workspace.backend.publish(spec, name, description, version, continue_on_step_failure)
@@ -257,6 +254,8 @@ class PipelineRun(RunRecordsMixin):
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
                             raise_on_error: bool = True) -> str:
         """Poll until the run ends; with ``show_output`` print each step's status changes and its log."""
+        from pipeline_core.progress import follow  # rich loads only when a run is followed
+
         status = follow(self._source, show_output=show_output, timeout_seconds=timeout_seconds)
         if status not in TERMINAL:
             raise AmliteError(f"run {self.id} did not finish within {timeout_seconds} s (status {status})")
