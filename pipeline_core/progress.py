@@ -2,7 +2,7 @@
 
 Shared by ``PipelineRun.wait_for_completion`` and the CLI so both show the
 same thing. The display is written once against a
-:class:`~pipeline_core.run_source.RunSource`: Table/Blob storage for a local
+:class:`~pipeline_core.backend.RunSource`: Table/Blob storage for a local
 workspace, the REST API (run, steps, log offsets) for a remote one.
 """
 
@@ -19,8 +19,8 @@ from pipeline_core.status import RunStatus
 from pipeline_core.storage.run_store import TERMINAL
 
 if TYPE_CHECKING:
+    from pipeline_core.backend import RunSource
     from pipeline_core.engine.services import Services
-    from pipeline_core.run_source import RunSource
 
 STATUS_STYLE: dict[str, str] = {RunStatus.FINISHED: "green", RunStatus.FAILED: "red", RunStatus.CANCELED: "yellow",
                 RunStatus.RUNNING: "cyan", RunStatus.CANCEL_REQUESTED: "yellow", RunStatus.QUEUED: "blue",
@@ -75,7 +75,7 @@ class ProgressBars:
 def follow_run(services: Services, run_id: str, show_output: bool = True, timeout_seconds: float = 1e12,
                poll: float = 0.1) -> str:
     """:func:`follow` for a run read straight from storage (kept for callers that hold ``Services``)."""
-    from pipeline_core.run_source import StoreRunSource
+    from pipeline_core.backend.local import StoreRunSource  # the local backend loads the engine: on use
 
     return follow(StoreRunSource(services, run_id), show_output, timeout_seconds, poll)
 

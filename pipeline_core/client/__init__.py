@@ -1,18 +1,24 @@
 """The SDK's client for a remote workspace: REST calls to an amlite Functions app.
 
 A ``Workspace`` with an ``endpoint`` (config.json ``endpoint`` or
-``AMLITE_ENDPOINT``) submits, publishes and follows runs through this package;
-without one, the SDK works on storage directly and nothing here is used.
+``AMLITE_ENDPOINT``) gets a remote backend (``pipeline_core.backend.remote``)
+that calls this package; without one, nothing here is used.
+
+A leaf: it imports nothing from ``pipeline_core.core`` or
+``pipeline_core.pipeline`` (the SDK classes) and answers plain records
+(``PipelineRecord``, ``EndpointView``, run-store rows, the API's JSON);
+``tests/unit/test_backend_choice.py`` checks it.
 
 - ``http.RestClient``: one ``requests.Session``, timeouts, retries on 429/503.
 - ``errors``: error answers as ``RemoteError`` subclasses of the local error types.
-- ``api.AmliteClient`` / ``client_for(workspace)``: one method per route.
+- ``auth``: the request headers from an auth object and ``AMLITE_FUNCTION_KEY``.
+- ``api.AmliteClient``: one method per route.
+- ``records``: pipeline and endpoint entities as the records storage holds.
+- ``bodies``: the submit and publish request bodies.
 - ``runs.RestRunSource``: a run's state and logs for ``PipelineRun`` and ``progress``.
-- ``remote``: what ``Experiment.submit``, ``Pipeline.publish`` and friends do remotely.
-- ``management``: ``PublishedPipeline`` get/list/enable/disable and all of ``PipelineEndpoint``, remotely.
 """
 
-from pipeline_core.client.api import AmliteClient, client_for
+from pipeline_core.client.api import AmliteClient
 from pipeline_core.client.errors import (
     RemoteAuthError,
     RemoteBadRequestError,
@@ -27,4 +33,4 @@ from pipeline_core.client.http import RestClient
 
 __all__ = ["AmliteClient", "RemoteAuthError", "RemoteBadRequestError", "RemoteConflictError", "RemoteError",
            "RemoteNotFoundError", "RemoteParameterError", "RemoteServerError", "RemoteValidationError",
-           "RestClient", "client_for"]
+           "RestClient"]

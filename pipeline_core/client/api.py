@@ -1,21 +1,22 @@
 """``AmliteClient``: the amlite REST API as Python methods (one per route the SDK uses).
 
-Bodies and answers are the JSON of ARCHITECTURE.md §6 (PascalCase, as AML v1);
-turning them into SDK objects is the caller's business (``client.remote``,
-``client.runs``). ``client_for(workspace)`` gives each workspace one client,
-so one connection pool and one token cache serve all its runs.
+Bodies are the JSON of ARCHITECTURE.md §6 (PascalCase, as AML v1). Published
+pipelines and endpoints come back as the records storage holds
+(``client.records``), runs and schedules as the API's JSON; turning them into
+SDK objects is the remote backend's business (``pipeline_core.backend.remote``),
+which holds one client per workspace, so one connection pool and one token
+cache serve all its runs.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-from pipeline_core.client.auth import header_provider
 from pipeline_core.client.http import RestClient
-
-if TYPE_CHECKING:
-    from pipeline_core.core.workspace import Workspace
+from pipeline_core.client.records import endpoint_view, pipeline_record
+from pipeline_core.storage.endpoint_store import EndpointView
+from pipeline_core.storage.pipeline_store import PipelineRecord
 
 Entity = dict[str, Any]
 
@@ -37,52 +38,53 @@ class AmliteClient(RestClient):
         params = {"version": version} if version is not None else None
         return dict(self.post_json(submit_url, body, params, idempotent=True))
 
-    def publish(self, body: Entity) -> Entity:
+    def publish(self, body: Entity) -> PipelineRecord:
         """``POST /api/pipelines``: ``{Name, Description, Version, ContinueOnStepFailure, PipelineSpec}``."""
-        return dict(self.post_json("/api/pipelines", body))
+        return pipeline_record(self.post_json("/api/pipelines", body))
 
     # -- published pipelines ---------------------------------------------------------------
-    def get_pipeline(self, pipeline_id: str) -> Entity:
-        return dict(self.get_json(f"/api/pipelines/{_seg(pipeline_id)}"))
+    def get_pipeline(self, pipeline_id: str) -> PipelineRecord:
+        return pipeline_record(self.get_json(f"/api/pipelines/{_seg(pipeline_id)}"))
 
-    def list_pipelines(self, active_only: bool = True) -> list[Entity]:
+    def list_pipelines(self, active_only: bool = True) -> list[PipelineRecord]:
         params = {"active_only": "true" if active_only else "false"}
-        return list(self.get_json("/api/pipelines", params).get("Value") or [])
+        return [pipeline_record(e) for e in self.get_json("/api/pipelines", params).get("Value") or []]
 
-    def set_pipeline_status(self, pipeline_id: str, enable: bool) -> Entity:
+    def set_pipeline_status(self, pipeline_id: str, enable: bool) -> PipelineRecord:
         """``POST /api/pipelines/{id}/enable|disable``; setting the status it already has is a no-op."""
         action = "enable" if enable else "disable"
-        return dict(self.post_json(f"/api/pipelines/{_seg(pipeline_id)}/{action}", repeatable=True))
+        return pipeline_record(self.post_json(f"/api/pipelines/{_seg(pipeline_id)}/{action}", repeatable=True))
 
     # -- pipeline endpoints ----------------------------------------------------------------
-    def create_endpoint(self, name: str, description: str | None, pipeline_id: str) -> Entity:
+    def create_endpoint(self, name: str, description: str | None, pipeline_id: str) -> EndpointView:
         """``POST /api/pipelineendpoints``. Not retried on a dropped connection: a second create of the same
         name would answer 409 NameTaken even though the first one succeeded."""
         body: Entity = {"Name": name, "PipelineId": pipeline_id}
         if description is not None:
             body["Description"] = description
-        return dict(self.post_json("/api/pipelineendpoints", body))
+        return endpoint_view(self.post_json("/api/pipelineendpoints", body))
 
-    def get_endpoint(self, endpoint: str, by: str | None = None) -> Entity:
+    def get_endpoint(self, endpoint: str, by: str | None = None) -> EndpointView:
         """By id or name; ``by`` ("id" or "name") pins which, so a name is never mistaken for an id."""
-        return dict(self.get_json(f"/api/pipelineendpoints/{_seg(endpoint)}", {"by": by} if by else None))
+        return endpoint_view(self.get_json(f"/api/pipelineendpoints/{_seg(endpoint)}", {"by": by} if by else None))
 
-    def list_endpoints(self, active_only: bool = True) -> list[Entity]:
+    def list_endpoints(self, active_only: bool = True) -> list[EndpointView]:
         params = {"active_only": "true" if active_only else "false"}
-        return list(self.get_json("/api/pipelineendpoints", params).get("Value") or [])
+        return [endpoint_view(e) for e in self.get_json("/api/pipelineendpoints", params).get("Value") or []]
 
-    def add_endpoint_version(self, endpoint: str, pipeline_id: str, set_as_default: bool = False) -> Entity:
+    def add_endpoint_version(self, endpoint: str, pipeline_id: str, set_as_default: bool = False) -> EndpointView:
         """The server gives a pipeline already on the endpoint its existing version, so a retry adds nothing."""
         body = {"PipelineId": pipeline_id, "SetAsDefault": set_as_default}
-        return dict(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/versions", body, repeatable=True))
+        return endpoint_view(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/versions", body,
+                                            repeatable=True))
 
-    def set_endpoint_default_version(self, endpoint: str, version: str) -> Entity:
-        return dict(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/defaultversion",
+    def set_endpoint_default_version(self, endpoint: str, version: str) -> EndpointView:
+        return endpoint_view(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/defaultversion",
                                    {"Version": str(version)}, repeatable=True))
 
-    def set_endpoint_status(self, endpoint: str, enable: bool) -> Entity:
+    def set_endpoint_status(self, endpoint: str, enable: bool) -> EndpointView:
         action = "enable" if enable else "disable"
-        return dict(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/{action}", repeatable=True))
+        return endpoint_view(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/{action}", repeatable=True))
 
     # -- runs ------------------------------------------------------------------------------
     def get_run(self, run_id: str, steps: bool = False, metrics: bool = False) -> Entity:
@@ -115,22 +117,15 @@ class AmliteClient(RestClient):
     def list_experiment_runs(self, experiment: str, top: int = 50) -> list[Entity]:
         return list(self.get_json(f"/api/experiments/{_seg(experiment)}/runs", {"top": top}).get("Value") or [])
 
+    # -- schedules (answered as the API's JSON: ``Schedule`` is built from that shape on both sides) ------
+    def schedule_call(self, method: str, path: str = "", body: Entity | None = None,
+                      params: dict[str, Any] | None = None) -> Any:
+        """One request under ``/api/schedules`` (``path``: ``/{id}[/tail]``, already quoted); its JSON answer."""
+        return self.request(method, f"/api/schedules{path}", json=body, params=params).json()
+
 
 def _int_header(value: str | None, default: int) -> int:
     try:
         return int(value or "")
     except ValueError:
         return default
-
-
-def client_for(workspace: Workspace) -> AmliteClient:
-    """The workspace's client (made once per workspace and endpoint URL)."""
-    endpoint = workspace.endpoint
-    if endpoint is None:
-        raise ValueError("client_for needs a workspace with an endpoint")
-    cached = workspace.__dict__.get("_rest_client")
-    if cached is not None and cached[0] == endpoint:
-        return cached[1]  # type: ignore[no-any-return]
-    client = AmliteClient(endpoint, header_provider(workspace))
-    workspace.__dict__["_rest_client"] = (endpoint, client)
-    return client

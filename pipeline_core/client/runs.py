@@ -87,6 +87,10 @@ class RestRunSource:
         steps = [step_row(s, self.run_id, i) for i, s in enumerate(entity.get("Steps") or [])]
         return RunState(run_row(entity), {row["name"]: row for row in steps})
 
+    def get_tags(self) -> dict[str, str]:
+        """The tags the run entity carries (those given at submit)."""
+        return dict(self.get_run().get("tags") or {})
+
     def get_step(self, name: str) -> dict[str, Any]:
         for index, entity in enumerate(self.client.list_steps(self.run_id)):
             if entity.get("Name") == name:

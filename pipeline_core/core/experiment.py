@@ -20,49 +20,18 @@ class Experiment:
     def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> PipelineRun:
         """Submit a ``Pipeline`` (AML v1 keywords: pipeline_parameters, regenerate_outputs, continue_on_step_failure),
         a ``PublishedPipeline`` or a ``PipelineEndpoint`` (also ``pipeline_version``)."""
-        from pipeline_core.engine.launch import launch_run
-        from pipeline_core.engine.services import services_for
-        from pipeline_core.engine.submit import create_run
-        from pipeline_core.pipeline.core.pipeline import Pipeline
-        from pipeline_core.pipeline.core.pipeline_endpoint import PipelineEndpoint
-        from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
-        from pipeline_core.pipeline.core.run import PipelineRun
-
-        if isinstance(config, (PublishedPipeline, PipelineEndpoint)):
-            return config._submit_to_experiment(self, tags=tags, **kwargs)
-        if not isinstance(config, Pipeline):
+        submit = getattr(config, "_submit_to_experiment", None)  # Pipeline, PublishedPipeline, PipelineEndpoint
+        if submit is None:
             raise AmliteError(f"Experiment.submit expects a Pipeline, PublishedPipeline or PipelineEndpoint, "
                               f"got {type(config).__name__}")
-        unknown = set(kwargs) - {"pipeline_parameters", "regenerate_outputs", "continue_on_step_failure",
-                                 "description", "credential_passthrough", "parent_run_id"}
-        if unknown:
-            raise AmliteError(f"Experiment.submit got unknown arguments {sorted(unknown)}; AML v1 accepts "
-                              "pipeline_parameters, regenerate_outputs, continue_on_step_failure, tags")
-        spec = config._validated_spec()
-        if self.workspace.endpoint is not None:  # AML v1 sends the graph with the submit; so do we
-            from pipeline_core.client.remote import submit_pipeline
-
-            return submit_pipeline(self, spec, tags, kwargs)
-        services = services_for(self.workspace.storage)
-        run_id = create_run(
-            services, spec, self.name, parameters=kwargs.get("pipeline_parameters"),
-            regenerate_outputs=bool(kwargs.get("regenerate_outputs", False)),
-            continue_on_step_failure=kwargs.get("continue_on_step_failure"),
-            description=kwargs.get("description"), tags=tags, run_source="SDK")
-        launch_run(services, run_id)
-        return PipelineRun(self, run_id)
+        run: PipelineRun = submit(self, tags=tags, **kwargs)
+        return run
 
     def get_runs(self, type: str | None = None, tags: Any = None, properties: Any = None,
                  include_children: bool = False) -> list[PipelineRun]:
-        from pipeline_core.engine.services import services_for
-        from pipeline_core.pipeline.core.run import PipelineRun
+        from pipeline_core.pipeline.core.run import PipelineRun  # it imports Experiment's package back
 
-        if self.workspace.endpoint is not None:
-            from pipeline_core.client.remote import list_runs
-
-            return list_runs(self)
-        rows = services_for(self.workspace.storage).runs.list_runs(self.name)
-        return [PipelineRun(self, row["PartitionKey"]) for row in rows]
+        return [PipelineRun(self, run_id) for run_id in self.workspace.backend.list_runs(self.name)]
 
     @staticmethod
     def _names(workspace: Workspace) -> list[str]:

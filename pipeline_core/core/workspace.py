@@ -3,20 +3,27 @@
 A workspace here is a storage account (run state in Tables, data in Blobs) and,
 optionally, the URL of an amlite Functions app. With no config at all it is
 local: Azurite on this machine, started on demand.
+
+Which of the two serves the SDK's calls is decided once per workspace:
+``workspace.backend`` is a :class:`~pipeline_core.backend.WorkspaceBackend`,
+local (storage + use cases) or remote (the REST API), and every SDK class calls
+it without asking which.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pipeline_core.backend import WorkspaceBackend, open_backend
+from pipeline_core.core.authentication import ServicePrincipalAuthentication
+from pipeline_core.core.datastore import BUILTIN, DATASTORES_TABLE, Datastore
 from pipeline_core.errors import AmliteError
 from pipeline_core.storage.account import StorageAccount, get_account
-
-if TYPE_CHECKING:
-    from pipeline_core.core.datastore import Datastore
+from pipeline_core.storage.dataset_store import DatasetStore
 
 LOCAL_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"  # AML's samples print and join these
 LOCAL_RESOURCE_GROUP = "amlite-local"
@@ -97,6 +104,35 @@ class Workspace:
     def is_local(self) -> bool:
         return self.endpoint is None
 
+    @cached_property
+    def backend(self) -> WorkspaceBackend:
+        """Where the SDK's calls go, chosen once (on first use, from ``endpoint``): the REST API of the Functions
+        app when there is one, else this workspace's storage. Later changes to ``endpoint`` do not move it."""
+        return open_backend(self.endpoint, self.storage, self._request_auth)
+
+    def _request_auth(self) -> Any:
+        """What REST requests are signed with, or None. First found wins:
+
+        1. the ``auth`` object (``InteractiveLoginAuthentication``, ``ServicePrincipalAuthentication``,
+           ``MsiAuthentication`` or anything with ``get_authentication_header()``), as AML v1 takes
+           ``Workspace(auth=...)``;
+        2. a service principal from the config when it names ``client_secret_env``
+           (``ServicePrincipalAuthentication.from_config``), so a CI job needs only config.json plus the
+           secret's variable;
+        3. nothing: a dev host or app running with ``AMLITE_AUTH=none``.
+        """
+        if self._auth is not None:
+            if not callable(getattr(self._auth, "get_authentication_header", None)):
+                raise AmliteError(f"Workspace auth {type(self._auth).__name__} has no get_authentication_header(); "
+                                  "use InteractiveLoginAuthentication, ServicePrincipalAuthentication or "
+                                  "MsiAuthentication from pipeline_core.core.authentication")
+            return self._auth
+        if self.client_secret_env:
+            config = {"tenant_id": self.tenant_id, "client_id": self.client_id, "scope": self.scope,
+                      "client_secret_env": self.client_secret_env}
+            self._auth = ServicePrincipalAuthentication.from_config(config)  # built once: it caches its tokens
+        return self._auth
+
     @property
     def account(self) -> StorageAccount:
         account = get_account(self.storage)
@@ -107,20 +143,14 @@ class Workspace:
         return account
 
     def get_default_datastore(self) -> Datastore:
-        from pipeline_core.core.datastore import Datastore
-
         return Datastore.get(self, self._default_datastore)
 
     def set_default_datastore(self, name: str) -> None:
-        from pipeline_core.core.datastore import Datastore
-
         Datastore.get(self, name)
         self._default_datastore = name
 
     @property
     def datastores(self) -> dict[str, Datastore]:
-        from pipeline_core.core.datastore import BUILTIN, DATASTORES_TABLE, Datastore
-
         found = {name: Datastore(self, name, container) for name, container in BUILTIN.items()}
         for row in self.account.table(DATASTORES_TABLE).query_entities("PartitionKey eq 'datastore'"):
             found[row["RowKey"]] = Datastore.from_row(self, row["RowKey"], row)
@@ -139,15 +169,14 @@ class Workspace:
     @property
     def datasets(self) -> dict[str, Any]:
         """Registered datasets by name, each its latest version (AML's ``ws.datasets``)."""
-        from pipeline_core.core.dataset import Dataset
-        from pipeline_core.storage.dataset_store import DatasetStore
+        from pipeline_core.core.dataset import Dataset  # datasets take a Workspace: made on use
 
         return {name: Dataset.get_by_name(self, name) for name in DatasetStore(self.account).names()}
 
     @property
     def experiments(self) -> dict[str, Any]:
         """Experiments that have runs here, by name (AML's ``ws.experiments``)."""
-        from pipeline_core.core.experiment import Experiment
+        from pipeline_core.core.experiment import Experiment  # it submits SDK pipelines: made on use
 
         return {e.name: e for e in Experiment.list(self)}
 

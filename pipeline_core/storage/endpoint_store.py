@@ -73,6 +73,14 @@ class EndpointRecord:
                    etag=(getattr(entity, "metadata", None) or {}).get("etag"))
 
 
+@dataclass(frozen=True)
+class EndpointView:
+    """An endpoint with its versions, read at one moment: what ``PipelineEndpoint`` shows, from storage or REST."""
+
+    record: EndpointRecord
+    versions: builtins.list[EndpointVersion]
+
+
 class EndpointStore:
     def __init__(self, account: StorageAccount):
         self.account = account

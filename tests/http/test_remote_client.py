@@ -188,9 +188,7 @@ def test_parallel_run_step_progress_over_rest(ws: Workspace, source_dir: Path, e
     run = Experiment(ws, experiment_name).submit(Pipeline(ws, [step]))
     assert run.wait_for_completion(show_output=False, timeout_seconds=60) == "Finished"
 
-    from pipeline_core.client import client_for
-
-    entity = client_for(ws).list_steps(run.id)[0]
+    entity = ws.backend.client.list_steps(run.id)[0]  # type: ignore[attr-defined]
     assert entity["Progress"] == {"Total": 5, "Processed": 5, "Succeeded": 4, "Failed": 1, "MiniBatches": 3,
                                   "FinishedMiniBatches": 3, "FailedMiniBatches": 0}
     details = run.find_step_run("score-remote")[0].get_details()
@@ -210,16 +208,17 @@ def test_server_refusals_surface_as_amlite_errors(ws: Workspace, source_dir: Pat
 
 
 def test_spec_submit_requires_uploaded_snapshots(ws: Workspace, source_dir: Path, experiment_name: str) -> None:
-    from pipeline_core.client import RemoteBadRequestError, client_for
-    from pipeline_core.client.remote import spec_document
+    from pipeline_core.client import RemoteBadRequestError
+    from pipeline_core.client.bodies import spec_document
 
     (source_dir / "fresh.py").write_text(f"print('never uploaded {uuid.uuid4().hex}')\n")
     spec = Pipeline(ws, [PythonScriptStep("fresh.py", name="fresh", source_directory=str(source_dir))]).spec()
     with pytest.raises(RemoteBadRequestError, match="upload the snapshot first") as missing:
-        client_for(ws).submit_spec({"ExperimentName": experiment_name, "PipelineSpec": spec_document(spec)})
+        ws.backend.client.submit_spec(  # type: ignore[attr-defined]
+            {"ExperimentName": experiment_name, "PipelineSpec": spec_document(spec)})
     assert missing.value.code == "SnapshotMissing"
     with pytest.raises(RemoteBadRequestError, match="PipelineSpec is required"):
-        client_for(ws).submit_spec({"ExperimentName": experiment_name})
+        ws.backend.client.submit_spec({"ExperimentName": experiment_name})  # type: ignore[attr-defined]
 
 
 # -- the transport: retries and error bodies, against a scripted server --------------------------------
@@ -306,10 +305,8 @@ def test_error_body_and_auth_header(scripted: list[Scripted]) -> None:
             return {"Authorization": "Bearer t0k3n"}
 
     ws = Workspace(endpoint=server.url + "/api", storage="UseDevelopmentStorage=true", auth=Token())
-    from pipeline_core.client import client_for
-
     with pytest.raises(RemoteError, match=r"^ExperimentName is required \(a string\)$") as bad:
-        client_for(ws).submit_spec({})
+        ws.backend.client.submit_spec({})  # type: ignore[attr-defined]
     assert bad.value.code == "InvalidField" and bad.value.details == [{"target": "ExperimentName"}]
     assert len(server.requests) == 1  # a 400 is never retried
     method, path, headers = server.requests[0]

@@ -25,9 +25,8 @@ from publish_helpers import echo_pipeline, upload_text, wait_terminal
 from amlite_devhost.server import DevHost
 from amlite_devhost.timers import parse_schedule
 from pipeline_core import Datastore, PublishedPipeline, Schedule, ScheduleRecurrence, Workspace
+from pipeline_core.backend.remote import RemoteBackend
 from pipeline_core.engine.services import Services, services_for
-from pipeline_core.pipeline.core.schedule import _backend
-from pipeline_core.pipeline.core.schedule_backends import RemoteSchedules
 from pipeline_core.schedules.data_change import BlobChange, on_blob_changed
 from pipeline_core.schedules.firing import local_starter
 from pipeline_core.schedules.tick import TICK_SCHEDULE, run_tick
@@ -240,7 +239,7 @@ def test_a_remote_workspace_manages_schedules_over_rest(devhost: DevHost, azurit
                                recurrence=ScheduleRecurrence("Week", 1, week_days=["Monday"], time_of_day="07:00"),
                                pipeline_parameters={"count": 2})
     made.append(schedule)
-    assert isinstance(_backend(remote), RemoteSchedules)
+    assert isinstance(remote.backend, RemoteBackend)
     assert Schedule.get(remote, schedule.id).recurrence == schedule.recurrence
     assert [s.id for s in Schedule.get_schedules_for_pipeline_id(remote, published.id)] == [schedule.id]
     assert len(schedule.get_next_fire_times(2)) == 2 and schedule.get_history() == []

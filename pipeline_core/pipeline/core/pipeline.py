@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline_core.errors import AmliteError, ValidationError
 from pipeline_core.pipeline.core.builder import StepSequence
+from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
+from pipeline_core.pipeline.core.run import PipelineRun
 from pipeline_core.pipeline.steps.base import PipelineStep
 
 if TYPE_CHECKING:
+    from pipeline_core.core.experiment import Experiment
     from pipeline_core.core.workspace import Workspace
-    from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
-    from pipeline_core.pipeline.core.run import PipelineRun
     from pipeline_core.spec import PipelineSpec
 
 
@@ -111,27 +112,28 @@ class Pipeline:
             self, pipeline_parameters=pipeline_parameters, continue_on_step_failure=continue_on_step_failure,
             regenerate_outputs=regenerate_outputs, **kwargs)
 
+    def _submit_to_experiment(self, experiment: Experiment, tags: dict[str, str] | None = None,
+                              **kwargs: Any) -> PipelineRun:
+        """What ``Experiment.submit(pipeline, ...)`` does: validate, then one run (AML v1 sends the graph)."""
+        unknown = set(kwargs) - {"pipeline_parameters", "regenerate_outputs", "continue_on_step_failure",
+                                 "description", "credential_passthrough", "parent_run_id"}
+        if unknown:
+            raise AmliteError(f"Experiment.submit got unknown arguments {sorted(unknown)}; AML v1 accepts "
+                              "pipeline_parameters, regenerate_outputs, continue_on_step_failure, tags")
+        spec = self._validated_spec()
+        return PipelineRun(experiment, experiment.workspace.backend.submit_spec(experiment.name, spec, tags, kwargs))
+
     def publish(self, name: str | None = None, description: str | None = None, version: str | None = None,
                 continue_on_step_failure: bool | None = None) -> PublishedPipeline:
         """Validate, upload snapshots and spec, and store a new Active published pipeline (AML v1).
 
         ``continue_on_step_failure=None`` keeps the pipeline's own setting; a submit may still override it.
         """
-        from pipeline_core.application.publishing import publish_spec
-        from pipeline_core.engine.services import services_for
-        from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
-
         if not name:
             raise AmliteError("Pipeline.publish needs name=, the name the published pipeline is listed under")
         spec = self._validated_spec()
-        if self.workspace.endpoint is not None:
-            from pipeline_core.client.remote import publish
-
-            return publish(self.workspace, spec, name, description if description is not None else self.description,
-                           version, continue_on_step_failure)
-        record = publish_spec(services_for(self.workspace.storage), spec, name,
-                              description if description is not None else self.description, version,
-                              continue_on_step_failure)
+        record = self.workspace.backend.publish(spec, name, description if description is not None
+                                                else self.description, version, continue_on_step_failure)
         return PublishedPipeline._from_record(self.workspace, record)
 
     def __repr__(self) -> str:

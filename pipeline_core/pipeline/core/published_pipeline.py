@@ -4,10 +4,10 @@ The published record lives in the ``pipelines`` table and points at the
 content-addressed spec blob; nothing here re-reads the user's source folders,
 so a published pipeline runs the code as it was when it was published.
 
-On a workspace with an ``endpoint``, ``get``/``list``/``enable``/``disable``
-(like submit) go through the Functions app's REST API
-(``pipeline_core.client.management``): the caller may hold only the app URL
-and a token, not the storage account.
+Every call goes through the workspace's backend (``workspace.backend``): its
+storage, or, for a workspace with an ``endpoint``, the Functions app's REST API
+(the caller may hold only the app URL and a token, not the storage account).
+Both answer the same ``PipelineRecord``, so the object is built one way.
 """
 
 from __future__ import annotations
@@ -17,34 +17,23 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline_core.errors import AmliteError
 from pipeline_core.pipeline.core.identity import PublishedIdentity
+from pipeline_core.pipeline.core.run import PipelineRun
+from pipeline_core.storage.pipeline_store import PipelineRecord
 
 if TYPE_CHECKING:
     from pipeline_core.core.experiment import Experiment
     from pipeline_core.core.workspace import Workspace
-    from pipeline_core.engine.services import Services
-    from pipeline_core.pipeline.core.run import PipelineRun
-    from pipeline_core.storage.pipeline_store import PipelineRecord
 
-LOCAL_ENDPOINT = "http://127.0.0.1:7071"
 SUBMIT_KEYWORDS = ("pipeline_parameters", "parent_run_id", "continue_on_step_failure", "regenerate_outputs",
                    "description", "credential_passthrough")
 
 
-def api_base(workspace: Workspace) -> str:
-    """The Functions app URL runs are POSTed to: the workspace endpoint, or the local host.
-
-    Without a trailing ``/api``: config.json may name the app either way (the REST
-    client accepts both), and the route paths added to this carry ``/api`` themselves.
-    """
-    from pipeline_core.rest.request import normalize_base_url
-
-    return normalize_base_url(getattr(workspace, "endpoint", None) or LOCAL_ENDPOINT)
-
-
-def _services(workspace: Workspace) -> Services:
-    from pipeline_core.engine.services import services_for
-
-    return services_for(workspace.storage)
+def check_submit_keywords(keywords: dict[str, Any], what: str, also: str = "tags") -> None:
+    """Refuse keywords AML v1's submit of a published pipeline or endpoint does not take, before any call."""
+    unknown = sorted(set(keywords) - set(SUBMIT_KEYWORDS))
+    if unknown:
+        raise AmliteError(f"submitting {what} got unknown arguments {unknown}; accepted: "
+                          f"{', '.join(SUBMIT_KEYWORDS)}, {also}")
 
 
 class PublishedPipeline(PublishedIdentity):
@@ -66,11 +55,10 @@ class PublishedPipeline(PublishedIdentity):
 
     @classmethod
     def _from_record(cls, workspace: Workspace, record: PipelineRecord) -> PublishedPipeline:
-        from pipeline_core.rest.links import pipeline_submit_url
-
+        """From the record either backend answers; the submit URL is made from the workspace's own base URL."""
         return cls(name=record.name, graph_id=record.graph_id, description=record.description,
                    version=record.version, published_pipeline_id=record.id, status=record.status,
-                   endpoint=pipeline_submit_url(api_base(workspace), record.id),
+                   endpoint=workspace.backend.pipeline_submit_url(record.id),
                    total_run_steps=record.total_run_steps, workspace=workspace,
                    continue_on_step_failure=record.continue_on_step_failure)
 
@@ -105,25 +93,12 @@ class PublishedPipeline(PublishedIdentity):
     @staticmethod
     def get(workspace: Workspace, id: str, _workflow_provider: Any = None,
             _service_endpoint: Any = None) -> PublishedPipeline:
-        if workspace.endpoint is not None:
-            from pipeline_core.client.management import get_published
-
-            return get_published(workspace, id)
-        from pipeline_core.application.stores import pipeline_store
-
-        return PublishedPipeline._from_record(workspace, pipeline_store(_services(workspace)).get(id))
+        return PublishedPipeline._from_record(workspace, workspace.backend.get_pipeline(id))
 
     @staticmethod
     def list(workspace: Workspace, active_only: bool = True, _service_endpoint: Any = None) -> list[PublishedPipeline]:
         """Newest first; ``active_only=False`` includes disabled pipelines."""
-        if workspace.endpoint is not None:
-            from pipeline_core.client.management import list_published
-
-            return list_published(workspace, active_only)
-        from pipeline_core.application.stores import pipeline_store
-
-        records = pipeline_store(_services(workspace)).list(active_only=active_only)
-        return [PublishedPipeline._from_record(workspace, r) for r in records]
+        return [PublishedPipeline._from_record(workspace, r) for r in workspace.backend.list_pipelines(active_only)]
 
     @staticmethod
     def get_all(workspace: Workspace, active_only: bool = True,
@@ -132,7 +107,9 @@ class PublishedPipeline(PublishedIdentity):
         return PublishedPipeline.list(workspace, active_only)
 
     def get_step_names(self) -> builtins.list[str]:
-        return _services(self._workspace).load_spec(self._graph_id).step_names
+        from pipeline_core.engine.services import services_for  # engine -> spec -> pipeline.core: on use
+
+        return services_for(self._workspace.storage).load_spec(self._graph_id).step_names
 
     # -- state ---------------------------------------------------------------------------
     def enable(self) -> None:
@@ -143,14 +120,7 @@ class PublishedPipeline(PublishedIdentity):
         self._set_status(False)
 
     def _set_status(self, enable: bool) -> None:
-        if self._workspace.endpoint is not None:
-            from pipeline_core.client.management import set_published_status
-
-            self._status = set_published_status(self._workspace, self._id, enable)
-            return
-        from pipeline_core.application.publishing import set_pipeline_status
-
-        self._status = set_pipeline_status(_services(self._workspace), self._id, enable).status
+        self._status = self._workspace.backend.set_pipeline_status(self._id, enable)
 
     # -- submit --------------------------------------------------------------------------
     def submit(self, workspace: Workspace, experiment_name: str, pipeline_parameters: dict[str, Any] | None = None,
@@ -163,33 +133,11 @@ class PublishedPipeline(PublishedIdentity):
             continue_on_step_failure=continue_on_step_failure)
 
     def _submit_to_experiment(self, experiment: Experiment, tags: dict[str, str] | None = None,
-                              _endpoint_id: str | None = None, **kwargs: Any) -> PipelineRun:
+                              **kwargs: Any) -> PipelineRun:
         """What ``Experiment.submit(published_pipeline, ...)`` does: one run, launched like every other."""
-        from pipeline_core.application.stores import pipeline_store
-        from pipeline_core.application.submission import SubmitOptions, submit_published
-        from pipeline_core.pipeline.core.run import PipelineRun
-
-        unknown = sorted(set(kwargs) - set(SUBMIT_KEYWORDS))
-        if unknown:
-            raise AmliteError(f"submitting a published pipeline got unknown arguments {unknown}; accepted: "
-                              f"{', '.join(SUBMIT_KEYWORDS)}, tags")
-        if experiment.workspace.endpoint is not None:  # POST to .endpoint, as a REST caller of AML v1 does
-            from pipeline_core.client.remote import submit_to
-
-            return submit_to(experiment, self._endpoint, tags, kwargs)
-        services = _services(experiment.workspace)
-        notes = []
-        if kwargs.get("parent_run_id"):
-            notes.append(f"parent_run_id {kwargs['parent_run_id']!r} was accepted and ignored: amlite runs have "
-                         "no parent runs")
-        options = SubmitOptions(experiment_name=experiment.name, parameters=dict(kwargs.get("pipeline_parameters")
-                                                                                 or {}),
-                                description=kwargs.get("description"), tags=tags, run_source="SDK",
-                                continue_on_step_failure=kwargs.get("continue_on_step_failure"),
-                                regenerate_outputs=bool(kwargs.get("regenerate_outputs", False)), notes=notes,
-                                pipeline_endpoint_id=_endpoint_id)
-        result = submit_published(services, pipeline_store(services).get(self._id), options)
-        return PipelineRun(experiment, result.run_id, _services=services)
+        check_submit_keywords(kwargs, "a published pipeline")
+        run_id = experiment.workspace.backend.submit_published(experiment.name, self._id, tags, kwargs)
+        return PipelineRun(experiment, run_id)
 
     def __repr__(self) -> str:
         return (f"PublishedPipeline(name={self._name!r}, id={self._id!r}, version={self._version!r}, "

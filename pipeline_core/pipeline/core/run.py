@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline_core.backend import RunSource
 from pipeline_core.errors import AmliteError, NotFoundError, StepFailedError
 from pipeline_core.execution.logs import STD_LOG, STDERR_LOG, STDOUT_LOG
-from pipeline_core.run_source import RunSource, StoreRunSource
 from pipeline_core.runcontext.run_records import RunRecordsMixin
 from pipeline_core.safe_paths import safe_join
 from pipeline_core.storage.blobs import download_prefix
@@ -153,21 +153,22 @@ class StepRun(RunRecordsMixin):
 
 
 class PipelineRun(RunRecordsMixin):
-    """A submitted pipeline. Reads its state from the run's partition in Table storage, or, when the
-    workspace has an ``endpoint``, from the REST API (same rows, same methods: see ``run_source``)."""
+    """A submitted pipeline. Reads its state through the workspace's backend: the run's partition in Table
+    storage, or, when the workspace has an ``endpoint``, the REST API (same rows: see ``backend.RunSource``)."""
 
     def __init__(self, experiment: Experiment, run_id: str, _services: Services | None = None,
                  _source: RunSource | None = None):
-        from pipeline_core.engine.services import services_for
+        from pipeline_core.engine.services import services_for  # engine -> spec -> pipeline.core: on use
 
         self.experiment = experiment
         self.id = run_id
         # Outputs are downloaded from the workspace's storage on both paths (as AML downloads from the datastore).
         self._services = _services or services_for(experiment.workspace.storage)
-        self._source: RunSource = _source or _source_for(experiment, run_id, self._services)
+        self._source: RunSource = _source or experiment.workspace.backend.run_source(run_id)
         self._records_id = run_id
 
     def _records_backend(self) -> Any:
+        # engine -> spec -> pipeline.core: imported on use
         from pipeline_core.runcontext.store_backend import StoreBackend
 
         return StoreBackend(self._services)
@@ -207,10 +208,7 @@ class PipelineRun(RunRecordsMixin):
 
     def get_tags(self) -> dict[str, str]:
         """Tags given at submit, and (local workspace) those set since, e.g. by a step's ``run.parent.tag``."""
-        tags = dict(self._source.get_run().get("tags") or {})
-        if self.experiment.workspace.endpoint is None:
-            tags.update(RunRecordsMixin.get_tags(self))
-        return tags
+        return self._source.get_tags()
 
     def get_steps(self) -> list[StepRun]:
         """Steps in reverse start order, as AML returns them (unstarted steps last)."""
@@ -242,15 +240,11 @@ class PipelineRun(RunRecordsMixin):
     def publish_pipeline(self, name: str, description: str, version: str,
                          continue_on_step_failure: bool | None = None, **kwargs: Any) -> PublishedPipeline:
         """Publish the exact graph this run ran (same spec blob and snapshots), as AML v1 does."""
-        from pipeline_core.application.publishing import publish_spec
+        # published_pipeline imports this module (its submit answers PipelineRuns)
         from pipeline_core.pipeline.core.published_pipeline import PublishedPipeline
 
         spec = self._services.load_spec(self._source.get_run()["graph_id"])
-        if self.experiment.workspace.endpoint is not None:
-            from pipeline_core.client.remote import publish
-
-            return publish(self.experiment.workspace, spec, name, description, version, continue_on_step_failure)
-        record = publish_spec(self._services, spec, name, description, version, continue_on_step_failure)
+        record = self.experiment.workspace.backend.publish(spec, name, description, version, continue_on_step_failure)
         return PublishedPipeline._from_record(self.experiment.workspace, record)
 
     def cancel(self) -> None:
@@ -259,7 +253,7 @@ class PipelineRun(RunRecordsMixin):
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float = sys.maxsize,
                             raise_on_error: bool = True) -> str:
         """Poll until the run ends; with ``show_output`` print each step's status changes and its log."""
-        from pipeline_core.progress import follow
+        from pipeline_core.progress import follow  # rich loads only when a run is followed
 
         status = follow(self._source, show_output=show_output, timeout_seconds=timeout_seconds)
         if status not in TERMINAL:
@@ -271,16 +265,6 @@ class PipelineRun(RunRecordsMixin):
 
     def __repr__(self) -> str:
         return f"PipelineRun(experiment={self.experiment.name!r}, id={self.id!r})"
-
-
-def _source_for(experiment: Experiment, run_id: str, services: Services) -> RunSource:
-    """Storage for a local workspace; the REST API when the workspace has an endpoint."""
-    if experiment.workspace.endpoint is not None:
-        from pipeline_core.client.api import client_for
-        from pipeline_core.client.runs import RestRunSource
-
-        return RestRunSource(client_for(experiment.workspace), run_id)
-    return StoreRunSource(services, run_id)
 
 
 def wait_all(runs: list[PipelineRun], poll: float = 0.5) -> None:

@@ -1,9 +1,10 @@
 """``Schedule``: submit a published pipeline on a recurrence or when blobs change (AML v1 names and arguments).
 
 ``from azureml.pipeline.core.schedule import Schedule, ScheduleRecurrence, TimeZone``
-ports by rewriting the import. A local workspace reads and writes the
-schedule tables directly; one with an ``endpoint`` goes through the REST API
-(``/api/schedules``). Both see the same JSON shape, so they behave alike.
+ports by rewriting the import. Every call goes through the workspace's backend
+(``workspace.backend``): the schedule tables of a local workspace, or the REST
+API (``/api/schedules``) of one with an ``endpoint``. Both answer the same JSON
+shape, so they behave alike.
 
 Who fires: the Functions app (or ``amlite dev``) ticks every minute and serves
 the blob trigger. Creating a recurrence without ``start_time`` in a local
@@ -16,7 +17,10 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from pipeline_core.data.datapath import DataPath
 from pipeline_core.pipeline.core.identity import PublishedIdentity
+from pipeline_core.pipeline.core.run import PipelineRun
+from pipeline_core.pipeline.core.schedule_yaml import load_schedule_yaml
 from pipeline_core.schedules.recurrence import ScheduleRecurrence
 from pipeline_core.schedules.timezones import TimeZone
 from pipeline_core.schedules.validation import (
@@ -28,7 +32,6 @@ from pipeline_core.schedules.validation import (
 
 if TYPE_CHECKING:
     from pipeline_core.core.workspace import Workspace
-    from pipeline_core.pipeline.core.run import PipelineRun
 
 __all__ = ["Schedule", "ScheduleRecurrence", "TimeZone"]
 
@@ -37,8 +40,6 @@ Entity = dict[str, Any]
 
 def _parameters(values: dict[str, Any] | None) -> dict[str, Any]:
     """Pipeline parameter values as JSON (a DataPath becomes ``{datastore, path}``)."""
-    from pipeline_core.data.datapath import DataPath
-
     out: dict[str, Any] = {}
     for name, value in (values or {}).items():
         out[name] = value.to_dict() if isinstance(value, DataPath) else value
@@ -183,18 +184,18 @@ class Schedule(PublishedIdentity):
         if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float)) or wait_timeout <= 0:
             raise ScheduleValidationError("wait_timeout", f"wait_timeout must be a positive number of seconds, "
                                                           f"got {wait_timeout!r}")
-        return Schedule._from_entity(workspace, _backend(workspace).create(definition))
+        return Schedule._from_entity(workspace, workspace.backend.create_schedule(definition))
 
     # -- look up ----------------------------------------------------------------------------------
     @staticmethod
     def get(workspace: Workspace, id: str, _workflow_provider: Any = None, _service_endpoint: Any = None) -> Schedule:
-        return Schedule._from_entity(workspace, _backend(workspace).get(id))
+        return Schedule._from_entity(workspace, workspace.backend.get_schedule(id))
 
     @staticmethod
     def list(workspace: Workspace, active_only: bool = True, pipeline_id: str | None = None,
              pipeline_endpoint_id: str | None = None, _workflow_provider: Any = None,
              _service_endpoint: Any = None) -> builtins.list[Schedule]:
-        entities = _backend(workspace).list(active_only, pipeline_id, pipeline_endpoint_id)
+        entities = workspace.backend.list_schedules(active_only, pipeline_id, pipeline_endpoint_id)
         return [Schedule._from_entity(workspace, e) for e in entities]
 
     @staticmethod
@@ -221,8 +222,6 @@ class Schedule(PublishedIdentity):
     def load_yaml(workspace: Workspace, filename: str, _workflow_provider: Any = None,
                   _service_endpoint: Any = None) -> dict[str, Any]:
         """Read AML's schedule YAML (a top-level ``Schedule:`` mapping) into keyword arguments for ``create``."""
-        from pipeline_core.pipeline.core.schedule_yaml import load_schedule_yaml
-
         return load_schedule_yaml(workspace, filename)
 
     # -- change -------------------------------------------------------------------------------------
@@ -242,14 +241,14 @@ class Schedule(PublishedIdentity):
                  "continue_on_step_failure": continue_on_step_failure, "path_on_datastore": path_on_datastore,
                  "recursive": recursive, "debounce_seconds": debounce_seconds}
         changes = {key: value for key, value in given.items() if value is not None}
-        self._refresh(_backend(self._workspace).update(self._id, changes, status))
+        self._refresh(self._workspace.backend.update_schedule(self._id, changes, status))
 
     def enable(self, wait_for_provisioning: bool = False, wait_timeout: int = 3600) -> None:
         """Fire again from now on (no run for the time it was disabled)."""
-        self._refresh(_backend(self._workspace).set_status(self._id, True))
+        self._refresh(self._workspace.backend.set_schedule_status(self._id, True))
 
     def disable(self, wait_for_provisioning: bool = False, wait_timeout: int = 3600) -> None:
-        self._refresh(_backend(self._workspace).set_status(self._id, False))
+        self._refresh(self._workspace.backend.set_schedule_status(self._id, False))
 
     def _refresh(self, entity: Entity) -> None:
         self.__dict__.update(Schedule._from_entity(self._workspace, entity).__dict__)
@@ -257,11 +256,10 @@ class Schedule(PublishedIdentity):
     # -- runs ---------------------------------------------------------------------------------------
     def get_pipeline_runs(self) -> builtins.list[PipelineRun]:
         """The runs this schedule started, newest first."""
-        from pipeline_core.core.experiment import Experiment
-        from pipeline_core.pipeline.core.run import PipelineRun
+        from pipeline_core.core.experiment import Experiment  # it submits SDK pipelines: made on use
 
         return [PipelineRun(Experiment(self._workspace, experiment), run_id)
-                for run_id, experiment in _backend(self._workspace).runs(self._id, 50)]
+                for run_id, experiment in self._workspace.backend.schedule_runs(self._id, 50)]
 
     def get_last_pipeline_run(self) -> PipelineRun | None:
         """The newest run this schedule started, or None before its first fire."""
@@ -271,11 +269,11 @@ class Schedule(PublishedIdentity):
     # -- amlite extras --------------------------------------------------------------------------------
     def get_next_fire_times(self, count: int = 5) -> builtins.list[str]:
         """The next ``count`` fire times (ISO UTC); empty for data-change or disabled schedules."""
-        return [item["Time"] for item in _backend(self._workspace).next(self._id, count)]
+        return [item["Time"] for item in self._workspace.backend.schedule_next(self._id, count)]
 
     def get_history(self, top: int = 50) -> builtins.list[dict[str, Any]]:
         """Every trigger decision (fired, or skipped because disabled, duplicate, debounced, failed)."""
-        return _backend(self._workspace).history(self._id, top)
+        return self._workspace.backend.schedule_history(self._id, top)
 
     def __repr__(self) -> str:
         target = f"pipeline_id={self._pipeline_id!r}" if self._pipeline_id else \
@@ -284,8 +282,3 @@ class Schedule(PublishedIdentity):
             f"datastore_name={self._datastore_name!r}, path_on_datastore={self._path_on_datastore!r}"
         return f"Schedule(name={self._name!r}, id={self._id!r}, status={self._status!r}, {target}, {trigger})"
 
-
-def _backend(workspace: Workspace) -> Any:
-    from pipeline_core.pipeline.core.schedule_backends import LocalSchedules, RemoteSchedules
-
-    return RemoteSchedules(workspace) if getattr(workspace, "endpoint", None) else LocalSchedules(workspace)
