@@ -133,6 +133,8 @@ def step_problems(step: dict[str, Any], data: dict[str, Any], where: str = "") -
     if kind is None:
         errors.append(Problem(f"step {name!r}: type {step.get('type')!r} cannot run here; use one of "
                               f"{', '.join(registered_types())}", f"{where}.type"))
+    for field, wrong in kind.spec_problems(step) if kind is not None else ():  # the kind's own checks
+        errors.append(Problem(f"{step.get('type')} {name!r}: {field} {wrong}", f"{where}.{field}"))
     problem = script_name_problem(step.get("script_name")) \
         if kind is None or kind.script or "script_name" in step else None
     if problem:

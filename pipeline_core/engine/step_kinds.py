@@ -55,6 +55,12 @@ if TYPE_CHECKING:
 #: attempt (inputs resolved, reuse missed, row Running); returns the step result (``ctx.finish``,
 #: ``ctx.fail``, ``ctx.end``).
 Executor = Callable[["StepContext"], dict[str, Any]]
+#: A kind's own checks of its spec entry (as built by its SDK class, or as posted over REST):
+#: (field of the entry, what is wrong with it and how to fix it) pairs; empty when it may run.
+#: Asked by ``validation.step_problems`` (the SDK's validate, publish, submit -- a posted spec answers
+#: 400 with the field as the detail's target -- and again before the step runs). A posted entry may
+#: hold anything: the check must not assume the types it asks about.
+SpecCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
 
 class Orchestration(str, Enum):
@@ -83,6 +89,7 @@ class StepKind:
     ``reuse_fields``: the kind's own spec fields (from ``spec_fields``) that are part of the
     reuse key, so changing one reruns the step; ``{"param": name}`` tokens inside them count
     with the run's value of the parameter.
+    ``check``: the kind's own checks of its spec entry (``SpecCheck``), or ``"module:function"``.
     """
 
     type: str
@@ -92,6 +99,7 @@ class StepKind:
     orchestrator: str | None = None
     script: bool = True
     reuse_fields: tuple[str, ...] = ()
+    check: str | SpecCheck | None = None
 
     def __post_init__(self) -> None:
         if not self.type or not isinstance(self.type, str):
@@ -108,6 +116,12 @@ class StepKind:
     def run(self, ctx: StepContext) -> dict[str, Any]:
         """Call the executor (an ACTIVITY kind) on a context that owns a new attempt."""
         return _resolve(self.executor, f"the executor of step kind {self.type!r}")(ctx)
+
+    def spec_problems(self, step: dict[str, Any]) -> list[tuple[str, str]]:
+        """The kind's own problems with ``step`` (its spec entry): (field, message) pairs."""
+        if self.check is None:
+            return []
+        return list(_resolve(self.check, f"the spec check of step kind {self.type!r}")(step))
 
     def sdk_class_object(self) -> builtins.type:
         found: builtins.type = _resolve(self.sdk_class, f"the SDK class of step kind {self.type!r}")
@@ -191,5 +205,5 @@ def _resolve(target: Any, what: str) -> Any:
         raise AmliteError(f"{what} ({target!r}) cannot be loaded: {exc}") from exc
 
 
-__all__ = ["Executor", "Orchestration", "StepKind", "UnknownStepKind", "find_step_kind", "orchestrators_for",
+__all__ = ["Executor", "Orchestration", "SpecCheck", "StepKind", "UnknownStepKind", "find_step_kind", "orchestrators_for",
            "register_step_kind", "registered_types", "step_kind", "step_kinds", "unregister_step_kind"]

@@ -106,3 +106,19 @@ def test_the_tracker_reads_orchestrations_old_and_new() -> None:
     old = RunTracker.from_start("r", {"deps": {"a": [], "b": []}, "parallel": ["a"]})
     for tracker in (new, old):
         assert tracker.orchestrator_of("a") == "parallel_step" and tracker.orchestrator_of("b") is None
+
+
+def test_a_kinds_own_check_refuses_its_spec_entry_with_the_field(tmp_path: Path) -> None:
+    def check(step: dict[str, Any]) -> list[tuple[str, str]]:
+        label = step.get("label")
+        return [] if isinstance(label, str) and label else [("label", "must be a non-empty string")]
+
+    register_step_kind(StepKind(type="TouchStep", sdk_class=f"{__name__}:TouchStep", executor=_touch,
+                                script=False, check=check))
+    try:
+        assert validate_spec(build_spec([TouchStep("fine", PipelineData("a"), "x")])) == []
+        (problem,) = validate_spec(build_spec([TouchStep("empty", PipelineData("b"), "")]))
+        assert problem == "TouchStep 'empty': label must be a non-empty string"
+        assert problem.target.endswith("('empty').label")  # type: ignore[attr-defined]
+    finally:
+        unregister_step_kind("TouchStep")
