@@ -295,10 +295,13 @@ class StepContext:
         return reuse_key(self.step, arguments, params, identities, outputs)
 
     def _with_parameters(self, value: Any) -> Any:
-        """``value`` with each ``{"param": name}`` token replaced by the run's value of that parameter."""
+        """``value`` with each parameter or literal token (``$AML_PARAMETER_x`` inside) paired with its resolved text."""
         if isinstance(value, dict):
-            if set(value) == {"param"} and isinstance(value["param"], str):
-                return {"param": value["param"], "value": self.parameters.get(value["param"])}
+            if len(value) == 1 and ("param" in value or "lit" in value):
+                try:
+                    return {**value, "value": resolve_token(value, self.parameters, {})}
+                except (KeyError, AmliteError):  # a parameter the run lacks: refused elsewhere
+                    return value
             return {k: self._with_parameters(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self._with_parameters(v) for v in value]

@@ -87,8 +87,8 @@ class StepKind:
     ``script``: the spec entry carries ``script_name`` and a ``snapshot`` of
     ``source_directory``, checked at submit and again before the step runs.
     ``reuse_fields``: the kind's own spec fields (from ``spec_fields``) that are part of the
-    reuse key, so changing one reruns the step; ``{"param": name}`` tokens inside them count
-    with the run's value of the parameter.
+    reuse key, so changing one reruns the step; argument tokens inside them (``{"param": name}``,
+    ``{"lit": "... $AML_PARAMETER_x ..."}``) count with the run's values of the parameters.
     ``check``: the kind's own checks of its spec entry (``SpecCheck``), or ``"module:function"``.
     """
 
