@@ -135,6 +135,7 @@ _builtins_loaded = False
 
 def register_step_kind(kind: StepKind) -> StepKind:
     """Add ``kind``; registering the same kind again is a no-op, another kind under its type is an error."""
+    _load_builtins()  # first, so a kind cannot take a built-in's type by registering before them
     with _lock:
         known = _kinds.get(kind.type)
         if known is not None and known != kind:

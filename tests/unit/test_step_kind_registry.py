@@ -122,3 +122,9 @@ def test_a_kinds_own_check_refuses_its_spec_entry_with_the_field(tmp_path: Path)
         assert problem.target.endswith("('empty').label")  # type: ignore[attr-defined]
     finally:
         unregister_step_kind("TouchStep")
+
+
+def test_a_kind_cannot_take_a_built_in_type() -> None:
+    with pytest.raises(ValueError, match="'ParallelRunStep' is already registered"):
+        register_step_kind(StepKind(type="ParallelRunStep", sdk_class="x:Y", executor=_touch))
+    assert step_kind("ParallelRunStep").orchestrator == "parallel_step"
