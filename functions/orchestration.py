@@ -16,7 +16,7 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from pipeline_core.engine import activities
 from pipeline_core.engine.retry_policy import StepRetry
-from pipeline_core.engine.run_tracker import CANCEL_EVENT, CHUNK_SIZE, RunTracker
+from pipeline_core.engine.run_tracker import CANCEL_EVENT, CHUNK_SIZE, RunTracker, orchestrators_from
 from pipeline_core.engine.services import services_for, storage_from_environment
 
 bp = df.Blueprint()
@@ -24,7 +24,6 @@ bp = df.Blueprint()
 ORCHESTRATOR = "pipeline_run"
 CHUNK_ORCHESTRATOR = "pipeline_steps_chunk"
 RETRY_ORCHESTRATOR = "pipeline_step_retry"
-PARALLEL_STEP = "parallel_step"
 
 
 def _services() -> Any:
@@ -32,10 +31,11 @@ def _services() -> Any:
 
 
 def _step_task(context: df.DurableOrchestrationContext, run_id: str, name: str,
-               retry: dict[str, Any] | None, parallel: bool = False) -> TaskBase:
+               retry: dict[str, Any] | None, orchestrator: str | None = None) -> TaskBase:
+    """The task that runs one step, as its kind says (``start_run`` read the step-kind registry)."""
     payload = {"run_id": run_id, "step": name}
-    if parallel:  # a ParallelRunStep fans its mini-batches out in a sub-orchestration of its own
-        return context.call_sub_orchestrator(PARALLEL_STEP, payload)
+    if orchestrator:  # e.g. a ParallelRunStep fans its mini-batches out in a sub-orchestration of its own
+        return context.call_sub_orchestrator(orchestrator, payload)
     if StepRetry.from_spec(retry) is not None:  # attempts with backoff timers between them
         return context.call_sub_orchestrator(RETRY_ORCHESTRATOR, {**payload, "retry": retry})
     return context.call_activity("run_step", payload)
@@ -66,10 +66,11 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         if len(moves.ready) > CHUNK_SIZE:
             for chunk in tracker.chunks(moves.ready):
                 waiting[context.call_sub_orchestrator(CHUNK_ORCHESTRATOR, {
-                    "run_id": run_id, "steps": chunk, "retry": tracker.retry, "parallel": tracker.parallel})] = chunk
+                    "run_id": run_id, "steps": chunk, "retry": tracker.retry,
+                    "orchestrators": {n: tracker.orchestrators[n] for n in chunk if n in tracker.orchestrators}})] = chunk
         else:
             for name in moves.ready:
-                waiting[_step_task(context, run_id, name, tracker.retry.get(name), name in tracker.parallel)] = [name]
+                waiting[_step_task(context, run_id, name, tracker.retry.get(name), tracker.orchestrator_of(name))] = [name]
         context.set_custom_status(tracker.custom_status())
         winner = yield context.task_any([*waiting, *([] if tracker.cancel_requested else [cancel_event])])
         if winner is cancel_event:
@@ -85,7 +86,8 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
 def pipeline_steps_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """A slice of a wide fan-out, so no single history holds hundreds of tasks."""
     payload = context.get_input()
-    tasks = {_step_task(context, payload["run_id"], n, payload["retry"].get(n), n in payload["parallel"]): n
+    orchestrators = orchestrators_from(payload)
+    tasks = {_step_task(context, payload["run_id"], n, payload["retry"].get(n), orchestrators.get(n)): n
              for n in payload["steps"]}
     results: dict[str, Any] = {}
     while tasks:

@@ -19,13 +19,14 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
+from pipeline_core.engine.builtin_step_kinds import PARALLEL_STEP_ORCHESTRATOR
 from pipeline_core.engine.services import services_for, storage_from_environment
 from pipeline_core.parallel import activities as prs
 from pipeline_core.parallel.fanout import ChunkFanout, StepFanout, failed_slice, needs_timer
 
 bp = df.Blueprint()
 
-STEP_ORCHESTRATOR = "parallel_step"
+STEP_ORCHESTRATOR = PARALLEL_STEP_ORCHESTRATOR  # the name the ParallelRunStep kind is registered with
 CHUNK_ORCHESTRATOR = "parallel_batches"
 
 

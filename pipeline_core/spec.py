@@ -255,9 +255,8 @@ class _Builder:
         }
         if step._retry:
             doc["retry"] = dict(step._retry)
-        if hasattr(step, "spec_fields"):  # step types with more to record (ParallelRunStep's config)
-            doc.update(cast(StepEntry, step.spec_fields(
-                lambda value, where: self.token(value, step.name, where, inputs))))
+        # The kind's own fields (ParallelRunStep's config, ...): the SDK step class supplies them.
+        doc.update(cast(StepEntry, step.spec_fields(lambda value, where: self.token(value, step.name, where, inputs))))
         source_dir: str | None = None
         if hasattr(step, "script_name"):
             source_dir = str(Path(getattr(step, "source_directory", None) or self.default_source_directory or ".").resolve())

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from pipeline_core.data.web_files import WEB_DATASTORE, is_web_url
+from pipeline_core.engine.step_kinds import find_step_kind, registered_types
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.step_settings import check_run_duration
 from pipeline_core.pipeline.core.graph import NAME_RE
@@ -30,8 +31,6 @@ SNAPSHOT_RE = re.compile(r"^[0-9a-f]{64}$")
 #: Data ids of these kinds are SDK object names (PipelineData, OutputFileDatasetConfig, dataset inputs).
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IDENTIFIER_KINDS = ("pipeline_data", "output", "dataset")
-#: The step types this engine runs; any other type in a spec would be run as a plain script.
-RUNNABLE_TYPES = ("PythonScriptStep", "ParallelRunStep")
 
 # (datastore name, path or None for "the datastore alone") -> None if fine, else the reason it is not
 DataCheck = Callable[[str, "str | None"], "str | None"]
@@ -134,10 +133,14 @@ def step_problems(step: StepEntry, data: dict[str, DataEntry], where: str = "") 
     name = step.get("name")
     where = where or f"steps ({name!r})"
     errors = []
-    if step.get("type") not in RUNNABLE_TYPES:
+    kind = find_step_kind(step.get("type"))  # the registry of step kinds (engine/step_kinds.py)
+    if kind is None:
         errors.append(Problem(f"step {name!r}: type {step.get('type')!r} cannot run here; use one of "
-                              f"{', '.join(RUNNABLE_TYPES)}", f"{where}.type"))
-    problem = script_name_problem(step.get("script_name"))
+                              f"{', '.join(registered_types())}", f"{where}.type"))
+    for field, wrong in kind.spec_problems(step) if kind is not None else ():  # the kind's own checks
+        errors.append(Problem(f"{step.get('type')} {name!r}: {field} {wrong}", f"{where}.{field}"))
+    problem = script_name_problem(step.get("script_name")) \
+        if kind is None or kind.script or "script_name" in step else None
     if problem:
         errors.append(Problem(f"step {name!r}: script_name {step.get('script_name')!r} {problem}",
                               f"{where}.script_name"))
@@ -170,7 +173,9 @@ def run_time_problems(spec: PipelineSpec, step: StepEntry, parameters: dict[str,
     if not isinstance(step.get("name"), str) or not STEP_NAME_RE.match(step["name"]):
         errors.append(f"step name {step.get('name')!r} is invalid")
     errors.extend(step_problems(step, spec.data))
-    if not isinstance(step.get("snapshot"), str) or not SNAPSHOT_RE.match(step["snapshot"]):
+    kind = find_step_kind(step.get("type"))
+    if (kind is None or kind.script or "snapshot" in step) and \
+            (not isinstance(step.get("snapshot"), str) or not SNAPSHOT_RE.match(step["snapshot"])):
         errors.append(f"step {step.get('name')!r}: snapshot {step.get('snapshot')!r} is not a snapshot hash")
     for data_id in [*(step.get("inputs") or []), *(step.get("outputs") or [])]:
         path = entry.get("path") if (entry := spec.data.get(data_id)) else None

@@ -14,11 +14,12 @@ import json
 from typing import Any
 
 from pipeline_core.application.names import is_key_safe
+from pipeline_core.engine.step_kinds import find_step_kind, registered_types
 from pipeline_core.parallel.config import ConfigError, check_value
 from pipeline_core.pipeline.core.graph import NAME_RE
 from pipeline_core.safe_paths import datastore_path_problem, script_name_problem, text_problems
 from pipeline_core.spec import SCHEMA
-from pipeline_core.validation import RUNNABLE_TYPES, SNAPSHOT_RE, STEP_NAME_RE, Problem, data_id_problem
+from pipeline_core.validation import SNAPSHOT_RE, STEP_NAME_RE, Problem, data_id_problem
 
 TOKEN_KINDS = ("lit", "param", "data", "datapath")
 PARAMETER_TYPES = ("str", "int", "float", "bool", "datapath")
@@ -166,8 +167,9 @@ class _Checker:
         if not STEP_NAME_RE.match(name):
             self.add(f"{where}.name", "is invalid: use 1-128 letters, digits, spaces, '.', '_' or '-', starting "
                                       "with a letter or digit")
-        if step.get("type") not in RUNNABLE_TYPES:
-            self.add(f"{where}.type", f"must be one of {', '.join(RUNNABLE_TYPES)}, not {step.get('type')!r}")
+        kind = find_step_kind(step.get("type"))  # the registry of step kinds (engine/step_kinds.py)
+        if kind is None:
+            self.add(f"{where}.type", f"must be one of {', '.join(registered_types())}, not {step.get('type')!r}")
         elif step["type"] == "ParallelRunStep":
             self.parallel(where, step, params, data)
         for key in ("arguments", "inputs", "outputs", "run_after"):
@@ -190,7 +192,8 @@ class _Checker:
                 self.add(f"{where}.run_after", f"{before!r} must be a step name")
         if not isinstance(step.get("allow_reuse", True), bool):
             self.add(f"{where}.allow_reuse", "must be true or false")
-        if (problem := script_name_problem(step.get("script_name"))) is not None:
+        if (kind is None or kind.script or "script_name" in step) and \
+                (problem := script_name_problem(step.get("script_name"))) is not None:
             self.add(f"{where}.script_name", f"{step.get('script_name')!r} {problem}")
         if "snapshot" in step and not (isinstance(step["snapshot"], str) and SNAPSHOT_RE.match(step["snapshot"])):
             self.add(f"{where}.snapshot", "must be the 64-character hex hash of an uploaded snapshot")

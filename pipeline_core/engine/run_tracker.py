@@ -13,6 +13,9 @@ from typing import Any
 from pipeline_core.engine.planner import CANCELED, FAILED, FINISHED, TERMINAL, Plan, plan
 
 CANCEL_EVENT = "cancel"
+#: The sub-orchestration that ran ParallelRunSteps before the step-kind registry (histories that list
+#: them under ``parallel`` replay with it).
+LEGACY_PARALLEL_ORCHESTRATOR = "parallel_step"
 CHUNK_SIZE = 100  # more ready steps than this go out as sub-orchestrations of this size
 MAX_STATUS_NAMES = 20  # custom status stays far below Durable's 16 KB limit
 
@@ -24,7 +27,9 @@ class RunTracker:
     continue_on_step_failure: bool = False
     cancel_requested: bool = False
     retry: dict[str, dict[str, Any]] = field(default_factory=dict)
-    parallel: list[str] = field(default_factory=list)  # ParallelRunSteps: each runs as a sub-orchestration
+    # step -> the sub-orchestration that runs it (its kind's orchestration: engine/step_kinds.py); the
+    # other steps run as one run_step activity each
+    orchestrators: dict[str, str] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
     in_flight: set[str] = field(default_factory=set)
     cancel_sent: set[str] = field(default_factory=set)
@@ -35,7 +40,11 @@ class RunTracker:
         return cls(run_id=run_id, deps=info["deps"],
                    continue_on_step_failure=bool(info.get("continue_on_step_failure")),
                    cancel_requested=bool(info.get("cancel_requested")), retry=info.get("retry") or {},
-                   parallel=list(info.get("parallel") or []))
+                   orchestrators=orchestrators_from(info))
+
+    def orchestrator_of(self, name: str) -> str | None:
+        """The sub-orchestration that runs step ``name``, or None for a run_step activity."""
+        return self.orchestrators.get(name)
 
     def next_moves(self) -> Plan:
         moves = plan(self.deps, self.status, self.in_flight, self.continue_on_step_failure, self.cancel_requested)
@@ -70,3 +79,14 @@ class RunTracker:
         return {"run_id": self.run_id, "total": len(self.deps), "finished": counts.get(FINISHED, 0),
                 "failed": counts.get(FAILED, 0), "canceled": counts.get(CANCELED, 0),
                 "running": sorted(self.in_flight)[:MAX_STATUS_NAMES], "cancel_requested": self.cancel_requested}
+
+
+def orchestrators_from(info: dict[str, Any]) -> dict[str, str]:
+    """Step -> sub-orchestration from ``start_run``'s answer (or a chunk's input), old histories included.
+
+    A run started before the registry recorded ``"parallel": [names]`` in its history; its replay
+    must schedule what the first episode scheduled, so those names map to ``parallel_step``.
+    """
+    found = {name: LEGACY_PARALLEL_ORCHESTRATOR for name in info.get("parallel") or []}
+    found.update(info.get("orchestrators") or {})
+    return found

@@ -16,6 +16,13 @@ mini-batch or step failure):
 
 Only counts and indices pass through the orchestrator: the batch list, the
 rows and the per-mini-batch ledger live in Blob and Table storage.
+
+The step-level bookkeeping (early result, refusal, inputs, reuse, the Running
+transition, the snapshot's working copy, the environment, the end) is the public
+``StepContext``'s (``engine/step_context.py``); ``ParallelStepContext`` only adds the
+resolved config to the reuse key and shares one dataset listing between the key and
+the batches. The kind is registered in ``engine/builtin_step_kinds.py`` as the
+``parallel_step`` sub-orchestration (``functions/parallel.py``).
 """
 
 from __future__ import annotations
@@ -33,9 +40,9 @@ from typing import Any
 from pipeline_core.data.dataset_paths import DatasetFile, list_files
 from pipeline_core.data.tabular_dataset import check_sliceable
 from pipeline_core.data.web_files import WEB_DATASTORE
-from pipeline_core.engine.activities import _result, _StepRun, _work_root, is_cancel_requested, skip_steps
 from pipeline_core.engine.reuse import fit_manifests, output_manifest, reuse_key
 from pipeline_core.engine.services import Services
+from pipeline_core.engine.step_context import StepContext, is_cancel_requested, work_root
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.binding import (
     Location,
@@ -43,11 +50,10 @@ from pipeline_core.execution.binding import (
     dataset_identity,
     download_location,
     input_location,
-    output_location,
     resolve_token,
 )
 from pipeline_core.execution.logs import LOGS_CONTAINER
-from pipeline_core.execution.snapshot import script_path, working_copy
+from pipeline_core.execution.snapshot import script_path
 from pipeline_core.parallel import plan as plans
 from pipeline_core.parallel.batches import FAILED as BATCH_FAILED
 from pipeline_core.parallel.batches import (
@@ -78,13 +84,11 @@ from pipeline_core.runcontext.server import end_run_context
 from pipeline_core.spec_types import DataEntry
 from pipeline_core.storage.blobs import list_prefix
 from pipeline_core.storage.run_store import (
-    CANCEL_REQUESTED,
     CANCELED,
     FAILED,
     FINISHED,
     RUNNING,
     TERMINAL,
-    InvalidTransition,
     step_key,
     utcnow,
 )
@@ -94,15 +98,15 @@ log = logging.getLogger("amlite.parallel")
 DEFAULT_OUTPUT = "parallel_run_output"  # where append_row lands when the step declares no output
 
 
-class _ParallelStep(_StepRun):
-    """The step-level half of a ParallelRunStep: reuse key (config included), transitions, snapshot, env."""
+class ParallelStepContext(StepContext):
+    """A ParallelRunStep's step context: the reuse key includes the resolved config; dataset listings are shared."""
 
     def config(self) -> dict[str, Any]:
         return resolve(self.step["parallel_run_config"], self.parameters)
 
-    def key(self, inputs: dict[str, Location]) -> tuple[str, dict[str, Any]]:
+    def reuse_key(self, inputs: dict[str, Location]) -> tuple[str, dict[str, Any]]:
         """The script step's key plus the resolved config: a different mini_batch_size is a different step."""
-        _, parts = super().key(inputs)
+        _, parts = super().reuse_key(inputs)
         try:
             config: Any = self.config()
         except ConfigError:
@@ -118,13 +122,13 @@ class _ParallelStep(_StepRun):
             listed[key] = list_files(self.services.container_for, definition["paths"], fast_lister)
         return listed[key]
 
-    def _dataset_identity(self, entry: DataEntry) -> dict[str, Any]:
+    def dataset_identity(self, entry: DataEntry) -> dict[str, Any]:
         return dataset_identity(self.services.container_for, entry, self.listing(entry["definition"]))
 
     def output(self) -> tuple[str, Location] | None:
         outputs = self.step["outputs"]
         if outputs:
-            return outputs[0], output_location(self.spec.data[outputs[0]], outputs[0], self.run_id, self.name)
+            return outputs[0], self.output_location(outputs[0])
         return None
 
 
@@ -146,7 +150,7 @@ def _prepared(plan: dict[str, Any]) -> dict[str, Any]:
             "lookahead": plan.get("lookahead", 0)}
 
 
-def _batch_inputs(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[list[BatchInput], dict[str, Any]]:
+def _batch_inputs(ctx: ParallelStepContext, inputs: dict[str, Location]) -> tuple[list[BatchInput], dict[str, Any]]:
     data = ctx.spec.data
     found: list[BatchInput] = []
     metas: dict[str, Any] = {}
@@ -181,7 +185,7 @@ def _batch_inputs(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[list
     return found, metas
 
 
-def _make_plan(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _make_plan(ctx: ParallelStepContext, inputs: dict[str, Location]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     config = ctx.config()
     batch_inputs, metas = _batch_inputs(ctx, inputs)
     size = batch_size_for(config, ctx.step.get("input_type", "file"))
@@ -207,36 +211,30 @@ def _make_plan(ctx: _ParallelStep, inputs: dict[str, Location]) -> tuple[dict[st
 
 def prs_prepare(services: Services, run_id: str, step: str) -> dict[str, Any]:
     """Mark the step Running (or reuse it), resolve its config, partition its inputs, store the batch list."""
-    ctx = _ParallelStep(services, run_id, step)
-    if ctx.row.get("status") in TERMINAL:
-        return {"done": True, "result": _result(step, ctx.row)}
-    if ctx.run.get("status") in (CANCEL_REQUESTED, CANCELED) or ctx.row.get("status") == CANCEL_REQUESTED:
-        skip_steps(services, run_id, {step: "the run was canceled"})
-        return {"done": True, "result": {"step": step, "status": CANCELED, "reused": False,
-                                         "error": "the run was canceled"}}
-    if ctx.row.get("status") == RUNNING:
+    ctx = ParallelStepContext(services, run_id, step)
+    early = ctx.early_result()  # terminal already, or the run was canceled
+    if early is not None:
+        return {"done": True, "result": early}
+    running = ctx.row.get("status") == RUNNING
+    if running:
         existing = plans.read_plan(_container(services), run_id, step)
         if existing is not None:  # a redelivered prepare: the first one finished
             return _prepared(existing)
     refused = ctx.refusal()
     if refused:
-        return {"done": True, "result": ctx._fail(refused, None)}
-    data = ctx.spec.data
+        return {"done": True, "result": ctx.fail(refused)}
     try:
-        inputs = {d: input_location(data[d], d, ctx.parameters, ctx.upstream_outputs()) for d in ctx.step["inputs"]}
-        key, parts = ctx.key(inputs)
+        inputs = ctx.input_locations()
+        key, parts = ctx.reuse_key(inputs)
     except AmliteError as exc:
-        return {"done": True, "result": ctx._fail(str(exc), None)}
-    if ctx.row.get("status") != RUNNING:
+        return {"done": True, "result": ctx.fail(str(exc))}
+    if not running:
         reused = ctx.try_reuse(key, parts)
         if reused is not None:
             return {"done": True, "result": reused}
-        try:
-            ctx.row = services.runs.transition_from(ctx.row, RUNNING, {
-                "start_time": utcnow(), "attempt": int(ctx.row.get("attempt") or 0) + 1, "reuse_key": key,
-                "reuse": {"decision": "ran", "parts": parts, "changed": ctx._changed(key, parts)}})
-        except InvalidTransition as exc:
-            return {"done": True, "result": _result(step, exc.row)}
+        other = ctx.begin(inputs, key, parts)
+        if other is not None:
+            return {"done": True, "result": other}
     try:
         plan, batches = _make_plan(ctx, inputs)
         plan["batches"] = len(batches)
@@ -244,11 +242,11 @@ def prs_prepare(services: Services, run_id: str, step: str) -> dict[str, Any]:
         plans.write_plan(_container(services), run_id, step, plan, batches)
     except (AmliteError, ValueError, ImportError) as exc:
         close_pool(_services_key(services, run_id, step))
-        return {"done": True, "result": ctx._fail(f"ParallelRunStep {step!r}: {exc}", None)}
+        return {"done": True, "result": ctx.fail(f"ParallelRunStep {step!r}: {exc}")}
     except Exception as exc:  # infrastructure: the step fails with the reason, the run goes on
         log.exception("preparing ParallelRunStep %s of run %s failed", step, run_id)
         close_pool(_services_key(services, run_id, step))
-        return {"done": True, "result": ctx._fail(f"{type(exc).__name__}: {exc}", None)}
+        return {"done": True, "result": ctx.fail(f"{type(exc).__name__}: {exc}")}
     try:
         services.runs.update(run_id, step_key(step), {"progress": initial_progress(plan.get("items"), len(batches))})
     except Exception as exc:  # progress is a convenience
@@ -285,10 +283,10 @@ def _prewarm(services: Services, run_id: str, step: str, plan: dict[str, Any]) -
 # -- slices -----------------------------------------------------------------------
 def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]) -> WorkerPool:
     """This host's workers for the step: a working copy of the snapshot, side inputs, argv and environment."""
-    ctx = _ParallelStep(services, run_id, step)
-    work = Path(tempfile.mkdtemp(prefix=f"prs-{step[:20]}-", dir=_work_root()))
+    ctx = ParallelStepContext(services, run_id, step)
+    work = Path(tempfile.mkdtemp(prefix=f"prs-{step[:20]}-", dir=work_root()))
     try:
-        src = working_copy(ctx._snapshot_dir(), work / "src")
+        src = ctx.working_copy(work / "src")
         script_path(src, ctx.step["script_name"], step)
         batched = {p["data"] for p in ctx.step["parallel_inputs"]}
         upstream = ctx.upstream_outputs()
@@ -306,7 +304,7 @@ def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]
         if output:
             paths[output["data"]] = out_dir
         config = plan["config"]
-        env = ctx._environment(paths)
+        env = ctx.environment(paths)
         env.update(config.get("environment_variables") or {})
         env.update({WORKER_LOGGING_LEVEL: config["logging_level"], WORKER_OUTPUT_DIR: str(out_dir),
                     WORKER_LOG_DIR: str(work / "logs")})
@@ -429,11 +427,11 @@ def _write_append_row(services: Services, plan: dict[str, Any], rows: list[dict[
 
 def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, Any]) -> dict[str, Any]:
     """Apply the failure limits to the recorded batches, write the append_row file, end the step."""
-    ctx = _ParallelStep(services, run_id, step)
+    ctx = ParallelStepContext(services, run_id, step)
     key = _services_key(services, run_id, step)
     if ctx.row.get("status") in TERMINAL:
         close_pool(key)
-        return _result(step, ctx.row)
+        return ctx.result()
     plan = plans.read_plan(_container(services), run_id, step)
     # Stopping this host's workers (their shutdown(), the last output_dir files and report) overlaps the
     # ledger read; both are done before the outputs are listed and the step ends.
@@ -441,7 +439,7 @@ def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, An
     closing.start()
     if plan is None:
         closing.join()
-        return ctx._fail(f"ParallelRunStep {step!r} was finished without being prepared", None)
+        return ctx.fail(f"ParallelRunStep {step!r} was finished without being prepared")
     try:
         rows = BatchStore(services.account).rows(run_id, step, select=RESULT_FIELDS)
     finally:
@@ -474,17 +472,17 @@ def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, An
           f"{counts['succeeded_items']} succeeded, {counts['failed_items']} failed"
           + (f"; {reason}" if reason else ""))
     if canceled:
-        result = ctx._end(CANCELED, {"outputs": outputs, "progress": progress,
+        result = ctx.end(CANCELED, {"outputs": outputs, "progress": progress,
                                      "error": {"message": "canceled while running"}})
     elif reason:
         first = _first_failure(services, run_id, step, rows)
         message = reason
         if first:
             message += f"; first failure: mini-batch {first['mini_batch']}: {first['error']}"
-        result = ctx._end(FAILED, {"outputs": outputs, "progress": progress,
+        result = ctx.end(FAILED, {"outputs": outputs, "progress": progress,
                                    "error": {"message": message, "first_failure": first}})
     else:
-        result = ctx._end(FINISHED, {"outputs": outputs, "progress": progress, "is_reused": False})
+        result = ctx.end(FINISHED, {"outputs": outputs, "progress": progress, "is_reused": False})
         if ctx.row.get("status") == FINISHED and ctx.row.get("reuse_key"):
             parts = (ctx.row.get("reuse") or {}).get("parts") or {}
             services.reuse.record(ctx.row["reuse_key"], run_id, step, outputs, parts, fit_manifests(manifests))

@@ -207,3 +207,35 @@ def test_replaying_a_recorded_history_gives_the_same_actions(orchestrator: Any) 
     recorded = json.dumps(flatten(r.state["actions"]), sort_keys=True)
     for _ in range(3):  # a replay of the same history is the same decision, every time
         assert json.dumps(flatten(r.replay()["actions"]), sort_keys=True) == recorded
+
+
+def _sub_calls(r: Replay) -> list[tuple[str, Any]]:
+    return [(a["functionName"], json.loads(a["input"])) for a in flatten(r.state["actions"]) if a["actionType"] == CALL_SUB]
+
+
+def test_a_step_runs_as_the_sub_orchestration_its_kind_names(orchestrator: Any) -> None:
+    """start_run answers each step's orchestration from the step-kind registry; the orchestrator only follows it."""
+    r = Replay(orchestrator, {"done": False, "deps": {"a": [], "b": ["a"]}, "continue_on_step_failure": False,
+                              "retry": {}, "orchestrators": {"a": "some_kind_step"}})
+    assert _sub_calls(r) == [("some_kind_step", {"run_id": "run-1", "step": "a"})]
+    assert not r.inputs("run_step")
+    r.history.sub_scheduled(r.next_id, "some_kind_step", json.dumps({"run_id": "run-1", "step": "a"})).completed()
+    r.history.started().sub_done(r.next_id, {"step": "a", "status": "Finished", "reused": False, "error": None})
+    r.next_id += 1
+    r.state = r.replay()
+    assert r.schedule_new() == [("run_step", "b")]
+
+
+def test_a_history_from_before_the_registry_still_replays_its_parallel_step(orchestrator: Any) -> None:
+    """A run started by the previous code recorded ``parallel: [names]``; its replay schedules what it did then."""
+    r = Replay(orchestrator, {"done": False, "deps": {"p": []}, "continue_on_step_failure": False, "retry": {},
+                              "parallel": ["p"]})
+    assert _sub_calls(r) == [("parallel_step", {"run_id": "run-1", "step": "p"})]
+
+
+def test_a_wide_fan_out_hands_each_chunk_the_orchestrations_of_its_steps(orchestrator: Any) -> None:
+    wide = {f"s{i:03d}": [] for i in range(150)}
+    r = Replay(orchestrator, {"done": False, "deps": wide, "continue_on_step_failure": False, "retry": {},
+                              "orchestrators": {"s120": "parallel_step"}})
+    chunks = [payload for name, payload in _sub_calls(r) if name == "pipeline_steps_chunk"]
+    assert [c["orchestrators"] for c in chunks] == [{}, {"s120": "parallel_step"}]

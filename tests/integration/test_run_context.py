@@ -261,10 +261,10 @@ def test_a_token_for_a_step_that_ended_is_refused(finished_noop: PipelineRun) ->
 
 def test_the_step_environment_holds_no_storage_secret(finished_noop: PipelineRun) -> None:
     """The run context needs none: a step reaches its run through the loopback service and its token."""
-    from pipeline_core.engine.activities import _StepRun
+    from pipeline_core.engine.step_context import StepContext
     from pipeline_core.runcontext.server import end_run_context
 
-    env = _StepRun(finished_noop._services, finished_noop.id, "noop")._environment({})
+    env = StepContext(finished_noop._services, finished_noop.id, "noop").environment({})
     end_run_context(env)
     assert env[URL_VARIABLE].startswith("http://127.0.0.1:") and len(env[TOKEN_VARIABLE]) >= 40
     assert _secrets(env) == []

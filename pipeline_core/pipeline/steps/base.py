@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline_core.spec_types import Token
+
+#: What ``spec_fields`` gets: turns a step's value (a PipelineParameter, PipelineData, dataset, literal...)
+#: into the spec's argument token, registering the data or parameter it names; ``where`` names it in errors.
+SpecToken = Callable[[Any, str], "Token | None"]
 
 
 class PipelineStep:
-    """Base of all steps. Subclasses fill ``inputs``, ``outputs`` and ``arguments`` and give a ``step_type``."""
+    """Base of all steps. Subclasses fill ``inputs``, ``outputs`` and ``arguments`` and give a ``step_type``.
+
+    ``step_type`` is the spec's ``type``: a step kind registered under that name
+    (``pipeline_core.engine.step_kinds``) runs it. What a kind needs beyond the shared
+    fields goes into its spec entry through ``spec_fields``.
+    """
 
     step_type = "abstract"
 
@@ -46,6 +59,15 @@ class PipelineStep:
                        "first_retry_interval_ms": int(first_retry_interval_seconds * 1000),
                        "backoff_coefficient": float(backoff_coefficient)}
         return self
+
+    def spec_fields(self, token: SpecToken) -> dict[str, Any]:
+        """The step kind's own fields of its spec entry (the builder adds them to name, type, data and params).
+
+        ``token(value, where)`` turns a value into an argument token (and declares the data
+        or parameter it names), so a kind's settings may hold PipelineParameters and data.
+        A step with a ``script_name`` also gets ``script_name``, ``snapshot`` and ``recorded``.
+        """
+        return {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -9,7 +9,6 @@ as parameter references in the spec and resolved when the run starts.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from pipeline_core._warnings import warn_ignored
@@ -26,7 +25,7 @@ from pipeline_core.parallel.config import (
     parse_file_count,
 )
 from pipeline_core.pipeline.core.graph import PipelineData, PipelineParameter
-from pipeline_core.pipeline.steps.base import PipelineStep
+from pipeline_core.pipeline.steps.base import PipelineStep, SpecToken
 
 STEP_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _INPUT_TYPES = (AbstractDataset, DatasetConsumptionConfig, PipelineData, OutputFileDatasetConfig, OutputInput,
@@ -101,7 +100,7 @@ class ParallelRunConfig:
         if problems:
             raise ValueError("ParallelRunConfig is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
 
-    def spec_config(self, token: Callable[[Any, str], dict[str, Any] | None]) -> dict[str, Any]:
+    def spec_config(self, token: SpecToken) -> dict[str, Any]:
         """Literal values, plus parameter names for the values bound to PipelineParameters."""
         values: dict[str, Any] = {}
         parameters: dict[str, str] = {}
@@ -175,7 +174,7 @@ class ParallelRunStep(PipelineStep):
         self.script_name = parallel_run_config.entry_script
         self.source_directory = parallel_run_config.source_directory
 
-    def spec_fields(self, token: Callable[[Any, str], dict[str, Any] | None]) -> dict[str, Any]:
+    def spec_fields(self, token: SpecToken) -> dict[str, Any]:
         """What the spec builder adds to this step's document: the config and which inputs are batched."""
         batched: list[dict[str, Any]] = []
         for index, value in enumerate(self.parallel_inputs):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pipeline_core._warnings import warn_ignored
 from pipeline_core.data.output_dataset_config import OutputFileDatasetConfig
 from pipeline_core.execution.step_settings import check_run_duration
-from pipeline_core.pipeline.steps.base import PipelineStep, _claim
+from pipeline_core.pipeline.steps.base import PipelineStep, SpecToken, _claim
 
 
 class PythonScriptStep(PipelineStep):
@@ -56,7 +55,7 @@ class PythonScriptStep(PipelineStep):
                 self._outputs.append(arg)
                 _claim(arg, self)
 
-    def spec_fields(self, token: Callable[[Any, str], dict[str, Any] | None]) -> dict[str, Any]:
+    def spec_fields(self, token: SpecToken) -> dict[str, Any]:
         """The step's own run-time limit, when its runconfig sets one (else the app's limit applies)."""
         if self.max_run_duration_seconds is None:
             return {}

@@ -1,0 +1,25 @@
+"""The step kinds amlite ships, registered in one place (loaded by the registry on its first lookup).
+
+A new built-in kind adds one ``register_step_kind`` line here (and its SDK class to
+``pipeline_core.pipeline.steps``, as AML has it). Executors and classes are named, not
+imported, so that reading the registry (the SDK's checks) stays cheap.
+"""
+
+from __future__ import annotations
+
+from pipeline_core.engine.step_kinds import Orchestration, StepKind, register_step_kind
+
+#: The Durable sub-orchestration that runs a ParallelRunStep (``functions/parallel.py`` registers it).
+PARALLEL_STEP_ORCHESTRATOR = "parallel_step"
+
+register_step_kind(StepKind(
+    type="PythonScriptStep",
+    sdk_class="pipeline_core.pipeline.steps.python_script_step:PythonScriptStep",
+    executor="pipeline_core.engine.script_step:run_script",
+))
+register_step_kind(StepKind(
+    type="ParallelRunStep",
+    sdk_class="pipeline_core.pipeline.steps.parallel_run_step:ParallelRunStep",
+    orchestration=Orchestration.SUB_ORCHESTRATION,
+    orchestrator=PARALLEL_STEP_ORCHESTRATOR,
+))

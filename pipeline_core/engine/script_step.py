@@ -1,0 +1,50 @@
+"""The executor of ``PythonScriptStep``: ``python -u script_name arguments...`` in the snapshot's working copy.
+
+Everything around the script (the preamble, the work folder, the log, reuse, the
+state transitions) is the ``StepContext``'s; this module is what is particular to
+a script: the argv, the supervised process with its run-time limit and cancel
+checks, and how its exit becomes the step's result.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from pipeline_core.engine.step_context import StepContext
+from pipeline_core.execution.process import STOPPED_SUPERSEDED, run_process
+from pipeline_core.execution.snapshot import script_path
+from pipeline_core.execution.step_settings import step_settings
+from pipeline_core.storage.run_store import CANCELED
+
+
+def run_script(ctx: StepContext) -> dict[str, Any]:
+    settings = step_settings()
+    script = ctx.step["script_name"]
+    timeout, limit = ctx.timeout(settings)
+    src = ctx.working_copy()
+    script_path(src, script, ctx.name)
+    paths = ctx.download_inputs()
+    paths.update(ctx.output_folders())
+    argv = [sys.executable, "-u", script, *[ctx.resolve(t, paths) for t in ctx.step["arguments"]]]
+    env = ctx.environment(paths)
+    ctx.log.note(f"[amlite] step {ctx.name!r} of run {ctx.run_id}: {' '.join(argv[2:])}")
+    result = run_process(argv, src, env, ctx.log, timeout=timeout, grace=settings.stop_grace_seconds,
+                         should_stop=ctx.stop_reason)
+    if result.stopped == STOPPED_SUPERSEDED:  # the newer attempt uploads and records; this one waits for it
+        return ctx.await_newer_attempt(timeout)
+    outputs = ctx.upload_outputs()  # whatever the script wrote, even on failure
+    if result.canceled:
+        return ctx.end(CANCELED, {"outputs": outputs, "exit_code": result.exit_code,
+                                  "error": {"message": "canceled while running"}})
+    if result.timed_out:
+        message = f"{script} timed out after {timeout:g} s ({limit}); the step's processes were stopped"
+        ctx.raise_if_retries_left(message)
+        return ctx.fail(message, outputs, exit_code=result.exit_code, timed_out=True)
+    if result.exit_code != 0:
+        tail = ctx.log.stderr_text()
+        ctx.raise_if_retries_left(f"{script} exited with code {result.exit_code}")
+        return ctx.fail(f"{script} exited with code {result.exit_code}"
+                        + (f"; last lines of stderr:\n{tail}" if tail else ""), outputs,
+                        exit_code=result.exit_code, stderr_tail=tail)
+    return ctx.finish(exit_code=0)
