@@ -98,7 +98,7 @@ def test_two_step_run_then_rerun_reuses_both(project, experiment_name: str, tmp_
     steps = {s.name: s for s in first.get_steps()}
     assert not steps["prep"].is_reused and not steps["train"].is_reused
     ref = steps["prep"].get_outputs()["prepared"].get_port_data_reference()
-    assert ref.datastore_name == "workspaceblobstore" and ref.path_on_datastore == f"{first.id}/prep/prepared"
+    assert ref.datastore_name == "workspaceblobstore" and ref.path_on_datastore == f"azureml/{first.id}_prep/prepared"  # AML's layout
     assert "prepared 3 values" in steps["prep"].get_job_log()
     assert "env fast" in steps["train"].get_stdout_log()
 
