@@ -76,6 +76,16 @@ class ParallelRunConfigEntry(TypedDict):
     parameters: dict[str, str]
 
 
+class EnvironmentEntry(TypedDict, total=False):
+    """What a step's ``Environment`` declares: pip/conda packages are installed (a cached venv), the rest recorded."""
+
+    name: str
+    pip: list[str]
+    conda: list[str]
+    user_managed: bool
+    docker: dict[str, Any]
+
+
 class StepEntry(TypedDict, total=False):
     """One step. The first block every step has; the rest by step kind."""
 
@@ -93,6 +103,7 @@ class StepEntry(TypedDict, total=False):
     snapshot: str
     recorded: dict[str, Any]
     max_run_duration_seconds: int | None
+    environment: EnvironmentEntry
     # ParallelRunStep
     parallel_run_config: ParallelRunConfigEntry
     parallel_inputs: list[ParallelInput]

@@ -16,6 +16,7 @@ register_step_kind(StepKind(
     type="PythonScriptStep",
     sdk_class="pipeline_core.pipeline.steps.python_script_step:PythonScriptStep",
     executor="pipeline_core.engine.script_step:run_script",
+    reuse_fields=("environment",),  # other declared packages: another venv, so the step runs again
 ))
 register_step_kind(StepKind(
     type="ParallelRunStep",

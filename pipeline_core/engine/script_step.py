@@ -9,13 +9,29 @@ checks, and how its exit becomes the step's result.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from pipeline_core.engine.step_context import StepContext
+from pipeline_core.errors import EnvironmentBuildError
+from pipeline_core.execution.environments import StepEnvironment, ensure_environment
 from pipeline_core.execution.process import STOPPED_SUPERSEDED, run_process
 from pipeline_core.execution.snapshot import script_path
 from pipeline_core.execution.step_settings import step_settings
 from pipeline_core.storage.run_store import CANCELED
+
+
+def step_python(ctx: StepContext) -> str:
+    """The interpreter for the step: the app's, or the cached venv of the packages its environment declares
+    (built on first use; ``EnvironmentBuildError`` names the packages when it cannot be)."""
+    declared = StepEnvironment.from_spec(ctx.step.get("environment"))
+    if declared is None:
+        return sys.executable
+    started = time.monotonic()
+    python = ensure_environment(declared, log=lambda line: ctx.log.note(f"[amlite] {line}"))
+    ctx.log.note(f"[amlite] environment {declared.name!r} ({', '.join(declared.pip)}): ready in "
+                 f"{time.monotonic() - started:.1f} s")
+    return str(python)
 
 
 def run_script(ctx: StepContext) -> dict[str, Any]:
@@ -26,7 +42,11 @@ def run_script(ctx: StepContext) -> dict[str, Any]:
     script_path(src, script, ctx.name)
     paths = ctx.download_inputs()
     paths.update(ctx.output_folders())
-    argv = [sys.executable, "-u", script, *[ctx.resolve(t, paths) for t in ctx.step["arguments"]]]
+    try:
+        python = step_python(ctx)
+    except EnvironmentBuildError as exc:
+        return ctx.fail(str(exc))
+    argv = [python, "-u", script, *[ctx.resolve(t, paths) for t in ctx.step["arguments"]]]
     env = ctx.environment(paths)
     ctx.log.note(f"[amlite] step {ctx.name!r} of run {ctx.run_id}: {' '.join(argv[2:])}")
     result = run_process(argv, src, env, ctx.log, timeout=timeout, grace=settings.stop_grace_seconds,

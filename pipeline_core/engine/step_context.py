@@ -278,7 +278,9 @@ class StepContext:
         arguments = [resolve_token(t, self.parameters, symbolic) for t in self.step["arguments"]]
         params = {k: resolve_token(t, self.parameters, symbolic) for k, t in self.step.get("params", {}).items()}
         kind = find_step_kind(self.step.get("type"))
-        for field in kind.reuse_fields if kind is not None else ():  # the kind's own settings
+        for field in kind.reuse_fields if kind is not None else ():  # the kind's own settings, when set
+            if field not in self.step:
+                continue
             params[f"{self.step['type']}.{field}"] = json.dumps(self._with_parameters(self.step.get(field)), sort_keys=True)
         identities: dict[str, Any] = {}
         upstream = {row["name"]: row for row in self.state.steps.values()}

@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ class StepEnvironment:
     pip: tuple[str, ...] = ()
 
     @classmethod
-    def from_spec(cls, entry: dict[str, Any] | None) -> StepEnvironment | None:
+    def from_spec(cls, entry: Mapping[str, Any] | None) -> StepEnvironment | None:
         """The spec's ``environment`` entry; None when it declares no packages (the app's own Python is used)."""
         if not entry:
             return None

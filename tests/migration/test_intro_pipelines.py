@@ -381,8 +381,6 @@ def test_modulestep_file_outputs_between_steps(workspace: Workspace, tmp_path: P
     assert "sum 19" in step_log(run, first.name) and "sum 21" in step_log(run, "second")
 
 
-@pytest.mark.xfail(strict=True, reason="needs per-step environments: a step's CondaDependencies pip packages installed "
-                                       "(amlite runs every step with the app's packages)")
 def test_declared_pip_package_is_importable_in_the_step(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """Every sample declares its packages (CondaDependencies.create(pip_packages=...)); the iris and NYC taxi samples
     break on the app's pandas 3 because their pins are ignored. ``tabulate`` is not a dependency of amlite."""

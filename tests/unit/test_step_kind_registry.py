@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_core.service.spec_check import check_spec_document
 
 from pipeline_core import PipelineData, PythonScriptStep
+from pipeline_core.application.spec_check import check_spec_document
 from pipeline_core.engine.run_tracker import RunTracker
 from pipeline_core.engine.step_kinds import (
     Orchestration,

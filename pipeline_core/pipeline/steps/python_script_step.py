@@ -44,8 +44,9 @@ class PythonScriptStep(PipelineStep):
             getattr(runconfig, "max_run_duration_seconds", None),
             f"step {self.name!r}: runconfig.max_run_duration_seconds")
         if runconfig is not None:
-            warn_ignored("runconfig (environment, docker, conda)",
-                         "Its max_run_duration_seconds is honoured: the step is stopped and fails after that long.")
+            warn_ignored("runconfig (docker, target, node count)",
+                         "Its max_run_duration_seconds is honoured (the step is stopped and fails after that long), "
+                         "and its environment's pip/conda packages are installed for the step (a cached venv).")
         if hash_paths:
             warn_ignored("hash_paths", "The whole source_directory is always hashed for reuse.")
         # An OutputFileDatasetConfig passed straight in arguments is this step's output (AML v1 rule);
@@ -56,10 +57,17 @@ class PythonScriptStep(PipelineStep):
                 _claim(arg, self)
 
     def spec_fields(self, token: SpecToken) -> dict[str, Any]:
-        """The step's own run-time limit, when its runconfig sets one (else the app's limit applies)."""
-        if self.max_run_duration_seconds is None:
-            return {}
-        return {"max_run_duration_seconds": self.max_run_duration_seconds}
+        """The step's own run-time limit, when its runconfig sets one (else the app's limit applies), and the
+        packages its runconfig's environment declares (installed in a cached venv for the step)."""
+        from pipeline_core.core.environment import environment_entry
+
+        fields: dict[str, Any] = {}
+        if self.max_run_duration_seconds is not None:
+            fields["max_run_duration_seconds"] = self.max_run_duration_seconds
+        environment = environment_entry(getattr(self.runconfig, "environment", None))
+        if environment is not None:
+            fields["environment"] = environment
+        return fields
 
     def recorded(self) -> dict[str, Any]:
         """What was accepted but has no effect, kept on the run so nothing is silently dropped."""
