@@ -23,4 +23,5 @@ register_step_kind(StepKind(
     sdk_class="pipeline_core.pipeline.steps.parallel_run_step:ParallelRunStep",
     orchestration=Orchestration.SUB_ORCHESTRATION,
     orchestrator=PARALLEL_STEP_ORCHESTRATOR,
+    reuse_fields=("environment",),
 ))

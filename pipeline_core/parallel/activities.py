@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -52,6 +53,7 @@ from pipeline_core.execution.binding import (
     input_location,
     resolve_token,
 )
+from pipeline_core.execution.environments import StepEnvironment, ensure_environment
 from pipeline_core.execution.logs import LOGS_CONTAINER
 from pipeline_core.execution.snapshot import script_path
 from pipeline_core.parallel import plan as plans
@@ -309,7 +311,9 @@ def _build_pool(services: Services, run_id: str, step: str, plan: dict[str, Any]
         env.update({WORKER_LOGGING_LEVEL: config["logging_level"], WORKER_OUTPUT_DIR: str(out_dir),
                     WORKER_LOG_DIR: str(work / "logs")})
         argv = [resolve_token(t, ctx.parameters, paths) for t in ctx.step["arguments"]]
-        setup = WorkerSetup(src=src, script=ctx.step["script_name"], argv=argv, env=env, log_dir=work / "logs",
+        declared = StepEnvironment.from_spec(ctx.step.get("environment"))
+        python = str(ensure_environment(declared)) if declared is not None else sys.executable
+        setup = WorkerSetup(src=src, script=ctx.step["script_name"], argv=argv, env=env, log_dir=work / "logs", python=python,
                             init_timeout=parallel_settings().init_timeout_seconds,
                             log_container=services.account.container(LOGS_CONTAINER),
                             log_prefix=f"{run_id}/{step}/user")

@@ -62,6 +62,7 @@ class WorkerSetup:
     init_timeout: float
     log_container: ContainerClient | None = None
     log_prefix: str = ""
+    python: str = sys.executable  # or the venv of the packages the step's environment declares
 
 
 class Worker:
@@ -92,7 +93,7 @@ class Worker:
                "PYTHONUNBUFFERED": "1"}
         try:
             with open(self.log_path, "ab") as out:  # under a supervisor: nothing outlives the worker (process.py)
-                self.process = start_supervised([sys.executable, "-u", WORKER_MAIN], self.setup.src, env,
+                self.process = start_supervised([self.setup.python, "-u", WORKER_MAIN], self.setup.src, env,
                                                 step_settings().stop_grace_seconds, stdout=out,
                                                 stderr=subprocess.STDOUT, pass_fds=[child.fileno()])
         except BaseException:

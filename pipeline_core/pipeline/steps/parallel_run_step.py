@@ -67,8 +67,6 @@ class ParallelRunConfig:
         self.partition_keys = partition_keys
         self.environment_variables = dict(environment_variables or {})
         self._validate()
-        if environment is not None:
-            warn_ignored("ParallelRunConfig environment", "Workers use the app's Python environment.")
         if compute_target is not None:
             warn_ignored("compute_target")
 
@@ -184,8 +182,14 @@ class ParallelRunStep(PipelineStep):
                 entry["tabular"] = value.tabular
             batched.append(entry)
         sides = [(token(v, f"side_inputs[{i}]") or {}).get("data") for i, v in enumerate(self.side_inputs)]
-        return {"parallel_run_config": self.parallel_run_config.spec_config(token), "parallel_inputs": batched,
-                "side_inputs": sides, "input_type": self.input_type}
+        fields = {"parallel_run_config": self.parallel_run_config.spec_config(token), "parallel_inputs": batched,
+                  "side_inputs": sides, "input_type": self.input_type}
+        from pipeline_core.core.environment import environment_entry
+
+        environment = environment_entry(self.parallel_run_config.environment)
+        if environment is not None:  # the workers run on a venv of the declared packages
+            fields["environment"] = environment
+        return fields
 
     def recorded(self) -> dict[str, Any]:
         config = self.parallel_run_config
