@@ -128,6 +128,8 @@ class _Builder:
             entry = {"kind": "data_reference", "datastore": obj.datastore_name, "path": obj.path_on_datastore}
         elif isinstance(obj, (AbstractDataset, DatasetConsumptionConfig)):
             named = obj if isinstance(obj, DatasetConsumptionConfig) else obj.as_named_input(obj._default_input_name())
+            if named.parameter is not None:
+                self._register_parameter(named.parameter, step)
             key, raw = named.spec_entry()
             entry = cast(DataEntry, raw)
         else:
@@ -145,6 +147,10 @@ class _Builder:
     def _register_parameter(self, param: PipelineParameter, step: str) -> str:
         known = self.parameter_objects.get(param.name)
         default = param.default_value.to_dict() if isinstance(param.default_value, DataPath) else param.default_value
+        if param.type == "dataset":
+            from pipeline_core.data.dataset_consumption_config import dataset_reference
+
+            default = dataset_reference(param.default_value)
         if known is not None and known is not param and (
             known.type != param.type or self.parameters[param.name]["default"] != default
         ):

@@ -22,7 +22,7 @@ from pipeline_core.spec import SCHEMA
 from pipeline_core.validation import SNAPSHOT_RE, STEP_NAME_RE, Problem, data_id_problem
 
 TOKEN_KINDS = ("lit", "param", "data", "datapath")
-PARAMETER_TYPES = ("str", "int", "float", "bool", "datapath")
+PARAMETER_TYPES = ("str", "int", "float", "bool", "datapath", "dataset")
 DATA_KINDS = ("pipeline_data", "output", "data_reference", "datapath", "dataset")
 INPUT_TYPES = ("file", "tabular")
 #: Published parameter declarations and each step's ``recorded`` settings are stored as JSON in Table
@@ -53,6 +53,10 @@ def _default_fits(kind: str, default: Any) -> bool:
         return isinstance(default, (int, float)) and not isinstance(default, bool)
     if kind == "str":
         return isinstance(default, str)
+    if kind == "dataset":
+        paths = (default.get("definition") or {}).get("paths") if isinstance(default, dict) else None
+        return isinstance(paths, list) and bool(paths) and all(
+            isinstance(p, dict) and isinstance(p.get("datastore"), str) and isinstance(p.get("path"), str) for p in paths)
     return isinstance(default, dict) and isinstance(default.get("datastore"), str) and _opt_str(default.get("path"))
 
 
@@ -130,6 +134,10 @@ class _Checker:
                     self.add(where, f"parameter {param!r} must name a DataPath parameter of the spec")
             elif kind == "data_reference" and not isinstance(entry.get("datastore"), str):
                 self.add(where, "a data_reference needs a datastore name")
+            elif kind == "dataset" and "parameter" in entry:
+                param = entry.get("parameter")
+                if not isinstance(param, str) or (params.get(param) or {}).get("type") != "dataset":
+                    self.add(where, f"parameter {param!r} must name a dataset parameter of the spec")
             elif kind == "dataset":
                 paths = (entry.get("definition") or {}).get("paths") if isinstance(entry.get("definition"),
                                                                                    dict) else None

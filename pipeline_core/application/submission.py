@@ -54,6 +54,8 @@ class SubmitOptions:
     experiment_name: str
     parameters: dict[str, Any] = field(default_factory=dict)
     datapaths: dict[str, Any] = field(default_factory=dict)
+    #: REST DataSetDefinitionValueAssignments: parameter -> {"id"} or {"name", "version"} of a registered dataset
+    datasets: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
     tags: dict[str, str] | None = None
     run_source: str = "SDK"
@@ -82,9 +84,33 @@ class SubmitResult:
     row: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
+def resolve_datasets(services: Services, options: SubmitOptions) -> None:
+    """Registered datasets named for dataset parameters become their references among the parameters."""
+    from pipeline_core.data.dataset_consumption_config import dataset_reference
+    from pipeline_core.storage.dataset_store import DatasetStore
+
+    store = DatasetStore(services.account)
+    for name, wanted in options.datasets.items():
+        row = store.by_id(wanted["id"]) if wanted.get("id") else None
+        if row is None and wanted.get("name"):
+            version = wanted.get("version")
+            row = store.latest(wanted["name"]) if version in (None, "", "latest") else \
+                store.get(wanted["name"], int(version)) if str(version).isdigit() else None
+        if row is None:
+            shown = wanted.get("id") or f"{wanted.get('name')} version {wanted.get('version') or 'latest'}"
+            raise ParameterError(f"dataset parameter {name!r}: no registered dataset {shown}; register it first "
+                                 "(dataset.register(workspace, name))", parameter=name)
+        from pipeline_core.data.abstract_dataset import get_by_name
+
+        options.parameters[name] = dataset_reference(get_by_name(services.workspace, row["name"], row["version"]))
+
+
 def check_submit(services: Services, spec: PipelineSpec, options: SubmitOptions) -> None:
     """Raise for anything wrong with the request itself, before any state is written."""
     from pipeline_core.core.datastore import Datastore
+
+    if options.datasets:
+        resolve_datasets(services, options)
 
     check_experiment_name(options.experiment_name)
     values = coerce_parameters(spec, options.parameters, options.datapaths)
@@ -109,13 +135,16 @@ def ignore_undeclared_parameters(spec: PipelineSpec, options: SubmitOptions) -> 
     on the run (the response's ``Notes``), unless the app is strict."""
     if strict_parameters():
         return
-    ignored = sorted(n for n in options.parameters if n not in spec.parameters)
-    if not ignored:
-        return
-    options.parameters = {n: v for n, v in options.parameters.items() if n in spec.parameters}
     declared = ", ".join(sorted(spec.parameters)) or "none"
-    options.notes.append(f"ParameterAssignments {ignored} are not declared by this pipeline and were ignored "
-                         f"(declared: {declared}); set AMLITE_STRICT_PARAMETERS=true to refuse them")
+    for field_name, values in (("ParameterAssignments", options.parameters),
+                               ("DataSetDefinitionValueAssignments", options.datasets)):
+        ignored = sorted(n for n in values if n not in spec.parameters)
+        if not ignored:
+            continue
+        for name in ignored:
+            del values[name]
+        options.notes.append(f"{field_name} {ignored} are not declared by this pipeline and were ignored "
+                             f"(declared: {declared}); set AMLITE_STRICT_PARAMETERS=true to refuse them")
 
 
 def submit_published(services: Services, record: PipelineRecord, options: SubmitOptions,

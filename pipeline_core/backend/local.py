@@ -22,7 +22,7 @@ from pipeline_core.engine.launch import launch_run
 from pipeline_core.engine.services import Services, services_for
 from pipeline_core.engine.submit import create_run
 from pipeline_core.errors import AmliteError, NotFoundError
-from pipeline_core.execution.logs import LOGS_CONTAINER, STD_LOG, log_blob_name
+from pipeline_core.execution.logs import LOGS_CONTAINER, STD_LOG, step_log_blob_name
 from pipeline_core.rest.links import endpoint_submit_url, pipeline_submit_url
 from pipeline_core.rest.request import normalize_base_url
 from pipeline_core.rest.schedules.entities import decision_entity, schedule_entity
@@ -91,7 +91,8 @@ class StoreRunSource:
         return self.services.runs.get_step(self.run_id, name)
 
     def read_log(self, step: str, file: str = STD_LOG, offset: int = 0) -> tuple[bytes, int]:
-        blob = self.services.account.container(LOGS_CONTAINER).get_blob_client(log_blob_name(self.run_id, step, file))
+        name = step_log_blob_name(self.services.runs.get_step(self.run_id, step), self.run_id, step, file)
+        blob = self.services.account.container(LOGS_CONTAINER).get_blob_client(name)
         try:
             data = blob.download_blob(offset=offset or None).readall()
         except ResourceNotFoundError:

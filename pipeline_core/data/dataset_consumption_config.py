@@ -17,9 +17,24 @@ if TYPE_CHECKING:
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def dataset_reference(ds: AbstractDataset) -> dict[str, Any]:
+    """A dataset as a value: what a spec's data entry, a dataset parameter's default and a submitted
+    dataset parameter all hold (the definition travels, so a run reads exactly the version it names)."""
+    return {"dataset_type": ds.dataset_type, "definition": ds.definition, "name": ds.name, "version": ds.version,
+            "id": ds.id}
+
+
 class DatasetConsumptionConfig:
-    def __init__(self, name: str, dataset: AbstractDataset, mode: str = "direct",
+    """``dataset`` is a dataset, or a ``PipelineParameter`` whose default is one (AML: swap it at submit time)."""
+
+    def __init__(self, name: str, dataset: Any, mode: str = "direct",
                  path_on_compute: str | None = None):
+        from pipeline_core.data.abstract_dataset import AbstractDataset
+
+        default = getattr(dataset, "default_value", None)
+        if not isinstance(dataset, AbstractDataset) and not isinstance(default, AbstractDataset):
+            raise ValueError(f"dataset input {name!r}: pass a Dataset, or a PipelineParameter whose default_value "
+                             f"is one, not {type(dataset).__name__}")
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ValueError(f"dataset input name {name!r} is invalid: use letters, digits and underscores, "
                              "starting with a letter or underscore")
@@ -38,16 +53,25 @@ class DatasetConsumptionConfig:
         self._require_file("as_download")
         return DatasetConsumptionConfig(self.name, self.dataset, "download", path_on_compute)
 
+    @property
+    def parameter(self) -> Any:
+        """The PipelineParameter this input is bound to, or None for a fixed dataset."""
+        return None if hasattr(self.dataset, "dataset_type") else self.dataset
+
+    @property
+    def dataset_type(self) -> str:
+        return str(getattr(self.dataset, "dataset_type", None) or self.dataset.default_value.dataset_type)
+
     def _require_file(self, what: str) -> None:
-        if self.dataset.dataset_type != "file":
+        if self.dataset_type != "file":
             raise ValueError(f"dataset input {self.name!r}: {what}() is for file datasets; pass a tabular "
                              "dataset as dataset.as_named_input(name) (its files are still downloaded)")
 
     def spec_entry(self) -> tuple[str, dict[str, Any]]:
         """The input's id and its entry in the spec's ``data`` table (``kind: dataset``)."""
-        ds = self.dataset
-        return self.name, {"kind": "dataset", "dataset_type": ds.dataset_type, "definition": ds.definition,
-                           "name": ds.name, "version": ds.version, "id": ds.id}
+        if self.parameter is not None:  # resolved from the run's parameters when the step runs
+            return self.name, {"kind": "dataset", "dataset_type": self.dataset_type, "parameter": self.parameter.name}
+        return self.name, {"kind": "dataset", **dataset_reference(self.dataset)}
 
     def __str__(self) -> str:
         return f"$AZUREML_DATAREFERENCE_{self.name}"

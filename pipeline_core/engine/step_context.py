@@ -54,6 +54,7 @@ from pipeline_core.execution.binding import (
     input_location,
     output_location,
     resolve_token,
+    resolved_dataset,
 )
 from pipeline_core.execution.logs import LOGS_CONTAINER, StepLog
 from pipeline_core.execution.process import STOPPED_CANCELED, STOPPED_SUPERSEDED
@@ -290,7 +291,7 @@ class StepContext:
                 producer = upstream.get(entry.get("producer") or "", {})
                 identities[data_id] = {"producer_key": producer.get("reuse_key"), **loc.to_dict()}
             elif entry["kind"] == "dataset":
-                identities[data_id] = self.dataset_identity(entry)
+                identities[data_id] = self.dataset_identity(resolved_dataset(entry, self.parameters))
             else:
                 digest, count = fingerprint(self.services.container_for(loc.datastore), loc.path)
                 identities[data_id] = {**loc.to_dict(), "blobs": count, "etags": digest}

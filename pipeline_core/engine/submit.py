@@ -52,6 +52,8 @@ def coerce_parameters(spec: PipelineSpec, given: dict[str, Any] | None,
 
 def _check_text(name: str, value: Any) -> None:
     """A value becomes an argv entry or an environment value: NUL and lone surrogates cannot be either."""
+    if isinstance(value, dict) and "definition" in value:  # a dataset: its paths were checked when coerced
+        return
     if isinstance(value, dict):  # a DataPath: its path also becomes blob names, then local paths
         texts = [v for v in value.values() if isinstance(v, str)]
         path_problem = datastore_path_problem(value.get("path"))
@@ -68,6 +70,26 @@ def _check_text(name: str, value: Any) -> None:
                              parameter=name)
 
 
+def _dataset_value(name: str, value: Any, wrong: Any) -> dict[str, Any]:
+    """A dataset given for a dataset parameter: a Dataset object, or its reference as a spec holds it."""
+    from pipeline_core.data.abstract_dataset import AbstractDataset
+    from pipeline_core.data.dataset_consumption_config import dataset_reference
+
+    if isinstance(value, AbstractDataset):
+        return dataset_reference(value)
+    paths = (value.get("definition") or {}).get("paths") if isinstance(value, dict) else None
+    if not isinstance(paths, list) or not paths or not all(
+            isinstance(p, dict) and isinstance(p.get("datastore"), str) and isinstance(p.get("path"), str)
+            for p in paths):
+        raise wrong()
+    for p in paths:
+        problem = datastore_path_problem(p["path"]) if p["datastore"] != "@web" else None
+        if problem:
+            raise ParameterError(f"pipeline parameter {name!r}: dataset path {p['path']!r} {problem}", parameter=name)
+    return {"dataset_type": value.get("dataset_type") or "file", "definition": value["definition"],
+            "name": value.get("name"), "version": value.get("version"), "id": value.get("id")}
+
+
 def _coerce(name: str, kind: str, value: Any) -> Any:
     def wrong() -> ParameterError:
         return ParameterError(f"pipeline parameter {name!r} expects {kind}, got {type(value).__name__} {value!r}",
@@ -82,6 +104,8 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
             except ValueError as exc:
                 raise ParameterError(f"pipeline parameter {name!r}: {exc}", parameter=name) from None
         raise wrong()
+    if kind == "dataset":
+        return _dataset_value(name, value, wrong)
     if kind == "bool":
         if isinstance(value, bool):
             return value

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from azure.storage.blob import ContainerClient
 
@@ -79,6 +79,18 @@ def aml_output_path(run_id: str, step: str, data_id: str) -> str:
     return f"azureml/{run_id}_{step}/{data_id}"
 
 
+def resolved_dataset(entry: DataEntry, parameters: dict[str, Any]) -> DataEntry:
+    """A dataset input as this run reads it: bound to a dataset parameter, the run's value of it."""
+    param = entry.get("parameter")
+    if not param:
+        return entry
+    value = parameters.get(param)
+    if not isinstance(value, dict) or "definition" not in value:
+        raise AmliteError(f"dataset parameter {param!r} has no dataset value; pass pipeline_parameters="
+                          f"{{{param!r}: Dataset...}} or give the PipelineParameter a Dataset default")
+    return cast(DataEntry, {**entry, **value, "kind": "dataset"})
+
+
 def input_location(entry: DataEntry, data_id: str, parameters: dict[str, Any],
                    upstream_outputs: dict[str, dict[str, Any]]) -> Location:
     kind = entry["kind"]
@@ -96,6 +108,7 @@ def input_location(entry: DataEntry, data_id: str, parameters: dict[str, Any],
             raise AmliteError(f"DataPath parameter {entry['parameter']!r} has no datastore/path value")
         return Location(value["datastore"], value.get("path") or "")
     if kind == "dataset":
+        entry = resolved_dataset(entry, parameters)
         first = entry["definition"]["paths"][0]
         return DatasetLocation(first["datastore"], first["path"], entry)
     raise AmliteError(f"unknown data kind {kind!r} for {data_id!r}")

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
@@ -37,6 +38,14 @@ STDERR_LOG = "stderr.txt"
 
 def log_blob_name(run_id: str, step: str, file: str = STD_LOG) -> str:
     return f"{run_id}/{step}/{file}"
+
+
+def step_log_blob_name(row: dict[str, Any], run_id: str, step: str, file: str = STD_LOG) -> str:
+    """Where a step's log is: a reused step ran nowhere, so its log is the run that produced its outputs' (AML
+    shows the original run's log for a reused step)."""
+    if row.get("is_reused") and row.get("reused_run_id"):
+        return log_blob_name(str(row["reused_run_id"]), str(row.get("reused_step") or step), file)
+    return log_blob_name(run_id, step, file)
 
 
 class StepLog:

@@ -52,6 +52,7 @@ from pipeline_core.execution.binding import (
     download_location,
     input_location,
     resolve_token,
+    resolved_dataset,
 )
 from pipeline_core.execution.environments import StepEnvironment, ensure_environment
 from pipeline_core.execution.logs import LOGS_CONTAINER
@@ -160,6 +161,7 @@ def _batch_inputs(ctx: ParallelStepContext, inputs: dict[str, Location]) -> tupl
         data_id = spec_input["data"]
         entry, loc = data[data_id], inputs[data_id]
         if entry["kind"] == "dataset":
+            entry = resolved_dataset(entry, ctx.parameters)
             definition = entry["definition"]
             files = ctx.listing(definition)
             meta = {"type": entry["dataset_type"], "format": definition.get("format"),

@@ -15,6 +15,7 @@ from typing import Any
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import NotFoundError
 from pipeline_core.exceptions import ModelPathNotFoundException
+from pipeline_core.execution.binding import resolved_dataset
 from pipeline_core.runcontext.names import check_artifact_name, check_model_name
 from pipeline_core.storage.artifact_store import ArtifactStore
 from pipeline_core.storage.metric_store import MetricStore
@@ -151,7 +152,9 @@ class RunRecords:
             except Exception:
                 raise NotFoundError(f"step {step!r} is not in the spec of run {pipeline_run}") from None
             answer["inputs"] = {d: entry["kind"] if (entry := spec.data.get(d)) else None for d in doc.get("inputs", [])}
-            answer["tabular_inputs"] = {d: entry.get("definition") for d in doc.get("inputs", [])
+            params = run.get("parameters") or {}
+            answer["tabular_inputs"] = {d: resolved_dataset(entry, params).get("definition")
+                                        for d in doc.get("inputs", [])
                                         if (entry := spec.data.get(d)) and entry["kind"] == "dataset"
                                         and entry.get("dataset_type") == "tabular"}
             answer["outputs"] = list(doc.get("outputs", []))

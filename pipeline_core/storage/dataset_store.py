@@ -52,6 +52,11 @@ class DatasetStore:
         except ResourceNotFoundError:
             return None
 
+    def by_id(self, dataset_id: str) -> dict[str, Any] | None:
+        """The version with this id (AML's ``SavedDataSetReference``/``DataSetReference.Id``): one filtered query."""
+        rows = list(self._table.query_entities("id eq @id", parameters={"id": dataset_id}))
+        return _decode(rows[0]) if rows else None
+
     def names(self) -> list[str]:
         return sorted({r["PartitionKey"] for r in self._table.list_entities(select=["PartitionKey"])})
 

@@ -426,3 +426,38 @@ def test_route_matching_prefers_literal_segments() -> None:
     assert found is not None and found[1] == {"run_id": "r1", "step": "my step"}
     found = match_route("GET", "/api/pipelines")
     assert found is not None and found[0].operation_id == "listPipelines"
+
+
+def test_dataset_parameter_set_by_data_set_definition_value_assignments(services: Services, workspace: Workspace,
+                                                                        source_dir: Path, tmp_path: Path,
+                                                                        experiment_name: str) -> None:
+    """AML's REST callers swap a dataset parameter for a registered dataset, by name (+version) or id."""
+    from pipeline_core import PipelineParameter, PythonScriptStep
+    from pipeline_core.core.dataset import Dataset
+    from pipeline_core.data.dataset_consumption_config import DatasetConsumptionConfig
+
+    store = workspace.get_default_datastore()
+    first, second = upload_text(workspace, tmp_path, "first"), upload_text(workspace, tmp_path, "second")
+    other = Dataset.File.from_files((store, f"{second}/input.txt")).register(workspace, f"ds-{uuid.uuid4().hex[:6]}")
+    (source_dir / "show.py").write_text("import sys; print('read', open(sys.argv[1]).read())\n")
+    param = PipelineParameter("source", default_value=Dataset.File.from_files((store, f"{first}/input.txt")))
+    data = DatasetConsumptionConfig("source_data", param).as_download()
+    step = PythonScriptStep(name="show", script_name="show.py", source_directory=str(source_dir),
+                            arguments=[data], inputs=[data])
+    published = Pipeline(workspace, [step]).publish(name=f"svc-ds-{uuid.uuid4().hex[:6]}")
+
+    def submitted_log(assignments: dict[str, Any] | None) -> str:
+        body = {"ExperimentName": experiment_name, **({"DataSetDefinitionValueAssignments": assignments}
+                                                       if assignments else {})}
+        answer = _submit(services, published.id, body)
+        assert answer.status == 202, answer.body
+        assert wait_terminal(services, answer.body["Id"]) == "Finished"
+        page = call(services, "getStepLog", {"run_id": answer.body["Id"], "step": "show"})
+        return str(page.body)  # a reused step's log is the log of the run it reused
+
+    assert "read first" in submitted_log(None)  # the default
+    assert "read second" in submitted_log({"source": {"DataSetReference": {"Name": other.name, "Version": "1"}}})
+    assert "read second" in submitted_log({"source": {"SavedDataSetReference": {"Id": other.id}}})
+    missing = _submit(services, published.id, {"ExperimentName": experiment_name, "DataSetDefinitionValueAssignments":
+                                               {"source": {"DataSetReference": {"Name": "no-such-dataset"}}}})
+    assert missing.status == 400 and "no registered dataset no-such-dataset" in error_of(missing)["message"]

@@ -78,8 +78,6 @@ def test_tabular_input_read_with_to_pandas_dataframe(workspace: Workspace, tmp_p
     assert "rows: 2 columns: ['PassengerId', 'Survived']" in step_log(run, "read")
 
 
-@pytest.mark.xfail(strict=True, reason="needs PipelineParameter with a Dataset default "
-                                       "(DatasetConsumptionConfig over it; datasets in pipeline_parameters)")
 def test_dataset_as_pipeline_parameter(workspace: Workspace, tmp_path: Path, unique: str, titanic: tuple) -> None:
     """aml-pipelines-showcasing-dataset-and-pipelineparameter and file-dataset-image-inference-mnist."""
     store, path = titanic

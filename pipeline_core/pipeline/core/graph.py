@@ -16,12 +16,16 @@ def parameter_type(default: Any) -> str:
     """The declared type of a parameter, from its default, as AML infers it."""
     if isinstance(default, DataPath):
         return "datapath"
+    from pipeline_core.data.abstract_dataset import AbstractDataset
+
+    if isinstance(default, AbstractDataset):  # AML: a dataset the caller may swap at submit time
+        return "dataset"
     for py_type, name in PARAMETER_TYPES.items():  # bool before int: bool is an int subclass
         if type(default) is py_type:
             return name
     raise ValueError(
         f"PipelineParameter default {default!r} has type {type(default).__name__}; "
-        "use a str, int, float, bool or DataPath default"
+        "use a str, int, float, bool, DataPath or Dataset default"
     )
 
 

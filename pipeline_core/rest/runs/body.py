@@ -12,11 +12,9 @@ from pipeline_core.rest.errors import bad_request
 from pipeline_core.rest.keys import body_key
 from pipeline_core.safe_paths import text_problem
 
-SUBMIT_FIELDS = ("ExperimentName", "ParameterAssignments", "DataPathAssignments", "Description", "Tags",
-                 "RunSource", "ContinueOnStepFailure", "RegenerateOutputs")
+SUBMIT_FIELDS = ("ExperimentName", "ParameterAssignments", "DataPathAssignments", "DataSetDefinitionValueAssignments",
+                 "Description", "Tags", "RunSource", "ContinueOnStepFailure", "RegenerateOutputs")
 IGNORED_SUBMIT_FIELDS = {
-    "DataSetDefinitionValueAssignments": "dataset parameters are not supported; bind data with "
-                                         "DataPathAssignments ({name: {DataStoreName, RelativePath}})",
     "AssetOutputSettingsAssignments": "output asset settings have no meaning in amlite",
     "EnableNotification": "amlite sends no notifications",
     "DisplayName": "runs are identified by Id; put a label in Description or Tags",
@@ -63,6 +61,24 @@ def _datapaths(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _datasets(value: dict[str, Any]) -> dict[str, Any]:
+    """AML's ``{name: {"DataSetReference": {"Name", "Version"} | {"Id"}}}`` or ``{"SavedDataSetReference": {"Id"}}``:
+    a registered dataset for a dataset parameter (looked up when the run is submitted)."""
+    out: dict[str, Any] = {}
+    for name, item in value.items():
+        where = f"DataSetDefinitionValueAssignments.{name}"
+        reference = (item.get("DataSetReference") or item.get("SavedDataSetReference")) if isinstance(item, dict) else None
+        if not isinstance(reference, dict):
+            raise bad_request(f"{where} must be {{\"DataSetReference\": {{\"Name\": ..., \"Version\": ...}}}} or "
+                              f"{{\"SavedDataSetReference\": {{\"Id\": ...}}}}", where, "InvalidField")
+        fields = Fields(reference, ("Id", "Name", "Version"), where=where)
+        found = {"id": fields.string("Id"), "name": fields.string("Name"), "version": reference.get("Version")}
+        if not found["id"] and not found["name"]:
+            raise bad_request(f"{where} names no dataset: give its Id, or its Name (and Version)", where, "InvalidField")
+        out[name] = found
+    return out
+
+
 def _text(value: str | None, target: str) -> str | None:
     """Refuse NUL and lone surrogates: stored on the run and shown back, they are not text (400, naming the field)."""
     problem = text_problem(value) if value is not None else None
@@ -93,6 +109,7 @@ def submit_options(fields: Fields, default_run_source: str = "API") -> SubmitOpt
     assert experiment is not None
     parameters = _scalar_parameters(fields.obj("ParameterAssignments") or {})
     datapaths = _datapaths(fields.obj("DataPathAssignments") or {})
+    datasets = _datasets(fields.obj("DataSetDefinitionValueAssignments") or {})
     _fits("ParameterAssignments and DataPathAssignments", {**parameters, **datapaths}, MAX_ASSIGNMENT_CHARS,
           "ParameterAssignments" if parameters else "DataPathAssignments")
     tags = _tags(fields.obj("Tags") or {})
@@ -101,6 +118,7 @@ def submit_options(fields: Fields, default_run_source: str = "API") -> SubmitOpt
         experiment_name=experiment,
         parameters=parameters,
         datapaths=datapaths,
+        datasets=datasets,
         description=_text(fields.string("Description", max_length=4096), "Description"),
         tags=tags or None,
         run_source=_text(fields.string("RunSource", max_length=255), "RunSource") or default_run_source,
@@ -114,6 +132,7 @@ def fingerprint(options: SubmitOptions, extra: dict[str, Any] | None = None) -> 
     """Same request -> same fingerprint, whatever the JSON spacing or key order."""
     canonical = json.dumps({"experiment": options.experiment_name, "parameters": options.parameters,
                             "datapaths": options.datapaths, "description": options.description,
+                            **({"datasets": options.datasets} if options.datasets else {}),
                             "tags": options.tags, "run_source": options.run_source,
                             "continue_on_step_failure": options.continue_on_step_failure,
                             # only when set, so keys recorded before RegenerateOutputs existed still match

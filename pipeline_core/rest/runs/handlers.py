@@ -19,7 +19,7 @@ from pipeline_core.execution.logs import (
     STD_LOG,
     STDERR_LOG,
     STDOUT_LOG,
-    log_blob_name,
+    step_log_blob_name,
 )
 from pipeline_core.rest.body import query_bool, query_int
 from pipeline_core.rest.errors import ServiceError, bad_request, from_exception
@@ -143,13 +143,13 @@ def get_step_log(services: Services, request: ServiceRequest) -> ServiceResponse
     two meet; a 50 MB log is never one answer. A full page ends on a whole UTF-8 character.
     """
     run_id, step = route_key(request, "run", "run_id"), route_key(request, "step", "step")
-    services.runs.get_step(run_id, step)
+    row = services.runs.get_step(run_id, step)
     name = request.query_value("file") or STD_LOG
     if name not in LOG_FILES:
         raise bad_request(f"query parameter 'file' must be one of {', '.join(LOG_FILES)}, not {name!r}", "file",
                           "InvalidQuery")
     offset = query_int(request, "offset", 0, 0, 2**40)
-    data, size = _log_page(services, log_blob_name(run_id, step, name), offset)
+    data, size = _log_page(services, step_log_blob_name(row, run_id, step, name), offset)
     if len(data) == LOG_PAGE_BYTES:
         data = data[:_utf8_boundary(data)]
     end = offset + len(data)

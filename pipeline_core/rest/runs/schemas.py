@@ -36,8 +36,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "SubmitPipelineRunRequest": {
         "type": "object", "required": ["ExperimentName"],
-        "description": "AML v1 submit body. Keys match case-insensitively. DataSetDefinitionValueAssignments "
-                       "and other AML-only keys are accepted, ignored and recorded in the run's Notes.",
+        "description": "AML v1 submit body. Keys match case-insensitively. Other AML-only keys are accepted, "
+                       "ignored and recorded in the run's Notes.",
         "properties": {"ExperimentName": _string("1-255 letters, digits, '_' or '-'"),
                        "ParameterAssignments": {"type": "object", "additionalProperties": _SCALAR},
                        "DataPathAssignments": {"type": "object", "additionalProperties": _ref("DataPathAssignment")},
@@ -47,8 +47,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                                                                      "nullable": True},
                        "RegenerateOutputs": {"type": "boolean", "nullable": True,
                                              "description": "Run every step, reusing no earlier output"},
-                       "DataSetDefinitionValueAssignments": {"type": "object",
-                                                             "description": "Accepted and ignored (recorded)"}},
+                       "DataSetDefinitionValueAssignments": {
+                           "type": "object", "additionalProperties": _ref("DataSetDefinitionValue"),
+                           "description": "A registered dataset for each dataset parameter (AML v1)"}},
+    },
+    "DataSetDefinitionValue": {
+        "type": "object",
+        "description": "A registered dataset: DataSetReference by Name (+ Version, default latest) or Id; or "
+                       "SavedDataSetReference by Id.",
+        "properties": {"DataSetReference": {"type": "object", "properties": {
+                           "Id": _string(nullable=True), "Name": _string(nullable=True),
+                           "Version": {"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True}}},
+                       "SavedDataSetReference": {"type": "object", "properties": {"Id": _string()}}},
     },
     "SubmitPipelineSpecRequest": {
         "allOf": [_ref("SubmitPipelineRunRequest"), {
