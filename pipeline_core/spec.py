@@ -225,10 +225,13 @@ class _Builder:
             key = self._register_data(out, step.name, "outputs")
             if key not in outputs:
                 outputs.append(key)
+        tabular: dict[str, dict[str, Any]] = {}
         for inp in step._inputs:
             tok = self.token(inp, step.name, "inputs", inputs)
             if tok and "data" in tok and tok["data"] not in inputs:
                 inputs.append(tok["data"])
+            if tok and "data" in tok and isinstance(inp, OutputInput) and inp.tabular is not None:
+                tabular[tok["data"]] = dict(inp.tabular)
         arguments: list[Token] = []
         for index, arg in enumerate(step._arguments):
             tok = self.token(arg, step.name, f"arguments[{index}]", inputs)
@@ -261,6 +264,8 @@ class _Builder:
         }
         if step._retry:
             doc["retry"] = dict(step._retry)
+        if tabular:
+            doc["tabular_inputs"] = tabular
         # The kind's own fields (ParallelRunStep's config, ...): the SDK step class supplies them.
         doc.update(cast(StepEntry, step.spec_fields(lambda value, where: self.token(value, step.name, where, inputs))))
         source_dir: str | None = None

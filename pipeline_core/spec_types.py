@@ -104,6 +104,8 @@ class StepEntry(TypedDict, total=False):
     recorded: dict[str, Any]
     max_run_duration_seconds: int | None
     environment: EnvironmentEntry
+    #: inputs a step reads as a TabularDataset (an output's read_*_files()/parse_*_files()): their format
+    tabular_inputs: dict[str, dict[str, Any]]
     # ParallelRunStep
     parallel_run_config: ParallelRunConfigEntry
     parallel_inputs: list[ParallelInput]

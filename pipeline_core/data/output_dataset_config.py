@@ -79,9 +79,10 @@ class OutputFileDatasetConfig:
 
 
 class OutputInput:
-    """An ``OutputFileDatasetConfig`` consumed by a later step (what ``as_input()`` returns)."""
+    """An ``OutputFileDatasetConfig`` (or a ``PipelineData``) consumed by a later step: what ``as_input()`` returns,
+    or ``read_*_files()`` / ``parse_*_files()`` for one read as a table."""
 
-    def __init__(self, output: OutputFileDatasetConfig, name: str | None = None):
+    def __init__(self, output: Any, name: str | None = None):
         self.output = output
         self.input_name = name or output.name
         self.tabular: dict[str, Any] | None = None  # set by read_delimited_files / read_parquet_files

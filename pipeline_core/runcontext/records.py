@@ -157,5 +157,7 @@ class RunRecords:
                                         for d in doc.get("inputs", [])
                                         if (entry := spec.data.get(d)) and entry["kind"] == "dataset"
                                         and entry.get("dataset_type") == "tabular"}
+            for data_id, read_as in (doc.get("tabular_inputs") or {}).items():  # outputs read as tables
+                answer["tabular_inputs"][data_id] = {"paths": [], **read_as}
             answer["outputs"] = list(doc.get("outputs", []))
         return answer

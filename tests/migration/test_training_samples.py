@@ -164,8 +164,6 @@ print("rows", len(df), "step", int(df["step"].max()))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="needs PipelineData.as_dataset() and .parse_parquet_files() (an output read as a "
-                                       "TabularDataset through Run.input_datasets)")
 def test_nyc_taxi_outputs_read_as_tabular_datasets(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """nyc-taxi-data-regression-model-building: cleanse -> merge chain over parquet outputs consumed as datasets."""
     store = workspace.get_default_datastore()

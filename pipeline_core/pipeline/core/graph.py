@@ -79,6 +79,31 @@ class PipelineData:
     def as_input(self, input_name: str | None = None) -> PipelineData:
         return self
 
+    def as_dataset(self) -> PipelineData:
+        """AML's ``PipelineOutputFileDataset``: the same output, which a later step may read as a table."""
+        return self
+
+    def parse_parquet_files(self, file_extension: str | None = ".parquet", partition_format: str | None = None,
+                            include_path: bool = False) -> Any:
+        """This output read by a later step as a ``TabularDataset`` (``Run.input_datasets[name]``) of its parquet files."""
+        from pipeline_core.data.output_dataset_config import OutputInput
+
+        found = OutputInput(self, None)
+        found.tabular = {"format": {"kind": "parquet"}, "include_path": bool(include_path),
+                         "partition_format": partition_format}
+        return found
+
+    def parse_delimited_files(self, file_extension: str | None = ".csv", separator: str = ",", header: Any = True,
+                              partition_format: str | None = None, include_path: bool = False) -> Any:
+        """This output read by a later step as a ``TabularDataset`` of its delimited files."""
+        from pipeline_core.data.output_dataset_config import OutputInput
+        from pipeline_core.data.tabular_dataset import delimited_format
+
+        found = OutputInput(self, None)
+        found.tabular = {"format": delimited_format(separator, header), "include_path": bool(include_path),
+                         "partition_format": partition_format}
+        return found
+
     def as_mount(self) -> PipelineData:
         return self
 
