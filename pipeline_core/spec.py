@@ -102,6 +102,7 @@ class _Builder:
         self.parameters: dict[str, ParameterEntry] = {}
         self.parameter_objects: dict[str, PipelineParameter] = {}
         self.problems: list[str] = []
+        self.local_names: dict[str, dict[str, str]] = {}  # step -> data id -> the input name the step gave it
         self.producers: dict[int, list[str]] = {}
         for step in steps:
             for out in step._outputs:
@@ -135,7 +136,16 @@ class _Builder:
         else:
             raise TypeError(obj)
         known = self.data_objects.get(key)
-        if known is not None and known is not obj and self.data[key] != entry:
+        if known is not None and known is not obj and self.data[key] != entry and entry["kind"] == "dataset":
+            # AML scopes an input name to its step: two steps may each read a different dataset as
+            # "raw_data". The spec keys data uniquely, so this one gets an id of its own and the step
+            # keeps the name it gave it (``input_names``: its variable and Run.input_datasets key).
+            local = key
+            key = f"{key}_{hashlib.sha1(json.dumps(entry, sort_keys=True, default=str).encode()).hexdigest()[:8]}"
+            self.local_names.setdefault(step, {})[key] = local
+            if key in self.data_objects:
+                return key
+        elif known is not None and known is not obj and self.data[key] != entry:
             self.problems.append(
                 f"step {step!r}: {where} names data {key!r}, but another data object already uses that name; "
                 "give each PipelineData / OutputFileDatasetConfig / DataReference a unique name"
@@ -266,6 +276,8 @@ class _Builder:
             doc["retry"] = dict(step._retry)
         if tabular:
             doc["tabular_inputs"] = tabular
+        if self.local_names.get(step.name):
+            doc["input_names"] = dict(self.local_names[step.name])
         # The kind's own fields (ParallelRunStep's config, ...): the SDK step class supplies them.
         doc.update(cast(StepEntry, step.spec_fields(lambda value, where: self.token(value, step.name, where, inputs))))
         source_dir: str | None = None

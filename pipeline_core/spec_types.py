@@ -106,6 +106,8 @@ class StepEntry(TypedDict, total=False):
     environment: EnvironmentEntry
     #: inputs a step reads as a TabularDataset (an output's read_*_files()/parse_*_files()): their format
     tabular_inputs: dict[str, dict[str, Any]]
+    #: data id -> the input name the step gave it, where the spec had to key the data differently
+    input_names: dict[str, str]
     # ParallelRunStep
     parallel_run_config: ParallelRunConfigEntry
     parallel_inputs: list[ParallelInput]

@@ -433,8 +433,9 @@ class StepContext:
             variables[f"AML_PARAMETER_{name}"] = format_value(value)
         for key, token in self.step.get("params", {}).items():
             variables[f"AML_PARAMETER_{key}"] = resolve_token(token, self.parameters, paths)
+        names = self.step.get("input_names") or {}
         for data_id, path in paths.items():
-            variables[f"AZUREML_DATAREFERENCE_{data_id.replace(':', '_')}"] = str(path)
+            variables[f"AZUREML_DATAREFERENCE_{names.get(data_id, data_id).replace(':', '_')}"] = str(path)
         variables.update(run_context_environment(self.services, self.run_id, self.name))  # Run.get_context()
         env = build_step_env(self.run_id, self.name, variables)
         self._envs.append(env)

@@ -159,5 +159,9 @@ class RunRecords:
                                         and entry.get("dataset_type") == "tabular"}
             for data_id, read_as in (doc.get("tabular_inputs") or {}).items():  # outputs read as tables
                 answer["tabular_inputs"][data_id] = {"paths": [], **read_as}
+            names = doc.get("input_names") or {}  # the step's own names for inputs the spec keyed apart
+            if names:
+                answer["inputs"] = {names.get(d, d): kind for d, kind in answer["inputs"].items()}
+                answer["tabular_inputs"] = {names.get(d, d): v for d, v in answer["tabular_inputs"].items()}
             answer["outputs"] = list(doc.get("outputs", []))
         return answer

@@ -183,8 +183,6 @@ def test_nyc_taxi_outputs_read_as_tabular_datasets(workspace: Workspace, tmp_pat
     assert "rows 2 step 2" in step_log(run, "merge")
 
 
-@pytest.mark.xfail(strict=True, reason="needs the same as_named_input name in two steps (AML accepts it; amlite "
-                                       "refuses the pipeline)")
 def test_same_input_name_in_two_steps(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """nyc-taxi-data-regression-model-building: both cleanse steps read their taxi data as 'raw_data'."""
     store = workspace.get_default_datastore()

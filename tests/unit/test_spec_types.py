@@ -90,3 +90,21 @@ def test_mypy_refuses_a_key_the_spec_does_not_have(tmp_path: Path) -> None:
     assert status == 1
     (error,) = out.strip().splitlines()  # line 9 reads a declared key: no error
     assert error.endswith('uses_spec.py:5: error: TypedDict "StepEntry" has no key "script"  [typeddict-item]')
+
+
+def test_the_same_input_name_in_two_steps_keeps_each_dataset(tmp_path: Path) -> None:
+    """AML scopes as_named_input names to the step: two steps may each read their own dataset as 'raw_data'."""
+    from pipeline_core import Pipeline, PythonScriptStep, Workspace
+    from pipeline_core.core.dataset import Dataset
+
+    (tmp_path / "s.py").write_text("print(1)\n")
+    steps = [PythonScriptStep(name=f"clean_{color}", script_name="s.py", source_directory=str(tmp_path),
+                              inputs=[Dataset.Tabular.from_delimited_files(("workspaceblobstore", f"{color}.csv"),
+                                                                           validate=False).as_named_input("raw_data")])
+             for color in ("green", "yellow")]
+    spec = Pipeline(Workspace(), steps).spec()
+    green, yellow = spec.step("clean_green"), spec.step("clean_yellow")
+    assert green["inputs"] == ["raw_data"] and "input_names" not in green
+    (other,) = yellow["inputs"]
+    assert other != "raw_data" and yellow["input_names"] == {other: "raw_data"}
+    assert spec.data[other]["definition"]["paths"] == [{"datastore": "workspaceblobstore", "path": "yellow.csv"}]
