@@ -88,3 +88,37 @@ def test_experiments_and_datasets_of_the_workspace(workspace: Workspace, source_
     name = f"table-{uuid.uuid4().hex[:6]}"
     Dataset.Tabular.from_delimited_files(path=(datastore, f"{prefix}/a.csv")).register(workspace, name)
     assert workspace.datasets[name].to_pandas_dataframe()["y"].tolist() == [2]
+
+
+def test_step_details_have_the_keys_aml_code_reads(workspace: Workspace, source_dir: Path, experiment_name: str,
+                                                   tmp_path: Path) -> None:
+    """runDefinition, logFiles, inputDatasets, outputDatasets, target, properties, as reports and notebooks read them;
+    a reused step's logFiles point at the run it reused."""
+    from pipeline_core import PipelineData
+
+    (tmp_path / "in.csv").write_text("a\n1\n")
+    store = workspace.get_default_datastore()
+    store.upload_files([str(tmp_path / "in.csv")], str(tmp_path), f"details-{experiment_name}", overwrite=True,
+                       show_progress=False)
+    (source_dir / "copy.py").write_text("import sys, os, shutil; os.makedirs(sys.argv[2], exist_ok=True); "
+                                        "shutil.copy(sys.argv[1], sys.argv[2]); print('copied')\n")
+    data = Dataset.File.from_files((store, f"details-{experiment_name}/in.csv")).as_named_input("raw")
+    out = PipelineData("copied", datastore=store)
+    step = PythonScriptStep(name="copy", script_name="copy.py", source_directory=str(source_dir),
+                            arguments=[data, out], inputs=[data], outputs=[out], compute_target="cpu-cluster")
+    experiment = Experiment(workspace, experiment_name)
+    first = experiment.submit(Pipeline(workspace, [step]))
+    first.wait_for_completion(show_output=False)
+    details = first.find_step_run("copy")[0].get_details()
+    assert details["target"] == "cpu-cluster" and details["properties"]["StepType"] == "PythonScriptStep"
+    assert details["runDefinition"]["script"] == "copy.py"
+    assert details["runDefinition"]["arguments"] == ["$AZUREML_DATAREFERENCE_raw", "$AZUREML_DATAREFERENCE_copied"]
+    assert [d["consumptionDetails"]["inputName"] for d in details["inputDatasets"]] == ["raw"]
+    assert [d["outputDetails"]["outputName"] for d in details["outputDatasets"]] == ["copied"]
+    assert details["logFiles"]["logs/azureml/std_log.txt"] == f"logs/{first.id}/copy/std_log.txt"
+    second = experiment.submit(Pipeline(workspace, [step]))
+    second.wait_for_completion(show_output=False)
+    reused = second.find_step_run("copy")[0]
+    assert reused.is_reused and reused.get_details()["logFiles"] == details["logFiles"]
+    assert "copied" in reused.get_job_log()  # the log of the run that did the work
+    assert {"target", "logFiles", "runDefinition", "properties"} <= set(first.get_details())

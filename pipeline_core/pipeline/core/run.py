@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline_core.backend import RunSource
 from pipeline_core.errors import AmliteError, NotFoundError, StepFailedError
 from pipeline_core.execution.logs import STD_LOG, STDERR_LOG, STDOUT_LOG
+from pipeline_core.pipeline.core.run_details import input_datasets, log_files, output_datasets, run_definition
 from pipeline_core.runcontext.run_records import RunRecordsMixin
 from pipeline_core.safe_paths import safe_join
 from pipeline_core.storage.blobs import download_prefix
@@ -112,13 +113,31 @@ class StepRun(RunRecordsMixin):
         return self._row.get("reused_run_id") or None
 
     def get_details(self) -> dict[str, Any]:
+        """AML's keys (``runId``, ``status``, ``target``, ``properties``, ``runDefinition``, ``logFiles``,
+        ``inputDatasets``, ``outputDatasets``) and amlite's (reuse, attempt, outputs, progress)."""
         row = self._refresh()
+        step, data = self._spec_entry()
+        recorded = row.get("recorded") or (step or {}).get("recorded") or {}
+        properties = {"recorded": recorded, "azureml.runsource": "azureml.StepRun",
+                      "StepType": (step or {}).get("type") or row.get("step_type"),
+                      **({"azureml.reusedrunid": row["reused_run_id"]} if row.get("reused_run_id") else {})}
         return {"runId": self.id, "name": self.name, "status": row.get("status"),
+                "target": recorded.get("compute_target") or "local",
                 "startTimeUtc": row.get("start_time") or None, "endTimeUtc": row.get("end_time") or None,
                 "is_reused": bool(row.get("is_reused")), "reused_run_id": row.get("reused_run_id") or None,
-                "attempt": int(row.get("attempt") or 0), "reuse": row.get("reuse"), "error": row.get("error"), "outputs": row.get("outputs") or {},
-                "progress": row.get("progress") or None,
-                "properties": {"recorded": row.get("recorded") or {}}}
+                "attempt": int(row.get("attempt") or 0), "reuse": row.get("reuse"), "error": row.get("error"),
+                "outputs": row.get("outputs") or {}, "progress": row.get("progress") or None,
+                "properties": properties, "runDefinition": run_definition(step),
+                "logFiles": log_files(row, self.pipeline_run.id, self.name),
+                "inputDatasets": input_datasets(step, data), "outputDatasets": output_datasets(row)}
+
+    def _spec_entry(self) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """This step's spec entry and the spec's data table; (None, {}) when the spec cannot be read here."""
+        try:
+            spec = self._services.load_spec(self.pipeline_run._source.get_run()["graph_id"])
+            return dict(spec.step(self.name)), dict(spec.data)
+        except Exception:  # a remote workspace without storage access: the AML keys stay, emptier
+            return None, {}
 
     def get_outputs(self) -> dict[str, StepRunOutput]:
         outputs = self._refresh().get("outputs") or {}
@@ -204,7 +223,10 @@ class PipelineRun(RunRecordsMixin):
                 "createdTimeUtc": run.get("created_time"), "parameters": run.get("parameters") or {},
                 "graphId": run.get("graph_id"), "pipelineId": run.get("pipeline_id") or None,
                 "error": run.get("error"), "description": run.get("description"), "tags": run.get("tags") or {},
-                "runSource": run.get("run_source")}
+                "runSource": run.get("run_source"), "target": "local", "logFiles": {},
+                "inputDatasets": [], "outputDatasets": [], "runDefinition": {},
+                "properties": {"azureml.runsource": "azureml.PipelineRun", "runSource": run.get("run_source"),
+                               "azureml.pipelineid": run.get("pipeline_id") or None}}
 
     def get_tags(self) -> dict[str, str]:
         """Tags given at submit, and (local workspace) those set since, e.g. by a step's ``run.parent.tag``."""
