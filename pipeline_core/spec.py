@@ -121,6 +121,8 @@ class _Builder:
                     entry["pipeline_output_name"] = obj.pipeline_output_name
             elif obj.destination is not None:
                 entry["datastore"], entry["path"] = obj.destination
+            if isinstance(obj, OutputFileDatasetConfig) and obj.registration:
+                entry["register_on_complete"] = dict(obj.registration)
         elif isinstance(obj, DataReference):
             key = obj.data_reference_name
             entry = {"kind": "data_reference", "datastore": obj.datastore_name, "path": obj.path_on_datastore}

@@ -48,6 +48,7 @@ class DataEntry(TypedDict, total=False):
     """
 
     kind: Required[str]
+    register_on_complete: dict[str, Any]  # an output registered as a dataset when its step finishes
     datastore: str | None
     path: str | None
     producer: str | None

@@ -6,8 +6,6 @@ import re
 import uuid
 from typing import Any
 
-from pipeline_core._warnings import warn_ignored
-
 
 class OutputFileDatasetConfig:
     """An output folder; ``destination=(datastore, path)`` chooses where it lands.
@@ -51,9 +49,17 @@ class OutputFileDatasetConfig:
     def as_input(self, name: str | None = None) -> OutputInput:
         return OutputInput(self, name)
 
-    def register_on_complete(self, name: str, description: str | None = None, tags: dict[str, str] | None = None) -> OutputFileDatasetConfig:
-        warn_ignored("OutputFileDatasetConfig.register_on_complete", "The output stays in Blob storage; no dataset is registered.")
-        self.registration = {"name": name, "description": description, "tags": tags or {}}
+    def register_on_complete(self, name: str, description: str | None = None,
+                             tags: dict[str, str] | None = None) -> OutputFileDatasetConfig:
+        """When the step that writes this output finishes, register it as a dataset version named ``name``."""
+        from pipeline_core.data.abstract_dataset import DATASET_NAME_RE
+
+        if not isinstance(name, str) or not DATASET_NAME_RE.match(name):
+            raise ValueError(f"register_on_complete: dataset name {name!r} is invalid: use 1-250 letters, digits, "
+                             "'_', '.' or '-', starting with a letter or digit")
+        self.registration = {"name": name, "description": description, "tags": dict(tags or {}),
+                             **({"tabular": self.registration["tabular"]}
+                                if self.registration and self.registration.get("tabular") else {})}
         return self
 
     def read_delimited_files(self, include_path: bool = False, separator: str = ",", header: Any = True,
@@ -66,6 +72,9 @@ class OutputFileDatasetConfig:
         found.tabular = {"format": delimited_format(separator, header), "include_path": bool(include_path),
                          "partition_format": partition_format}
         return found
+
+    def _registered_as(self, tabular: dict[str, Any]) -> None:
+        self.registration = {**(self.registration or {}), "tabular": tabular}
 
     def read_parquet_files(self, include_path: bool = False, partition_format: str | None = None,
                            path_glob: str | None = None, set_column_types: Any = None) -> OutputInput:
@@ -92,6 +101,15 @@ class OutputInput:
         return self.output.name
 
     def as_mount(self) -> OutputInput:
+        return self
+
+    def register_on_complete(self, name: str, description: str | None = None,
+                             tags: dict[str, str] | None = None) -> OutputInput:
+        """Register the output when its step finishes: as a TabularDataset when read as a table (AML)."""
+        if isinstance(self.output, OutputFileDatasetConfig):
+            self.output.register_on_complete(name, description, tags)
+            if self.tabular is not None:
+                self.output._registered_as(self.tabular)
         return self
 
     def as_download(self, path_on_compute: str | None = None) -> OutputInput:

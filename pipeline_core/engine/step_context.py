@@ -480,10 +480,45 @@ class StepContext:
                         self.record_reuse, outputs), patience),
                     _step_pool.submit(retry_storage, "recording the step for reuse", functools.partial(
                         self.services.reuse.record_latest, self.run["experiment"], self.name, self.parts), patience)]
-        finished = self.end(FINISHED, {"outputs": outputs, "is_reused": False, **fields})
+        registered = self.register_outputs(outputs)
+        finished = self.end(FINISHED, {"outputs": outputs, "is_reused": False, **fields,
+                                       **({"registered_datasets": registered} if registered else {})})
         for bookkeeping in recorded:
             bookkeeping.result()
         return finished
+
+    def register_outputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        """Outputs declared with ``register_on_complete``: a dataset version of what the step wrote (AML).
+
+        Returns output -> {name, version} or {name, error}, kept on the step row; a registration that
+        fails does not fail the step (its outputs are written and recorded either way).
+        """
+        done: dict[str, Any] = {}
+        from pipeline_core.data.abstract_dataset import AbstractDataset
+        from pipeline_core.data.file_dataset import FileDataset
+        from pipeline_core.data.tabular_dataset import TabularDataset
+
+        for data_id, loc in outputs.items():
+            entry = self.spec.data.get(data_id)
+            wanted = entry.get("register_on_complete") if entry else None
+            if not wanted:
+                continue
+            paths = [{"datastore": loc["datastore"], "path": f"{str(loc['path']).rstrip('/')}/**"}]
+            tabular = wanted.get("tabular")
+            dataset: AbstractDataset = (
+                TabularDataset({"type": "tabular", "paths": paths, "format": tabular["format"],
+                                "include_path": bool(tabular.get("include_path")),
+                                "partition_format": tabular.get("partition_format")}) if tabular else
+                FileDataset({"type": "file", "paths": paths, "partition_format": None}))
+            try:
+                registered = dataset.register(self.services.workspace, wanted["name"], wanted.get("description"),
+                                              wanted.get("tags"), create_new_version=True)
+                done[data_id] = {"name": registered.name, "version": registered.version}
+            except Exception as exc:  # noqa: BLE001 - the outputs are safe; say why the registration is not
+                log.warning("step %s: output %s not registered as dataset %s: %s", self.name, data_id,
+                            wanted["name"], exc)
+                done[data_id] = {"name": wanted["name"], "error": str(exc)}
+        return done
 
     def record_reuse(self, outputs: dict[str, Any], manifests: dict[str, Any] | None = None) -> None:
         """Record the outputs for reuse under the key, with what each holds now (one listing each) unless given."""

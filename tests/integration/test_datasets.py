@@ -155,3 +155,28 @@ def test_tabular_transformations_and_partition_by(workspace: Workspace, tmp_path
     bad = Dataset.Tabular.from_delimited_files((store, "ds-*/h.csv"), validate=False)
     with pytest.raises(AmliteError, match="become a folder name"):
         bad.partition_by(["k"], (store, f"{prefix}-bad"))
+
+
+def test_register_on_complete_registers_what_the_step_wrote(workspace: Workspace, source_dir: Path) -> None:
+    """OutputFileDatasetConfig(...).register_on_complete(name): a new dataset version once the step finishes;
+    read_delimited_files().register_on_complete registers a TabularDataset."""
+    from pipeline_core.data import OutputFileDatasetConfig
+
+    (source_dir / "write.py").write_text("import os, sys\nos.makedirs(sys.argv[1], exist_ok=True)\n"
+                                         "open(os.path.join(sys.argv[1], 'rows.csv'), 'w').write('a,b\\n1,2\\n3,4\\n')\n")
+    name = f"written-{uuid.uuid4().hex[:6]}"
+    files = OutputFileDatasetConfig("files").register_on_complete(name, description="from the step")
+    table = OutputFileDatasetConfig("table").read_delimited_files().register_on_complete(f"{name}-table")
+    steps = [PythonScriptStep(name="write_files", script_name="write.py", source_directory=str(source_dir),
+                              arguments=[files]),
+             PythonScriptStep(name="write_table", script_name="write.py", source_directory=str(source_dir),
+                              arguments=[table.output])]
+    run = Pipeline(workspace, steps).submit("register-on-complete")
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    registered = Dataset.get_by_name(workspace, name)
+    assert isinstance(registered, FileDataset) and registered.description == "from the step"
+    assert [p.lstrip("/") for p in registered.to_path()] == ["rows.csv"]
+    assert run.find_step_run("write_files")[0]._refresh()["registered_datasets"] == {
+        "files": {"name": name, "version": 1}}
+    tabular = Dataset.get_by_name(workspace, f"{name}-table")
+    assert isinstance(tabular, TabularDataset) and tabular.to_pandas_dataframe()["b"].tolist() == [2, 4]
