@@ -47,11 +47,28 @@ def _install_entry_script_module() -> None:
 
 
 class MiniBatchContext:
-    """AML's second ``run()`` argument: which mini-batch this is and, with partition_keys, its key values."""
+    """AML's second ``run()`` argument: which mini-batch this is, with partition_keys its key values, and
+    ``dataset``: the mini-batch's files as a dataset (built on first use: the SDK is imported only then)."""
 
-    def __init__(self, minibatch_index: int, partition_key_value: dict[str, str]):
+    def __init__(self, minibatch_index: int, partition_key_value: dict[str, str],
+                 files: list[dict[str, str]] | None = None, dataset_type: str = "file",
+                 table_format: dict[str, Any] | None = None):
         self.minibatch_index = minibatch_index
         self.partition_key_value = partition_key_value
+        self._files = list(files or [])
+        self._dataset_type = dataset_type
+        self._format = {k: v for k, v in (table_format or {"kind": "delimited"}).items() if k != "include_path"}
+
+    @property
+    def dataset(self) -> Any:
+        if self._dataset_type == "file":
+            from pipeline_core.data.file_dataset import FileDataset
+
+            return FileDataset({"type": "file", "paths": self._files, "partition_format": None})
+        from pipeline_core.data.tabular_dataset import TabularDataset
+
+        return TabularDataset({"type": "tabular", "paths": self._files, "format": self._format,
+                               "include_path": False, "partition_format": None})
 
     def __repr__(self) -> str:
         return f"MiniBatchContext(minibatch_index={self.minibatch_index}, partition_key_value={self.partition_key_value})"
@@ -117,7 +134,10 @@ def _serve(conn: Connection, user: types.ModuleType) -> None:
             if with_context:
                 context = payload.get("context") or {}
                 result = user.run(mini_batch, MiniBatchContext(int(context.get("minibatch_index", -1)),
-                                                               dict(context.get("partition_key_value") or {})))
+                                                               dict(context.get("partition_key_value") or {}),
+                                                               context.get("files"),
+                                                               str(context.get("dataset_type") or "file"),
+                                                               context.get("format")))
             else:
                 result = user.run(mini_batch)
             count = _count(result)

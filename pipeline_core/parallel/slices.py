@@ -295,7 +295,13 @@ class SliceRun:
                     if payload is None:
                         payload, cleanup = fetched.result() if attempt == 1 else self._fetch(batch)
                         payload["context"] = {"minibatch_index": int(batch["index"]),
-                                              "partition_key_value": dict(batch.get("key") or {})}
+                                              "partition_key_value": dict(batch.get("key") or {}),
+                                              # the mini-batch's own files, as AML's mini_batch_context.dataset
+                                              "files": [{"datastore": f["datastore"], "path": f["name"]}
+                                                        for f in batch.get("files") or []],
+                                              "dataset_type": "file" if payload.get("kind") == "files"
+                                              else "tabular",
+                                              "format": ((payload.get("parts") or [{}])[0].get("format"))}
                     reply = self.worker.run(payload, spool, float(self.config["run_invocation_timeout"]))
                 except TryFailed as exc:
                     first, last = first or exc, exc

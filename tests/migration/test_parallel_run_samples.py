@@ -77,7 +77,6 @@ def test_file_dataset_partition_per_folder(workspace: Workspace, tmp_path: Path,
                     ("piano.wav", "user2", "piano", 7), ("piano.wav", "user4", "piano", 11)}
 
 
-@pytest.mark.xfail(strict=True, reason="needs mini_batch_context.dataset (the partition's FileDataset)")
 def test_file_dataset_partition_context_carries_its_dataset(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """file-dataset-partition-per-folder: its entry script prints mini_batch_context.dataset."""
     prefix = f"pctx-{unique}"
