@@ -139,6 +139,11 @@ def set_endpoint_status(services: Services, endpoint: EndpointRecord, enable: bo
     return endpoint_store(services).set_status(endpoint.name, ACTIVE if enable else DISABLED)
 
 
+def rename_endpoint(services: Services, endpoint: EndpointRecord, name: Any) -> EndpointRecord:
+    """AML's ``set_name``: the same endpoint (id, versions, status) under a new name; a taken name is refused."""
+    return endpoint_store(services).rename(endpoint.id, check_name(name, "pipeline endpoint name"))
+
+
 def endpoint_pipeline(services: Services, endpoint: EndpointRecord, version: str | None = None) -> PipelineRecord:
     """The published pipeline behind ``version`` (default: the endpoint's default version)."""
     entry = endpoint_store(services).version(endpoint.name, str(version) if version is not None

@@ -24,7 +24,8 @@ from pipeline_core.backend.port import (
 __all__ = ["EndpointView", "RunSource", "ScheduleEntity", "SubmitKeywords", "WorkspaceBackend", "open_backend"]
 
 
-def open_backend(endpoint: str | None, storage: str, auth: Callable[[], Any]) -> WorkspaceBackend:
+def open_backend(endpoint: str | None, storage: str, auth: Callable[[], Any],
+                 workspace: tuple[str, str, str] = ("local", "local", "local")) -> WorkspaceBackend:
     """The backend for a workspace: remote when it names a Functions app ``endpoint``, else local.
 
     The one place that asks. Each implementation is imported only when chosen,
@@ -34,7 +35,7 @@ def open_backend(endpoint: str | None, storage: str, auth: Callable[[], Any]) ->
     if endpoint:
         from pipeline_core.backend.remote import RemoteBackend
 
-        return RemoteBackend(endpoint, storage, auth)
+        return RemoteBackend(endpoint, storage, auth, workspace)
     from pipeline_core.backend.local import LocalBackend
 
-    return LocalBackend(storage)
+    return LocalBackend(storage, workspace)

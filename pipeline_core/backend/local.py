@@ -23,7 +23,7 @@ from pipeline_core.engine.services import Services, services_for
 from pipeline_core.engine.submit import create_run
 from pipeline_core.errors import AmliteError, NotFoundError
 from pipeline_core.execution.logs import LOGS_CONTAINER, STD_LOG, step_log_blob_name
-from pipeline_core.rest.links import endpoint_submit_url, pipeline_submit_url
+from pipeline_core.rest.links import aml_endpoint_submit_url, pipeline_submit_url
 from pipeline_core.rest.request import normalize_base_url
 from pipeline_core.rest.schedules.entities import decision_entity, schedule_entity
 from pipeline_core.rest.schedules.handlers import fire_time_entries
@@ -113,15 +113,16 @@ class StoreRunSource:
 class LocalBackend:
     """The workspace's storage account (``storage``); runs started here run in this process's engine."""
 
-    def __init__(self, storage: str):
+    def __init__(self, storage: str, workspace: tuple[str, str, str] = ("local", "local", "local")):
         self.storage = storage
+        self.workspace_ids = workspace
         self.api_base = normalize_base_url(LOCAL_ENDPOINT)
 
     def pipeline_submit_url(self, pipeline_id: str) -> str:
         return pipeline_submit_url(self.api_base, pipeline_id)
 
     def endpoint_submit_url(self, endpoint_id: str) -> str:
-        return endpoint_submit_url(self.api_base, endpoint_id)
+        return aml_endpoint_submit_url(self.api_base, endpoint_id, self.workspace_ids)
 
     @property
     def services(self) -> Services:
@@ -172,6 +173,9 @@ class LocalBackend:
 
     def set_endpoint_status(self, endpoint_id: str, enable: bool) -> EndpointView:
         return self._view(publishing.set_endpoint_status(self.services, self._endpoint(endpoint_id), enable))
+
+    def rename_endpoint(self, endpoint_id: str, name: str) -> EndpointView:
+        return self._view(publishing.rename_endpoint(self.services, self._endpoint(endpoint_id), name))
 
     def endpoint_pipeline(self, endpoint_id: str, version: str | None) -> PipelineRecord:
         return publishing.endpoint_pipeline(self.services, self._endpoint(endpoint_id), version)

@@ -34,7 +34,7 @@ from pipeline_core.client.runs import RestRunSource
 from pipeline_core.engine.services import services_for
 from pipeline_core.engine.submit import upload_spec_and_snapshots
 from pipeline_core.errors import AmliteError, NotFoundError
-from pipeline_core.rest.links import endpoint_submit_url, pipeline_submit_url
+from pipeline_core.rest.links import aml_endpoint_submit_url, pipeline_submit_url
 from pipeline_core.rest.request import normalize_base_url
 from pipeline_core.rest.schedules.body import ATTR_FIELDS
 from pipeline_core.rest.schedules.entities import recurrence_entity
@@ -72,8 +72,10 @@ class RemoteBackend:
     once, on the first request, since it may read a secret from the environment.
     """
 
-    def __init__(self, endpoint: str, storage: str, auth: Callable[[], Any]):
+    def __init__(self, endpoint: str, storage: str, auth: Callable[[], Any],
+                 workspace: tuple[str, str, str] = ("local", "local", "local")):
         self.endpoint = endpoint
+        self.workspace_ids = workspace
         self.storage = storage
         self.api_base = normalize_base_url(endpoint)
         self._auth = auth
@@ -82,7 +84,7 @@ class RemoteBackend:
         return pipeline_submit_url(self.api_base, pipeline_id)
 
     def endpoint_submit_url(self, endpoint_id: str) -> str:
-        return endpoint_submit_url(self.api_base, endpoint_id)
+        return aml_endpoint_submit_url(self.api_base, endpoint_id, self.workspace_ids)
 
     @cached_property
     def client(self) -> AmliteClient:
@@ -145,6 +147,9 @@ class RemoteBackend:
 
     def set_endpoint_status(self, endpoint_id: str, enable: bool) -> EndpointView:
         return self.client.set_endpoint_status(endpoint_id, enable)
+
+    def rename_endpoint(self, endpoint_id: str, name: str) -> EndpointView:
+        return self.client.rename_endpoint(endpoint_id, check_name(name, "pipeline endpoint name"))
 
     def endpoint_pipeline(self, endpoint_id: str, version: str | None) -> PipelineRecord:
         """The endpoint's current versions, then that version's pipeline (read fresh, so another client's new

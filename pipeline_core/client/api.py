@@ -82,6 +82,10 @@ class AmliteClient(RestClient):
         return endpoint_view(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/defaultversion",
                                    {"Version": str(version)}, repeatable=True))
 
+    def rename_endpoint(self, endpoint: str, name: str) -> EndpointView:
+        return endpoint_view(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/name", {"Name": name},
+                                            repeatable=True))
+
     def set_endpoint_status(self, endpoint: str, enable: bool) -> EndpointView:
         action = "enable" if enable else "disable"
         return endpoint_view(self.post_json(f"/api/pipelineendpoints/{_seg(endpoint)}/{action}", repeatable=True))

@@ -108,7 +108,8 @@ class Workspace:
     def backend(self) -> WorkspaceBackend:
         """Where the SDK's calls go, chosen once (on first use, from ``endpoint``): the REST API of the Functions
         app when there is one, else this workspace's storage. Later changes to ``endpoint`` do not move it."""
-        return open_backend(self.endpoint, self.storage, self._request_auth)
+        return open_backend(self.endpoint, self.storage, self._request_auth,
+                            (self.subscription_id, self.resource_group, self.name))
 
     def _request_auth(self) -> Any:
         """What REST requests are signed with, or None. First found wins:

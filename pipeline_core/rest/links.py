@@ -37,5 +37,17 @@ def endpoint_submit_url(base: str, endpoint_id: str) -> str:
     return f"{endpoint_url(base, endpoint_id)}/runs"
 
 
+def aml_endpoint_submit_url(base: str, endpoint_id: str, workspace: tuple[str, str, str]) -> str:
+    """AML's URL of a pipeline endpoint (``PipelineEndpoint.endpoint``): ``.../PipelineEndpointSubmit/Id/{id}``.
+
+    Samples build the by-name URL from it (``...PipelineEndpointSubmit/Name?name=``); the app serves both.
+    ``workspace`` = (subscription id, resource group, workspace name), as the caller's workspace says.
+    """
+    subscription, group, name = (_seg(part) for part in workspace)
+    return (f"{base}/api/pipelines/v1.0/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+            f"Microsoft.MachineLearningServices/workspaces/{name}/PipelineRuns/PipelineEndpointSubmit/Id/"
+            f"{_seg(endpoint_id)}")
+
+
 def schedule_url(base: str, schedule_id: str) -> str:
     return f"{base}/api/schedules/{_seg(schedule_id)}"

@@ -208,6 +208,42 @@ class EndpointStore:
         self._retry(name, attempt)
         return self.get_by_name(name)
 
+    def rename(self, endpoint_id: str, new_name: str) -> EndpointRecord:
+        """Move the endpoint (header and versions, same id) to partition ``new_name`` (AML's ``set_name``).
+
+        Order, so every step can be redone and no reader by id ever misses it: copy to the new partition
+        (one transaction: a taken name fails it whole), point the id's index row at it, delete the old
+        partition. A rename cut short is finished by calling it again: the new partition holding this id
+        counts as done.
+        """
+        old = self.get(endpoint_id)
+        if old.name == new_name:
+            return old
+        rows = [dict(e) for e in self.table.query_entities("PartitionKey eq @name", parameters={"name": old.name})]
+        now = utcnow()
+        copies = [("create",
+                   {**{k: v for k, v in row.items() if k not in ("PartitionKey",)}, "PartitionKey": new_name,
+                    **({"updated_time": now} if row["RowKey"] == HEADER_ROW else {})}) for row in rows]
+        try:
+            for start in range(0, len(copies), 99):
+                self.table.submit_transaction(copies[start:start + 99])
+        except (TableTransactionError, HttpResponseError) as exc:
+            if exc.status_code != 409:
+                raise
+            try:
+                taken = EndpointRecord.from_entity(self.table.get_entity(new_name, HEADER_ROW))
+            except ResourceNotFoundError:
+                raise ConcurrencyError(f"pipeline endpoint {old.name!r} is being renamed; try again") from None
+            if taken.id != endpoint_id:
+                raise NameTakenError(f"a pipeline endpoint named {new_name!r} already exists; pick another "
+                                     "name") from None
+        self.table.update_entity({"PartitionKey": INDEX_PARTITION, "RowKey": endpoint_id, "name": new_name},
+                                 mode=UpdateMode.MERGE)
+        for start in range(0, len(rows), 99):
+            self.table.submit_transaction([("delete", {"PartitionKey": old.name, "RowKey": r["RowKey"]})
+                                           for r in rows[start:start + 99]])
+        return self.get_by_name(new_name)
+
     def _guarded_update(self, header: EndpointRecord,
                         changes: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
         entity = {"PartitionKey": header.name, "RowKey": HEADER_ROW, **changes}

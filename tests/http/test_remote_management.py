@@ -132,7 +132,10 @@ def test_pipeline_endpoint_lifecycle(ws: Workspace, rest_only: Workspace, http_b
     assert (endpoint.name, endpoint.description, endpoint.status, endpoint.default_version) == \
         (name, "scores things", "Active", "0")
     assert [(v.pipeline_id, v.version) for v in endpoint.pipeline_version_list] == [(first.id, "0")]
-    assert endpoint.endpoint == f"{http_base}/api/pipelineendpoints/{endpoint.id}/runs"
+    assert endpoint.endpoint == (f"{http_base}/api/pipelines/v1.0/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+                                 f"amlite-local/providers/"
+                                 f"Microsoft.MachineLearningServices/workspaces/local/PipelineRuns/"
+                                 f"PipelineEndpointSubmit/Id/{endpoint.id}")  # AML's URL shape
 
     assert PipelineEndpoint.get(rest_only, id=endpoint.id).name == name
     assert PipelineEndpoint.get(rest_only, name=name).id == endpoint.id

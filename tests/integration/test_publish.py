@@ -131,7 +131,8 @@ def test_endpoint_versions_default_and_submit(workspace: Workspace, source_dir: 
     name = _name()
     endpoint = PipelineEndpoint.publish(workspace, name=name, description="stable url", pipeline=first)
     assert endpoint.default_version == "0" and endpoint.status == "Active"
-    assert endpoint.endpoint == f"http://127.0.0.1:7071/api/pipelineendpoints/{endpoint.id}/runs"
+    assert endpoint.endpoint.startswith("http://127.0.0.1:7071/api/pipelines/v1.0/subscriptions/")
+    assert endpoint.endpoint.endswith(f"/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}")  # AML's URL shape
     assert [(v.pipeline_id, v.version) for v in endpoint.list_versions()] == [(first.id, "0")]
 
     endpoint.add(second)

@@ -267,7 +267,6 @@ def test_versioned_endpoint_versions_carry_their_pipeline(workspace: Workspace, 
     assert versions[0].pipeline.id == versions[0].pipeline_id
 
 
-@pytest.mark.xfail(strict=True, reason="needs PipelineEndpoint.set_name")
 def test_versioned_endpoint_renamed(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-setup-versioned-pipeline-endpoints: ``set_name(name=...)`` then get by the new name."""
     write(tmp_path, "train.py", "print(1)\n")

@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from migration_support import MIGRATION, finished, write
 
 from pipeline_core.core import Dataset, Environment, Experiment, Workspace

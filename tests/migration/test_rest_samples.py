@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import requests
 from migration_support import MIGRATION, finished, step_log, write
 
@@ -118,8 +117,6 @@ def test_undeclared_parameter_assignments_run_anyway(remote_workspace: Workspace
     assert "scored" in step_log(run, "score")
 
 
-@pytest.mark.xfail(strict=True, reason="needs PipelineEndpoint.endpoint in AML's .../PipelineEndpointSubmit/Id/{id} "
-                                       "shape and the .../PipelineEndpointSubmit/Name?name=&pipelineVersion= route")
 def test_submit_pipeline_endpoint_by_name(remote_workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-setup-versioned-pipeline-endpoints: the by-name URL is built from the by-id one."""
     ws = remote_workspace

@@ -79,6 +79,8 @@ def test_pipeline_output_by_its_pipeline_output_name(workspace: Workspace, tmp_p
                                        "(sampling, policies, PrimaryMetricGoal), TrainingOutput")
 def test_hyperdrive_step_tunes_a_script(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-parameter-tuning-with-hyperdrive."""
+    from pipeline_core.pipeline.core import TrainingOutput  # type: ignore[attr-defined]
+    from pipeline_core.pipeline.steps import HyperDriveStep  # type: ignore[attr-defined]
     from pipeline_core.train.hyperdrive import (  # type: ignore[import-not-found]
         BanditPolicy,
         HyperDriveConfig,
@@ -86,9 +88,6 @@ def test_hyperdrive_step_tunes_a_script(workspace: Workspace, tmp_path: Path, un
         RandomParameterSampling,
         choice,
     )
-
-    from pipeline_core.pipeline.core import TrainingOutput  # type: ignore[attr-defined]
-    from pipeline_core.pipeline.steps import HyperDriveStep  # type: ignore[attr-defined]
 
     write(tmp_path, "train.py", """
         import argparse
@@ -114,11 +113,10 @@ def test_hyperdrive_step_tunes_a_script(workspace: Workspace, tmp_path: Path, un
                                        "and AutoMLRun")
 def test_automl_step_best_model(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-with-automated-machine-learning-step (and the NYC taxi sample's AutoML step)."""
-    from pipeline_core.train.automl import AutoMLConfig  # type: ignore[import-not-found]
-    from pipeline_core.train.automl.run import AutoMLRun  # type: ignore[import-not-found]
-
     from pipeline_core.pipeline.core import TrainingOutput  # type: ignore[attr-defined]
     from pipeline_core.pipeline.steps import AutoMLStep  # type: ignore[attr-defined]
+    from pipeline_core.train.automl import AutoMLConfig  # type: ignore[import-not-found]
+    from pipeline_core.train.automl.run import AutoMLRun  # type: ignore[import-not-found]
 
     dataset = _crime_dataset(workspace, tmp_path, unique)
     config = AutoMLConfig(task="classification", training_data=dataset, label_column_name="Primary Type",

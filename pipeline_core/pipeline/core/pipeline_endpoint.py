@@ -162,6 +162,10 @@ class PipelineEndpoint(PublishedIdentity):
         return [p for p in pipelines if p.status == "Active" or not active_only]
 
     # -- state -----------------------------------------------------------------------------
+    def set_name(self, name: str) -> None:
+        """Rename the endpoint (AML v1): same id, versions and status; its by-name URL changes."""
+        self._take(self._workspace.backend.rename_endpoint(self._id, name))
+
     def enable(self) -> None:
         self._set_status(True)
 

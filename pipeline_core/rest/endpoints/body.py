@@ -71,6 +71,18 @@ def _version(fields: Fields) -> str:
                       f"{shown}; the endpoint's Versions list them", "Version", "InvalidField")
 
 
+def parse_rename(body: bytes) -> str:
+    """``POST .../name``: the endpoint's new name (a valid key)."""
+    fields = Fields(parse_json_object(body, "rename", '{"Name": "new-name"}'), ("Name",))
+    name = fields.string("Name", required=True, max_length=MAX_NAME)
+    try:
+        check_name(name, "Name")
+    except AmliteError as exc:
+        raise bad_request(str(exc), "Name", "InvalidField") from None
+    assert name is not None
+    return name
+
+
 def parse_default_version(body: bytes) -> str:
     """``POST .../defaultversion``: the version to make the default, as the store numbers them."""
     return _version(Fields(parse_json_object(body, "set default version", DEFAULT_EXAMPLE), DEFAULT_FIELDS))

@@ -20,10 +20,16 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline_core.application.publishing import add_endpoint_version, publish_endpoint, set_endpoint_status
+from pipeline_core.application.publishing import rename_endpoint as publishing_rename
 from pipeline_core.application.stores import endpoint_store
 from pipeline_core.engine.services import Services
 from pipeline_core.rest.body import query_bool
-from pipeline_core.rest.endpoints.body import parse_add_version, parse_create, parse_default_version
+from pipeline_core.rest.endpoints.body import (
+    parse_add_version,
+    parse_create,
+    parse_default_version,
+    parse_rename,
+)
 from pipeline_core.rest.endpoints.entities import endpoint_entity
 from pipeline_core.rest.errors import bad_request
 from pipeline_core.rest.keys import route_key
@@ -102,6 +108,12 @@ def set_default_version(services: Services, request: ServiceRequest) -> ServiceR
     version = parse_default_version(request.body)
     endpoint = _endpoint(services, request)
     return _answer(services, endpoint_store(services).set_default(endpoint.name, version), request)
+
+
+def rename_endpoint(services: Services, request: ServiceRequest) -> ServiceResponse:
+    """POST /api/pipelineendpoints/{endpoint}/name (``set_name``); 409 NameTaken when the name is in use."""
+    name = parse_rename(request.body)
+    return _answer(services, publishing_rename(services, _endpoint(services, request), name), request)
 
 
 def enable_endpoint(services: Services, request: ServiceRequest) -> ServiceResponse:

@@ -22,6 +22,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                        "SetAsDefault": {"type": "boolean", "nullable": True,
                                         "description": "Also make it the default version (add_default)"}},
     },
+    "RenamePipelineEndpointRequest": {
+        "type": "object", "required": ["Name"], "additionalProperties": False,
+        "properties": {"Name": {"type": "string", "minLength": 1, "maxLength": 255,
+                                "description": "The endpoint's new name"}},
+    },
     "SetPipelineEndpointDefaultVersionRequest": {
         "type": "object", "required": ["Version"], "additionalProperties": False,
         "properties": {"Version": {"oneOf": [{"type": "string", "pattern": "^[0-9]{1,10}$"},

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
+from pipeline_core.application.names import is_key_safe
 from pipeline_core.application.publishing import endpoint_pipeline, require_active_endpoint
 from pipeline_core.application.stores import endpoint_store, pipeline_store
 from pipeline_core.application.submission import Idempotency, SubmitOptions, SubmitResult, submit_published
@@ -28,6 +29,7 @@ from pipeline_core.rest.links import run_url
 from pipeline_core.rest.request import ServiceRequest, ServiceResponse
 from pipeline_core.rest.runs.body import fingerprint, parse_submit_body
 from pipeline_core.rest.runs.entities import run_entity, step_entity
+from pipeline_core.storage.endpoint_store import EndpointRecord
 from pipeline_core.storage.metric_store import MetricStore
 from pipeline_core.storage.pipeline_store import PipelineRecord
 from pipeline_core.storage.run_store import CANCELED, FAILED, FINISHED
@@ -101,6 +103,19 @@ def submit_pipeline_run(services: Services, request: ServiceRequest) -> ServiceR
 def submit_endpoint_run(services: Services, request: ServiceRequest) -> ServiceResponse:
     """POST /api/pipelineendpoints/{endpoint}/runs[?version=] (id or name) and the AML endpoint aliases."""
     endpoint = endpoint_store(services).resolve(route_key(request, "pipeline endpoint", "endpoint", "endpoint_id"))
+    return _submit_to_endpoint(services, request, endpoint)
+
+
+def submit_endpoint_run_by_name(services: Services, request: ServiceRequest) -> ServiceResponse:
+    """AML's ``.../PipelineEndpointSubmit/Name?name=<endpoint>&pipelineVersion=<version>``."""
+    name = request.query_value("name")
+    if not name or not is_key_safe(name):
+        raise bad_request("query parameter 'name' must name the pipeline endpoint, e.g. ?name=my-endpoint", "name",
+                          "InvalidQuery")
+    return _submit_to_endpoint(services, request, endpoint_store(services).get_by_name(name))
+
+
+def _submit_to_endpoint(services: Services, request: ServiceRequest, endpoint: EndpointRecord) -> ServiceResponse:
     version = request.route("version") or request.query_value("version") or request.query_value("pipelineVersion")
     options = parse_submit_body(request.body)
     require_active_endpoint(endpoint)
