@@ -29,6 +29,8 @@ ELSEWHERE = {
     "pipeline_core.exceptions": "AML's public names (azureml.exceptions), derived from the tree",
     "pipeline_core.client.errors": "the REST client's mirror of HTTP answers (RemoteError and its kinds)",
     "pipeline_core.engine.activities": "StepAttemptFailed, the engine's retry signal",
+    "pipeline_core.engine.step_context": "StepAttemptFailed, the engine's retry signal (raised for Durable's retry)",
+    "pipeline_core.engine.step_kinds": "UnknownStepKind, the registry's refusal (an AmliteError listing the kinds)",
     "pipeline_core.train.automl.exceptions": "AML's public names (azureml.train.automl.exceptions), from the tree",
     "pipeline_core.train.hyperdrive.exceptions": "AML's public names (azureml.train.hyperdrive.exceptions), from the tree",
 }

@@ -65,7 +65,7 @@ def test_parameter_types_and_datapath_default(src: Path) -> None:
     assert {n: p["type"] for n, p in spec.parameters.items()} == {
         "input": "datapath", "s": "str", "i": "int", "f": "float", "b": "bool"}
     assert spec.step("a")["inputs"] == ["datapath:input"]
-    with pytest.raises(ValueError, match="use a str, int, float, bool or DataPath default"):
+    with pytest.raises(ValueError, match="use a str, int, float, bool, DataPath or Dataset default"):
         PipelineParameter("bad", [1, 2])
 
 
