@@ -156,4 +156,6 @@ def test_a_large_export_holds_about_one_chunk_in_memory(workspace, postgres_stor
         tracemalloc.stop()
     size = container.get_blob_client(name).get_blob_properties().size
     assert result.rows == 200_000 and size > 20_000_000
-    assert peak < size / 5, f"peak Python memory {peak} bytes for a {size}-byte export: rows were not streamed"
+    # A whole-table export holds at least the full text (>= size); tracemalloc also counts the storage client's
+    # buffers on other threads, which varied 4-5 MB between machines, so the bound is a third of the export.
+    assert peak < size / 3, f"peak Python memory {peak} bytes for a {size}-byte export: rows were not streamed"
