@@ -34,7 +34,8 @@ register_step_kind(StepKind(
     type="DataTransferStep", sdk_class="pipeline_core.pipeline.steps.data_transfer_step:DataTransferStep",
     executor="pipeline_core.engine.data_transfer_step:run_transfer", script=False,
     reuse_fields=("source", "destination", "source_reference_type", "destination_reference_type"),
-    check="pipeline_core.pipeline.steps.data_transfer_step:check_transfer_step"))
+    check="pipeline_core.pipeline.steps.data_transfer_step:check_transfer_step",
+    identity="pipeline_core.engine.data_transfer_step:transfer_identity"))
 register_step_kind(StepKind(
     type="AdlaStep", sdk_class="pipeline_core.pipeline.steps.adla_step:AdlaStep", script=False,
     executor="pipeline_core.pipeline.steps.adla_step:run_adla_step",

@@ -110,7 +110,7 @@ def transfer_between(src: Endpoint, dst: Endpoint, *, source_reference_type: str
     Blob -> Blob: server-side copies (a file, or a folder keeping its layout). Database ->
     Blob: the selected rows as Parquet when the destination ends in ``.parquet``, else CSV;
     a ``directory`` destination (or one without an extension) gets ``<reference name>.csv``
-    inside it. Blob -> database: rows appended to the destination's ``sql_table``.
+    inside it (``<reference name>`` itself when it ends in ``.parquet`` or ``.csv``). Blob -> database: rows appended to the destination's ``sql_table``.
     ``metadata`` is set on every blob written (DataTransferStep tags them with its attempt).
     """
     _check_type("source_reference_type", source_reference_type)
@@ -136,7 +136,9 @@ def transfer_between(src: Endpoint, dst: Endpoint, *, source_reference_type: str
         path = dst.path
         last = path.rsplit("/", 1)[-1]
         if destination_reference_type == "directory" or "." not in last:
-            path = f"{path}/{src.reference.data_reference_name}.csv" if path else f"{src.reference.data_reference_name}.csv"
+            name = src.reference.data_reference_name  # "orders.parquet" picks the format, else "<name>.csv"
+            file_name = name if name.lower().endswith((".csv", ".parquet")) else f"{name}.csv"
+            path = f"{path}/{file_name}" if path else file_name
         kind: Format = "parquet" if path.lower().endswith(".parquet") else "csv"
         exported = export_to_blob(src.reference, src.datastore, dst.container, path, format=kind,
                                   chunk_rows=chunk_rows, progress=lambda rows: say(f"exported {rows} rows"),
