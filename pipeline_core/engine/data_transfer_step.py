@@ -11,6 +11,7 @@ checksummed by ``transfer_identity``.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,8 @@ from pipeline_core.transfer.sql import database_identity
 
 #: Seconds between progress lines of a long transfer (a tenth of the way also logs a line).
 PROGRESS_SECONDS = 10.0
+#: The transfer's running-progress lines (the others -- what was copied, where -- are always logged).
+_PROGRESS_LINE = re.compile(r"^(copied \d+ of \d+ bytes|exported \d+ rows$|loaded \d+ rows$)")
 
 
 def _sql_reference(entry: dict[str, Any]) -> SqlDataReference:
@@ -65,7 +68,7 @@ def _progress(note: Callable[[str], None]) -> Callable[[str], None]:
 
     def say(line: str) -> None:
         now = time.monotonic()
-        final = "(100%)" in line or not line.startswith(("copied ", "exported ", "loaded "))
+        final = "(100%)" in line or not _PROGRESS_LINE.match(line)
         if final or now - last[0] >= PROGRESS_SECONDS:
             last[0] = now
             note(f"[transfer] {line}")
@@ -98,8 +101,8 @@ def run_transfer(ctx: StepContext) -> dict[str, Any]:
                  + f" in {seconds:.2f} s")
     counts = {d: len(result.destinations) for d in ctx.step["outputs"]}
     ctx.record_outputs(counts)
-    return ctx.finish(transfer={"kind": result.kind, "bytes": result.bytes, "rows": result.rows,
-                                "items": len(result.destinations), "seconds": round(seconds, 3)})
+    return ctx.finish(transfer_kind=result.kind, transfer_bytes=result.bytes, transfer_rows=result.rows,
+                      transfer_items=len(result.destinations), transfer_seconds=round(seconds, 3))
 
 
 def _describe(endpoint: Endpoint) -> str:
