@@ -34,8 +34,14 @@ from pipeline_core.pipeline.core import (
     StepSequence,
     TimeZone,
 )
-from pipeline_core.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
-from pipeline_core.pipeline.steps import AdlaStep, CommandStep, DataTransferStep  # noqa: I001 (#14 kinds-simple)
+from pipeline_core.pipeline.steps import (
+    AdlaStep,
+    CommandStep,
+    DataTransferStep,
+    ParallelRunConfig,
+    ParallelRunStep,
+    PythonScriptStep,
+)
 
 __version__ = VERSION
 

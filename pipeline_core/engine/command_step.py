@@ -16,7 +16,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pipeline_core.engine.script_step import step_python, supervise
 from pipeline_core.engine.step_context import StepContext
@@ -69,7 +69,7 @@ def run_command(ctx: StepContext) -> dict[str, Any]:
         return ctx.fail(str(exc))
     env = ctx.environment(paths)
     env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH") or os.defpath])
-    command = ctx.step["command"]
+    command = cast(dict[str, Any], ctx.step)["command"]
     if "shell" in command:
         line = command["shell"]["lit"]
         argv = [*shell(), line]

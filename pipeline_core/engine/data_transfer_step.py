@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from pipeline_core.data.sql_data_reference import SqlDataReference
 from pipeline_core.engine.step_context import StepContext
@@ -42,9 +42,14 @@ def _sql_reference(entry: dict[str, Any]) -> SqlDataReference:
                             sql_stored_procedure_params=entry.get("sql_stored_procedure_params"))
 
 
+def _entry(ctx: StepContext) -> dict[str, Any]:
+    """The step's spec entry with this kind's own fields (``source``, ``destination``, reference types)."""
+    return cast(dict[str, Any], ctx.step)
+
+
 def _endpoint(ctx: StepContext, field: str) -> Endpoint:
     """The step's source or destination as a Blob path or a database (the spec entry's ``data`` or ``sql``)."""
-    value = ctx.step[field]
+    value = _entry(ctx)[field]
     workspace = ctx.services.workspace
     if "sql" in value:
         return sql_endpoint(workspace, _sql_reference(value["sql"]))
@@ -76,8 +81,9 @@ def _progress(note: Callable[[str], None]) -> Callable[[str], None]:
 
 
 def run_transfer(ctx: StepContext) -> dict[str, Any]:
-    source_type, destination_type = ctx.step.get("source_reference_type"), ctx.step.get("destination_reference_type")
-    output = (ctx.step.get("destination") or {}).get("data")
+    step = _entry(ctx)
+    source_type, destination_type = step.get("source_reference_type"), step.get("destination_reference_type")
+    output = (step.get("destination") or {}).get("data")
     if output in ctx.step["outputs"] and destination_type is None and \
             "." not in ctx.output_location(output).path.rsplit("/", 1)[-1]:
         destination_type = "directory"  # an output is a folder, as in AML, unless its path names a file
@@ -116,7 +122,7 @@ def _describe(endpoint: Endpoint) -> str:
 
 def transfer_identity(ctx: StepContext) -> Any:
     """The reuse identity of a database source (a checksum of its rows); a Blob source needs none (an input)."""
-    source = ctx.step.get("source") or {}
+    source = _entry(ctx).get("source") or {}
     if "sql" not in source:
         return {"blob": "the source input's ETags"}
     try:

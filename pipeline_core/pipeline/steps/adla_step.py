@@ -39,7 +39,7 @@ class AdlaStep(PipelineStep):
         super().__init__(name or str(script_name), inputs, outputs, None, allow_reuse)
         # Not ``script_name``: that attribute would make the spec builder snapshot a U-SQL folder for nothing.
         self.usql_script_name = script_name
-        self.params = {}  # U-SQL @params are not environment variables; recorded below instead
+        self.params: dict[str, Any] = {}  # U-SQL @params are not environment variables; recorded below instead
         self.usql_params = dict(params or {})
         self.degree_of_parallelism = degree_of_parallelism
         self.priority = priority
