@@ -24,7 +24,9 @@ from pipeline_core.pipeline.steps.base import PipelineStep, SpecToken, _claim
 class CommandStep(PipelineStep):
     """Runs ``command`` with its working directory at a snapshot of ``source_directory`` (see the module doc).
 
-    ``runconfig``: its ``command`` is used when ``command`` is not given (AML), its
+    ``runconfig`` (a ``ScriptRunConfig``/``RunConfiguration``): when ``command`` is not given its ``command`` is
+    used as ScriptRunConfig means it (a list of strings is joined into one shell command line, as AML
+    does) and its ``source_directory`` is the step's when the step names none; its
     ``max_run_duration_seconds`` limits the step and its environment's packages are installed
     (a cached venv whose ``python`` comes first on ``PATH``); ``compute_target`` is recorded.
     """
@@ -38,8 +40,12 @@ class CommandStep(PipelineStep):
                  inputs: list[Any] | None = None, outputs: list[Any] | None = None,
                  params: dict[str, Any] | None = None, source_directory: str | None = None,
                  allow_reuse: bool = True, version: str | None = None):
-        if command is None:
+        if command is None:  # AML: the runconfig's (ScriptRunConfig's) command, with ScriptRunConfig's meaning
             command = getattr(runconfig, "command", None) or None
+            if isinstance(command, (list, tuple)) and all(isinstance(part, str) for part in command):
+                command = " ".join(command)  # ScriptRunConfig joins a list into one command line for the shell
+        if source_directory is None:
+            source_directory = getattr(runconfig, "source_directory", None)
         if isinstance(command, tuple):
             command = list(command)
         if not command or not isinstance(command, (str, list)):
@@ -59,7 +65,7 @@ class CommandStep(PipelineStep):
         if compute_target is not None:
             warn_ignored("compute targets (ComputeTarget, AmlCompute, compute_target=)")
         self.max_run_duration_seconds = check_run_duration(
-            getattr(runconfig, "max_run_duration_seconds", None),
+            getattr(_run_configuration(runconfig), "max_run_duration_seconds", None),
             f"step {self.name!r}: runconfig.max_run_duration_seconds")
         for arg in self._arguments:  # an OutputFileDatasetConfig in the argv is this step's output (AML rule)
             if isinstance(arg, OutputFileDatasetConfig) and arg not in self._outputs and arg not in self._inputs:
@@ -73,7 +79,7 @@ class CommandStep(PipelineStep):
                                               else {"argv": True})}
         if self.max_run_duration_seconds is not None:
             fields["max_run_duration_seconds"] = self.max_run_duration_seconds
-        environment = environment_entry(getattr(self.runconfig, "environment", None))
+        environment = environment_entry(getattr(_run_configuration(self.runconfig), "environment", None))
         if environment is not None:
             fields["environment"] = environment
         return fields
@@ -82,6 +88,11 @@ class CommandStep(PipelineStep):
         target = self.compute_target
         return {"compute_target": getattr(target, "name", target) if target is not None else None,
                 "runconfig": repr(self.runconfig) if self.runconfig is not None else None, "version": self.version}
+
+
+def _run_configuration(runconfig: Any) -> Any:
+    """The RunConfiguration of a ScriptRunConfig (its limits and environment live there), or ``runconfig``."""
+    return getattr(runconfig, "run_config", None) or runconfig
 
 
 def _default_name(command: str | list[Any]) -> str:
