@@ -62,8 +62,13 @@ def _endpoint(ctx: StepContext, field: str) -> Endpoint:
             raise AmliteError(f"DataTransferStep {ctx.name!r}: a dataset cannot be its {field}; pass a DataReference "
                               "or DataPath of the files (dataset.to_path() names them)")
     else:  # a DataReference destination: a place on a datastore, neither an input nor an output
-        entry = ctx.spec.data[data_id]
-        return blob_endpoint(workspace, str(entry.get("datastore")), entry.get("path"))
+        entry = ctx.spec.data.get(data_id)
+        if field != "destination" or entry is None or entry.get("kind") != "data_reference" \
+                or not isinstance(entry.get("datastore"), str):
+            raise AmliteError(f"DataTransferStep {ctx.name!r}: {field} names data {data_id!r}, which is not "
+                              + ("one of the step's inputs" if field == "source" else
+                                 "one of its outputs nor a DataReference") + "; rebuild the pipeline with the SDK")
+        return blob_endpoint(workspace, entry["datastore"], entry.get("path"))
     return blob_endpoint(workspace, loc.datastore, loc.path)
 
 
