@@ -16,7 +16,6 @@ from pipeline_core.engine.step_kinds import step_kind
 from pipeline_core.pipeline.steps.data_transfer_step import check_transfer_step
 
 
-
 class _Store:
     def __init__(self, name: str) -> None:
         self.name = name
