@@ -20,6 +20,8 @@ from pipeline_core.data.sql_data_reference import SqlDataReference
 from pipeline_core.engine.step_context import StepContext
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.binding import DatasetLocation
+from pipeline_core.execution.process import STOPPED_CANCELED, STOPPED_SUPERSEDED, STOPPED_TIMEOUT
+from pipeline_core.storage.run_store import CANCELED
 from pipeline_core.transfer.data_transfer import (
     Endpoint,
     SqlEndpoint,
@@ -68,20 +70,40 @@ def _endpoint(ctx: StepContext, field: str) -> Endpoint:
             raise AmliteError(f"DataTransferStep {ctx.name!r}: {field} names data {data_id!r}, which is not "
                               + ("one of the step's inputs" if field == "source" else
                                  "one of its outputs nor a DataReference") + "; rebuild the pipeline with the SDK")
-        return blob_endpoint(workspace, entry["datastore"], entry.get("path"))
+        return blob_endpoint(workspace, str(entry["datastore"]), entry.get("path"))
     return blob_endpoint(workspace, loc.datastore, loc.path)
 
 
-def _progress(note: Callable[[str], None]) -> Callable[[str], None]:
-    """A log sink that lets the first and last lines through and, between, one every PROGRESS_SECONDS."""
-    last = [0.0]
+class _Stopped(Exception):
+    """Raised from the progress sink when the attempt must stop (canceled, superseded, timed out)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _progress(ctx: StepContext, deadline: float) -> Callable[[str], None]:
+    """The transfer's log sink: the first and last lines and, between, one every PROGRESS_SECONDS.
+
+    It is called after each poll of a pending copy and each chunk of rows, so it is also where a
+    long transfer notices a cancel (one storage read a second at most) or its time limit, and stops
+    it: a pending copy is aborted, an export leaves no blob, a load rolls back.
+    """
+    last = [0.0, time.monotonic()]
 
     def say(line: str) -> None:
         now = time.monotonic()
         final = "(100%)" in line or not _PROGRESS_LINE.match(line)
         if final or now - last[0] >= PROGRESS_SECONDS:
             last[0] = now
-            note(f"[transfer] {line}")
+            ctx.log.note(f"[transfer] {line}")
+        if now > deadline:
+            raise _Stopped(STOPPED_TIMEOUT)
+        if now - last[1] >= 1.0:
+            last[1] = now
+            reason = ctx.stop_reason()
+            if reason:
+                raise _Stopped(reason)
     return say
 
 
@@ -92,13 +114,26 @@ def run_transfer(ctx: StepContext) -> dict[str, Any]:
     if output in ctx.step["outputs"] and destination_type is None and \
             "." not in ctx.output_location(output).path.rsplit("/", 1)[-1]:
         destination_type = "directory"  # an output is a folder, as in AML, unless its path names a file
+    timeout, limit = ctx.timeout()
     started = time.monotonic()
     try:
         src, dst = _endpoint(ctx, "source"), _endpoint(ctx, "destination")
         ctx.log.note(f"[amlite] step {ctx.name!r} of run {ctx.run_id}: {_describe(src)} -> {_describe(dst)}")
         result = transfer_between(src, dst, source_reference_type=source_type,
-                                  destination_reference_type=destination_type, log=_progress(ctx.log.note),
-                                  metadata=ctx.output_metadata())
+                                  destination_reference_type=destination_type,
+                                  log=_progress(ctx, started + timeout), metadata=ctx.output_metadata())
+    except _Stopped as stop:
+        if stop.reason == STOPPED_SUPERSEDED:  # the newer attempt owns the outputs and the result
+            return ctx.await_newer_attempt(timeout)
+        if stop.reason == STOPPED_CANCELED:
+            ctx.log.note("[amlite] cancel requested: the transfer was stopped")
+            return ctx.end(CANCELED, {"outputs": ctx.record_outputs({}),
+                                      "error": {"message": "canceled while transferring"}})
+        message = f"transfer timed out after {timeout:g} s ({limit}) and was stopped"
+        ctx.log.note(f"[amlite] {message}")
+        ctx.record_outputs({})
+        ctx.raise_if_retries_left(message)
+        return ctx.fail(message, timed_out=True)
     except Exception as exc:  # noqa: BLE001 - a storage or database error is the step's failure, said in its log
         message = f"transfer failed: {exc}" if isinstance(exc, AmliteError) else \
             f"transfer failed: {type(exc).__name__}: {exc}"
@@ -130,6 +165,8 @@ def transfer_identity(ctx: StepContext) -> Any:
     source = _entry(ctx).get("source") or {}
     if "sql" not in source:
         return {"blob": "the source input's ETags"}
+    if not ctx.step.get("allow_reuse", True) or ctx.run.get("regenerate_outputs"):
+        return {"sql": "not reused"}  # never matched: spare the database a checksum (a query: a full read)
     try:
         endpoint = sql_endpoint(ctx.services.workspace, _sql_reference(source["sql"]))
         return database_identity(endpoint.reference, endpoint.datastore)

@@ -9,6 +9,7 @@ a failing transfer failing its step with the reason in the error and the log.
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -185,3 +186,33 @@ def test_a_script_output_loaded_into_mariadb_then_exported_as_csv(
         assert conn.execute(sqlalchemy.text(f"SELECT count(*), sum(score) FROM {table}")).one() == (250, sum(range(250)))
     listed = run.find_step_run("list")[0].get_stdout_log()
     assert "top.csv = name,score" in listed and "p249,249" in listed and "p199," not in listed
+
+
+def test_cancel_stops_a_long_export_and_leaves_no_file(
+        workspace: Workspace, source_dir: Path, experiment_name: str, postgres_store) -> None:  # type: ignore[no-untyped-def]
+    (source_dir / "read.py").write_text(READ_PARQUET)
+    slow = ("SELECT g AS id, g AS amount FROM generate_series(1, 200000) AS g "
+            "WHERE pg_sleep(0.0003)::text = ''")  # about 3 s per chunk of 10,000 rows
+    orders = PipelineData("orders")
+    export = DataTransferStep("export", source_data_reference=SqlDataReference(
+        postgres_store, sql_query=slow, data_reference_name="orders.parquet"), destination_data_reference=orders,
+        allow_reuse=False)
+    read = PythonScriptStep("read.py", name="read", arguments=[orders], inputs=[orders], source_directory=str(source_dir))
+    run = Experiment(workspace, experiment_name).submit(Pipeline(workspace, [export, read]))
+    step = None
+    deadline = time.monotonic() + 60
+    while step is None or step.get_status() != "Running":
+        assert time.monotonic() < deadline, "the export never started"
+        time.sleep(0.2)
+        found = run.find_step_run("export")
+        step = found[0] if found else None
+    time.sleep(1.5)
+    asked = time.monotonic()
+    run.cancel()
+    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Canceled"
+    assert time.monotonic() - asked < 20
+    assert step.get_status() == "Canceled"
+    assert "cancel requested: the transfer was stopped" in step.get_job_log()
+    output = step.get_details()["outputs"].get("orders") or {}
+    container = Datastore.get(workspace, "pipelinedata")._container
+    assert not list(container.list_blobs(name_starts_with=output.get("path") or f"azureml/{run.id}_export/"))
