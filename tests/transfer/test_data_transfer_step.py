@@ -1,10 +1,11 @@
 """DataTransferStep in pipelines with PythonScriptSteps, run locally through the real orchestrator replay.
 
 Real parts only: Azurite for Blob, private PostgreSQL and MariaDB servers. Shown: an
-upstream output copied server-side to a datastore and a datastore folder copied into an
+upstream output copied server-side to an ADLS Gen2 datastore and a datastore folder copied into an
 output a script reads; reuse keyed on the source's ETags (and on a table's rows); a
 PostgreSQL table exported to Parquet and read by a script; a CSV loaded into MariaDB;
-a failing transfer failing its step with the reason in the error and the log.
+a failing transfer failing its step with the reason in the error and the log; cancel stopping
+a long export.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ READ_PARQUET = ("import sys, pathlib, pandas as pd\n"
 
 @pytest.fixture
 def landing(workspace: Workspace):  # type: ignore[no-untyped-def]
-    return Datastore.register_azure_blob_container(workspace, "landing", f"landing-{uuid.uuid4().hex[:8]}",
+    """An ADLS Gen2 datastore (a filesystem of the account, reached through its Blob endpoint)."""
+    return Datastore.register_azure_data_lake_gen2(workspace, "landing", f"landing-{uuid.uuid4().hex[:8]}",
                                                    overwrite=True)
 
 
