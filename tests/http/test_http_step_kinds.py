@@ -41,14 +41,16 @@ LIST = ("import sys, pathlib\n"
         "        print('LISTED', p.name, '=', p.read_text())\n")
 
 
+@pytest.mark.parametrize("publisher", ["local", "remote"])
 def test_transfer_and_command_steps_run_through_a_published_endpoint_and_are_reused(
-        http_base: str, http_workspace: Workspace) -> None:
-    ws = http_workspace
+        http_base: str, http_workspace: Workspace, azurite: str, publisher: str) -> None:
+    """Published from a local workspace, or over REST from a remote one (``endpoint=`` the app)."""
+    ws = http_workspace if publisher == "local" else Workspace(endpoint=http_base, storage=azurite)
     src = Path(tempfile.mkdtemp(prefix="amlite-http-kinds-"))
-    (src / "make.py").write_text(MAKE)
+    (src / "make.py").write_text(MAKE + f"# {uuid.uuid4().hex}\n")  # a snapshot of its own: nothing reused yet
     (src / "list.py").write_text(LIST)
-    blobs = ws.get_default_datastore()
-    landing = Datastore.register_azure_blob_container(ws, "httplanding", f"landing-{uuid.uuid4().hex[:8]}",
+    blobs = http_workspace.get_default_datastore()
+    landing = Datastore.register_azure_blob_container(http_workspace, "httplanding", f"landing-{uuid.uuid4().hex[:8]}",
                                                       overwrite=True)
     prefix = f"incoming/{uuid.uuid4().hex[:8]}"
     blobs._container.upload_blob(f"{prefix}/in.txt", b"from the datastore")
@@ -62,9 +64,10 @@ def test_transfer_and_command_steps_run_through_a_published_endpoint_and_are_reu
     show = CommandStep(["python", "list.py", copied], name="show", inputs=[copied], source_directory=str(src))
     published = Pipeline(ws, [make, ship, fetch, show]).publish(name=f"http-kinds-{uuid.uuid4().hex[:8]}")
 
+    endpoint = published.endpoint if published.endpoint.startswith(http_base) else on_host(published.endpoint, http_base)
     runs = []
     for _ in range(2):
-        answer = requests.post(on_host(published.endpoint, http_base), timeout=30,
+        answer = requests.post(endpoint, timeout=30,
                                json={"ExperimentName": f"http-kinds-{uuid.uuid4().hex[:6]}"})
         assert answer.status_code == 202, answer.text
         run_id = answer.json()["Id"]
