@@ -67,6 +67,10 @@ class CommandStep(PipelineStep):
         self.max_run_duration_seconds = check_run_duration(
             getattr(_run_configuration(runconfig), "max_run_duration_seconds", None),
             f"step {self.name!r}: runconfig.max_run_duration_seconds")
+        if runconfig is not None:
+            warn_ignored("runconfig (docker, target, node count)",
+                         "Its max_run_duration_seconds is honoured (the step is stopped and fails after that long), "
+                         "and its environment's pip/conda packages are installed for the step (a cached venv).")
         for arg in self._arguments:  # an OutputFileDatasetConfig in the argv is this step's output (AML rule)
             if isinstance(arg, OutputFileDatasetConfig) and arg not in self._outputs and arg not in self._inputs:
                 self._outputs.append(arg)

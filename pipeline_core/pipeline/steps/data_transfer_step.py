@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pipeline_core._warnings import warn_ignored
 from pipeline_core.data.data_reference import DataReference
 from pipeline_core.data.datapath import DataPath
 from pipeline_core.data.output_dataset_config import OutputFileDatasetConfig, OutputInput
@@ -78,6 +79,9 @@ class DataTransferStep(PipelineStep):
         self.source_reference_type = source_reference_type
         self.destination_reference_type = destination_reference_type
         self.compute_target = compute_target
+        if compute_target is not None:
+            warn_ignored("DataTransferStep's compute_target (a DataFactoryCompute)",
+                         "The storage service and the database move the data; no Data Factory is involved.")
 
     def spec_fields(self, token: SpecToken) -> dict[str, Any]:
         def endpoint(value: Any, where: str) -> dict[str, Any] | None:
