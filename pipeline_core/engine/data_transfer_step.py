@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from pipeline_core.data.sql_data_reference import SqlDataReference
 from pipeline_core.engine.step_context import StepContext
-from pipeline_core.errors import AmliteError
+from pipeline_core.errors import AmliteError, StepStopped
 from pipeline_core.execution.binding import DatasetLocation
 from pipeline_core.execution.process import STOPPED_CANCELED, STOPPED_SUPERSEDED, STOPPED_TIMEOUT
 from pipeline_core.storage.run_store import CANCELED
@@ -74,14 +74,6 @@ def _endpoint(ctx: StepContext, field: str) -> Endpoint:
     return blob_endpoint(workspace, loc.datastore, loc.path)
 
 
-class _Stopped(Exception):
-    """Raised from the progress sink when the attempt must stop (canceled, superseded, timed out)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _progress(ctx: StepContext, deadline: float) -> Callable[[str], None]:
     """The transfer's log sink: the first and last lines and, between, one every PROGRESS_SECONDS.
 
@@ -98,12 +90,12 @@ def _progress(ctx: StepContext, deadline: float) -> Callable[[str], None]:
             last[0] = now
             ctx.log.note(f"[transfer] {line}")
         if now > deadline:
-            raise _Stopped(STOPPED_TIMEOUT)
+            raise StepStopped(STOPPED_TIMEOUT)
         if now - last[1] >= 1.0:
             last[1] = now
             reason = ctx.stop_reason()
             if reason:
-                raise _Stopped(reason)
+                raise StepStopped(reason)
     return say
 
 
@@ -122,7 +114,7 @@ def run_transfer(ctx: StepContext) -> dict[str, Any]:
         result = transfer_between(src, dst, source_reference_type=source_type,
                                   destination_reference_type=destination_type,
                                   log=_progress(ctx, started + timeout), metadata=ctx.output_metadata())
-    except _Stopped as stop:
+    except StepStopped as stop:
         if stop.reason == STOPPED_SUPERSEDED:  # the newer attempt owns the outputs and the result
             return ctx.await_newer_attempt(timeout)
         if stop.reason == STOPPED_CANCELED:

@@ -11,8 +11,9 @@ import pytest
 
 from pipeline_core import Experiment, Pipeline, PipelineData, PythonScriptStep, ValidationError, Workspace
 from pipeline_core.core.compute import AdlaCompute, ComputeTarget
+from pipeline_core.errors import ServiceRetiredError
 from pipeline_core.pipeline.steps import AdlaStep
-from pipeline_core.pipeline.steps.adla_step import ADLA_RETIRED, AdlaRetiredError
+from pipeline_core.pipeline.steps.adla_step import ADLA_RETIRED
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ def _adla(workspace: Workspace) -> AdlaStep:
 def test_adla_step_imports_and_constructs_but_validate_says_the_service_is_retired(workspace: Workspace) -> None:
     step = _adla(workspace)
     assert isinstance(step.compute_target, AdlaCompute) and step.degree_of_parallelism == 4
-    with pytest.raises(AdlaRetiredError) as raised:
+    with pytest.raises(ServiceRetiredError) as raised:
         step.validate()
     assert "retired on 29 February 2024" in str(raised.value) and "DatabricksStep" in str(raised.value)
     assert "Synapse" in ADLA_RETIRED

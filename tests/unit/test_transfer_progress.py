@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from pipeline_core.engine import data_transfer_step
-from pipeline_core.engine.data_transfer_step import _progress, _Stopped
+from pipeline_core.engine.data_transfer_step import _progress
+from pipeline_core.errors import StepStopped
 
 
 class _Ctx:
@@ -47,10 +48,10 @@ def test_the_sink_stops_the_transfer_on_cancel_and_past_the_time_limit() -> None
     say = _progress(ctx, time.monotonic() + 3600)  # type: ignore[arg-type]
     ctx.stop = "canceled"
     time.sleep(1.05)  # the stop check reads storage at most once a second
-    with pytest.raises(_Stopped) as stopped:
+    with pytest.raises(StepStopped) as stopped:
         say("loaded 10000 rows")
     assert stopped.value.reason == "canceled"
     say = _progress(_Ctx(), time.monotonic() - 1)  # type: ignore[arg-type]
-    with pytest.raises(_Stopped) as stopped:
+    with pytest.raises(StepStopped) as stopped:
         say("loaded 10000 rows")
     assert stopped.value.reason == "timeout"

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_core.errors import AmliteError
+from pipeline_core.errors import ServiceRetiredError
 from pipeline_core.pipeline.steps.base import PipelineStep, SpecToken
 
 #: The one message every refusal gives: what happened to the service and where such a job goes now.
 ADLA_RETIRED = ("Azure Data Lake Analytics (U-SQL) was retired on 29 February 2024, so AdlaStep cannot run "
                 "anywhere; port the U-SQL script to Spark and run it with DatabricksStep (or an Azure Synapse "
                 "Spark pool), or to Python with PythonScriptStep/DataTransferStep")
-
-
-class AdlaRetiredError(AmliteError):
-    """An AdlaStep (or AdlaCompute) was asked to run: the service no longer exists."""
 
 
 class AdlaStep(PipelineStep):
@@ -51,7 +47,7 @@ class AdlaStep(PipelineStep):
 
     def validate(self) -> None:
         """AML checks the step before submit; here the check is that the service is gone."""
-        raise AdlaRetiredError(f"AdlaStep {self.name!r}: {ADLA_RETIRED}", parameter="AdlaStep")
+        raise ServiceRetiredError(f"AdlaStep {self.name!r}: {ADLA_RETIRED}", parameter="AdlaStep")
 
     def spec_fields(self, token: SpecToken) -> dict[str, Any]:
         target = self.compute_target
@@ -69,4 +65,4 @@ def run_adla_step(ctx: Any) -> dict[str, Any]:
     return ctx.fail(ADLA_RETIRED)
 
 
-__all__ = ["ADLA_RETIRED", "AdlaRetiredError", "AdlaStep"]
+__all__ = ["ADLA_RETIRED", "AdlaStep"]
