@@ -218,3 +218,23 @@ def test_cancel_stops_a_long_export_and_leaves_no_file(
     output = step.get_details()["outputs"].get("orders") or {}
     container = Datastore.get(workspace, "pipelinedata")._container
     assert not list(container.list_blobs(name_starts_with=output.get("path") or f"azureml/{run.id}_export/"))
+
+
+def test_a_stored_procedure_source_is_never_reused(
+        workspace: Workspace, experiment_name: str, postgres_store) -> None:  # type: ignore[no-untyped-def]
+    function = f"recent_{uuid.uuid4().hex[:8]}"
+    with engine_for(postgres_store) as engine, engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f"CREATE FUNCTION {function}(n integer) RETURNS TABLE(id integer) "
+                                     "AS $$ SELECT g FROM generate_series(1, n) g $$ LANGUAGE SQL"))
+
+    def pipeline() -> Pipeline:
+        return Pipeline(workspace, [DataTransferStep("call", source_data_reference=SqlDataReference(
+            postgres_store, sql_stored_procedure=function, sql_stored_procedure_params=[5],
+            data_reference_name="recent"), destination_data_reference=PipelineData("recent"))])
+
+    for _ in range(2):
+        run = Experiment(workspace, experiment_name).submit(pipeline())
+        assert run.wait_for_completion(show_output=False) == "Finished", run.get_details()
+        step = run.find_step_run("call")[0]
+        assert not step.is_reused and "export: 1 item(s), 5 rows" in step.get_job_log()
+    assert "input DataTransferStep.source" in step.get_details()["reuse"]["changed"]
