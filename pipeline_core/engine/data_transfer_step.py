@@ -2,7 +2,8 @@
 
 The transfer itself is ``pipeline_core.transfer`` (server-side Blob copies, database
 exports and loads); this module turns the step's spec entry into its endpoints,
-logs progress (at most every ``PROGRESS_SECONDS`` or each tenth of the way), tags
+logs progress (at most every ``PROGRESS_SECONDS``, and at 100 %), stops on cancel and
+at the step's time limit, tags
 what it writes with the attempt, and records a PipelineData destination as the
 step's output without its bytes passing through the worker. Reuse: a Blob source
 is an input of the step (its ETags are in the key); a database source's rows are
@@ -31,7 +32,7 @@ from pipeline_core.transfer.data_transfer import (
 )
 from pipeline_core.transfer.sql import database_identity
 
-#: Seconds between progress lines of a long transfer (a tenth of the way also logs a line).
+#: Seconds between progress lines of a long transfer (the first and the 100 % line always show).
 PROGRESS_SECONDS = 10.0
 #: The transfer's running-progress lines (the others -- what was copied, where -- are always logged).
 _PROGRESS_LINE = re.compile(r"^(copied \d+ of \d+ bytes|exported \d+ rows$|loaded \d+ rows$)")
