@@ -33,9 +33,12 @@ def _sql(**fields: Any) -> dict[str, Any]:
     ({"source": {"sql": {"datastore": "pg", "name": "../../etc/x.csv", "sql_table": "a"}},
       "destination": {"data": "out"}}, "source", "never a path"),
     ({"source": _sql(sql_table="a"), "destination": _sql(sql_table="b")}, "destination", "is a database"),
-    ({"source": {"data": "raw"}, "destination": _sql(sql_query="SELECT 1")}, "destination", "no sql_table"),
-    ({"source": {"data": "raw"}, "destination": {"data": "out"}, "source_reference_type": "folder"},
+    ({"source": {"data": "raw"}, "destination": _sql(sql_query="SELECT 1"), "inputs": ["raw"]}, "destination",
+     "no sql_table"),
+    ({"source": {"data": "raw"}, "destination": {"data": "out"}, "source_reference_type": "folder", "inputs": ["raw"]},
      "source_reference_type", "'file' or 'directory'"),
+    ({"source": {"data": "raw"}, "destination": {"data": "out"}, "inputs": []}, "source", "not one of the step's inputs"),
+    ({"source": {"data": "raw"}, "destination": {"data": "raw"}, "inputs": ["raw"]}, "destination", "an input"),
 ])
 def test_a_posted_transfer_entry_is_refused_naming_the_field(entry: dict[str, Any], field: str, words: str) -> None:
     problems = dict(check_transfer_step(entry))
@@ -45,7 +48,8 @@ def test_a_posted_transfer_entry_is_refused_naming_the_field(entry: dict[str, An
 def test_a_sound_transfer_entry_passes() -> None:
     assert check_transfer_step({"source": _sql(sql_table="public.orders"), "destination": {"data": "out"},
                                 "destination_reference_type": "directory"}) == []
-    assert check_transfer_step({"source": {"data": "raw"}, "destination": _sql(sql_table="orders")}) == []
+    assert check_transfer_step({"source": {"data": "raw"}, "destination": _sql(sql_table="orders"),
+                                "inputs": ["raw"]}) == []
 
 
 @pytest.mark.parametrize(("entry", "words"), [

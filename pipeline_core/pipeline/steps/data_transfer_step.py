@@ -133,6 +133,13 @@ def check_transfer_step(step: dict[str, Any]) -> list[tuple[str, str]]:
         if step.get(field) not in REFERENCE_TYPES:
             problems.append((field, f"is {step.get(field)!r}; use 'file' or 'directory'"))
     source, destination = step.get("source"), step.get("destination")
+    listed = step.get("inputs")
+    inputs: list[Any] = listed if isinstance(listed, list) else []
+    if isinstance(source, dict) and isinstance(source.get("data"), str) and source["data"] \
+            and source["data"] not in inputs:
+        problems.append(("source", f"names data {source['data']!r}, which is not one of the step's inputs"))
+    if isinstance(destination, dict) and destination.get("data") in inputs:
+        problems.append(("destination", f"names data {destination['data']!r}, an input of the step"))
     if isinstance(source, dict) and isinstance(destination, dict) and "sql" in source and "sql" in destination:
         problems.append(("destination", "is a database as the source is; export to Blob in one step, load in the next"))
     if isinstance(destination, dict) and isinstance(destination.get("sql"), dict) and \
