@@ -132,3 +132,18 @@ def _alive(pid: int) -> bool:
         return False
     state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] if Path(f"/proc/{pid}").exists() else "X"
     return state not in ("Z", "X")
+
+
+def test_the_declared_environment_python_comes_first_on_path(
+        workspace: Workspace, source_dir: Path, experiment_name: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline_core.core import CondaDependencies, RunConfiguration
+
+    monkeypatch.setenv("AMLITE_CACHE_DIR", str(tmp_path / "cache"))  # a venv of its own, built here
+    config = RunConfiguration(conda_dependencies=CondaDependencies.create(pip_packages=["text-unidecode==1.3"]))
+    step = CommandStep("python -c \"import text_unidecode as t; print('converted', t.unidecode('Zürich'))\"",
+                       name="convert", runconfig=config, source_directory=str(source_dir))
+    run = Experiment(workspace, experiment_name).submit(Pipeline(workspace, [step]))
+    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Finished", run.get_details()
+    log = run.find_step_run("convert")[0].get_job_log()
+    assert "converted Zurich" in log and "ready in" in log
