@@ -25,3 +25,12 @@ register_step_kind(StepKind(
     orchestrator=PARALLEL_STEP_ORCHESTRATOR,
     reuse_fields=("environment",),
 ))
+register_step_kind(StepKind(
+    type="DatabricksStep",
+    sdk_class="pipeline_core.pipeline.steps.databricks_step:DatabricksStep",
+    orchestration=Orchestration.POLL,  # the generic poll_step sub-orchestration (functions/poll.py)
+    poller="pipeline_core.databricks.step:POLLER",
+    script=False,
+    reuse_fields=("databricks",),
+    check="pipeline_core.databricks.step:check_databricks",
+))
