@@ -48,9 +48,9 @@ from pipeline_core.storage.run_store import RUNNING, TERMINAL, step_key
 
 log = logging.getLogger("amlite.engine")
 
-#: Row field holding the remote work's handle (what ``Poller.start`` answered), so a redelivered
-#: start and a cancel find the remote run.
-HANDLE_FIELD = "poll_handle"
+#: Row field (JSON) of the remote work: ``handle`` (what ``Poller.start`` answered, so a redelivered
+#: start and a cancel find the remote run), ``status`` (its last state) and the poller's own fields.
+REMOTE_FIELD = "remote"
 DEFAULT_FIRST_SECONDS = 5.0
 DEFAULT_MAX_SECONDS = 60.0
 
@@ -177,7 +177,7 @@ def poll_start(services: Services, run_id: str, step: str) -> dict[str, Any]:
     schedule = getattr(poller, "schedule", None)
     first, cap = schedule() if callable(schedule) else (DEFAULT_FIRST_SECONDS, DEFAULT_MAX_SECONDS)
     pacing = {"first": first, "max": cap}
-    recorded = ctx.row.get(HANDLE_FIELD)
+    recorded = (ctx.row.get(REMOTE_FIELD) or {}).get("handle")
     if ctx.row.get("status") == RUNNING and isinstance(recorded, dict):
         return {"done": False, "handle": recorded, **pacing, "timeout_seconds": _timeout(poller, ctx)}
     refused = ctx.refusal()
@@ -204,7 +204,7 @@ def poll_start(services: Services, run_id: str, step: str) -> dict[str, Any]:
         remote_log.close()
         return _done(ctx.fail(message))
     retry_storage(f"recording the remote work of step {step!r}", functools.partial(
-        services.runs.update, run_id, step_key(step), {HANDLE_FIELD: started.handle}),
+        services.runs.update, run_id, step_key(step), {REMOTE_FIELD: {"handle": started.handle}}),
         step_settings().storage_retry_seconds)
     remote_log.note(started.note or f"[amlite] step {step!r} started: {started.handle}")
     return {"done": False, "handle": started.handle, **pacing, "timeout_seconds": timeout}
@@ -236,21 +236,25 @@ def poll_check(services: Services, job: dict[str, Any]) -> dict[str, Any]:
                               timed_out=True))
     answer = poller.poll(ctx, handle)
     if not answer.terminal:
-        if answer.status != ctx.row.get("remote_status"):
+        remote = ctx.row.get(REMOTE_FIELD) or {}
+        if answer.status != remote.get("status"):
             remote_log.note(f"[amlite] {answer.message or answer.status}")
-            services.runs.update(run_id, step_key(step), {"remote_status": answer.status})
+            services.runs.update(run_id, step_key(step), {REMOTE_FIELD: {**remote, **answer.fields,
+                                                                         "status": answer.status}})
         return {"done": False, "status": answer.status}
     if answer.log:
         remote_log.note(answer.log)
     remote_log.note(f"[amlite] {answer.message or answer.status}")
     remote_log.close()
     outputs = _record_outputs(ctx)
+    remote = {**(ctx.row.get(REMOTE_FIELD) or {}), **answer.fields, "status": answer.status}
     if answer.status == RunStatus.FINISHED:
-        return _done(ctx.finish(**answer.fields))
+        return _done(ctx.finish(**{REMOTE_FIELD: remote}))
     if answer.status == RunStatus.CANCELED:
-        return _done(ctx.end(RunStatus.CANCELED, {"outputs": outputs, **answer.fields,
+        return _done(ctx.end(RunStatus.CANCELED, {"outputs": outputs, REMOTE_FIELD: remote,
                                                   "error": {"message": answer.message or "canceled"}}))
-    return _done(ctx.fail(answer.message or "the remote work failed", outputs, **answer.fields))
+    return _done(ctx.end(RunStatus.FAILED, {"outputs": outputs, REMOTE_FIELD: remote,
+                                            "error": {"message": answer.message or "the remote work failed"}}))
 
 
 def _cancel(poller: Poller, ctx: StepContext, handle: dict[str, Any], remote_log: RemoteLog, why: str) -> None:
@@ -282,7 +286,7 @@ def cancel_polled(services: Services, run_id: str, step: str) -> None:
         row = services.runs.get_step(run_id, step)
     except Exception:  # noqa: BLE001 - no row, no remote work
         return
-    handle = row.get(HANDLE_FIELD)
+    handle = (row.get(REMOTE_FIELD) or {}).get("handle")
     if row.get("status") in TERMINAL or not isinstance(handle, dict):
         return
     ctx = StepContext(services, run_id, step)
@@ -341,5 +345,5 @@ class RemoteLog:
         retry_storage(f"saving the log of step {self.step!r}", copy, self.patience)
 
 
-__all__ = ["HANDLE_FIELD", "PollAnswer", "PollLoop", "Poller", "RemoteLog", "Started", "backoff_delay",
+__all__ = ["REMOTE_FIELD", "PollAnswer", "PollLoop", "Poller", "RemoteLog", "Started", "backoff_delay",
            "cancel_polled", "idempotency_token", "is_polled", "poll_check", "poll_start"]

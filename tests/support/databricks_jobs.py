@@ -4,7 +4,9 @@ Databricks cannot run here, so this server plays the workspace: it checks
 requests as the documented API does (one task kind, one cluster choice,
 well-formed libraries, bearer token), and moves each run through the
 documented life cycle (PENDING -> RUNNING -> TERMINATING -> TERMINATED, or
-INTERNAL_ERROR) on a clock the test advances, so no test sleeps. What a run
+INTERNAL_ERROR) on a clock the test advances, so no test sleeps (or, with
+``realtime=True``, on the wall clock, for a pipeline whose orchestrator polls
+the server between durable timers). What a run
 does is chosen per code path (notebook path, Python file, main class) through
 ``behave``: its outcome, how long it runs, its driver log, its notebook result.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -56,9 +59,11 @@ class JobsApiError(Exception):
 class FakeDatabricks:
     """The workspace's state; ``now`` is the test's clock (``advance`` moves it)."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, realtime: bool = False):
         self.token = token
         self.now = 1_000.0
+        self.realtime = realtime
+        self._started = time.monotonic()
         self.behaviours: dict[str, Behaviour] = {}
         self.runs: dict[int, SimRun] = {}
         self.by_task_run: dict[int, SimRun] = {}
@@ -73,6 +78,18 @@ class FakeDatabricks:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += seconds
+
+    def tick(self) -> None:
+        """On the wall clock: the server's time is the seconds since it started (plus any ``advance``)."""
+        if self.realtime:
+            with self._lock:
+                now = time.monotonic()
+                self.now += now - self._started
+                self._started = now
+
+    def calls(self, route: str) -> list[tuple[str, str]]:
+        """The requests made to one Jobs API route (``runs/cancel``)."""
+        return [r for r in self.requests if r[1].endswith("/jobs/" + route)]
 
     # -- the API ----------------------------------------------------------------
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -197,6 +214,7 @@ def _handler(api: FakeDatabricks) -> type[BaseHTTPRequestHandler]:
 
         def _route(self, method: str) -> None:
             url = urlparse(self.path)
+            api.tick()
             api.requests.append((method, url.path))
             try:
                 if method == "GET" and url.path == "/.well-known/databricks-config":  # public discovery document
@@ -239,8 +257,8 @@ def _handler(api: FakeDatabricks) -> type[BaseHTTPRequestHandler]:
 class JobsServer:
     """``with JobsServer(token) as server:`` serves ``server.api`` on ``server.url`` (127.0.0.1, a free port)."""
 
-    def __init__(self, token: str = "dapi-test-token"):
-        self.api = FakeDatabricks(token)
+    def __init__(self, token: str = "dapi-test-token", realtime: bool = False):
+        self.api = FakeDatabricks(token, realtime)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.api))
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"

@@ -1,0 +1,164 @@
+"""DatabricksStep in pipelines with PythonScriptSteps, run locally against a Jobs API server on a real socket.
+
+The local submit runs ``pipeline_run`` in the in-process Durable engine: the Databricks
+step goes through the generic ``poll_step`` sub-orchestration (``poll_start``, durable
+timers, ``poll_check``), and the server sees exactly what Databricks would: one
+``runs/submit``, ``runs/get`` between timers, ``runs/cancel`` on a cancel.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.databricks_jobs import Behaviour, JobsServer
+
+from pipeline_core import Experiment, Pipeline, PipelineData, PipelineParameter, PythonScriptStep, Workspace
+from pipeline_core.core.compute import ComputeTarget, DatabricksCompute
+from pipeline_core.core.databricks import PyPiLibrary
+from pipeline_core.databricks.settings import forget_attached
+from pipeline_core.pipeline.steps import DatabricksStep
+
+pytestmark = pytest.mark.integration
+
+NOTEBOOK = "/Shared/prep"
+WRITE = ("import sys, pathlib\n"
+         "pathlib.Path(sys.argv[1]).mkdir(parents=True, exist_ok=True)\n"
+         "pathlib.Path(sys.argv[1], 'raw.csv').write_text('a,b\\n1,2\\n')\n"
+         "print('wrote raw')\n")
+AFTER = "print('after databricks')\n"
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[JobsServer]:
+    monkeypatch.setenv("AMLITE_DATABRICKS_POLL_FIRST_SECONDS", "0.2")
+    monkeypatch.setenv("AMLITE_DATABRICKS_POLL_MAX_SECONDS", "0.5")
+    with JobsServer(realtime=True) as running:
+        yield running
+
+
+@pytest.fixture
+def dbx(workspace: Workspace, server: JobsServer) -> Iterator[DatabricksCompute]:
+    config = DatabricksCompute.attach_configuration(resource_group="rg", workspace_name="dbw",
+                                                    access_token=server.api.token, workspace_url=server.url)
+    target = ComputeTarget.attach(workspace, "dbx", config)
+    assert isinstance(target, DatabricksCompute)
+    yield target
+    forget_attached("dbx")
+
+
+def _pipeline(ws: Workspace, src: Path, dbx: DatabricksCompute, **step: object) -> Pipeline:
+    raw, scored = PipelineData("raw"), PipelineData("scored")
+    write = PythonScriptStep("write.py", name="write", arguments=[raw], outputs=[raw], source_directory=str(src))
+    settings: dict[str, object] = {"notebook_path": NOTEBOOK, "existing_cluster_id": "0101-abc",
+                                   "notebook_params": {"date": PipelineParameter("date", default_value="2026-12-01")},
+                                   **step}
+    databricks = DatabricksStep("prep", inputs=[raw], outputs=[scored], compute_target=dbx,
+                                pypi_libraries=[PyPiLibrary("lightgbm==4.6.0")], **settings)  # type: ignore[arg-type]
+    after = PythonScriptStep("after.py", name="after", inputs=[scored], arguments=[scored], source_directory=str(src))
+    return Pipeline(ws, [write, databricks, after])
+
+
+@pytest.fixture
+def src(source_dir: Path) -> Path:
+    (source_dir / "write.py").write_text(WRITE)
+    (source_dir / "after.py").write_text(AFTER)
+    return source_dir
+
+
+def _error(step_run: object) -> str:
+    details = step_run.get_details()  # type: ignore[attr-defined]
+    return str(details.get("error") or details)
+
+
+def test_a_notebook_step_between_script_steps_finishes_logs_the_driver_and_is_reused(
+        workspace: Workspace, src: Path, dbx: DatabricksCompute, server: JobsServer, experiment_name: str) -> None:
+    server.api.behave(NOTEBOOK, Behaviour(pending_seconds=0.3, run_seconds=0.6, notebook_result="rows=42"))
+    run = Experiment(workspace, experiment_name).submit(_pipeline(workspace, src, dbx),
+                                                        pipeline_parameters={"date": "2026-12-03"})
+    assert run.wait_for_completion(show_output=False) == "Finished", run.get_details()
+    [submitted] = server.api.runs.values()
+    task = submitted.task
+    params = task["notebook_task"]["base_parameters"]
+    assert params["date"] == "2026-12-03"  # the run's parameter value
+    assert params["raw"].endswith(f"azureml/{run.id}_write/raw")  # the upstream output, by name, as a URL
+    assert params["scored"].endswith(f"azureml/{run.id}_prep/scored")
+    assert task["existing_cluster_id"] == "0101-abc" and task["libraries"] == [{"pypi": {"package": "lightgbm==4.6.0"}}]
+    assert submitted.body["idempotency_token"].startswith("amlite-")
+    prep = run.find_step_run("prep")[0]
+    log = prep.get_job_log()
+    assert f"submitted Databricks run {submitted.run_id}" in log and "notebook result: rows=42" in log
+    assert "TERMINATED/SUCCESS" in log
+    assert "after databricks" in run.find_step_run("after")[0].get_stdout_log()
+    assert len(server.api.calls("runs/get")) >= 2  # polled between timers, not once
+
+    again = Experiment(workspace, experiment_name).submit(_pipeline(workspace, src, dbx),
+                                                          pipeline_parameters={"date": "2026-12-03"})
+    assert again.wait_for_completion(show_output=False) == "Finished"
+    assert again.find_step_run("prep")[0].is_reused and len(server.api.runs) == 1  # no second Databricks run
+    other = Experiment(workspace, experiment_name).submit(_pipeline(workspace, src, dbx),
+                                                          pipeline_parameters={"date": "2026-12-04"})
+    assert other.wait_for_completion(show_output=False) == "Finished"
+    assert not other.find_step_run("prep")[0].is_reused and len(server.api.runs) == 2
+
+
+def test_a_failed_databricks_run_fails_the_step_with_its_state_message_and_output(
+        workspace: Workspace, src: Path, dbx: DatabricksCompute, server: JobsServer, experiment_name: str) -> None:
+    script = "dbfs:/scripts/score.py"
+    server.api.behave(script, Behaviour(result_state="FAILED", pending_seconds=0.1, run_seconds=0.3,
+                                        logs="loading model\n", error="ValueError: no rows"))
+    pipeline = _pipeline(workspace, src, dbx, notebook_path=None, notebook_params=None, python_script_path=script,
+                         python_script_params=["--epochs", 5])
+    run = Experiment(workspace, experiment_name).submit(pipeline)
+    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
+    [submitted] = server.api.runs.values()
+    params = submitted.task["spark_python_task"]["parameters"]
+    assert params[:3] == ["--epochs", "5", "-raw"] and params[4] == "-scored"  # AML's "-name url" pairs
+    prep = run.find_step_run("prep")[0]
+    assert prep.get_status() == "Failed"
+    error = _error(prep)
+    assert "Workload failed, see run output for details" in error and "ValueError: no rows" in error
+    assert "loading model" in prep.get_job_log()
+    assert run.find_step_run("after")[0].get_status() == "Canceled"  # never ran
+
+
+def test_a_run_past_its_timeout_fails_the_step_saying_so(
+        workspace: Workspace, src: Path, dbx: DatabricksCompute, server: JobsServer, experiment_name: str) -> None:
+    server.api.behave(NOTEBOOK, Behaviour(pending_seconds=0.1, run_seconds=60))
+    run = Experiment(workspace, experiment_name).submit(_pipeline(workspace, src, dbx, timeout_seconds=1))
+    began = time.monotonic()
+    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
+    assert time.monotonic() - began < 20
+    [submitted] = server.api.runs.values()
+    assert submitted.task["timeout_seconds"] == 1
+    assert "timed out" in _error(run.find_step_run("prep")[0])
+
+
+def test_canceling_the_pipeline_run_cancels_the_databricks_run(
+        workspace: Workspace, src: Path, dbx: DatabricksCompute, server: JobsServer, experiment_name: str) -> None:
+    server.api.behave(NOTEBOOK, Behaviour(pending_seconds=0.1, run_seconds=120))
+    run = Experiment(workspace, experiment_name).submit(_pipeline(workspace, src, dbx))
+    deadline = time.monotonic() + 30
+    while not server.api.runs and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.api.runs, "the Databricks run was never submitted"
+    run.cancel()
+    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Canceled"
+    assert server.api.calls("runs/cancel"), "Databricks never got runs/cancel"
+    [submitted] = server.api.runs.values()
+    assert submitted.canceled_at is not None
+    prep = run.find_step_run("prep")[0]
+    assert prep.get_status() == "Canceled" and "asked to stop" in prep.get_job_log()
+
+
+def test_a_compute_with_no_workspace_fails_the_step_naming_the_settings(
+        workspace: Workspace, src: Path, experiment_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AMLITE_DATABRICKS_HOST", raising=False)
+    pipeline = Pipeline(workspace, [DatabricksStep("prep", notebook_path=NOTEBOOK, existing_cluster_id="c",
+                                                   compute_target="nowhere")])
+    run = Experiment(workspace, experiment_name).submit(pipeline)
+    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
+    error = _error(run.find_step_run("prep")[0])
+    assert "AMLITE_DATABRICKS_HOST" in error and "'nowhere'" in error
