@@ -116,6 +116,7 @@ class PollLoop:
     deadline: datetime | None
     polls: int = 0
     result: dict[str, Any] | None = None
+    last_fire: datetime | None = None
 
     @classmethod
     def from_start(cls, job: dict[str, Any], answer: dict[str, Any], now: datetime) -> PollLoop:
@@ -136,10 +137,14 @@ class PollLoop:
     def next_fire(self, now: datetime) -> datetime:
         """When the next poll's timer fires: the backoff, but not after the deadline."""
         fire = now + timedelta(seconds=backoff_delay(self.polls, self.first, self.cap))
-        return min(fire, self.deadline) if self.deadline is not None else fire
+        self.last_fire = min(fire, self.deadline) if self.deadline is not None else fire
+        return self.last_fire
 
     def timed_out(self, now: datetime) -> bool:
-        return self.deadline is not None and now >= self.deadline
+        """The deadline has passed: by the clock, or because the timer that just fired was set for it."""
+        if self.deadline is None:
+            return False
+        return now >= self.deadline or (self.last_fire is not None and self.last_fire >= self.deadline)
 
     def check_input(self, now: datetime) -> dict[str, Any]:
         return {**self.job, "handle": self.handle, "polls": self.polls, "timed_out": self.timed_out(now)}
