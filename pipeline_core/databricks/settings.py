@@ -60,7 +60,7 @@ def normal_host(host: str) -> str:
 
 
 def setting_suffix(compute: str) -> str:
-    """``my-dbx`` -> ``MY_DBX`` (so ``AMLITE_DATABRICKS_TOKEN_MY_DBX``)."""
+    """``my-dbx`` -> ``MY_DBX``: the suffix of the per-compute settings (the token setting, then ``_MY_DBX``)."""
     return re.sub(r"[^A-Z0-9]", "_", compute.upper())
 
 
