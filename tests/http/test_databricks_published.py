@@ -18,7 +18,14 @@ import requests
 from http_support import get_run, on_host, wait_status
 from support.databricks_jobs import Behaviour, JobsServer
 
-from pipeline_core import Pipeline, PipelineData, PipelineParameter, PublishedPipeline, PythonScriptStep, Workspace
+from pipeline_core import (
+    Pipeline,
+    PipelineData,
+    PipelineParameter,
+    PublishedPipeline,
+    PythonScriptStep,
+    Workspace,
+)
 from pipeline_core.pipeline.steps import DatabricksStep
 
 SCRIPT = "dbfs:/jobs/score.py"
