@@ -53,6 +53,8 @@ log = logging.getLogger("amlite.engine")
 REMOTE_FIELD = "remote"
 DEFAULT_FIRST_SECONDS = 5.0
 DEFAULT_MAX_SECONDS = 60.0
+#: Polls in a row that may fail (the service unreachable, 5xx after the client's retries) before the step fails.
+MAX_POLL_FAILURES = 5
 
 
 @dataclass(frozen=True)
@@ -239,13 +241,26 @@ def poll_check(services: Services, job: dict[str, Any]) -> dict[str, Any]:
         remote_log.close()
         return _done(ctx.fail(f"step {step!r} timed out after {limit:g} s; the remote work was asked to stop",
                               timed_out=True))
-    answer = poller.poll(ctx, handle)
+    remote = ctx.row.get(REMOTE_FIELD) or {}
+    try:
+        answer = poller.poll(ctx, handle)
+    except Exception as exc:  # the service did not answer (after its client's own retries): try again later
+        failures = int(remote.get("poll_failures") or 0) + 1
+        message = str(exc) if isinstance(exc, AmliteError) else f"{type(exc).__name__}: {exc}"
+        remote_log.note(f"[amlite] poll {job.get('polls', 0) + 1} could not read the remote state "
+                        f"({failures} in a row): {message}")
+        if failures >= MAX_POLL_FAILURES:
+            _cancel(poller, ctx, handle, remote_log, f"{failures} polls in a row failed")
+            remote_log.close()
+            return _done(ctx.fail(f"step {step!r}: the remote work's state could not be read {failures} times in "
+                                  f"a row; the last error: {message}"))
+        services.runs.update(run_id, step_key(step), {REMOTE_FIELD: {**remote, "poll_failures": failures}})
+        return {"done": False, "status": remote.get("status")}
     if not answer.terminal:
-        remote = ctx.row.get(REMOTE_FIELD) or {}
-        if answer.status != remote.get("status"):
+        if answer.status != remote.get("status") or remote.get("poll_failures"):
             remote_log.note(f"[amlite] {answer.message or answer.status}")
             services.runs.update(run_id, step_key(step), {REMOTE_FIELD: {**remote, **answer.fields,
-                                                                         "status": answer.status}})
+                                                                         "status": answer.status, "poll_failures": 0}})
         return {"done": False, "status": answer.status}
     if answer.log:
         remote_log.note(answer.log)

@@ -162,3 +162,32 @@ def test_a_compute_with_no_workspace_fails_the_step_naming_the_settings(
     assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
     error = _error(run.find_step_run("prep")[0])
     assert "AMLITE_DATABRICKS_HOST" in error and "'nowhere'" in error
+
+
+def test_a_redelivered_start_finds_the_same_databricks_run_and_a_flaky_service_is_polled_again(
+        workspace: Workspace, src: Path, dbx: DatabricksCompute, server: JobsServer, experiment_name: str) -> None:
+    from pipeline_core.engine.poll_step import poll_check, poll_start
+    from pipeline_core.engine.services import services_for
+
+    server.api.behave(NOTEBOOK, Behaviour(pending_seconds=0.1, run_seconds=3))
+    run = Experiment(workspace, experiment_name).submit(_pipeline(workspace, src, dbx))
+    deadline = time.monotonic() + 30
+    while not server.api.runs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [submitted] = server.api.runs.values()
+    services = services_for(workspace.storage)
+    while services.runs.get_step(run.id, "prep").get("remote") is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    again = poll_start(services, run.id, "prep")  # Durable delivered the start activity a second time
+    assert again["done"] is False and again["handle"]["run_id"] == submitted.run_id
+    assert len(server.api.calls("runs/submit")) == 1 and len(server.api.runs) == 1
+
+    token = server.api.token
+    server.api.token = "rotated"  # the workspace refuses the credential for a while: polls fail, the step waits
+    flaky = poll_check(services, {"run_id": run.id, "step": "prep", "handle": again["handle"], "polls": 1})
+    assert flaky == {"done": False, "status": services.runs.get_step(run.id, "prep")["remote"].get("status")}
+    assert services.runs.get_step(run.id, "prep")["remote"]["poll_failures"] == 1
+    server.api.token = token
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    log = run.find_step_run("prep")[0].get_job_log()
+    assert "could not read the remote state (1 in a row)" in log and "UNAUTHENTICATED" in log.upper()
