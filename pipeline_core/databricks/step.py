@@ -20,6 +20,8 @@ from pipeline_core.engine.step_context import StepContext
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.binding import Location
 
+#: Written last into a snapshot's DBFS folder: the upload is whole.
+SNAPSHOT_MARKER = ".amlite-complete"
 _clients: dict[tuple[str, str | None], DatabricksJobsClient] = {}
 _lock = threading.Lock()
 
@@ -51,22 +53,28 @@ def check_databricks(entry: dict[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
-def _task(task: dict[str, Any], resolve: Any, data: dict[str, str] | None = None) -> DatabricksTask:
+def _task(task: dict[str, Any], resolve: Any, data: dict[str, str] | None = None,
+          script_folder: str | None = None) -> DatabricksTask:
     """The Jobs API task: the entry's settings, parameters resolved, each input and output added by name."""
     data = data or {}
     notebook_params = {str(k): resolve(v) for k, v in (task.get("notebook_params") or {}).items()}
     script_params = [resolve(v) for v in task.get("python_script_params") or []]
     jar_params = [resolve(v) for v in task.get("jar_params") or []]
     flags = [part for name, url in data.items() for part in (f"-{name}", url)]  # AML: "-input1", "wasbs://..."
+    script_path = task.get("python_script_path")
+    if task.get("python_script_name"):  # the snapshot's copy on DBFS (a placeholder while only checking)
+        folder = script_folder or "dbfs:/amlite/snapshots/<snapshot>"
+        script_path = f"{folder}/{task['python_script_name']}"
+        flags += ["--AZUREML_SCRIPT_DIRECTORY_NAME", folder]
     if task.get("notebook_path"):
         notebook_params.update(data)  # a notebook reads them as widgets: dbutils.widgets.get("input1")
-    elif task.get("python_script_path"):
+    elif script_path:
         script_params += flags
     else:
         jar_params += flags
     timeout = task.get("timeout_seconds")
     return DatabricksTask(notebook_path=task.get("notebook_path"), notebook_params=notebook_params,
-                          python_script_path=task.get("python_script_path"), python_script_params=script_params,
+                          python_script_path=script_path, python_script_params=script_params,
                           main_class_name=task.get("main_class_name"), jar_params=jar_params,
                           libraries=list(task.get("libraries") or []),
                           existing_cluster_id=task.get("existing_cluster_id"), new_cluster=task.get("new_cluster"),
@@ -82,6 +90,25 @@ def storage_url(ctx: StepContext, loc: Location) -> str:
     if url.hostname and url.hostname.endswith(".blob.core.windows.net"):
         return f"wasbs://{container.container_name}@{url.hostname}/{path}"
     return f"{container.url.rstrip('/')}/{path}"
+
+
+def upload_snapshot(ctx: StepContext, client: DatabricksJobsClient) -> str:
+    """Copy the step's ``source_directory`` snapshot to DBFS once per content; its ``dbfs:/`` folder.
+
+    The folder is named by the snapshot's hash, and a marker written last says it is whole,
+    so a later run of the same code (or a redelivered start) uploads nothing.
+    """
+    snapshot = str(ctx.step.get("snapshot") or "")
+    if not snapshot.isalnum():
+        raise AmliteError(f"step {ctx.name!r}: python_script_name needs the snapshot of source_directory "
+                          f"(got {snapshot!r})")
+    folder = f"/amlite/snapshots/{snapshot}"
+    if not client.exists(f"{folder}/{SNAPSHOT_MARKER}"):
+        root = ctx.snapshot_dir()
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            client.upload(f"{folder}/{path.relative_to(root).as_posix()}", path.read_bytes())
+        client.upload(f"{folder}/{SNAPSHOT_MARKER}", b"")
+    return f"dbfs:{folder}"
 
 
 def _client(connection: Connection) -> DatabricksJobsClient:
@@ -133,8 +160,10 @@ class DatabricksPoller:
         names = ctx.step.get("input_names") or {}
         data = {names.get(d, d): storage_url(ctx, loc) for d, loc in ctx.inputs.items()}
         data.update({d: storage_url(ctx, ctx.output_location(d)) for d in ctx.step["outputs"]})
-        task = _task(_databricks(ctx)["task"], lambda token: ctx.resolve(token, {}), data)
         client = _connect(ctx)
+        spec_task = _databricks(ctx)["task"]
+        folder = upload_snapshot(ctx, client) if spec_task.get("python_script_name") else None
+        task = _task(spec_task, lambda token: ctx.resolve(token, {}), data, folder)
         run_name = _databricks(ctx).get("run_name") or f"{ctx.run['experiment']}/{ctx.run_id}/{ctx.name}"
         run_id = client.submit(task, run_name, idempotency_token=idempotency_token(ctx.run_id, ctx.name),
                                timeout_seconds=task.timeout_seconds)

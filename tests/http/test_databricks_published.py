@@ -74,7 +74,7 @@ def test_a_published_databricks_step_runs_with_the_apps_credential_on_a_new_clus
     assert submitted.task["new_cluster"] == {"spark_version": "15.4.x-scala2.12", "node_type_id": "Standard_DS3_v2",
                                              "num_workers": 1}
     params = submitted.task["spark_python_task"]["parameters"]
-    assert params[:3] == ["--day", "tue", "-raw"] and params[3].endswith(f"azureml/{run_id}_write/raw")
+    assert params[:3] == ["--day", "tue", "-raw"] and params[3].endswith("_write/raw")
     log = requests.get(f"{http_base}/api/runs/{run_id}/steps/score/logs", timeout=10)
     assert log.status_code == 200, log.text
     assert "scored 3 rows" in log.text and f"submitted Databricks run {submitted.run_id}" in log.text

@@ -83,7 +83,8 @@ def test_a_notebook_step_between_script_steps_finishes_logs_the_driver_and_is_re
     task = submitted.task
     params = task["notebook_task"]["base_parameters"]
     assert params["date"] == "2026-12-03"  # the run's parameter value
-    assert params["raw"].endswith(f"azureml/{run.id}_write/raw")  # the upstream output, by name, as a URL
+    raw = run.find_step_run("write")[0].get_output_data("raw")  # the upstream output (maybe reused), as a URL
+    assert params["raw"].endswith("/pipelinedata/" + raw.path_on_datastore)
     assert params["scored"].endswith(f"azureml/{run.id}_prep/scored")
     assert task["existing_cluster_id"] == "0101-abc" and task["libraries"] == [{"pypi": {"package": "lightgbm==4.6.0"}}]
     assert submitted.body["idempotency_token"].startswith("amlite-")
@@ -191,3 +192,32 @@ def test_a_redelivered_start_finds_the_same_databricks_run_and_a_flaky_service_i
     assert run.wait_for_completion(show_output=False) == "Finished"
     log = run.find_step_run("prep")[0].get_job_log()
     assert "could not read the remote state (1 in a row)" in log and "UNAUTHENTICATED" in log.upper()
+
+
+def test_python_script_name_copies_source_directory_to_dbfs_once_and_runs_it_there(
+        workspace: Workspace, src: Path, dbx: DatabricksCompute, server: JobsServer, experiment_name: str) -> None:
+    (src / "score.py").write_text("import sys\nprint('scoring', sys.argv[1:])\n")
+    (src / "lib").mkdir()
+    (src / "lib" / "helpers.py").write_text("X = 1\n")
+
+    def pipeline() -> Pipeline:
+        return _pipeline(workspace, src, dbx, notebook_path=None, notebook_params=None, python_script_name="score.py",
+                         source_directory=str(src), python_script_params=["--n", 3])
+
+    run = Experiment(workspace, experiment_name).submit(pipeline())
+    assert run.wait_for_completion(show_output=False) == "Finished", run.get_details()
+    [submitted] = server.api.runs.values()
+    task = submitted.task["spark_python_task"]
+    folder = task["python_file"].rsplit("/", 1)[0]
+    assert task["python_file"].startswith("dbfs:/amlite/snapshots/") and task["python_file"].endswith("/score.py")
+    assert task["parameters"][:3] == ["--n", "3", "-raw"] and task["parameters"][-2:] == [
+        "--AZUREML_SCRIPT_DIRECTORY_NAME", folder]
+    dbfs = folder[len("dbfs:"):]
+    assert server.api.files[f"{dbfs}/score.py"].startswith(b"import sys")
+    assert server.api.files[f"{dbfs}/lib/helpers.py"] == b"X = 1\n" and f"{dbfs}/.amlite-complete" in server.api.files
+    creates = len([r for r in server.api.requests if r[1].endswith("dbfs/create")])
+
+    rerun = Experiment(workspace, experiment_name).submit(pipeline(), regenerate_outputs=True)
+    assert rerun.wait_for_completion(show_output=False) == "Finished"
+    assert len(server.api.runs) == 2  # ran again, from the copy already on DBFS
+    assert len([r for r in server.api.requests if r[1].endswith("dbfs/create")]) == creates

@@ -13,6 +13,7 @@ does is chosen per code path (notebook path, Python file, main class) through
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -69,6 +70,8 @@ class FakeDatabricks:
         self.by_task_run: dict[int, SimRun] = {}
         self.idempotency: dict[str, int] = {}
         self.requests: list[tuple[str, str]] = []
+        self.files: dict[str, bytes] = {}  # DBFS: absolute path -> content
+        self.open_files: dict[int, tuple[str, bytearray]] = {}
         self._next = 100
         self._lock = threading.Lock()
 
@@ -170,6 +173,41 @@ class FakeDatabricks:
             run.canceled_at = self.now
         return {}
 
+    # -- DBFS (2.0): the streaming upload a python_script_name's snapshot goes through --------------
+    def dbfs_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        path = str(body.get("path") or "")
+        if not path.startswith("/"):
+            raise JobsApiError(400, "INVALID_PARAMETER_VALUE", f"Path must be absolute: {path}")
+        if path in self.files and not body.get("overwrite"):
+            raise JobsApiError(400, "RESOURCE_ALREADY_EXISTS", f"A file or directory already exists at {path}")
+        with self._lock:
+            handle = self._next
+            self._next += 1
+            self.open_files[handle] = (path, bytearray())
+        return {"handle": handle}
+
+    def dbfs_add_block(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self.open_files[int(body["handle"])][1].extend(base64.b64decode(body.get("data") or ""))
+        except (KeyError, ValueError):
+            raise JobsApiError(400, "INVALID_PARAMETER_VALUE", "unknown handle") from None
+        return {}
+
+    def dbfs_close(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            path, data = self.open_files.pop(int(body["handle"]))
+        except (KeyError, ValueError):
+            raise JobsApiError(400, "INVALID_PARAMETER_VALUE", "unknown handle") from None
+        self.files[path] = bytes(data)
+        return {}
+
+    def dbfs_status(self, path: Any) -> dict[str, Any]:
+        if path in self.files:
+            return {"path": path, "is_dir": False, "file_size": len(self.files[path])}
+        if any(name.startswith(str(path).rstrip("/") + "/") for name in self.files):
+            return {"path": path, "is_dir": True, "file_size": 0}
+        raise JobsApiError(404, "RESOURCE_DOES_NOT_EXIST", f"No file or directory exists on path {path}.")
+
     def output(self, run_id: Any) -> dict[str, Any]:
         try:
             run = self.by_task_run[int(run_id)]
@@ -227,7 +265,8 @@ def _handler(api: FakeDatabricks) -> type[BaseHTTPRequestHandler]:
                     raise JobsApiError(403, "PERMISSION_DENIED", f"workspace {workspace} is not this workspace")
                 if self.headers.get("Authorization") != f"Bearer {api.token}":
                     raise JobsApiError(401, "UNAUTHENTICATED", "Invalid access token.")
-                prefix = next((p for p in ("/api/2.1/jobs/", "/api/2.2/jobs/") if url.path.startswith(p)), None)
+                prefix = next((p for p in ("/api/2.1/jobs/", "/api/2.2/jobs/", "/api/2.0/")
+                               if url.path.startswith(p)), None)
                 if prefix is None:
                     raise JobsApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {url.path}'")
                 route = url.path[len(prefix):]
@@ -237,7 +276,11 @@ def _handler(api: FakeDatabricks) -> type[BaseHTTPRequestHandler]:
                 handlers = {("POST", "runs/submit"): lambda: api.submit(body),
                             ("GET", "runs/get"): lambda: api.get(query.get("run_id")),
                             ("POST", "runs/cancel"): lambda: api.cancel(body),
-                            ("GET", "runs/get-output"): lambda: api.output(query.get("run_id"))}
+                            ("GET", "runs/get-output"): lambda: api.output(query.get("run_id")),
+                            ("POST", "dbfs/create"): lambda: api.dbfs_create(body),
+                            ("POST", "dbfs/add-block"): lambda: api.dbfs_add_block(body),
+                            ("POST", "dbfs/close"): lambda: api.dbfs_close(body),
+                            ("GET", "dbfs/get-status"): lambda: api.dbfs_status(query.get("path"))}
                 handler = handlers.get((method, route))
                 if handler is None:
                     raise JobsApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {url.path}'")

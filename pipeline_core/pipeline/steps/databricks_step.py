@@ -26,7 +26,12 @@ _CLUSTER_KEYS = {"spark_version": "spark_version", "node_type": "node_type_id", 
 
 
 class DatabricksStep(PipelineStep):
-    """Runs exactly one of ``notebook_path``, ``python_script_path`` or ``main_class_name`` on Databricks.
+    """Runs exactly one of ``notebook_path``, ``python_script_path``, ``python_script_name`` or ``main_class_name``.
+
+    ``python_script_name`` (with ``source_directory``): the folder is snapshotted like a
+    PythonScriptStep's and copied to ``dbfs:/amlite/snapshots/<snapshot hash>/`` when the step
+    starts (once per content); the script gets ``--AZUREML_SCRIPT_DIRECTORY_NAME <that folder>``
+    after its parameters, as in AML.
 
     Cluster: ``existing_cluster_id``, or a new cluster per run from ``spark_version``, ``node_type``
     (or ``instance_pool_id``), ``num_workers`` or ``min_workers``/``max_workers`` (autoscale),
@@ -59,19 +64,21 @@ class DatabricksStep(PipelineStep):
         if not name or not isinstance(name, str):
             raise ValueError("DatabricksStep needs a name")
         super().__init__(name, inputs, outputs, None, allow_reuse)
-        if python_script_name is not None:
-            raise ValueError(f"DatabricksStep {name!r}: python_script_name (AML copies source_directory to DBFS) "
-                             "is not supported by amlite yet; upload the script to DBFS, a volume or the workspace "
-                             "and pass its path as python_script_path")
         code = [n for n, v in (("notebook_path", notebook_path), ("python_script_path", python_script_path),
-                               ("main_class_name", main_class_name)) if v]
+                               ("python_script_name", python_script_name), ("main_class_name", main_class_name)) if v]
         if len(code) != 1:
-            raise ValueError(f"DatabricksStep {name!r}: give exactly one of notebook_path, python_script_path and "
-                             f"main_class_name (got {', '.join(code) or 'none'})")
+            raise ValueError(f"DatabricksStep {name!r}: give exactly one of notebook_path, python_script_path, "
+                             f"python_script_name and main_class_name (got {', '.join(code) or 'none'})")
+        if python_script_name and not source_directory:
+            raise ValueError(f"DatabricksStep {name!r}: python_script_name needs source_directory, the folder that "
+                             "holds it (copied to DBFS for the run)")
+        if python_script_name:
+            self.script_name = python_script_name  # the builder snapshots source_directory and checks the script
         if notebook_params and not notebook_path:
             raise ValueError(f"DatabricksStep {name!r}: notebook_params go with notebook_path")
-        if python_script_params and not python_script_path:
-            raise ValueError(f"DatabricksStep {name!r}: python_script_params go with python_script_path")
+        if python_script_params and not (python_script_path or python_script_name):
+            raise ValueError(f"DatabricksStep {name!r}: python_script_params go with python_script_path or "
+                             "python_script_name")
         if jar_params and not main_class_name:
             raise ValueError(f"DatabricksStep {name!r}: jar_params go with main_class_name")
         if timeout_seconds is not None and (isinstance(timeout_seconds, bool) or not isinstance(timeout_seconds, int)
@@ -79,6 +86,7 @@ class DatabricksStep(PipelineStep):
             raise ValueError(f"DatabricksStep {name!r}: timeout_seconds must be a whole number of seconds "
                              f"(0: none), got {timeout_seconds!r}")
         self.notebook_path, self.python_script_path, self.main_class_name = notebook_path, python_script_path, main_class_name
+        self.python_script_name = python_script_name
         self.notebook_params = dict(notebook_params or {})
         self.python_script_params = list(python_script_params or [])
         self.jar_params = list(jar_params or [])
@@ -149,8 +157,11 @@ class DatabricksStep(PipelineStep):
         if self.notebook_path:
             task["notebook_path"] = self.notebook_path
             task["notebook_params"] = {str(k): token(v, f"notebook_params[{k!r}]") for k, v in self.notebook_params.items()}
-        elif self.python_script_path:
-            task["python_script_path"] = self.python_script_path
+        elif self.python_script_path or self.python_script_name:
+            if self.python_script_name:  # uploaded with its source_directory's snapshot when the step starts
+                task["python_script_name"] = self.python_script_name
+            else:
+                task["python_script_path"] = self.python_script_path
             task["python_script_params"] = [token(v, f"python_script_params[{i}]")
                                             for i, v in enumerate(self.python_script_params)]
         else:
