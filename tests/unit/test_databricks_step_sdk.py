@@ -34,7 +34,8 @@ def _no_attached() -> Iterator[None]:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"existing_cluster_id": "c"}, "exactly one of notebook_path, python_script_path and main_class_name"),
+    ({"existing_cluster_id": "c"}, "exactly one of notebook_path, python_script_path, python_script_name and "
+                                   "main_class_name"),
     ({"notebook_path": "/n", "python_script_path": "dbfs:/x.py", "existing_cluster_id": "c"}, "got notebook_path, "
                                                                                               "python_script_path"),
     ({"notebook_path": "/n"}, "give existing_cluster_id, or spark_version"),
@@ -46,7 +47,7 @@ def _no_attached() -> Iterator[None]:
     ({"notebook_path": "/n", "existing_cluster_id": "c", "pypi_libraries": ["pandas"]}, "pypi_libraries holds 'pandas'"),
     ({"notebook_path": "/n", "existing_cluster_id": "c", "python_script_params": ["x"]}, "go with python_script_path"),
     ({"notebook_path": "/n", "existing_cluster_id": "c", "timeout_seconds": -1}, "timeout_seconds must be"),
-    ({"python_script_name": "train.py", "source_directory": ".", "existing_cluster_id": "c"}, "python_script_path"),
+    ({"python_script_name": "train.py", "existing_cluster_id": "c"}, "python_script_name needs source_directory"),
 ])
 def test_mistakes_are_refused_at_construction_naming_the_argument(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message) as caught:
