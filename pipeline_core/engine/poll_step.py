@@ -237,10 +237,11 @@ def poll_check(services: Services, job: dict[str, Any]) -> dict[str, Any]:
                                                                        "work was asked to stop"}}))
     if job.get("timed_out"):
         limit = _timeout(poller, ctx)
-        _cancel(poller, ctx, handle, remote_log, f"its time limit ({limit:g} s) passed")
+        after = f" after {limit:g} s" if limit else ""
+        _cancel(poller, ctx, handle, remote_log, f"its time limit{after} passed")
         remote_log.close()
-        return _done(ctx.fail(f"step {step!r} timed out after {limit:g} s; the remote work was asked to stop",
-                              timed_out=True))
+        return _done(ctx.fail(f"step {step!r} timed out{after} (the remote work did not end by its own limit plus "
+                              "one poll); the remote work was asked to stop", timed_out=True))
     remote = ctx.row.get(REMOTE_FIELD) or {}
     try:
         answer = poller.poll(ctx, handle)

@@ -221,3 +221,25 @@ def test_python_script_name_copies_source_directory_to_dbfs_once_and_runs_it_the
     assert rerun.wait_for_completion(show_output=False) == "Finished"
     assert len(server.api.runs) == 2  # ran again, from the copy already on DBFS
     assert len([r for r in server.api.requests if r[1].endswith("dbfs/create")]) == creates
+
+
+def test_when_databricks_ignores_its_timeout_amlite_cancels_the_run_and_fails_the_step(
+        workspace: Workspace, src: Path, dbx: DatabricksCompute, server: JobsServer, experiment_name: str) -> None:
+    from pipeline_core.engine.poll_step import poll_check
+    from pipeline_core.engine.services import services_for
+
+    server.api.behave(NOTEBOOK, Behaviour(pending_seconds=0.1, run_seconds=300))
+    run = Experiment(workspace, experiment_name).submit(_pipeline(workspace, src, dbx, timeout_seconds=200))
+    services = services_for(workspace.storage)
+    deadline = time.monotonic() + 30
+    while not (services.runs.get_step(run.id, "prep").get("remote") or {}).get("handle"):
+        assert time.monotonic() < deadline, "the Databricks run was never recorded"
+        time.sleep(0.05)
+    server.api.runs[next(iter(server.api.runs))].timeout = None  # this workspace never times the run out
+    handle = services.runs.get_step(run.id, "prep")["remote"]["handle"]
+    # what the orchestrator sends once its clock passes the deadline (200 s + one poll: not waited for here)
+    ended = poll_check(services, {"run_id": run.id, "step": "prep", "handle": handle, "polls": 9, "timed_out": True})
+    assert ended["done"] is True and ended["result"]["status"] == "Failed"
+    assert "timed out after 200.5 s" in ended["result"]["error"]
+    assert server.api.calls("runs/cancel")
+    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
