@@ -19,6 +19,7 @@ from pipeline_core.engine.poll_step import PollAnswer, Started, idempotency_toke
 from pipeline_core.engine.step_context import StepContext
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.binding import Location
+from pipeline_core.status import RunStatus
 
 #: Written last into a snapshot's DBFS folder: the upload is whole.
 SNAPSHOT_MARKER = ".amlite-complete"
@@ -186,7 +187,7 @@ class DatabricksPoller:
             text, error = output.as_log_text(), output.error
         except AmliteError as exc:  # the state decides the step; a missing output is only noted
             text = f"[amlite] the driver's output could not be read: {exc}"
-        message = state.describe() + (f"; {error}" if error and state.status != "Finished" else "")
+        message = state.describe() + (f"; {error}" if error and state.status != RunStatus.FINISHED else "")
         return PollAnswer(state.status, message, log=text, fields=fields)
 
     def cancel(self, ctx: StepContext, handle: dict[str, Any]) -> None:
