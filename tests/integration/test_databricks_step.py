@@ -243,3 +243,28 @@ def test_when_databricks_ignores_its_timeout_amlite_cancels_the_run_and_fails_th
     assert "timed out after 200.5 s" in ended["result"]["error"]
     assert server.api.calls("runs/cancel")
     assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
+
+
+def test_a_data_reference_input_reaches_a_jar_by_its_reference_name(
+        workspace: Workspace, tmp_path: Path, dbx: DatabricksCompute, server: JobsServer, experiment_name: str) -> None:
+    from pipeline_core.core.databricks import JarLibrary
+    from pipeline_core.data.data_reference import DataReference
+
+    (tmp_path / "up").mkdir()
+    (tmp_path / "up" / "day.csv").write_text("a\n1\n")
+    store = workspace.get_default_datastore()
+    store.upload(str(tmp_path / "up"), target_path="landing/2026", overwrite=True, show_progress=False)
+    landing = DataReference(store, data_reference_name="input1", path_on_datastore="landing/2026")
+    out = PipelineData("output1")
+    step = DatabricksStep("jar", inputs=[landing], outputs=[out], main_class_name="org.example.Prep",
+                          jar_params=["--full"], jar_libraries=[JarLibrary("dbfs:/libs/prep.jar")],
+                          existing_cluster_id="0101-abc", compute_target=dbx)
+    server.api.behave("org.example.Prep", Behaviour(pending_seconds=0.1, run_seconds=0.2, logs="prepared\n"))
+    run = Experiment(workspace, experiment_name).submit(Pipeline(workspace, [step]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    [submitted] = server.api.runs.values()
+    jar = submitted.task["spark_jar_task"]
+    assert jar["main_class_name"] == "org.example.Prep" and submitted.task["libraries"] == [{"jar": "dbfs:/libs/prep.jar"}]
+    assert jar["parameters"][:2] == ["--full", "-input1"] and jar["parameters"][2].endswith("/landing/2026")
+    assert jar["parameters"][3] == "-output1" and jar["parameters"][4].endswith(f"azureml/{run.id}_jar/output1")
+    assert "prepared" in run.find_step_run("jar")[0].get_job_log()
