@@ -75,6 +75,10 @@ def test_a_published_databricks_step_runs_with_the_apps_credential_on_a_new_clus
                                              "num_workers": 1}
     params = submitted.task["spark_python_task"]["parameters"]
     assert params[:3] == ["--day", "tue", "-raw"] and params[3].endswith("_write/raw")
+    remote = _step(http_base, run_id, "score")["Remote"]
+    assert remote["handle"]["run_id"] == submitted.run_id  # type: ignore[index]
+    assert remote["databricks_run"]["result_state"] == "SUCCESS"  # type: ignore[index]
+    assert remote["databricks_run"]["run_page_url"].endswith(f"/run/{submitted.run_id}")  # type: ignore[index]
     log = requests.get(f"{http_base}/api/runs/{run_id}/steps/score/logs", timeout=10)
     assert log.status_code == 200, log.text
     assert "scored 3 rows" in log.text and f"submitted Databricks run {submitted.run_id}" in log.text

@@ -92,6 +92,7 @@ def test_a_notebook_step_between_script_steps_finishes_logs_the_driver_and_is_re
     log = prep.get_job_log()
     assert f"submitted Databricks run {submitted.run_id}" in log and "notebook result: rows=42" in log
     assert "TERMINATED/SUCCESS" in log
+    assert prep.get_details()["remote"]["databricks_run"]["run_id"] == submitted.run_id
     assert "after databricks" in run.find_step_run("after")[0].get_stdout_log()
     assert len(server.api.calls("runs/get")) >= 2  # polled between timers, not once
 
