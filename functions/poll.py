@@ -4,7 +4,8 @@
 sub-orchestration a step kind names. It only yields Durable tasks: the pacing, the
 deadline and the result are ``PollLoop``'s (``pipeline_core/engine/poll_step.py``); the
 remote calls are the ``poll_start`` and ``poll_check`` activities (the kind's poller).
-No worker waits while the remote work runs: between two polls there is only a timer.
+No worker waits while the remote work runs: between two polls there is only a timer. Every
+``RESTART_AFTER_POLLS`` polls it continues as new with its state, so its history stays short.
 """
 
 from __future__ import annotations
@@ -28,9 +29,15 @@ def _services() -> Any:
 @bp.orchestration_trigger(context_name="context", orchestration=POLL_ORCHESTRATOR)
 def poll_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     job = context.get_input()
-    started = yield context.call_activity("poll_start", {"run_id": job["run_id"], "step": job["step"]})
-    loop = polling.PollLoop.from_start(job, started, context.current_utc_datetime)
+    if job.get("resume"):  # a later generation: the work was started, the loop's state is in the input
+        loop = polling.PollLoop.resume(job)
+    else:
+        started = yield context.call_activity("poll_start", {"run_id": job["run_id"], "step": job["step"]})
+        loop = polling.PollLoop.from_start(job, started, context.current_utc_datetime)
     while not loop.done:
+        if loop.should_restart():  # keep the history short for a long remote run
+            context.continue_as_new(loop.carry())
+            return None
         yield context.create_timer(loop.next_fire(context.current_utc_datetime))
         loop.observe((yield context.call_activity("poll_check", loop.check_input(context.current_utc_datetime))))
     return loop.result

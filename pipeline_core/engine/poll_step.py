@@ -53,6 +53,9 @@ log = logging.getLogger("amlite.engine")
 REMOTE_FIELD = "remote"
 DEFAULT_FIRST_SECONDS = 5.0
 DEFAULT_MAX_SECONDS = 60.0
+#: Polls per generation of the ``poll_step`` orchestration: then it continues as new with its state, so a
+#: run polled for a day replays a short history (Durable replays the whole history at every event).
+RESTART_AFTER_POLLS = 100
 #: Polls in a row that may fail (the service unreachable, 5xx after the client's retries) before the step fails.
 MAX_POLL_FAILURES = 5
 
@@ -119,6 +122,29 @@ class PollLoop:
     polls: int = 0
     result: dict[str, Any] | None = None
     last_fire: datetime | None = None
+    since_restart: int = 0  # polls in this generation of the orchestration (continue-as-new resets it)
+
+    @classmethod
+    def resume(cls, job: dict[str, Any]) -> PollLoop:
+        """A loop carried over ``continue_as_new`` (``carry``): no second start, the same pacing and deadline."""
+        state = job["resume"]
+        deadline, last_fire = state.get("deadline"), state.get("last_fire")
+        return cls(job={"run_id": job["run_id"], "step": job["step"]}, handle=state.get("handle") or {},
+                   first=float(state["first"]), cap=float(state["max"]),
+                   deadline=datetime.fromisoformat(deadline) if deadline else None,
+                   polls=int(state.get("polls") or 0),
+                   last_fire=datetime.fromisoformat(last_fire) if last_fire else None)
+
+    def should_restart(self) -> bool:
+        """Time to ``continue_as_new``: the history of one generation stays at about ``RESTART_AFTER_POLLS`` polls."""
+        return self.since_restart >= RESTART_AFTER_POLLS
+
+    def carry(self) -> dict[str, Any]:
+        """The input of the next generation (``resume``)."""
+        return {**self.job, "resume": {
+            "handle": self.handle, "first": self.first, "max": self.cap, "polls": self.polls,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "last_fire": self.last_fire.isoformat() if self.last_fire else None}}
 
     @classmethod
     def from_start(cls, job: dict[str, Any], answer: dict[str, Any], now: datetime) -> PollLoop:
@@ -153,6 +179,7 @@ class PollLoop:
 
     def observe(self, answer: dict[str, Any]) -> None:
         self.polls += 1
+        self.since_restart += 1
         if answer.get("done"):
             self.result = answer["result"]
 

@@ -22,7 +22,7 @@ from amlite_devhost.app_loader import index_app
 from pipeline_core.engine.poll_step import PollLoop, backoff_delay
 from pipeline_core.engine.step_kinds import POLL_ORCHESTRATOR, orchestrators_for
 
-CALL_ACTIVITY, CREATE_TIMER = 0, 5
+CALL_ACTIVITY, CONTINUE_AS_NEW, CREATE_TIMER = 0, 4, 5
 JOB = {"run_id": "run-1", "step": "prep"}
 FINISHED = {"step": "prep", "status": "Finished", "reused": False, "error": None}
 
@@ -119,3 +119,25 @@ def test_the_pacing_is_pure_and_databricks_steps_go_to_the_poll_orchestrator() -
     assert loop.check_input(loop.deadline)["timed_out"] is True  # type: ignore[arg-type]
     assert orchestrators_for([{"name": "prep", "type": "DatabricksStep"}, {"name": "x", "type": "PythonScriptStep"}]) \
         == {"prep": POLL_ORCHESTRATOR}  # type: ignore[list-item]
+
+
+def test_a_long_poll_continues_as_new_with_its_state_and_never_starts_again(orchestrator: Any) -> None:
+    from pipeline_core.engine.poll_step import RESTART_AFTER_POLLS
+
+    r = PollReplay(orchestrator)
+    r.activity("poll_start", {"done": False, "handle": {"run_id": 7}, "first": 1, "max": 2, "timeout_seconds": 3600})
+    for _ in range(RESTART_AFTER_POLLS):
+        r.timer()
+        r.activity("poll_check", {"done": False, "status": "Running"})
+    state = r.replay()
+    [restart] = [a for a in _actions(state) if a["actionType"] == CONTINUE_AS_NEW]
+    carried = json.loads(restart["input"])
+    assert carried["run_id"] == "run-1" and carried["resume"]["polls"] == RESTART_AFTER_POLLS
+    assert carried["resume"]["handle"] == {"run_id": 7} and carried["resume"]["deadline"]
+
+    nxt = PollReplay(orchestrator)
+    nxt.history = History(POLL_ORCHESTRATOR, restart["input"])
+    nxt.timer()  # no poll_start: the first action of the new generation is the timer, at the cap
+    nxt.activity("poll_check", {"done": True, "result": FINISHED})
+    assert nxt.waits == [2.0] and nxt.checks[0]["polls"] == RESTART_AFTER_POLLS
+    assert nxt.replay()["output"] == FINISHED

@@ -269,3 +269,20 @@ def test_a_data_reference_input_reaches_a_jar_by_its_reference_name(
     assert jar["parameters"][:2] == ["--full", "-input1"] and jar["parameters"][2].endswith("/landing/2026")
     assert jar["parameters"][3] == "-output1" and jar["parameters"][4].endswith(f"azureml/{run.id}_jar/output1")
     assert "prepared" in run.find_step_run("jar")[0].get_job_log()
+
+
+def test_a_long_polled_run_continues_as_new_on_the_local_engine_and_finishes_once(
+        workspace: Workspace, src: Path, dbx: DatabricksCompute, server: JobsServer, experiment_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline_core.engine import poll_step
+
+    monkeypatch.setattr(poll_step, "RESTART_AFTER_POLLS", 2)  # a generation per two polls instead of a hundred
+    carried: list[int] = []
+    carry = poll_step.PollLoop.carry
+    monkeypatch.setattr(poll_step.PollLoop, "carry", lambda loop: carried.append(loop.polls) or carry(loop))
+    server.api.behave(NOTEBOOK, Behaviour(pending_seconds=0.2, run_seconds=2.5, notebook_result="late"))
+    run = Experiment(workspace, experiment_name).submit(_pipeline(workspace, src, dbx))
+    assert run.wait_for_completion(show_output=False) == "Finished", run.get_details()
+    assert len(server.api.calls("runs/get")) >= 5 and len(server.api.calls("runs/submit")) == 1
+    assert "notebook result: late" in run.find_step_run("prep")[0].get_job_log()
+    assert carried[:2] == [2, 4]  # generations handed their state on (replays of one may repeat its carry)
