@@ -208,12 +208,13 @@ def poll_start(services: Services, run_id: str, step: str) -> dict[str, Any]:
         return _done(early)
     kind = _kind(ctx)
     poller: Poller = kind.poller_object()
-    schedule = getattr(poller, "schedule", None)
-    first, cap = schedule() if callable(schedule) else (DEFAULT_FIRST_SECONDS, DEFAULT_MAX_SECONDS)
-    pacing = {"first": first, "max": cap}
     recorded = (ctx.row.get(REMOTE_FIELD) or {}).get("handle")
-    if ctx.row.get("status") == RUNNING and isinstance(recorded, dict):
-        return {"done": False, "handle": recorded, **pacing, "timeout_seconds": _timeout(poller, ctx)}
+    if ctx.row.get("status") == RUNNING and isinstance(recorded, dict):  # delivered again: the same remote work
+        return {"done": False, "handle": recorded, **_pacing(poller), "timeout_seconds": _timeout(poller, ctx)}
+    try:
+        pacing = _pacing(poller)
+    except AmliteError as exc:  # an unusable setting: the step fails naming it
+        return _done(ctx.fail(str(exc)))
     refused = ctx.refusal()
     if refused:
         return _done(ctx.fail(refused))
@@ -242,6 +243,13 @@ def poll_start(services: Services, run_id: str, step: str) -> dict[str, Any]:
         step_settings().storage_retry_seconds)
     remote_log.note(started.note or f"[amlite] step {step!r} started: {started.handle}")
     return {"done": False, "handle": started.handle, **pacing, "timeout_seconds": timeout}
+
+
+def _pacing(poller: Poller) -> dict[str, float]:
+    """The first wait and the cap between polls (the poller's ``schedule()``, else 5 s and 60 s)."""
+    schedule = getattr(poller, "schedule", None)
+    first, cap = schedule() if callable(schedule) else (DEFAULT_FIRST_SECONDS, DEFAULT_MAX_SECONDS)
+    return {"first": first, "max": cap}
 
 
 def _timeout(poller: Poller, ctx: StepContext) -> float | None:

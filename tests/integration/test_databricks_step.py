@@ -286,3 +286,18 @@ def test_a_long_polled_run_continues_as_new_on_the_local_engine_and_finishes_onc
     assert len(server.api.calls("runs/get")) >= 5 and len(server.api.calls("runs/submit")) == 1
     assert "notebook result: late" in run.find_step_run("prep")[0].get_job_log()
     assert carried[:2] == [2, 4]  # generations handed their state on (replays of one may repeat its carry)
+
+
+def test_a_platform_failure_and_an_unusable_setting_fail_the_step_saying_which(
+        workspace: Workspace, src: Path, dbx: DatabricksCompute, server: JobsServer, experiment_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server.api.behave(NOTEBOOK, Behaviour(result_state="INTERNAL_ERROR", pending_seconds=0.1, run_seconds=0.2))
+    run = Experiment(workspace, experiment_name).submit(_pipeline(workspace, src, dbx))
+    assert run.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
+    assert "INTERNAL_ERROR: Cluster terminated unexpectedly" in _error(run.find_step_run("prep")[0])
+
+    monkeypatch.setenv("AMLITE_DATABRICKS_POLL_FIRST_SECONDS", "soon")
+    again = Experiment(workspace, experiment_name).submit(_pipeline(workspace, src, dbx))
+    assert again.wait_for_completion(show_output=False, raise_on_error=False) == "Failed"
+    assert "AMLITE_DATABRICKS_POLL_FIRST_SECONDS='soon'" in _error(again.find_step_run("prep")[0])
+    assert len(server.api.runs) == 1  # nothing submitted with an unusable setting
