@@ -238,11 +238,15 @@ def poll_start(services: Services, run_id: str, step: str) -> dict[str, Any]:
         remote_log.note(f"[amlite] could not start step {step!r}: {message}")
         remote_log.close()
         return _done(ctx.fail(message))
-    retry_storage(f"recording the remote work of step {step!r}", functools.partial(
-        services.runs.update, run_id, step_key(step), {REMOTE_FIELD: {"handle": started.handle}}),
-        step_settings().storage_retry_seconds)
+    _record_remote(services, run_id, step, {"handle": started.handle})
     remote_log.note(started.note or f"[amlite] step {step!r} started: {started.handle}")
     return {"done": False, "handle": started.handle, **pacing, "timeout_seconds": timeout}
+
+
+def _record_remote(services: Services, run_id: str, step: str, remote: dict[str, Any]) -> None:
+    """The step row's ``remote`` field, written through a storage outage."""
+    retry_storage(f"recording the remote work of step {step!r}", functools.partial(
+        services.runs.update, run_id, step_key(step), {REMOTE_FIELD: remote}), step_settings().storage_retry_seconds)
 
 
 def _pacing(poller: Poller) -> dict[str, float]:
@@ -290,13 +294,13 @@ def poll_check(services: Services, job: dict[str, Any]) -> dict[str, Any]:
             remote_log.close()
             return _done(ctx.fail(f"step {step!r}: the remote work's state could not be read {failures} times in "
                                   f"a row; the last error: {message}"))
-        services.runs.update(run_id, step_key(step), {REMOTE_FIELD: {**remote, "poll_failures": failures}})
+        _record_remote(services, run_id, step, {**remote, "poll_failures": failures})
         return {"done": False, "status": remote.get("status")}
     if not answer.terminal:
         if answer.status != remote.get("status") or remote.get("poll_failures"):
             remote_log.note(f"[amlite] {answer.message or answer.status}")
-            services.runs.update(run_id, step_key(step), {REMOTE_FIELD: {**remote, **answer.fields,
-                                                                         "status": answer.status, "poll_failures": 0}})
+            _record_remote(services, run_id, step, {**remote, **answer.fields, "status": answer.status,
+                                                    "poll_failures": 0})
         return {"done": False, "status": answer.status}
     if answer.log:
         remote_log.note(answer.log)
