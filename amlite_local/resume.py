@@ -1,20 +1,22 @@
-"""Resuming what a dead host left, as Durable Functions does: every few seconds, not only at start-up.
+"""Resuming the runs a dead host left: the pipeline half of the dev host's sweep.
 
-A sweep first adopts the stored orchestrations whose owner is gone
-(:meth:`DurableEngine.adopt_orphans`: zombies and reused pids count as gone),
-then, when the app runs pipelines, settles the run rows those owners left
-(:func:`pipeline_core.engine.orphans.sweep_runs`): a run whose orchestration
-was adopted changes owner, one that never started is started here, one with
-nothing to resume ends with the reason. The dev host and the in-process local
-engine both run a :class:`ResumeSweeper`.
+The dev host (``amlite_devhost.resume``) adopts the stored orchestrations whose
+owner is gone and knows nothing of runs. For amlite's app this module then
+settles the run rows those owners left (:func:`pipeline_core.engine.orphans.sweep_runs`):
+a run whose orchestration was adopted changes owner, one that never started is
+started here, one with nothing to resume ends with the reason. The dev host
+composed for amlite (``amlite_local.host``) and the in-process local engine
+(``amlite_local.engine``) both run a :class:`ResumeSweeper`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import TYPE_CHECKING
 
+from amlite_devhost.durable.store import OtherHubs
+from amlite_devhost.resume import ResumeSweeper as GenericSweeper
+from amlite_devhost.resume import SweepHook
 from pipeline_core.engine.orphans import (
     ELSEWHERE,
     ENDED,
@@ -24,25 +26,15 @@ from pipeline_core.engine.orphans import (
     owner_is_gone,
     sweep_runs,
 )
-
-from .durable.store import OtherHubs
-from .settings import DEFAULT_RESUME_INTERVAL as DEFAULT_RESUME_INTERVAL
-from .settings import RESUME_INTERVAL_ENV as RESUME_INTERVAL_ENV
-from .settings import DevHostSettings
+from pipeline_core.storage.account import StorageAccount
 
 if TYPE_CHECKING:
+    from amlite_devhost.durable.engine import DurableEngine
     from pipeline_core.engine.services import Services
-
-    from .durable.engine import DurableEngine
 
 logger = logging.getLogger("amlite.devhost")
 
 PIPELINE_ORCHESTRATOR = "pipeline_run"
-
-
-def resume_interval(value: float | None = None) -> float:
-    """Seconds between sweeps: ``value``, else ``AMLITE_RESUME_INTERVAL``, else 15."""
-    return DevHostSettings.from_env(resume_interval=value).resume_interval_seconds
 
 
 class EngineOrchestrations:
@@ -67,7 +59,7 @@ class EngineOrchestrations:
         if self._other_hubs is None:
             store = self.engine.store
             self._other_hubs = OtherHubs(store.account.storage if store is not None else self.services.storage,
-                                         store.task_hub if store is not None else None)
+                                         store.task_hub if store is not None else None, account=StorageAccount)
         if self._other_hubs.holding(run_id):
             return Orchestration(ELSEWHERE)
         return Orchestration(NONE)
@@ -76,59 +68,30 @@ class EngineOrchestrations:
         self.engine.start_new(self.orchestrator, run_id, run_id)
 
 
-class ResumeSweeper:
-    """Adopt dead owners' orchestrations and settle their runs, now and every ``interval`` seconds."""
+def settle_runs(engine: DurableEngine, services: Services, me: str,
+                orchestrator: str = PIPELINE_ORCHESTRATOR) -> SweepHook:
+    """The dev host sweeper's hook for a pipeline app: after the orchestrations are adopted, settle the run
+    rows dead owners left (``pipeline_core.engine.orphans.sweep_runs``)."""
 
-    def __init__(self, engine: DurableEngine, services: Services | None, me: str, interval: float | None = None,
-                 orchestrator: str = PIPELINE_ORCHESTRATOR) -> None:
-        self.engine = engine
-        self.services = services if orchestrator in engine.orchestrator_names else None
-        self.me = me
-        self.interval = resume_interval(interval)
-        self.orchestrator = orchestrator
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def sweep(self) -> None:
-        adopted = self.engine.adopt_orphans(owner_is_gone)
-        if self.services is None:
-            return
-        report = sweep_runs(self.services, EngineOrchestrations(self.engine, self.services, self.orchestrator),
-                            self.me)
+    def hook(adopted: list[str]) -> bool:
+        report = sweep_runs(services, EngineOrchestrations(engine, services, orchestrator), me)
         for label, ids in (("resumed", report.adopted), ("started", report.started), ("ended", report.ended)):
             if ids:
                 logger.info("runs left by a stopped host, %s here: %s", label, ", ".join(ids))
-        if adopted and not (report.adopted or report.started):
-            logger.info("orchestrations left by a stopped host, resumed here: %s", ", ".join(adopted))
+        return bool(report.adopted or report.started)
 
-    def start(self, sweep_now: bool = False) -> ResumeSweeper:
-        """Sweep every ``interval`` seconds on a thread, the first time at once (``sweep_now``: in the caller,
-        so what it adopts is known on return)."""
-        if sweep_now:
-            self._sweep_safely()
-        self._thread = threading.Thread(target=self._run, args=(sweep_now,), name="amlite-resume", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5)
-
-    def _run(self, swept: bool) -> None:
-        if swept:
-            self._stop.wait(self.interval)
-        while not self._stop.is_set():
-            self._sweep_safely()
-            self._stop.wait(self.interval)
-
-    def _sweep_safely(self) -> None:
-        try:
-            self.sweep()
-        except Exception:  # storage down, say: try again next time
-            logger.warning("resuming runs of stopped hosts failed; trying again in %.0f s", self.interval,
-                           exc_info=True)
+    return hook
 
 
-__all__ = ["ELSEWHERE", "ENDED", "HERE", "NONE", "EngineOrchestrations", "ResumeSweeper", "resume_interval"]
+class ResumeSweeper(GenericSweeper):
+    """The dev host's sweeper, settling run rows too when the engine runs the pipeline orchestrator."""
+
+    def __init__(self, engine: DurableEngine, services: Services | None, me: str, interval: float | None = None,
+                 orchestrator: str = PIPELINE_ORCHESTRATOR) -> None:
+        hook = None
+        if services is not None and orchestrator in engine.orchestrator_names:
+            hook = settle_runs(engine, services, me, orchestrator)
+        super().__init__(engine, me, interval, on_sweep=hook, is_gone=owner_is_gone)
+
+
+__all__ = ["ELSEWHERE", "ENDED", "HERE", "NONE", "EngineOrchestrations", "ResumeSweeper", "settle_runs"]

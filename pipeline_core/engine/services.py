@@ -68,14 +68,31 @@ class Services:
         return spec
 
 
+_bound_storage: str | None = None
+
+
+def bind_storage(storage: str | None) -> None:
+    """Make ``storage`` this process's run-state account for the app's functions (``None`` unbinds).
+
+    The in-process local engine (``amlite_local``) runs the Functions app's activities in the driver's
+    process; they ask :func:`storage_from_environment` for their account as they do on Azure, and get the
+    workspace's, without the engine changing ``os.environ`` (which step processes and the user's code see).
+    """
+    global _bound_storage
+    _bound_storage = storage
+
+
 def storage_from_environment() -> str:
-    """The run-state account for a Functions app: ``AMLITE_STORAGE``, else the host's own storage.
+    """The run-state account for a Functions app: the one bound in this process (:func:`bind_storage`), else
+    ``AMLITE_STORAGE``, else the host's own storage.
 
     Keyless (``AzureWebJobsStorage__accountName``, as the Flex Consumption
     quickstarts configure it) becomes an account URL used with DefaultAzureCredential.
     """
     import os
 
+    if _bound_storage:
+        return _bound_storage
     if os.environ.get("AMLITE_STORAGE"):
         return os.environ["AMLITE_STORAGE"]
     if os.environ.get("AzureWebJobsStorage"):

@@ -394,7 +394,7 @@ def test_rest_create_hands_the_run_now_fire_to_the_durable_client(services: Serv
 # -- CLI -------------------------------------------------------------------------------------------------
 def test_cli(workspace: Workspace, published: PublishedPipeline, experiment_name: str, made: list[str],
              monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline_core.cli import main
+    from amlite_cli import main
 
     monkeypatch.setenv("AMLITE_STORAGE", workspace.storage)
     monkeypatch.delenv("AMLITE_ENDPOINT", raising=False)
