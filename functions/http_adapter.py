@@ -36,7 +36,7 @@ from pipeline_core.rest.request import ServiceRequest, ServiceResponse
 from pipeline_core.rest.routing import Route, handle
 from pipeline_core.storage.account import request_budget
 
-from .launcher import DurableLauncher
+from .launcher import DurableLauncher, off_loop
 
 log = logging.getLogger("amlite.http")
 
@@ -112,13 +112,17 @@ def _failure(route: Route, exc: Exception) -> func.HttpResponse:
 async def _start(services: Any, launcher: DurableLauncher, run_id: str, etag: str | None = None) -> None:
     """Queue the run and start its orchestration (``start_or_fail``: a start that fails ends the run Failed
     and raises ``RunNotStarted``, answered 503). Only after this returns does the caller answer 202."""
-    await _budgeted(lambda: start_or_fail(services, run_id, launcher, etag=etag))
+    def start() -> None:
+        with request_budget():
+            start_or_fail(services, run_id, launcher, etag=etag)
+
+    await off_loop(start)
 
 
 async def _signal_cancel(launcher: DurableLauncher, run_id: str) -> None:
     if not run_id:
         return
     try:
-        await asyncio.to_thread(launcher.cancel, run_id)
+        await off_loop(lambda: launcher.cancel(run_id))
     except Exception:  # noqa: BLE001 - already finished, or not ours: the run row flag still stops it
         log.info("no running orchestration to signal for run %s", run_id)

@@ -10,7 +10,10 @@ loop, where the client's HTTP session lives.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import azure.durable_functions as df
 
@@ -18,6 +21,19 @@ from pipeline_core.engine.launch import CANCEL_EVENT, ORCHESTRATOR
 
 #: Seconds a worker thread waits for the Durable client to answer one call.
 CLIENT_TIMEOUT = 60.0
+
+#: Threads that wait on the Durable client (``start_or_fail`` blocks on it) get a pool of their own: a burst
+#: of submits waiting in the loop's default pool would hold every thread the client's answer may need (the
+#: dev host answers its RPC calls with ``asyncio.to_thread``), and nothing would move.
+_WAITERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="amlite-launch")
+
+_T = TypeVar("_T")
+
+
+async def off_loop(call: Callable[[], _T]) -> _T:
+    """Run ``call`` (which may wait on a :class:`DurableLauncher`) on the launch pool, in this context."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(_WAITERS, context.run, call)
 
 
 class DurableLauncher:

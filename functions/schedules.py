@@ -19,7 +19,6 @@ pipeline_core reads the version (ETag) it needs from the blob's properties.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 
@@ -31,7 +30,7 @@ from pipeline_core.engine.services import services_for, storage_from_environment
 from pipeline_core.schedules.data_change import BlobChange, on_blob_changed
 from pipeline_core.schedules.tick import TICK_SCHEDULE, run_tick
 
-from .launcher import DurableLauncher
+from .launcher import DurableLauncher, off_loop
 
 log = logging.getLogger("amlite.schedules")
 bp = df.Blueprint()
@@ -56,7 +55,8 @@ def blob_change(changed: blob.BlobClient) -> BlobChange:
 @bp.durable_client_input(client_name="client")
 async def schedules_tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     services = services_for(storage_from_environment())
-    report = await asyncio.to_thread(run_tick, services, DurableLauncher(client))
+    launcher = DurableLauncher(client)
+    report = await off_loop(lambda: run_tick(services, launcher))
     for error in report.errors:
         log.error("schedules tick: %s", error)
 
@@ -66,4 +66,5 @@ async def schedules_tick(timer: func.TimerRequest, client: df.DurableOrchestrati
 @bp.durable_client_input(client_name="client")
 async def schedules_blob_changed(changed: blob.BlobClient, client: df.DurableOrchestrationClient) -> None:
     services = services_for(storage_from_environment())
-    await asyncio.to_thread(on_blob_changed, services, blob_change(changed), DurableLauncher(client))
+    launcher = DurableLauncher(client)
+    await off_loop(lambda: on_blob_changed(services, blob_change(changed), launcher))
