@@ -32,7 +32,9 @@ from typing import Protocol
 
 from pipeline_core.engine.run_tracker import CANCEL_EVENT as CANCEL_EVENT
 from pipeline_core.engine.services import Services
-from pipeline_core.errors import AmliteError, ConfigError, StorageUnavailableError
+from pipeline_core.errors import LauncherNotFound as LauncherNotFound
+from pipeline_core.errors import RunNotStarted as RunNotStarted
+from pipeline_core.errors import StorageUnavailableError
 from pipeline_core.storage.run_store import FAILED, NOT_STARTED, QUEUED, RUN_ROW, InvalidTransition, utcnow
 
 log = logging.getLogger("amlite.launch")
@@ -62,26 +64,6 @@ class RunLauncher(Protocol):
 
 
 LauncherFactory = Callable[[str], RunLauncher]
-
-
-class RunNotStarted(AmliteError):
-    """A created run whose orchestration could not be started; the run was ended Failed (or, with storage
-    down too, is left to the orphan check). The caller may retry the request."""
-
-    status = 503
-    code = "RunNotStarted"
-
-    def __init__(self, message: str, run_id: str, reason: str) -> None:
-        super().__init__(message)
-        self.run_id = run_id
-        self.reason = reason
-
-
-class LauncherNotFound(ConfigError):
-    """No launcher of that name was registered or installed."""
-
-    status = 500
-    code = "LauncherNotFound"
 
 
 _lock = threading.Lock()
