@@ -80,6 +80,14 @@ def register_launcher(name: str, factory: LauncherFactory) -> None:
             del _made[key]
 
 
+def unregister_launcher(name: str) -> None:
+    """Forget a registration (and the launchers made from it): ``name`` is found by entry point again."""
+    with _lock:
+        _factories.pop(name, None)
+        for key in [k for k in _made if k[0] == name]:
+            del _made[key]
+
+
 def _entry_point(name: str) -> LauncherFactory | None:
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == name:
