@@ -53,8 +53,22 @@ class Account:
         self._containers: set[str] = set()
         self._tables: dict[str, TableClient] = {}
 
+    @property
+    def is_local(self) -> bool:
+        return "devstoreaccount1" in self.storage or "127.0.0.1" in self.storage or "localhost" in self.storage
+
     def _options(self) -> dict[str, Any]:
-        return {"connection_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT}
+        options: dict[str, Any] = {"connection_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT}
+        if self.is_local:
+            # requests re-reads proxy settings from the environment on every call (milliseconds per
+            # operation); loopback traffic never uses a proxy, so the emulator's clients skip that.
+            import requests
+            from azure.core.pipeline.transport import RequestsTransport
+
+            session = requests.Session()
+            session.trust_env = False
+            options["transport"] = RequestsTransport(session=session, session_owner=False)
+        return options
 
     @staticmethod
     def _credential() -> Any:
