@@ -9,8 +9,8 @@ resolves it), like the dev host.
 The app is amlite's own ``function_app.py``, loaded by its file path (beside
 this package), never by the bare module name: a driver run from a folder that
 holds a ``function_app.py`` of its own must not get that file. The storage
-account is an argument, bound for the app's activities with
-``pipeline_core.engine.services.bind_storage`` (no environment variable is
+account is an argument, bound for each of the app's activities with
+``pipeline_core.engine.services.storage_bound`` (no environment variable is
 changed, so step processes and other code see the environment as it was).
 
 At interpreter exit the process finishes its runs before Python shuts its
@@ -29,7 +29,7 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from amlite_devhost.durable.store import OrchestrationStore
 from amlite_devhost.resume import ResumeSweeper as GenericSweeper
 from amlite_devhost.shutdown import before_thread_shutdown, exit_now
 from pipeline_core.engine.launch import CANCEL_EVENT, ORCHESTRATOR, host_identity
-from pipeline_core.engine.services import bind_storage, services_for
+from pipeline_core.engine.services import services_for, storage_bound
 from pipeline_core.storage.account import StorageAccount
 
 from .resume import ResumeSweeper
@@ -94,6 +94,14 @@ def _within(file: str | None, folder: Path) -> bool:
     return file is not None and Path(file).resolve().is_relative_to(folder.resolve())
 
 
+def _bound_to(storage: str, activity: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(payload: Any) -> Any:
+        with storage_bound(storage):
+            return activity(payload)
+
+    return run
+
+
 def _load_engine(storage: str) -> DurableEngine:
     global _engine, _storage, _sweeper
     with _lock:
@@ -103,9 +111,6 @@ def _load_engine(storage: str) -> DurableEngine:
                     f"this process already runs local pipelines against {_storage!r}; one local engine "
                     "serves one storage account per process (start another process for another account)")
             return _engine
-        # The activities ask for their account as they do in Azure (storage_from_environment); this process
-        # binds it instead of changing the environment.
-        bind_storage(storage)
         app = load_amlite_app()
         # A ParallelRunStep keeps one activity per worker process busy for the whole of a slice, so the
         # pool must not be smaller than the default process_count_per_node (the CPU count).
@@ -116,7 +121,10 @@ def _load_engine(storage: str) -> DurableEngine:
         store = None
         if os.environ.get(STATE_ENV, "").lower() != "memory":
             store = OrchestrationStore(storage, app.task_hub, owner=me, account=StorageAccount)
-        _engine = DurableEngine.from_app(app, max_workers=workers, store=store)
+        # The activities ask for their account as they do on Azure (storage_from_environment): each runs with
+        # this engine's account bound, so the environment is never changed.
+        activities = {name: _bound_to(storage, fn) for name, fn in app.activities.items()}
+        _engine = DurableEngine(app.orchestrators, activities, max_workers=workers, store=store)
         _storage = storage
         _sweeper = ResumeSweeper(_engine, services, me, orchestrator=ORCHESTRATOR).start(sweep_now=True)
         before_thread_shutdown(_finish_local_runs)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -68,22 +71,27 @@ class Services:
         return spec
 
 
-_bound_storage: str | None = None
+_bound_storage: contextvars.ContextVar[str | None] = contextvars.ContextVar("amlite_bound_storage", default=None)
 
 
-def bind_storage(storage: str | None) -> None:
-    """Make ``storage`` this process's run-state account for the app's functions (``None`` unbinds).
+@contextmanager
+def storage_bound(storage: str) -> Iterator[None]:
+    """Within this block (this thread or task), :func:`storage_from_environment` answers ``storage``.
 
     The in-process local engine (``amlite_local``) runs the Functions app's activities in the driver's
     process; they ask :func:`storage_from_environment` for their account as they do on Azure, and get the
-    workspace's, without the engine changing ``os.environ`` (which step processes and the user's code see).
+    workspace's, without the engine changing ``os.environ`` (which step processes, other hosts in the
+    process and the user's code see).
     """
-    global _bound_storage
-    _bound_storage = storage
+    token = _bound_storage.set(storage)
+    try:
+        yield
+    finally:
+        _bound_storage.reset(token)
 
 
 def storage_from_environment() -> str:
-    """The run-state account for a Functions app: the one bound in this process (:func:`bind_storage`), else
+    """The run-state account for a Functions app: the one bound here (:func:`storage_bound`), else
     ``AMLITE_STORAGE``, else the host's own storage.
 
     Keyless (``AzureWebJobsStorage__accountName``, as the Flex Consumption
@@ -91,8 +99,9 @@ def storage_from_environment() -> str:
     """
     import os
 
-    if _bound_storage:
-        return _bound_storage
+    bound = _bound_storage.get()
+    if bound:
+        return bound
     if os.environ.get("AMLITE_STORAGE"):
         return os.environ["AMLITE_STORAGE"]
     if os.environ.get("AzureWebJobsStorage"):
