@@ -34,13 +34,14 @@ from pipeline_core.pipeline.core import (
     StepSequence,
     TimeZone,
 )
-from pipeline_core.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
+from pipeline_core.pipeline.steps import AutoMLStep, AutoMLStepRun, ParallelRunConfig, ParallelRunStep, PythonScriptStep
 
 __version__ = VERSION
 
 __all__ = [
     "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding", "Dataset",
     "ParallelRunConfig", "ParallelRunStep",
+    "AutoMLStep", "AutoMLStepRun",
     "DataReference", "Datastore", "Environment", "Experiment", "Model", "OutputFileDatasetConfig", "Pipeline",
     "PipelineData", "PipelineEndpoint", "PipelineParameter", "PipelineRun", "PublishedPipeline", "PythonScriptStep", "Run",
     "RunConfiguration",
