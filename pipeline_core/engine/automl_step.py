@@ -169,17 +169,16 @@ def _finish(ctx: StepContext, document: dict[str, Any], model: bytes,
                  f"{document['primary_metric']}={best.metrics.get(document['primary_metric'])}")
     uploaded = ctx.upload_outputs()
     for data_id, wanted in (ctx.step.get("training_outputs") or {}).items():  # each output is its file (AML)
-        if data_id in uploaded and uploaded[data_id].get("count"):
-            path = f"{str(uploaded[data_id]['path']).rstrip('/')}/{OUTPUT_FILES[wanted['type']]}"
-            ctx.outputs[data_id] = {**uploaded[data_id], "path": path}
-    summary = {"task": document["task"], "primary_metric": document["primary_metric"],
+        if uploaded.get(data_id, {}).get("count"):
+            ctx.output_is_file(data_id, OUTPUT_FILES[wanted["type"]])
+    summary = {"kind": "automl", "task": document["task"], "primary_metric": document["primary_metric"],
                "best_child_run_id": best.id, "best_iteration": document["best_iteration"],
                "child_runs": len(document["trials"]), "stop_reason": document["stop_reason"],
                "elapsed_seconds": round(float(document["elapsed_seconds"]), 3),
                "time_budget_seconds": document["time_budget_seconds"]}
     if problems:
-        return ctx.fail("; ".join(problems), dict(ctx.outputs), automl=summary)
-    return ctx.finish(automl=summary)
+        return ctx.fail("; ".join(problems), dict(ctx.outputs), training=summary)
+    return ctx.finish(training=summary)
 
 
 def _automl_run(document: dict[str, Any], parent: str) -> Any:

@@ -42,7 +42,8 @@ STEP_PREFIX = "step:"
 NOT_STARTED, QUEUED, RUNNING = RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatus.RUNNING
 FINISHED, FAILED, CANCELED = RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELED
 CANCEL_REQUESTED = RunStatus.CANCEL_REQUESTED
-JSON_FIELDS = ("parameters", "tags", "outputs", "error", "reuse", "recorded", "progress", "registered_datasets")
+JSON_FIELDS = ("parameters", "tags", "outputs", "error", "reuse", "recorded", "progress", "registered_datasets",
+               "training")  # training: an AutoMLStep's summary of its search (task, best child run, count)
 
 
 

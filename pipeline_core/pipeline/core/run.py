@@ -14,7 +14,7 @@ from pipeline_core.execution.logs import STD_LOG, STDERR_LOG, STDOUT_LOG
 from pipeline_core.pipeline.core.run_details import input_datasets, log_files, output_datasets, run_definition
 from pipeline_core.runcontext.run_records import RunRecordsMixin
 from pipeline_core.safe_paths import safe_join
-from pipeline_core.storage.blobs import download_prefix
+from pipeline_core.storage.blobs import download_prefix, list_prefix
 from pipeline_core.storage.run_store import FAILED, TERMINAL
 
 if TYPE_CHECKING:
@@ -36,15 +36,26 @@ class PortDataReference:
     def data_reference_name(self) -> str:
         return self.name
 
-    def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
-        """Download to ``local_path/<path_on_datastore>`` as AML does; returns that folder.
+    @property
+    def _path_on_datastore(self) -> str:
+        """AML's private name for it, which AML's AutoML and HyperDrive samples read after ``download``."""
+        return self.path_on_datastore
 
-        The path comes from the run's records (a spec's destination), so it is joined like any name from data.
+    def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
+        """Download to ``local_path/<path_on_datastore>`` as AML does; returns that folder (or file).
+
+        An output that is one file (an AutoMLStep's model or metrics) becomes the file
+        ``local_path/<path_on_datastore>``, as AML writes it. The path comes from the run's records (a
+        spec's destination), so it is joined like any name from data.
         """
         container = self._services.container_for(self.datastore_name)
         target = safe_join(Path(local_path), self.path_on_datastore,
                            f"output {self.name!r} at {self.path_on_datastore!r} on datastore {self.datastore_name!r}")
-        count = download_prefix(container, self.path_on_datastore, target, overwrite=overwrite)
+        prefix = self.path_on_datastore.strip("/")
+        if any(name == prefix for name, _, _ in list_prefix(container, prefix)):  # the output is this one file
+            count = download_prefix(container, prefix, Path(local_path), overwrite=overwrite, keep_prefix=True)
+        else:
+            count = download_prefix(container, self.path_on_datastore, target, overwrite=overwrite)
         if show_progress:
             print(f"Downloaded {count} files of output {self.name!r} to {target}")
         return str(target)
