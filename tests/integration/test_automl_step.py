@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 import pickle
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 from sklearn.datasets import load_breast_cancer
 
-from pipeline_core import Dataset, Experiment, Pipeline, PipelineData, PythonScriptStep, Workspace
+from pipeline_core import Dataset, Experiment, Pipeline, PipelineData, PipelineRun, PythonScriptStep, Workspace
 from pipeline_core.pipeline.core import TrainingOutput
 from pipeline_core.pipeline.steps import AutoMLStep, AutoMLStepRun
 from pipeline_core.train.automl import AutoMLConfig
@@ -177,3 +179,30 @@ def test_cancel_stops_the_search(workspace: Workspace, source_dir: Path, experim
     assert time.monotonic() - started < 15
     assert step.get_status() == "Canceled"
     assert "[automl] best" not in step.get_job_log()
+
+
+@pytest.fixture(scope="module")
+def remote_workspace(azurite: str) -> Iterator[Workspace]:
+    """The repo's Functions app served by the dev host on a free loopback port; the workspace talks REST to it."""
+    from app_host import serve_repo_app
+
+    with serve_repo_app(azurite) as host:
+        yield Workspace(endpoint=host.base_url, storage=azurite)
+
+
+def test_automl_step_through_a_published_endpoint(remote_workspace: Workspace, workspace: Workspace,
+                                                  source_dir: Path, experiment_name: str, tmp_path: Path) -> None:
+    """Published from a remote workspace, run by POSTing to its REST endpoint as AML's notebooks do."""
+    dataset = cancer_dataset(workspace, tmp_path, f"cancer_remote_{experiment_name.replace('-', '_')}")
+    pipeline = automl_pipeline(remote_workspace, dataset, source_dir, minutes=0.25)
+    published = pipeline.publish(name=f"automl-{experiment_name}", description="AutoML then score")
+    assert published.endpoint.startswith(f"{remote_workspace.endpoint}/api/pipelines/")
+    answer = requests.post(published.endpoint, json={"ExperimentName": experiment_name}, timeout=30)
+    assert answer.status_code == 202, answer.text
+    run = PipelineRun(Experiment(remote_workspace, experiment_name), answer.json()["Id"])
+    assert run.wait_for_completion(show_output=False, timeout_seconds=180) == "Finished"
+    (step,) = run.find_step_run("automl_module")
+    assert 15 * 0.9 <= _seconds(step._refresh()) <= 15 * 1.1
+    automl_run = AutoMLStepRun(step)
+    assert automl_run.get_children() and automl_run.get_best_child().get_metrics()["AUC_weighted"] > 0.9
+    assert "accuracy" in run.find_step_run("score")[0].get_job_log()
