@@ -34,7 +34,13 @@ from pipeline_core.pipeline.core import (
     StepSequence,
     TimeZone,
 )
-from pipeline_core.pipeline.steps import AutoMLStep, AutoMLStepRun, ParallelRunConfig, ParallelRunStep, PythonScriptStep
+from pipeline_core.pipeline.steps import (
+    AutoMLStep,
+    AutoMLStepRun,
+    ParallelRunConfig,
+    ParallelRunStep,
+    PythonScriptStep,
+)
 
 __version__ = VERSION
 

@@ -41,7 +41,8 @@ def spec_problems(step: dict[str, Any]) -> list[tuple[str, str]]:
     if not isinstance(automl, dict) or not isinstance(automl.get("settings"), dict):
         return [("automl", "an AutoMLStep needs automl.settings, the AutoMLConfig's arguments")]
     problems: list[tuple[str, str]] = []
-    inputs = step.get("inputs") if isinstance(step.get("inputs"), list) else []
+    given = step.get("inputs")
+    inputs: list[Any] = given if isinstance(given, list) else []
     for field in ("training_data", "validation_data"):
         token = automl.get(field)
         if token is None and field == "validation_data":

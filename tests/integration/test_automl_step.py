@@ -22,7 +22,15 @@ import pytest
 import requests
 from sklearn.datasets import load_breast_cancer
 
-from pipeline_core import Dataset, Experiment, Pipeline, PipelineData, PipelineRun, PythonScriptStep, Workspace
+from pipeline_core import (
+    Dataset,
+    Experiment,
+    Pipeline,
+    PipelineData,
+    PipelineRun,
+    PythonScriptStep,
+    Workspace,
+)
 from pipeline_core.pipeline.core import TrainingOutput
 from pipeline_core.pipeline.steps import AutoMLStep, AutoMLStepRun
 from pipeline_core.train.automl import AutoMLConfig

@@ -184,8 +184,9 @@ class AutoMLStepRun(StepRun):
     def get_best_child(self, metric: str | None = None, onnx_compatible: bool = False, **kwargs: Any) -> Any:
         return self._automl_run().get_best_child(metric)
 
-    def get_output(self, iteration: int | None = None, metric: str | None = None, return_onnx_model: bool = False,
-                   return_split_onnx_model: Any = None, **kwargs: Any) -> tuple[Any, Any]:
+    def get_output(  # type: ignore[override]  # AML's AutoMLStepRun: AutoMLRun.get_output wins over StepRun's
+            self, iteration: int | None = None, metric: str | None = None, return_onnx_model: bool = False,
+            return_split_onnx_model: Any = None, **kwargs: Any) -> tuple[Any, Any]:
         """``(best child run, fitted model)``: the model is the pickled best model the step saved."""
         return self._automl_run().get_output(iteration=iteration, metric=metric,
                                              return_onnx_model=return_onnx_model)
