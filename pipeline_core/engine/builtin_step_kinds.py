@@ -32,4 +32,5 @@ register_step_kind(StepKind(
     script=False,
     reuse_fields=("automl", "training_outputs"),  # another config or other outputs: the search runs again
     check="pipeline_core.engine.automl_step:spec_problems",
+    step_run="pipeline_core.pipeline.steps.automl_step:AutoMLStepRun",
 ))

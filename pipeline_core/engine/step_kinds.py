@@ -91,6 +91,8 @@ class StepKind:
     reuse key, so changing one reruns the step; argument tokens inside them (``{"param": name}``,
     ``{"lit": "... $AML_PARAMETER_x ..."}``) count with the run's values of the parameters.
     ``check``: the kind's own checks of its spec entry (``SpecCheck``), or ``"module:function"``.
+    ``step_run``: ``"module:Class"`` of the kind's ``StepRun`` subclass (AML's ``AutoMLStepRun``), which
+    ``PipelineRun.get_steps()`` / ``find_step_run()`` return for the kind's steps; None: ``StepRun``.
     """
 
     type: str
@@ -101,6 +103,7 @@ class StepKind:
     script: bool = True
     reuse_fields: tuple[str, ...] = ()
     check: str | SpecCheck | None = None
+    step_run: str | None = None
 
     def __post_init__(self) -> None:
         if not self.type or not isinstance(self.type, str):
@@ -123,6 +126,13 @@ class StepKind:
         if self.check is None:
             return []
         return list(_resolve(self.check, f"the spec check of step kind {self.type!r}")(step))
+
+    def step_run_class(self) -> builtins.type | None:
+        """The kind's ``StepRun`` subclass, or None when its steps are plain ``StepRun``s."""
+        if self.step_run is None:
+            return None
+        found: builtins.type = _resolve(self.step_run, f"the step run class of step kind {self.type!r}")
+        return found
 
     def sdk_class_object(self) -> builtins.type:
         found: builtins.type = _resolve(self.sdk_class, f"the SDK class of step kind {self.type!r}")

@@ -141,8 +141,12 @@ def test_automl_step_trains_within_budget_and_a_script_step_scores_the_best_mode
     df = pd.DataFrame({k: {m: v[0] for m, v in d.items()} for k, d in document.items()})
     assert "accuracy" in df.index
 
-    # AML's AutoMLRun(experiment, run_id) reads the same step run.
-    assert AutoMLRun(experiment, step.id).get_best_child().id == best.id
+    # The step run is an AutoMLStepRun as found; AML's nyc-taxi sample finds it by StepType and reads it
+    # with AutoMLRun(experiment, run_id).
+    assert isinstance(step, AutoMLStepRun) and len(step.get_children()) == len(children)
+    (found,) = [s for s in run.get_steps() if s.properties.get("StepType") == "AutoMLStep"]
+    best_run, fitted = AutoMLRun(experiment=experiment, run_id=found.id).get_output()
+    assert best_run.id == best.id and fitted.algorithm == best.properties["run_algorithm"]
 
     # Submitted again unchanged: the AutoML step and the scoring step are reused, children and all.
     again = experiment.submit(automl_pipeline(workspace, dataset, source_dir))

@@ -101,6 +101,13 @@ class StepRun(RunRecordsMixin):
         return f"{self.pipeline_run.id}_{self.name}"
 
     @property
+    def properties(self) -> dict[str, Any]:
+        """AML's run properties a step run has from the start: ``StepType`` (AML's samples find their
+        AutoMLStep by it), ``azureml.runsource`` and, for a reused step, ``azureml.reusedrunid``."""
+        return {"StepType": self._row.get("step_type"), "azureml.runsource": "azureml.StepRun",
+                **({"azureml.reusedrunid": self._row["reused_run_id"]} if self._row.get("reused_run_id") else {})}
+
+    @property
     def _services(self) -> Services:
         return self.pipeline_run._services
 
@@ -247,10 +254,18 @@ class PipelineRun(RunRecordsMixin):
         """Steps in reverse start order, as AML returns them (unstarted steps last)."""
         rows = list(self._source.get_state().steps.values())
         rows.sort(key=lambda r: (r.get("start_time") or "", -int(r.get("index") or 0)), reverse=True)
-        return [StepRun(self, row) for row in rows]
+        return [self._step_run(row) for row in rows]
 
     def find_step_run(self, name: str) -> list[StepRun]:
-        return [StepRun(self, row) for row in self._source.get_state().steps.values() if row["name"] == name]
+        return [self._step_run(row) for row in self._source.get_state().steps.values() if row["name"] == name]
+
+    def _step_run(self, row: dict[str, Any]) -> StepRun:
+        """The step's run as its kind has it: a ``StepRun``, or the kind's subclass (an ``AutoMLStepRun``)."""
+        from pipeline_core.engine.step_kinds import find_step_kind
+
+        kind = find_step_kind(row.get("step_type"))
+        cls = kind.step_run_class() if kind is not None else None
+        return cls(pipeline_run=self, row=row) if cls is not None else StepRun(self, row)
 
     def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
                      type: str | None = None, status: str | None = None, _rehydrate_runs: bool = True
