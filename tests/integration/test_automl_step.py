@@ -11,6 +11,7 @@ naming it, and a cancel stops the search at once.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import time
 from collections.abc import Iterator
@@ -185,12 +186,37 @@ def test_cancel_stops_the_search(workspace: Workspace, source_dir: Path, experim
             break
         assert time.monotonic() < deadline, "the search never started"
         time.sleep(0.5)
+    assert _training_processes(), "the search runs in a process of its own"
     started = time.monotonic()
     run.cancel()
     assert run.wait_for_completion(show_output=False, timeout_seconds=30, raise_on_error=False) == "Canceled"
     assert time.monotonic() - started < 15
     assert step.get_status() == "Canceled"
     assert "[automl] best" not in step.get_job_log()
+    assert not _training_processes(), "the training process outlived the cancel"
+
+
+def _training_processes() -> list[int]:
+    """This test process's descendants that run the AutoML training (read from /proc)."""
+    parents: dict[int, int] = {}
+    commands: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+    me, found = os.getpid(), []
+    for pid, command in commands.items():
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != me:
+            ancestor = parents.get(ancestor)
+        if ancestor == me and b"automl_worker" in command:
+            found.append(pid)
+    return found
 
 
 @pytest.fixture(scope="module")
