@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from calendar import timegm
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +62,7 @@ def spec_problems(step: dict[str, Any]) -> list[tuple[str, str]]:
 def _epoch(timestamp: Any) -> float:
     """The step row's ``start_time`` (ISO, UTC) as seconds since the epoch; now if it cannot be read."""
     try:
-        text = str(timestamp).replace("Z", "")
-        whole, _, fraction = text.partition(".")
-        seconds = timegm(time.strptime(whole[:19], "%Y-%m-%dT%H:%M:%S"))
-        return seconds + (float(f"0.{fraction.rstrip('+:0123456789')[:6] or '0'}") if fraction else 0.0)
+        return datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp()
     except (ValueError, TypeError):
         return time.time()
 
@@ -133,11 +130,14 @@ def run_automl(ctx: StepContext) -> dict[str, Any]:
         return ctx.fail(f"the AutoML training process exited with code {result.exit_code}"
                         + (f"; last lines of stderr:\n{tail}" if tail else ""), ctx.upload_outputs(),
                         exit_code=result.exit_code, stderr_tail=tail)
-    return _finish(ctx, json.loads((out / RESULT_FILE).read_text()), (out / MODEL_FILE).read_bytes(), outputs)
+    ctx.log.note(f"[amlite] the search process ended {time.time() - job['started_epoch']:.1f} s after the step "
+                 "started")
+    return _finish(ctx, json.loads((out / RESULT_FILE).read_text()), (out / MODEL_FILE).read_bytes(), outputs,
+                   job["started_epoch"])
 
 
-def _finish(ctx: StepContext, document: dict[str, Any], model: bytes,
-            outputs: dict[str, Path]) -> dict[str, Any]:
+def _finish(ctx: StepContext, document: dict[str, Any], model: bytes, outputs: dict[str, Path],
+            started_epoch: float) -> dict[str, Any]:
     """Write each TrainingOutput's file, keep the child runs and the model, log the best metrics, finish."""
     from pipeline_core.train.automl.exceptions import ConfigException
 
@@ -167,7 +167,8 @@ def _finish(ctx: StepContext, document: dict[str, Any], model: bytes,
     MetricStore(ctx.services.account).add(ctx.run_id, ctx.name, [
         {"name": name, "kind": SCALAR, "value": value, "seq": "automl-best"} for name, value in best.metrics.items()])
     ctx.log.note(f"[amlite] {len(document['trials'])} child runs; best {best.id} ({best.algorithm}): "
-                 f"{document['primary_metric']}={best.metrics.get(document['primary_metric'])}")
+                 f"{document['primary_metric']}={best.metrics.get(document['primary_metric'])}; outputs written "
+                 f"{time.time() - started_epoch:.1f} s after the step started")
     uploaded = ctx.upload_outputs()
     for data_id, wanted in (ctx.step.get("training_outputs") or {}).items():  # each output is its file (AML)
         if uploaded.get(data_id, {}).get("count"):
