@@ -220,6 +220,42 @@ def _training_processes() -> list[int]:
     return found
 
 
+PREP = """
+import os, sys
+import pandas as pd
+from sklearn.datasets import load_diabetes
+frame = load_diabetes(as_frame=True).frame
+os.makedirs(sys.argv[1], exist_ok=True)
+frame.to_parquet(os.path.join(sys.argv[1], "diabetes.parquet"))
+print("prepared", len(frame), "rows")
+"""
+
+
+def test_regression_on_an_upstream_output_read_as_parquet(workspace: Workspace, source_dir: Path,
+                                                          experiment_name: str) -> None:
+    """The nyc-taxi sample's shape: a prep step's output, read as a table (parse_parquet_files), trains AutoML."""
+    (source_dir / "prep.py").write_text(PREP)
+    prepared = PipelineData("prepared", datastore=workspace.get_default_datastore())
+    prep = PythonScriptStep("prep.py", name="prep", source_directory=str(source_dir), arguments=[prepared],
+                            outputs=[prepared])
+    config = AutoMLConfig(task="regression", primary_metric="normalized_root_mean_squared_error",
+                          training_data=prepared.as_dataset().parse_parquet_files(), label_column_name="target",
+                          experiment_timeout_minutes=0.2, allowed_models=["LightGBM", "ElasticNet"])
+    automl = AutoMLStep("train", automl_config=config)
+    run = Experiment(workspace, experiment_name).submit(Pipeline(workspace, [prep, automl]))
+    assert run.wait_for_completion(show_output=False, timeout_seconds=120) == "Finished"
+    (step,) = run.find_step_run("train")
+    assert isinstance(step, AutoMLStepRun)
+    best = step.get_best_child()
+    assert best.properties["run_algorithm"] in ("LightGBM", "ElasticNet")
+    assert 0 < best.get_metrics()["normalized_root_mean_squared_error"] < 0.5
+    assert {"r2_score", "spearman_correlation", "mean_absolute_error"} <= set(best.get_metrics())
+    model_file = step.get_default_model_output()
+    assert model_file.path_on_datastore.endswith("/default_model_train/model.pkl")
+    _, fitted = step.get_output()
+    assert fitted.task == "regression"
+
+
 @pytest.fixture(scope="module")
 def remote_workspace(azurite: str) -> Iterator[Workspace]:
     """The repo's Functions app served by the dev host on a free loopback port; the workspace talks REST to it."""
