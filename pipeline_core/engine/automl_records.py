@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline_core.errors import NotFoundError
 from pipeline_core.execution.logs import LOGS_CONTAINER
+from pipeline_core.storage.run_store import FINISHED
 
 if TYPE_CHECKING:
     from pipeline_core.engine.services import Services
@@ -50,7 +51,7 @@ def load_automl_run(services: Services, experiment: Any, run_id: str, row: dict[
     from pipeline_core.train.automl.run import AutoMLChildRun, AutoMLRun
 
     origin_run, origin_step = _origin(run_id, row)
-    if row.get("status") != "Finished":
+    if row.get("status") != FINISHED:
         raise NotFoundError(f"AutoML step {row.get('name')!r} of run {run_id} is {row.get('status')}: its child "
                             "runs and model exist once it has Finished")
     container = services.account.container(LOGS_CONTAINER)
