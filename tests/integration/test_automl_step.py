@@ -280,6 +280,13 @@ def test_automl_step_through_a_published_endpoint(remote_workspace: Workspace, w
     took = _seconds(step._refresh())
     print(f"AutoML step through the endpoint: {took:.2f} s from start to end for a 15 s budget")
     assert 15 * 0.9 <= took <= 15 * 1.1
-    automl_run = AutoMLStepRun(step)
-    assert automl_run.get_children() and automl_run.get_best_child().get_metrics()["AUC_weighted"] > 0.9
+    assert isinstance(step, AutoMLStepRun)  # the REST run source knows the step's kind too
+    best = step.get_best_child()
+    assert step.get_children() and best.get_metrics()["AUC_weighted"] > 0.9
     assert "accuracy" in run.find_step_run("score")[0].get_job_log()
+
+    again = requests.post(published.endpoint, json={"ExperimentName": experiment_name}, timeout=30)
+    rerun = PipelineRun(Experiment(remote_workspace, experiment_name), again.json()["Id"])
+    assert rerun.wait_for_completion(show_output=False, timeout_seconds=60) == "Finished"
+    (reused,) = rerun.find_step_run("automl_module")
+    assert reused.is_reused and reused.get_best_child().id == best.id
