@@ -19,6 +19,7 @@ import math
 import os
 import pickle
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -64,13 +65,17 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     elapsed = max(0.0, time.time() - float(job["started_epoch"]))
     print(f"[automl] task {config.task}, primary metric {config.primary_metric}, models {list(config.models)}, "
           f"budget {job['budget_seconds']:g} s ({elapsed:.1f} s spent before training)", flush=True)
-    result = train(config, elapsed_before=elapsed, log_dir=str(out))
+    follower = _TrialFollower(out, config.task, config.primary_metric)
+    follower.start()
+    try:
+        result = train(config, elapsed_before=elapsed, log_dir=str(out))
+    finally:
+        follower.stop()
     print(f"[automl] search and refit ended {time.time() - float(job['started_epoch']):.1f} s after the step "
           "started", flush=True)
-    for trial in result.trials:
-        score = trial.metrics.get(result.primary_metric, math.nan)
-        print(f"[automl] iteration {trial.iteration}: {trial.algorithm} {result.primary_metric}={score:.4f} "
-              f"({trial.duration_seconds:.2f} s)", flush=True)
+    for trial in result.trials[follower.shown:]:  # those the follower had not seen when the search ended
+        _print_trial(trial.iteration, trial.algorithm, result.primary_metric,
+                     trial.metrics.get(result.primary_metric, math.nan), trial.duration_seconds)
     best = result.best_trial
     print(f"[automl] best: iteration {best.iteration} ({best.algorithm}), {result.primary_metric}="
           f"{best.metrics.get(result.primary_metric, math.nan):.4f}; {len(result.trials)} iterations, "
@@ -86,6 +91,55 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                     "duration_seconds": t.duration_seconds} for t in result.trials]}
     (out / RESULT_FILE).write_text(json.dumps(document, default=_json_default))
     return document
+
+
+def _print_trial(iteration: int, algorithm: str, metric: str, score: float, seconds: float) -> None:
+    print(f"[automl] iteration {iteration}: {algorithm} {metric}={score:.4f} ({seconds:.2f} s)", flush=True)
+
+
+class _TrialFollower(threading.Thread):
+    """Prints each child run as FLAML records it (its trial log is flushed per trial), so the step log
+    shows the search as it goes rather than at its end."""
+
+    def __init__(self, out: Path, task: str, metric: str):
+        super().__init__(name="automl-trials", daemon=True)
+        self.out, self.task, self.metric = out, task, metric
+        self.shown = 0
+        self._stopped = threading.Event()
+        self._offset = 0
+        self._log: Path | None = None
+
+    def run(self) -> None:
+        while not self._stopped.wait(0.5):
+            try:
+                self._read()
+            except (OSError, ValueError):  # the log is being written or was just removed: next time
+                continue
+
+    def _read(self) -> None:
+        from pipeline_core.train.automl.names import aml_model_name
+
+        if self._log is None:
+            self._log = next(iter(self.out.glob("*/trials.jsonl")), None)
+            if self._log is None:
+                return
+        with open(self._log) as handle:
+            handle.seek(self._offset)
+            text = handle.read()
+        complete = text[:text.rfind("\n") + 1]
+        self._offset += len(complete)
+        for line in complete.splitlines():
+            record = json.loads(line)
+            if "record_id" not in record:
+                continue
+            score = (record.get("logged_metric") or {}).get(self.metric, math.nan)
+            _print_trial(self.shown, aml_model_name(self.task, record["learner"]), self.metric, float(score),
+                         float(record.get("trial_time") or 0.0))
+            self.shown += 1
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)
 
 
 def _json_default(value: Any) -> Any:

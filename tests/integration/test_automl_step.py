@@ -127,7 +127,10 @@ def test_automl_step_trains_within_budget_and_a_script_step_scores_the_best_mode
     assert best_run.id == best.id
     frame = dataset.to_pandas_dataframe()
     assert set(fitted.predict(frame.drop(columns=["diagnosis"]).head(20))) <= {"malignant", "benign"}
-    assert "[automl] best: iteration" in step.get_job_log()
+    log = step.get_job_log()
+    assert "[automl] best: iteration" in log
+    assert [f"[automl] iteration {c.iteration}:" in log for c in children] == [True] * len(children)
+    assert log.count("[automl] iteration ") == len(children)  # each child run once, as it finished
 
     # AML's sample: download the pipeline outputs by name and open the files at _path_on_datastore.
     model_output = run.get_pipeline_output("best_model_output")
@@ -182,7 +185,7 @@ def test_cancel_stops_the_search(workspace: Workspace, source_dir: Path, experim
     deadline = time.monotonic() + 60
     while True:
         found = run.find_step_run("automl_module")
-        if found and "[automl] task classification" in found[0].get_job_log():
+        if found and "[automl] iteration 1:" in found[0].get_job_log():  # child runs stream into the log
             step = found[0]
             break
         assert time.monotonic() < deadline, "the search never started"
