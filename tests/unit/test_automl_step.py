@@ -75,3 +75,25 @@ def test_posted_spec_entries_are_checked() -> None:
     assert spec_problems({**good, "inputs": []})[0][0] == "automl.training_data"
     assert spec_problems({**good, "training_outputs": {"m": {"type": "Weights"}}})[0][0] == "training_outputs"
     assert spec_problems({**good, "outputs": []})[0][0] == "training_outputs"
+
+
+def test_time_spent_before_training_comes_out_of_the_budget() -> None:
+    """An AutoMLStep's clock starts with the step: what its process spent starting counts (elapsed_before)."""
+    import time
+
+    from sklearn.datasets import load_iris
+
+    from pipeline_core.train.automl.exceptions import AutoMLTrainingException
+    from pipeline_core.train.automl.trainer import train
+
+    iris = load_iris(as_frame=True).frame
+    config = AutoMLConfig(task="classification", training_data=iris, label_column_name="target",
+                          n_cross_validations=3, experiment_timeout_minutes=0.1, enable_early_stopping=False,
+                          allowed_models=["LightGBM"])
+    with pytest.raises(AutoMLTrainingException, match=r"experiment timeout \(6 s\) ran out before training began"):
+        train(config, elapsed_before=6.5)
+    started = time.monotonic()
+    result = train(config, elapsed_before=3.0)
+    took = time.monotonic() - started
+    assert 3.0 * 0.8 <= took <= 3.0 * 1.2 and result.stop_reason == "experiment_timeout"
+    assert 5.4 <= result.elapsed_seconds <= 6.6  # reported as the experiment's time
