@@ -54,7 +54,7 @@ def spec_problems(step: dict[str, Any]) -> list[tuple[str, str]]:
                                             for v in outputs.values()):
         problems.append(("training_outputs", "each output of an AutoMLStep needs a TrainingOutput type, "
                                              "'Model' or 'Metrics'"))
-    elif any(d not in (step.get("outputs") or []) for d in outputs):
+    elif any(d not in (step.get("outputs") if isinstance(step.get("outputs"), list) else []) for d in outputs):
         problems.append(("training_outputs", "training_outputs must name the step's outputs"))
     return problems
 

@@ -75,6 +75,7 @@ def test_posted_spec_entries_are_checked() -> None:
     assert spec_problems({**good, "inputs": []})[0][0] == "automl.training_data"
     assert spec_problems({**good, "training_outputs": {"m": {"type": "Weights"}}})[0][0] == "training_outputs"
     assert spec_problems({**good, "outputs": []})[0][0] == "training_outputs"
+    assert spec_problems({**good, "outputs": 5, "inputs": "train"})  # a posted entry may hold anything
 
 
 def test_time_spent_before_training_comes_out_of_the_budget() -> None:
