@@ -4,7 +4,7 @@ Why a blob beside the step's log, not rows: a search can run hundreds of trials,
 metrics and its hyperparameters; as rows in the run's partition they would be read by every state
 query of the run, and as a field of the step row they would outgrow a Table property. One JSON
 document per step run (``logs/{run id}/{step}/automl/children.json``), written once when the search
-ends, holds them; the step row keeps a summary (``automl``: task, primary metric, best child, count).
+ends, holds them; the step row keeps a summary (``search``: task, primary metric, best child, count).
 The best model is kept there too (``model.pkl``), so ``get_output()`` works whatever outputs the
 step declared. A reused step answers with the records of the run it reused.
 """

@@ -49,12 +49,14 @@ def spec_problems(step: dict[str, Any]) -> list[tuple[str, str]]:
             continue
         if not isinstance(token, dict) or token.get("data") not in inputs:
             problems.append((f"automl.{field}", f"{field} must name one of the step's inputs ({{'data': id}})"))
+    given_outputs = step.get("outputs")
+    declared: list[Any] = given_outputs if isinstance(given_outputs, list) else []
     outputs = step.get("training_outputs")
     if not isinstance(outputs, dict) or any(not isinstance(v, dict) or v.get("type") not in OUTPUT_FILES
                                             for v in outputs.values()):
         problems.append(("training_outputs", "each output of an AutoMLStep needs a TrainingOutput type, "
                                              "'Model' or 'Metrics'"))
-    elif any(d not in (step.get("outputs") if isinstance(step.get("outputs"), list) else []) for d in outputs):
+    elif any(d not in declared for d in outputs):
         problems.append(("training_outputs", "training_outputs must name the step's outputs"))
     return problems
 
@@ -179,8 +181,8 @@ def _finish(ctx: StepContext, document: dict[str, Any], model: bytes, outputs: d
                "elapsed_seconds": round(float(document["elapsed_seconds"]), 3),
                "time_budget_seconds": document["time_budget_seconds"]}
     if problems:
-        return ctx.fail("; ".join(problems), dict(ctx.outputs), training=summary)
-    return ctx.finish(training=summary)
+        return ctx.fail("; ".join(problems), dict(ctx.outputs), search=summary)
+    return ctx.finish(search=summary)
 
 
 def _automl_run(document: dict[str, Any], parent: str) -> Any:

@@ -90,9 +90,9 @@ class StepKind:
     ``reuse_fields``: the kind's own spec fields (from ``spec_fields``) that are part of the
     reuse key, so changing one reruns the step; argument tokens inside them (``{"param": name}``,
     ``{"lit": "... $AML_PARAMETER_x ..."}``) count with the run's values of the parameters.
-    ``check``: the kind's own checks of its spec entry (``SpecCheck``), or ``"module:function"``.
     ``step_run``: ``"module:Class"`` of the kind's ``StepRun`` subclass (AML's ``AutoMLStepRun``), which
     ``PipelineRun.get_steps()`` / ``find_step_run()`` return for the kind's steps; None: ``StepRun``.
+    ``check``: the kind's own checks of its spec entry (``SpecCheck``), or ``"module:function"``.
     """
 
     type: str
@@ -102,8 +102,8 @@ class StepKind:
     orchestrator: str | None = None
     script: bool = True
     reuse_fields: tuple[str, ...] = ()
-    check: str | SpecCheck | None = None
     step_run: str | None = None
+    check: str | SpecCheck | None = None
 
     def __post_init__(self) -> None:
         if not self.type or not isinstance(self.type, str):

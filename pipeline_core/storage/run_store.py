@@ -43,7 +43,7 @@ NOT_STARTED, QUEUED, RUNNING = RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatu
 FINISHED, FAILED, CANCELED = RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELED
 CANCEL_REQUESTED = RunStatus.CANCEL_REQUESTED
 JSON_FIELDS = ("parameters", "tags", "outputs", "error", "reuse", "recorded", "progress", "registered_datasets",
-               "training")  # training: an AutoMLStep's summary of its search (task, best child run, count)
+               "search")  # search: a CHILD_RUNS step's counts of its child runs (engine/child_runs.py)
 
 
 

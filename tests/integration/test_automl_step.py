@@ -114,7 +114,7 @@ def test_automl_step_trains_within_budget_and_a_script_step_scores_the_best_mode
 
     # Child runs: one per trial, AML's metric names, the best by the primary metric.
     automl_run = AutoMLStepRun(step)
-    children = automl_run.get_children()
+    children = list(automl_run.get_children())
     assert len(children) >= 3 and all(c.id.startswith(f"{step.id}_") for c in children)
     assert {"accuracy", "AUC_weighted", "f1_score_weighted", "norm_macro_recall"} <= set(children[0].get_metrics())
     best = automl_run.get_best_child()
@@ -122,7 +122,7 @@ def test_automl_step_trains_within_budget_and_a_script_step_scores_the_best_mode
     assert best.properties["run_algorithm"] in ("LightGBM", "RandomForest", "ExtremeRandomTrees")
     assert automl_run.get_metrics()["AUC_weighted"] == best.get_metrics()["AUC_weighted"]
     assert step.get_metrics()["AUC_weighted"] == best.get_metrics()["AUC_weighted"]  # logged as the step's
-    assert row["training"]["child_runs"] == len(children) and row["training"]["best_child_run_id"] == best.id
+    assert row["search"]["child_runs"] == len(children) and row["search"]["best_child_run_id"] == best.id
     best_run, fitted = automl_run.get_output()
     assert best_run.id == best.id
     frame = dataset.to_pandas_dataframe()
@@ -148,7 +148,7 @@ def test_automl_step_trains_within_budget_and_a_script_step_scores_the_best_mode
 
     # The step run is an AutoMLStepRun as found; AML's nyc-taxi sample finds it by StepType and reads it
     # with AutoMLRun(experiment, run_id).
-    assert isinstance(step, AutoMLStepRun) and len(step.get_children()) == len(children)
+    assert isinstance(step, AutoMLStepRun) and len(list(step.get_children())) == len(children)
     (found,) = [s for s in run.get_steps() if s.properties.get("StepType") == "AutoMLStep"]
     best_run, fitted = AutoMLRun(experiment=experiment, run_id=found.id).get_output()
     assert best_run.id == best.id and fitted.algorithm == best.properties["run_algorithm"]
@@ -285,7 +285,7 @@ def test_automl_step_through_a_published_endpoint(remote_workspace: Workspace, w
     assert 15 * 0.9 <= took <= 15 * 1.1
     assert isinstance(step, AutoMLStepRun)  # the REST run source knows the step's kind too
     best = step.get_best_child()
-    assert step.get_children() and best.get_metrics()["AUC_weighted"] > 0.9
+    assert list(step.get_children()) and best.get_metrics()["AUC_weighted"] > 0.9
     assert "accuracy" in run.find_step_run("score")[0].get_job_log()
 
     again = requests.post(published.endpoint, json={"ExperimentName": experiment_name}, timeout=30)

@@ -37,25 +37,28 @@ class PortDataReference:
         return self.name
 
     @property
-    def _path_on_datastore(self) -> str:
-        """AML's private name for it, which AML's AutoML and HyperDrive samples read after ``download``."""
+    def _path_on_datastore(self) -> str:  # AML's attribute, which its samples read
         return self.path_on_datastore
 
     def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
-        """Download to ``local_path/<path_on_datastore>`` as AML does; returns that folder (or file).
+        """Download to ``local_path/<path_on_datastore>`` as AML does; returns that folder.
 
-        An output that is one file (an AutoMLStep's model or metrics) becomes the file
-        ``local_path/<path_on_datastore>``, as AML writes it. The path comes from the run's records (a
-        spec's destination), so it is joined like any name from data.
+        The path comes from the run's records (a spec's destination), so it is joined like any name from data.
         """
         container = self._services.container_for(self.datastore_name)
         target = safe_join(Path(local_path), self.path_on_datastore,
                            f"output {self.name!r} at {self.path_on_datastore!r} on datastore {self.datastore_name!r}")
-        prefix = self.path_on_datastore.strip("/")
-        if any(name == prefix for name, _, _ in list_prefix(container, prefix)):  # the output is this one file
-            count = download_prefix(container, prefix, Path(local_path), overwrite=overwrite, keep_prefix=True)
-        else:
-            count = download_prefix(container, self.path_on_datastore, target, overwrite=overwrite)
+        blobs = list_prefix(container, self.path_on_datastore.strip("/"))
+        if [name for name, _, _ in blobs] == [self.path_on_datastore.strip("/")]:
+            # An output that is one file (a HyperDrive or AutoML metrics output): that file at the path, as AML.
+            if overwrite or not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "wb") as handle:
+                    container.download_blob(blobs[0][0]).readinto(handle)
+            if show_progress:
+                print(f"Downloaded output {self.name!r} to {target}")
+            return str(target)
+        count = download_prefix(container, self.path_on_datastore, target, overwrite=overwrite)
         if show_progress:
             print(f"Downloaded {count} files of output {self.name!r} to {target}")
         return str(target)

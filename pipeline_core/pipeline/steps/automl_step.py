@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pipeline_core._warnings import warn_ignored
@@ -176,10 +177,11 @@ class AutoMLStepRun(StepRun):
         return self._automl
 
     def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
-                     type: Any = None, status: str | None = None, _rehydrate_runs: bool = True) -> list[Any]:
-        """One child run per trial (``AutoMLChildRun``: ``id``, ``properties``, ``get_metrics()``)."""
+                     type: Any = None, status: str | None = None, _rehydrate_runs: bool = True) -> Iterator[Any]:
+        """One child run per trial (``AutoMLChildRun``: ``id``, ``properties``, ``get_metrics()``), as AML's
+        generator."""
         children = self._automl_run().get_children()
-        return [c for c in children if status is None or c.status == status]
+        return iter([c for c in children if status is None or c.status == status])
 
     def get_best_child(self, metric: str | None = None, onnx_compatible: bool = False, **kwargs: Any) -> Any:
         return self._automl_run().get_best_child(metric)
