@@ -96,5 +96,5 @@ def test_time_spent_before_training_comes_out_of_the_budget() -> None:
     started = time.monotonic()
     result = train(config, elapsed_before=3.0)
     took = time.monotonic() - started
-    assert 3.0 * 0.8 <= took <= 3.0 * 1.2 and result.stop_reason == "experiment_timeout"
-    assert 5.4 <= result.elapsed_seconds <= 6.6  # reported as the experiment's time
+    assert took < 5.0 and result.stop_reason == "experiment_timeout"  # 3 s were left of the 6 s, not 6
+    assert abs(result.elapsed_seconds - (took + 3.0)) < 0.5  # reported as the experiment's time
