@@ -88,6 +88,13 @@ def _tabular(ctx: StepContext, token: dict[str, Any], paths: dict[str, Path], wh
 
 
 def run_automl(ctx: StepContext) -> dict[str, Any]:
+    """The executor: download the data, run the search in its supervised process, then write what it found.
+
+    The experiment timeout is the budget of the whole step (its clock started when the row went
+    Running), cut to 90 % of the step's time limit when longer, so the search ends on its own before
+    the limit would stop it. A user's mistake (exit code 2, ``error.json``) fails the step at once,
+    without the retries ``set_retry`` gives an infrastructure failure.
+    """
     settings = step_settings()
     timeout, limit = ctx.timeout(settings)
     automl = ctx.step["automl"]
