@@ -36,6 +36,8 @@ from pipeline_core.pipeline.core import (
 )
 from pipeline_core.pipeline.steps import (
     AdlaStep,
+    AutoMLStep,
+    AutoMLStepRun,
     CommandStep,
     DatabricksStep,
     DataTransferStep,
@@ -50,6 +52,7 @@ __all__ = [
     "AdlaStep", "CommandStep", "DataTransferStep",
     "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding", "Dataset",
     "DatabricksStep", "ParallelRunConfig", "ParallelRunStep",
+    "AutoMLStep", "AutoMLStepRun",
     "DataReference", "Datastore", "Environment", "Experiment", "Model", "OutputFileDatasetConfig", "Pipeline",
     "PipelineData", "PipelineEndpoint", "PipelineParameter", "PipelineRun", "PublishedPipeline", "PythonScriptStep", "Run",
     "RunConfiguration",

@@ -114,6 +114,10 @@ class StepEntry(TypedDict, total=False):
     parallel_inputs: list[ParallelInput]
     side_inputs: list[str | None]  # data ids
     input_type: str
+    # AutoMLStep: {"settings": the AutoMLConfig's arguments, "training_data"/"validation_data": {"data": id}}
+    automl: dict[str, Any]
+    #: output data id -> its TrainingOutput ({"type": "Model" | "Metrics", "iteration", "metric", "model_file"})
+    training_outputs: dict[str, dict[str, Any]]
 
 
 # "from" is a Python keyword: the functional form.

@@ -49,3 +49,12 @@ register_step_kind(StepKind(
     reuse_fields=("databricks",),
     check="pipeline_core.databricks.step:check_databricks",
 ))
+register_step_kind(StepKind(
+    type="AutoMLStep",
+    sdk_class="pipeline_core.pipeline.steps.automl_step:AutoMLStep",
+    executor="pipeline_core.engine.automl_step:run_automl",
+    script=False,
+    reuse_fields=("automl", "training_outputs"),  # another config or other outputs: the search runs again
+    check="pipeline_core.engine.automl_step:spec_problems",
+    step_run="pipeline_core.pipeline.steps.automl_step:AutoMLStepRun",
+))

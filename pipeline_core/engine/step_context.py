@@ -497,6 +497,19 @@ class StepContext:
             self._log.close()
         return dict(self.outputs)
 
+    def output_is_file(self, data_id: str, file_name: str) -> None:
+        """Record uploaded output ``data_id`` as the one file ``file_name`` it holds: its path names the file.
+
+        For AML's file outputs (an AutoMLStep's model and metrics): ``path_on_datastore`` is the file, a
+        later step given the output gets the file's path, and reuse checks that file. Call after
+        ``upload_outputs``.
+        """
+        loc = self._out_locations[data_id]
+        path = f"{loc.path.rstrip('/')}/{file_name}"
+        self._out_locations[data_id] = Location(loc.datastore, path)
+        if data_id in self.outputs:
+            self.outputs[data_id] = {**self.outputs[data_id], "path": path}
+
     # -- the end ----------------------------------------------------------------------
     def finish(self, **fields: Any) -> dict[str, Any]:
         """End the step Finished with its uploaded outputs, recorded for reuse (with each output's manifest)."""

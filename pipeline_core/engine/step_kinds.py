@@ -103,6 +103,8 @@ class StepKind:
     ``reuse_fields``: the kind's own spec fields (from ``spec_fields``) that are part of the
     reuse key, so changing one reruns the step; argument tokens inside them (``{"param": name}``,
     ``{"lit": "... $AML_PARAMETER_x ..."}``) count with the run's values of the parameters.
+    ``step_run``: ``"module:Class"`` of the kind's ``StepRun`` subclass (AML's ``AutoMLStepRun``), which
+    ``PipelineRun.get_steps()`` / ``find_step_run()`` return for the kind's steps; None: ``StepRun``.
     ``check``: the kind's own checks of its spec entry (``SpecCheck``), or ``"module:function"``.
     ``identity``: what the step reads beyond its declared inputs, as part of the reuse key (``Identity``,
     or ``"module:function"``): a database's rows for DataTransferStep. ``None`` from it means the
@@ -118,6 +120,7 @@ class StepKind:
     orchestrator: str | None = None
     script: bool = True
     reuse_fields: tuple[str, ...] = ()
+    step_run: str | None = None
     check: str | SpecCheck | None = None
     identity: str | Identity | None = None
     poller: Any = None
@@ -162,6 +165,13 @@ class StepKind:
             import uuid
 
             return {"unknowable": uuid.uuid4().hex}  # a key that matches no earlier run: never reused
+        return found
+
+    def step_run_class(self) -> builtins.type | None:
+        """The kind's ``StepRun`` subclass, or None when its steps are plain ``StepRun``s."""
+        if self.step_run is None:
+            return None
+        found: builtins.type = _resolve(self.step_run, f"the step run class of step kind {self.type!r}")
         return found
 
     def sdk_class_object(self) -> builtins.type:

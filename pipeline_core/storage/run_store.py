@@ -43,7 +43,8 @@ NOT_STARTED, QUEUED, RUNNING = RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatu
 FINISHED, FAILED, CANCELED = RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELED
 CANCEL_REQUESTED = RunStatus.CANCEL_REQUESTED
 JSON_FIELDS = ("parameters", "tags", "outputs", "error", "reuse", "recorded", "progress", "registered_datasets",
-               "remote")  # remote: a POLL step's remote work (its handle, the service's run)
+               "remote",  # remote: a POLL step's remote work (its handle, the service's run)
+               "search")  # search: a CHILD_RUNS step's child-run counts; an AutoMLStep's summary
 
 
 

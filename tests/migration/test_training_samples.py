@@ -109,14 +109,12 @@ def test_hyperdrive_step_tunes_a_script(workspace: Workspace, tmp_path: Path, un
     assert len(pd.read_json(tmp_path / output._path_on_datastore).columns) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="needs AutoMLStep, AutoMLConfig (pipeline_core.train.automl), TrainingOutput "
-                                       "and AutoMLRun")
 def test_automl_step_best_model(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-with-automated-machine-learning-step (and the NYC taxi sample's AutoML step)."""
-    from pipeline_core.pipeline.core import TrainingOutput  # type: ignore[attr-defined]
-    from pipeline_core.pipeline.steps import AutoMLStep  # type: ignore[attr-defined]
-    from pipeline_core.train.automl import AutoMLConfig  # type: ignore[import-not-found]
-    from pipeline_core.train.automl.run import AutoMLRun  # type: ignore[import-not-found]
+    from pipeline_core.pipeline.core import TrainingOutput
+    from pipeline_core.pipeline.steps import AutoMLStep
+    from pipeline_core.train.automl import AutoMLConfig
+    from pipeline_core.train.automl.run import AutoMLRun
 
     dataset = _crime_dataset(workspace, tmp_path, unique)
     config = AutoMLConfig(task="classification", training_data=dataset, label_column_name="Primary Type",

@@ -14,7 +14,7 @@ from pipeline_core.execution.logs import STD_LOG, STDERR_LOG, STDOUT_LOG
 from pipeline_core.pipeline.core.run_details import input_datasets, log_files, output_datasets, run_definition
 from pipeline_core.runcontext.run_records import RunRecordsMixin
 from pipeline_core.safe_paths import safe_join
-from pipeline_core.storage.blobs import download_prefix
+from pipeline_core.storage.blobs import download_prefix, list_prefix
 from pipeline_core.storage.run_store import FAILED, TERMINAL
 
 if TYPE_CHECKING:
@@ -36,6 +36,10 @@ class PortDataReference:
     def data_reference_name(self) -> str:
         return self.name
 
+    @property
+    def _path_on_datastore(self) -> str:  # AML's attribute, which its samples read
+        return self.path_on_datastore
+
     def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> str:
         """Download to ``local_path/<path_on_datastore>`` as AML does; returns that folder.
 
@@ -44,6 +48,16 @@ class PortDataReference:
         container = self._services.container_for(self.datastore_name)
         target = safe_join(Path(local_path), self.path_on_datastore,
                            f"output {self.name!r} at {self.path_on_datastore!r} on datastore {self.datastore_name!r}")
+        blobs = list_prefix(container, self.path_on_datastore.strip("/"))
+        if [name for name, _, _ in blobs] == [self.path_on_datastore.strip("/")]:
+            # An output that is one file (a HyperDrive or AutoML metrics output): that file at the path, as AML.
+            if overwrite or not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "wb") as handle:
+                    container.download_blob(blobs[0][0]).readinto(handle)
+            if show_progress:
+                print(f"Downloaded output {self.name!r} to {target}")
+            return str(target)
         count = download_prefix(container, self.path_on_datastore, target, overwrite=overwrite)
         if show_progress:
             print(f"Downloaded {count} files of output {self.name!r} to {target}")
@@ -88,6 +102,13 @@ class StepRun(RunRecordsMixin):
     @property
     def id(self) -> str:
         return f"{self.pipeline_run.id}_{self.name}"
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """AML's run properties a step run has from the start: ``StepType`` (AML's samples find their
+        AutoMLStep by it), ``azureml.runsource`` and, for a reused step, ``azureml.reusedrunid``."""
+        return {"StepType": self._row.get("step_type"), "azureml.runsource": "azureml.StepRun",
+                **({"azureml.reusedrunid": self._row["reused_run_id"]} if self._row.get("reused_run_id") else {})}
 
     @property
     def _services(self) -> Services:
@@ -238,10 +259,18 @@ class PipelineRun(RunRecordsMixin):
         """Steps in reverse start order, as AML returns them (unstarted steps last)."""
         rows = list(self._source.get_state().steps.values())
         rows.sort(key=lambda r: (r.get("start_time") or "", -int(r.get("index") or 0)), reverse=True)
-        return [StepRun(self, row) for row in rows]
+        return [self._step_run(row) for row in rows]
 
     def find_step_run(self, name: str) -> list[StepRun]:
-        return [StepRun(self, row) for row in self._source.get_state().steps.values() if row["name"] == name]
+        return [self._step_run(row) for row in self._source.get_state().steps.values() if row["name"] == name]
+
+    def _step_run(self, row: dict[str, Any]) -> StepRun:
+        """The step's run as its kind has it: a ``StepRun``, or the kind's subclass (an ``AutoMLStepRun``)."""
+        from pipeline_core.engine.step_kinds import find_step_kind
+
+        kind = find_step_kind(row.get("step_type"))
+        cls = kind.step_run_class() if kind is not None else None
+        return cls(pipeline_run=self, row=row) if cls is not None else StepRun(self, row)
 
     def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
                      type: str | None = None, status: str | None = None, _rehydrate_runs: bool = True

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline_core.train.automl.exceptions import ConfigException
 from pipeline_core.train.automl.names import METRICS
-from pipeline_core.train.automl.trainer import AutoMLResult, Trial
+
+if TYPE_CHECKING:  # the trainer loads pandas and scikit-learn; reading a run's records needs neither
+    from pipeline_core.train.automl.trainer import AutoMLResult, Trial
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,24 @@ class AutoMLRun:
         self._model_loader = model_loader
         self.properties: dict[str, Any] = {"primary_metric": primary_metric, "task_type": task,
                                            **kwargs.get("properties", {})}
+        # AML's AutoMLRun(experiment, run_id): the run of an AutoMLStep, read from the workspace on first use.
+        self._pending = not self._children and task is None and model_loader is None and \
+            getattr(experiment, "workspace", None) is not None
+
+    def _load(self) -> None:
+        """Read the step run ``self.id`` (``{pipeline run id}_{step}``) from the experiment's workspace."""
+        if not self._pending:
+            return
+        from pipeline_core.engine.automl_records import find_step_run, load_automl_run
+        from pipeline_core.engine.services import services_for
+
+        services = services_for(self.experiment.workspace.storage)
+        run_id, row = find_step_run(services, self.id)
+        loaded = load_automl_run(services, self.experiment, run_id, row, self.id)
+        self._children, self.task, self.primary_metric = loaded._children, loaded.task, loaded.primary_metric
+        self.best_iteration, self._model_loader = loaded.best_iteration, loaded._model_loader
+        self.properties.update(loaded.properties)
+        self._pending = False
 
     @classmethod
     def from_result(cls, experiment: Any, run_id: str, result: AutoMLResult) -> AutoMLRun:
@@ -74,6 +94,7 @@ class AutoMLRun:
                    model_loader=lambda: result.fitted_model)
 
     def get_children(self, *args: Any, **kwargs: Any) -> list[AutoMLChildRun]:
+        self._load()
         return list(self._children)
 
     def get_metrics(self, name: str | None = None) -> dict[str, float]:
@@ -88,6 +109,7 @@ class AutoMLRun:
         return best
 
     def _best(self, metric: str | None) -> AutoMLChildRun | None:
+        self._load()
         if metric is None and self.best_iteration is not None:
             return next((c for c in self._children if c.iteration == self.best_iteration), None)
         name = metric or self.primary_metric
@@ -108,6 +130,7 @@ class AutoMLRun:
         """``(best_run, fitted_model)``; by ``iteration`` or ``metric`` when the kept model is that child's."""
         if iteration is not None and metric is not None:
             raise ConfigException("get_output takes iteration or metric, not both")
+        self._load()
         if return_onnx_model:
             raise ConfigException("ONNX models are not produced here (enable_onnx_compatible_models is ignored); "
                                   "call get_output() for the pickled scikit-learn compatible model")
@@ -127,10 +150,12 @@ class AutoMLRun:
 
     def metrics_document(self) -> dict[str, dict[str, list[float]]]:
         """The ``TrainingOutput(type="Metrics")`` file's content: ``{child run id: {metric: [value]}}`` (AML's)."""
+        self._load()
         return {c.id: {name: [value] for name, value in c.metrics.items()} for c in self._children}
 
     def summary(self) -> list[dict[str, Any]]:
         """Per algorithm: how many iterations ran and the best primary metric among them."""
+        self._load()
         rows: dict[str, dict[str, Any]] = {}
         info = METRICS[self.task][self.primary_metric] if self.task and self.primary_metric else None
         for child in self._children:

@@ -181,12 +181,14 @@ def _metric_function(settings: SearchSettings, y_range: float) -> Any:
 
 
 def train(config: AutoMLConfig, training_data: Any = None, validation_data: Any = None, *, seed: int = 0,
-          log_dir: str | None = None) -> AutoMLResult:
+          log_dir: str | None = None, elapsed_before: float = 0.0) -> AutoMLResult:
     """Run the AutoML search the config describes and return every trial and the best fitted model.
 
     ``training_data`` / ``validation_data`` override the config's (a DataFrame or TabularDataset).
+    ``elapsed_before``: seconds of the experiment already spent before this call (an AutoMLStep's
+    process start and data loading), counted against the budget as AML's experiment clock counts them.
     """
-    started = time.monotonic()
+    started = time.monotonic() - max(0.0, elapsed_before)
     settings = config.search_settings()
     if settings.task == Tasks.FORECASTING:
         raise ConfigException("task='forecasting' is accepted but not trained by amlite yet: use "
