@@ -24,9 +24,14 @@ How the orchestrator runs a kind (``Orchestration``):
     fanned out as slice activities). This is also the room left for a kind polled
     with durable timers (DatabricksStep) or one that fans out child runs
     (HyperDriveStep): its Durable orchestrator is registered by the Functions app
-    under a name and the kind names it; ``POLL`` and ``CHILD_RUNS`` are reserved
-    for generic orchestrators of those shapes, so such kinds need no
-    orchestrator of their own once those exist.
+    under a name and the kind names it; ``POLL`` is reserved for a generic
+    orchestrator of that shape.
+``CHILD_RUNS``
+    The generic ``child_runs_step`` sub-orchestration (``engine/child_runs.py``,
+    ``functions/child_runs.py``) runs the step as child runs: the kind gives only
+    ``children``, its ``ChildRunsPlan`` (``"module:object"``): which children to
+    start and stop from their logged metrics, how one child runs, what the step
+    writes at the end. ``HyperDriveStep`` (its trials).
 
 Registration is explicit: built-in kinds are registered in
 ``engine/builtin_step_kinds.py`` (loaded on the first lookup); a kind defined
@@ -70,7 +75,7 @@ class Orchestration(str, Enum):
     ACTIVITY = "activity"
     SUB_ORCHESTRATION = "sub_orchestration"
     POLL = "poll"  # reserved: start, then a durable timer between polls until done (DatabricksStep)
-    CHILD_RUNS = "child_runs"  # reserved: child runs fanned out by the orchestrator (HyperDriveStep)
+    CHILD_RUNS = "child_runs"  # child runs fanned out by the generic child_runs_step orchestrator (HyperDriveStep)
 
 
 class UnknownStepKind(AmliteError):
@@ -91,6 +96,7 @@ class StepKind:
     reuse key, so changing one reruns the step; argument tokens inside them (``{"param": name}``,
     ``{"lit": "... $AML_PARAMETER_x ..."}``) count with the run's values of the parameters.
     ``check``: the kind's own checks of its spec entry (``SpecCheck``), or ``"module:function"``.
+    ``children``: a CHILD_RUNS kind's ``ChildRunsPlan`` (``engine/child_runs.py``), ``"module:object"``.
     """
 
     type: str
@@ -101,6 +107,7 @@ class StepKind:
     script: bool = True
     reuse_fields: tuple[str, ...] = ()
     check: str | SpecCheck | None = None
+    children: str | Any = None
 
     def __post_init__(self) -> None:
         if not self.type or not isinstance(self.type, str):
@@ -109,7 +116,13 @@ class StepKind:
             raise ValueError(f"step kind {self.type!r} runs as an activity and needs an executor")
         if self.orchestration is Orchestration.SUB_ORCHESTRATION and not self.orchestrator:
             raise ValueError(f"step kind {self.type!r} runs as a sub-orchestration and needs its orchestrator's name")
-        if self.orchestration in (Orchestration.POLL, Orchestration.CHILD_RUNS):
+        if self.orchestration is Orchestration.CHILD_RUNS:
+            if self.children is None:
+                raise ValueError(f"step kind {self.type!r} runs child runs and needs children, its ChildRunsPlan "
+                                 "('module:object')")
+            if not self.orchestrator:  # the generic one (functions/child_runs.py registers it)
+                object.__setattr__(self, "orchestrator", CHILD_RUNS_ORCHESTRATOR)
+        if self.orchestration is Orchestration.POLL:
             raise ValueError(f"step kind {self.type!r}: orchestration {self.orchestration.value!r} is reserved; "
                              "until its generic orchestrator exists, register the kind with "
                              "Orchestration.SUB_ORCHESTRATION and its own orchestrator's name")
@@ -128,6 +141,9 @@ class StepKind:
         found: builtins.type = _resolve(self.sdk_class, f"the SDK class of step kind {self.type!r}")
         return found
 
+
+#: The generic sub-orchestration of CHILD_RUNS kinds (named here so the registry needs no engine import).
+CHILD_RUNS_ORCHESTRATOR = "child_runs_step"
 
 _lock = threading.Lock()
 _kinds: dict[str, StepKind] = {}
