@@ -1,0 +1,177 @@
+"""HyperDriveStep end to end: trials as child runs between PythonScriptSteps, locally and through a published endpoint.
+
+Real parts throughout: Azurite, the repo's Functions app on the dev host's Durable engine, trial
+scripts that log through ``Run.get_context()``. Trials are tiny scripts; the Bandit test's poor
+trials log slowly so the policy's look (every 2 s while trials run) finds them running.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from app_host import serve_repo_app
+
+from amlite_devhost.server import DevHost
+from pipeline_core import Workspace
+from pipeline_core.core import Experiment, ScriptRunConfig
+from pipeline_core.pipeline.core import Pipeline, PipelineData, TrainingOutput
+from pipeline_core.pipeline.core.run import PipelineRun
+from pipeline_core.pipeline.steps import HyperDriveStep, HyperDriveStepRun, PythonScriptStep
+from pipeline_core.train.hyperdrive import (
+    BanditPolicy,
+    GridParameterSampling,
+    HyperDriveConfig,
+    PrimaryMetricGoal,
+    choice,
+)
+
+pytestmark = pytest.mark.integration
+
+TRAIN = """
+    import argparse, os, time
+    from pipeline_core.core import Run
+    p = argparse.ArgumentParser()
+    p.add_argument("--data"); p.add_argument("--rate", type=float); p.add_argument("--fail", default="no")
+    a = p.parse_args()
+    if a.fail == "yes":
+        raise SystemExit("this trial's script fails on purpose")
+    base = float(open(os.path.join(a.data, "base.txt")).read())
+    run = Run.get_context()
+    good = a.rate >= 0.5
+    for i in range(40):   # poor trials log slowly: the policy finds them running
+        run.log("accuracy", base * a.rate)
+        time.sleep(0.005 if good else 0.25)
+    os.makedirs("outputs", exist_ok=True)
+    open("outputs/model.txt", "w").write(f"rate={a.rate}")
+"""
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(textwrap.dedent(text).lstrip())
+
+
+def _pipeline(workspace: Workspace, src: Path, *, rates: tuple[float, ...] = (1.0, 0.1, 0.2),
+              fail: str = "no", allow_reuse: bool = True) -> tuple[Pipeline, HyperDriveStep]:
+    store = workspace.get_default_datastore()
+    _write(src, "prep.py", """
+        import os, sys
+        os.makedirs(sys.argv[1], exist_ok=True)
+        open(os.path.join(sys.argv[1], "base.txt"), "w").write("0.9")
+    """)
+    _write(src, "train.py", TRAIN)
+    _write(src, "use.py", """
+        import os, sys
+        print("best model:", open(os.path.join(sys.argv[1], "model.txt")).read())
+    """)
+    prepared = PipelineData("prepared", datastore=store)
+    metrics = PipelineData("metrics_data", datastore=store, pipeline_output_name="metrics_output",
+                           training_output=TrainingOutput("Metrics"))
+    model = PipelineData("best_model", datastore=store, training_output=TrainingOutput("Model",
+                                                                                        model_file="outputs/model.txt"))
+    prep = PythonScriptStep(name="prep", script_name="prep.py", source_directory=str(src), arguments=[prepared],
+                            outputs=[prepared])
+    config = HyperDriveConfig(
+        run_config=ScriptRunConfig(source_directory=str(src), script="train.py", arguments=["--fail", fail]),
+        hyperparameter_sampling=GridParameterSampling({"--rate": choice(*rates)}),
+        policy=BanditPolicy(slack_factor=0.1, evaluation_interval=1),
+        primary_metric_name="accuracy", primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        max_total_runs=len(rates), max_concurrent_runs=len(rates))
+    tune = HyperDriveStep(name="tune", hyperdrive_config=config, estimator_entry_script_arguments=["--data", prepared],
+                          inputs=[prepared], outputs=[model], metrics_output=metrics, allow_reuse=allow_reuse)
+    use = PythonScriptStep(name="use", script_name="use.py", source_directory=str(src), arguments=[model],
+                           inputs=[model])
+    return Pipeline(workspace=workspace, steps=[prep, tune, use]), tune
+
+
+def _children(run: PipelineRun) -> dict[str, str]:
+    step = run.find_step_run("tune")[0]
+    return {child.get_parameters()["--rate"]: child.get_status() for child in step.get_children()}
+
+
+def test_bandit_ends_poor_trials_early_and_the_best_model_flows_on(workspace: Workspace, tmp_path: Path) -> None:
+    pipeline, _ = _pipeline(workspace, tmp_path / "src")
+    run = Experiment(workspace, f"hd-{uuid.uuid4().hex[:8]}").submit(pipeline)
+    assert run.wait_for_completion(show_output=False, timeout_seconds=180, raise_on_error=False) == "Finished"
+    # The good trial finished; both poor ones were stopped by the policy, as on AML: Canceled.
+    assert _children(run) == {1.0: "Finished", 0.1: "Canceled", 0.2: "Canceled"}
+    step = run.find_step_run("tune")[0]
+    canceled = [c for c in step.get_children() if c.get_status() == "Canceled"]
+    assert all("BanditPolicy" in json.dumps(c.get_details()["error"]) or "slack" in json.dumps(c.get_details()["error"])
+               for c in canceled), [c.get_details()["error"] for c in canceled]
+    assert all(len(c.get_metrics()["accuracy"]) < 40 for c in canceled)  # stopped before their 40th log
+    hd = HyperDriveStepRun(step)
+    best = hd.get_best_run_by_primary_metric()
+    assert best is not None and best.run_id == f"{run.id}_tune_HD_0"
+    assert hd.get_children_sorted_by_primary_metric()[0]["hyperparameters"] == {"--rate": 1.0}
+    assert set(hd.get_metrics()) == {f"{run.id}_tune_HD_{i}" for i in range(3)}
+    # TrainingOutput("Metrics"): one JSON file, every child's metrics; TrainingOutput("Model"): the best file.
+    target = run.get_pipeline_output("metrics_output").download(str(tmp_path / "dl"), show_progress=False)
+    assert set(json.loads(Path(target).read_text())) == {f"tune_HD_{i}" for i in range(3)}
+    assert "best model: rate=1.0" in run.find_step_run("use")[0].get_job_log()
+
+
+def test_rerun_reuses_the_search_and_shows_its_children(workspace: Workspace, tmp_path: Path) -> None:
+    pipeline, _ = _pipeline(workspace, tmp_path / "src", rates=(1.0, 0.9))
+    experiment = Experiment(workspace, f"hd-reuse-{uuid.uuid4().hex[:8]}")
+    first = experiment.submit(pipeline)
+    assert first.wait_for_completion(show_output=False, timeout_seconds=180, raise_on_error=False) == "Finished"
+    second = experiment.submit(pipeline)
+    assert second.wait_for_completion(show_output=False, timeout_seconds=180, raise_on_error=False) == "Finished"
+    step = second.find_step_run("tune")[0]
+    assert step.is_reused and step.reused_run_id == first.id
+    assert _children(second) == {1.0: "Finished", 0.9: "Finished"}
+
+
+def test_failing_trials_fail_the_step_with_the_scripts_error(workspace: Workspace, tmp_path: Path) -> None:
+    pipeline, _ = _pipeline(workspace, tmp_path / "src", rates=(1.0, 0.9), fail="yes")
+    run = Experiment(workspace, f"hd-fail-{uuid.uuid4().hex[:8]}").submit(pipeline)
+    assert run.wait_for_completion(show_output=False, timeout_seconds=180, raise_on_error=False) == "Failed"
+    step = run.find_step_run("tune")[0]
+    assert step.get_status() == "Failed"
+    error = step.get_details()["error"]["message"]
+    assert "no trial of the search finished" in error and "fails on purpose" in error
+    assert set(_children(run).values()) == {"Failed"}
+    assert run.find_step_run("use")[0].get_status() != "Finished"
+
+
+def test_cancel_stops_the_running_trials(workspace: Workspace, tmp_path: Path) -> None:
+    pipeline, _ = _pipeline(workspace, tmp_path / "src", rates=(0.1, 0.2), allow_reuse=False)  # 10 s trials
+    run = Experiment(workspace, f"hd-cancel-{uuid.uuid4().hex[:8]}").submit(pipeline)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "Running" not in _children(run).values():
+        time.sleep(0.2)
+    assert "Running" in _children(run).values()
+    began = time.monotonic()
+    run.cancel()
+    assert run.wait_for_completion(show_output=False, timeout_seconds=60, raise_on_error=False) == "Canceled"
+    assert time.monotonic() - began < 9  # well before the trials' own end
+    assert set(_children(run).values()) == {"Canceled"}
+    assert run.find_step_run("tune")[0].get_status() == "Canceled"
+
+
+@pytest.fixture(scope="module")
+def app_host(azurite: str) -> Iterator[DevHost]:
+    with serve_repo_app(azurite) as host:
+        yield host
+
+
+def test_through_a_published_endpoint(azurite: str, app_host: DevHost, tmp_path: Path) -> None:
+    local = Workspace(storage=azurite)
+    pipeline, _ = _pipeline(local, tmp_path / "src", rates=(1.0, 0.2))
+    published = pipeline.publish(name=f"hd-{uuid.uuid4().hex[:8]}", description="tune", version="1")
+    remote = Workspace(storage=azurite, endpoint=app_host.base_url)
+    run = Experiment(remote, f"hd-rest-{uuid.uuid4().hex[:8]}").submit(
+        remote.backend.get_published_pipeline(published.id) if False else published)
+    assert run.wait_for_completion(show_output=False, timeout_seconds=180, raise_on_error=False) == "Finished"
+    remote_run = PipelineRun(Experiment(remote, run.experiment.name), run.id)
+    step = remote_run.find_step_run("tune")[0]
+    children = {c.get_parameters()["--rate"]: c.get_status() for c in step.get_children()}
+    assert children == {1.0: "Finished", 0.2: "Canceled"}
+    assert HyperDriveStepRun(step).get_best_run_by_primary_metric().run_id == f"{run.id}_tune_HD_0"  # type: ignore[union-attr]
