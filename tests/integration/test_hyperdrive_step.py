@@ -20,7 +20,7 @@ from app_host import serve_repo_app
 from amlite_devhost.server import DevHost
 from pipeline_core import Workspace
 from pipeline_core.core import Experiment, ScriptRunConfig
-from pipeline_core.pipeline.core import Pipeline, PipelineData, TrainingOutput
+from pipeline_core.pipeline.core import Pipeline, PipelineData, PublishedPipeline, TrainingOutput
 from pipeline_core.pipeline.core.run import PipelineRun
 from pipeline_core.pipeline.steps import HyperDriveStep, HyperDriveStepRun, PythonScriptStep
 from pipeline_core.train.hyperdrive import (
@@ -167,11 +167,9 @@ def test_through_a_published_endpoint(azurite: str, app_host: DevHost, tmp_path:
     pipeline, _ = _pipeline(local, tmp_path / "src", rates=(1.0, 0.2))
     published = pipeline.publish(name=f"hd-{uuid.uuid4().hex[:8]}", description="tune", version="1")
     remote = Workspace(storage=azurite, endpoint=app_host.base_url)
-    run = Experiment(remote, f"hd-rest-{uuid.uuid4().hex[:8]}").submit(
-        remote.backend.get_published_pipeline(published.id) if False else published)
+    run = PublishedPipeline.get(remote, published.id).submit(remote, f"hd-rest-{uuid.uuid4().hex[:8]}")
     assert run.wait_for_completion(show_output=False, timeout_seconds=180, raise_on_error=False) == "Finished"
-    remote_run = PipelineRun(Experiment(remote, run.experiment.name), run.id)
-    step = remote_run.find_step_run("tune")[0]
+    step = run.find_step_run("tune")[0]  # read through the REST API
     children = {c.get_parameters()["--rate"]: c.get_status() for c in step.get_children()}
     assert children == {1.0: "Finished", 0.2: "Canceled"}
     assert HyperDriveStepRun(step).get_best_run_by_primary_metric().run_id == f"{run.id}_tune_HD_0"  # type: ignore[union-attr]

@@ -83,7 +83,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                    "0 until it starts or when it was reused"},
                        "Outputs": {"type": "object", "additionalProperties": _ref("DataPathAssignment")},
                        "Error": {"type": "object", "nullable": True}, "LogUrl": _string(),
-                       "Progress": _STEP_PROGRESS, "Metrics": _METRICS},
+                       "Progress": _STEP_PROGRESS, "Metrics": _METRICS,
+                       "ChildRuns": {"type": "array", "description": "The step's child runs (a HyperDriveStep's "
+                                     "trials), in the order they started; absent for other steps",
+                                     "items": _ref("ChildRun")}},
+    },
+    "ChildRun": {
+        "type": "object",
+        "properties": {"Id": _string(), "Name": _string(), "Status": _ref("RunStatus"),
+                       "Parameters": {"type": "object", "description": "The sampled hyperparameters"},
+                       "Error": {"type": "object", "nullable": True}, "Metrics": _METRICS},
     },
     "StepRunList": _list_of("StepRun"),
     "PipelineRun": {
