@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_core.engine.child_runs import ChildMoves, ChildRun, note
+from pipeline_core.engine.reuse import fit_manifests, output_manifest
 from pipeline_core.engine.step_context import StepContext, stop_reason, work_root
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.environments import StepEnvironment, ensure_environment
@@ -82,8 +83,8 @@ def config_from_spec(doc: Any, step: str) -> HyperDriveConfig:
     sampling: HyperParameterSampling = (kind(space, generator.get("properties") or None)  # type: ignore[call-arg]
                                         if kind is RandomParameterSampling else kind(space))
     metric = doc.get("primary_metric_config") or {}
-    return HyperDriveConfig(hyperparameter_sampling=sampling, primary_metric_name=metric.get("name"),
-                            primary_metric_goal=metric.get("goal"), max_total_runs=doc.get("max_total_jobs"),
+    return HyperDriveConfig(hyperparameter_sampling=sampling, primary_metric_name=str(metric.get("name") or ""),
+                            primary_metric_goal=str(metric.get("goal") or ""), max_total_runs=doc.get("max_total_jobs"),
                             max_concurrent_runs=doc.get("max_concurrent_jobs"),
                             max_duration_minutes=doc.get("max_duration_minutes") or 10080,
                             policy=_policy(doc.get("policy_config") or {}), run_config=_Script())
@@ -211,9 +212,7 @@ class HyperDrivePlan:
             return ctx.fail("no trial of the search finished" + (f"; {first.name}: {first.error}" if first else ""),
                             outputs)
         ctx.outputs = outputs
-        manifests = {d: {} for d in outputs}
-        from pipeline_core.engine.reuse import fit_manifests, output_manifest
-
+        manifests: dict[str, Any] = {}
         for data_id, loc in outputs.items():
             manifests[data_id] = output_manifest(list_prefix(ctx.services.container_for(loc["datastore"]),
                                                              loc["path"]), loc["path"])
