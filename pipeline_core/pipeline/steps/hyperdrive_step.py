@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline_core._warnings import warn_ignored
+from pipeline_core.execution.step_settings import check_run_duration
 from pipeline_core.pipeline.core.training_output import TrainingOutput
 from pipeline_core.pipeline.steps.base import PipelineStep, SpecToken
 from pipeline_core.train.hyperdrive.config import HyperDriveConfig
@@ -67,6 +68,10 @@ class HyperDriveStep(PipelineStep):
         environment = environment_entry(getattr(runconfig, "environment", None))
         if environment is not None:
             fields["environment"] = environment
+        limit = check_run_duration(getattr(runconfig, "max_run_duration_seconds", None),
+                                   f"step {self.name!r}: run_config.max_run_duration_seconds")
+        if limit is not None:  # each trial's run-time limit (a trial over it fails)
+            fields["max_run_duration_seconds"] = limit
         return fields
 
     def recorded(self) -> dict[str, Any]:
