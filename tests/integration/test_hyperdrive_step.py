@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from app_host import serve_repo_app
@@ -25,10 +26,12 @@ from pipeline_core.pipeline.core.run import PipelineRun
 from pipeline_core.pipeline.steps import HyperDriveStep, HyperDriveStepRun, PythonScriptStep
 from pipeline_core.train.hyperdrive import (
     BanditPolicy,
+    BayesianParameterSampling,
     GridParameterSampling,
     HyperDriveConfig,
     PrimaryMetricGoal,
     choice,
+    uniform,
 )
 
 pytestmark = pytest.mark.integration
@@ -58,7 +61,8 @@ def _write(folder: Path, name: str, text: str) -> None:
 
 
 def _pipeline(workspace: Workspace, src: Path, *, rates: tuple[float, ...] = (1.0, 0.1, 0.2),
-              fail: str = "no", allow_reuse: bool = True) -> tuple[Pipeline, HyperDriveStep]:
+              fail: str = "no", allow_reuse: bool = True, sampling: Any = None, policy: Any = "bandit",
+              total: int | None = None, concurrent: int | None = None) -> tuple[Pipeline, HyperDriveStep]:
     store = workspace.get_default_datastore()
     _write(src, "prep.py", """
         import os, sys
@@ -79,10 +83,10 @@ def _pipeline(workspace: Workspace, src: Path, *, rates: tuple[float, ...] = (1.
                             outputs=[prepared])
     config = HyperDriveConfig(
         run_config=ScriptRunConfig(source_directory=str(src), script="train.py", arguments=["--fail", fail]),
-        hyperparameter_sampling=GridParameterSampling({"--rate": choice(*rates)}),
-        policy=BanditPolicy(slack_factor=0.1, evaluation_interval=1),
+        hyperparameter_sampling=sampling or GridParameterSampling({"--rate": choice(*rates)}),
+        policy=BanditPolicy(slack_factor=0.1, evaluation_interval=1) if policy == "bandit" else policy,
         primary_metric_name="accuracy", primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
-        max_total_runs=len(rates), max_concurrent_runs=len(rates))
+        max_total_runs=total or len(rates), max_concurrent_runs=concurrent or len(rates))
     tune = HyperDriveStep(name="tune", hyperdrive_config=config, estimator_entry_script_arguments=["--data", prepared],
                           inputs=[prepared], outputs=[model], metrics_output=metrics, allow_reuse=allow_reuse)
     use = PythonScriptStep(name="use", script_name="use.py", source_directory=str(src), arguments=[model],
@@ -139,6 +143,21 @@ def test_failing_trials_fail_the_step_with_the_scripts_error(workspace: Workspac
     assert "no trial of the search finished" in error and "fails on purpose" in error
     assert set(_children(run).values()) == {"Failed"}
     assert run.find_step_run("use")[0].get_status() != "Finished"
+
+
+def test_bayesian_sampling_runs_one_trial_after_another(workspace: Workspace, tmp_path: Path) -> None:
+    """Optuna's TPE draws each trial from the finished ones; one at a time, so every draw sees all before it."""
+    pipeline, _ = _pipeline(workspace, tmp_path / "src", sampling=BayesianParameterSampling({"--rate": uniform(0.5, 1.0)}),
+                            policy=None, total=3, concurrent=1)
+    run = Experiment(workspace, f"hd-bayes-{uuid.uuid4().hex[:8]}").submit(pipeline)
+    assert run.wait_for_completion(show_output=False, timeout_seconds=180, raise_on_error=False) == "Finished"
+    children = list(run.find_step_run("tune")[0].get_children())
+    assert [c.get_status() for c in children] == ["Finished"] * 3
+    rates = [c.get_parameters()["--rate"] for c in children]
+    assert len(set(rates)) == 3 and all(0.5 <= r <= 1.0 for r in rates)
+    starts = [c.get_details()["startTimeUtc"] for c in children]
+    ends = [c.get_details()["endTimeUtc"] for c in children]
+    assert starts[1] >= ends[0] and starts[2] >= ends[1]  # max_concurrent_runs=1
 
 
 def test_cancel_stops_the_running_trials(workspace: Workspace, tmp_path: Path) -> None:
