@@ -112,7 +112,10 @@ def test_bandit_ends_poor_trials_early_and_the_best_model_flows_on(workspace: Wo
     assert all(len(c.get_metrics()["accuracy"]) < 40 for c in canceled)  # stopped before their 40th log
     hd = HyperDriveStepRun(step)
     best = hd.get_best_run_by_primary_metric()
-    assert best is not None and best.run_id == f"{run.id}_tune_HD_0"
+    assert best is not None and best.id == f"{run.id}_tune_HD_0"
+    assert "outputs/model.txt" in best.get_file_names()  # a trial's ./outputs are its run's files (AML)
+    best.download_file("outputs/model.txt", str(tmp_path / "model.txt"))
+    assert (tmp_path / "model.txt").read_text() == "rate=1.0"
     assert hd.get_children_sorted_by_primary_metric()[0]["hyperparameters"] == {"--rate": 1.0}
     assert set(hd.get_metrics()) == {f"{run.id}_tune_HD_{i}" for i in range(3)}
     # TrainingOutput("Metrics"): one JSON file, every child's metrics; TrainingOutput("Model"): the best file.
@@ -191,4 +194,4 @@ def test_through_a_published_endpoint(azurite: str, app_host: DevHost, tmp_path:
     step = run.find_step_run("tune")[0]  # read through the REST API
     children = {c.get_parameters()["--rate"]: c.get_status() for c in step.get_children()}
     assert children == {1.0: "Finished", 0.2: "Canceled"}
-    assert HyperDriveStepRun(step).get_best_run_by_primary_metric().run_id == f"{run.id}_tune_HD_0"  # type: ignore[union-attr]
+    assert HyperDriveStepRun(step).get_best_run_by_primary_metric().id == f"{run.id}_tune_HD_0"

@@ -88,6 +88,15 @@ class HyperDriveStepRun(_HyperDriveStepRun):
             kwargs.setdefault("primary_metric_goal", _metric(step_run)[1])
         super().__init__(step_run, **kwargs)
 
+    def get_best_run_by_primary_metric(self, include_failed: bool = True, include_canceled: bool = True,
+                                       include_resume_from_runs: bool = True) -> Any:
+        """The best child as a run (``id``, ``get_metrics()``, ``get_file_names()``, ``download_file``,
+        ``register_model``), as AML returns it; None when no child logged the primary metric."""
+        best = super().get_best_run_by_primary_metric(include_failed, include_canceled, include_resume_from_runs)
+        if best is None or self.step_run is None:
+            return best
+        return next((c for c in self.get_children() if getattr(c, "id", None) == best.run_id), best)
+
     def get_children(self) -> list[Any]:  # type: ignore[override]
         """The trials as child runs (``id``, ``get_status()``, ``get_metrics()``), in the order they started."""
         if self.step_run is not None and hasattr(self.step_run, "get_children"):
