@@ -27,3 +27,14 @@ def progress_text(progress: Any) -> str:
     if not isinstance(progress, dict):
         return ""
     return progress_line(progress).removeprefix("[amlite] progress: ")
+
+
+def search_text(search: Any) -> str:
+    """A CHILD_RUNS step's (HyperDriveStep's) child runs as one line: counts by status, the best child."""
+    if not isinstance(search, dict) or not search.get("children"):
+        return ""
+    statuses = ", ".join(f"{n} {s.lower()}" for s, n in (search.get("statuses") or {}).items())
+    text = f"{search['children']} child runs: {statuses}"
+    if search.get("best_child_run"):
+        text += f"; best {search['best_child_run']} ({search.get('primary_metric')}={search.get('best_primary_metric')})"
+    return text

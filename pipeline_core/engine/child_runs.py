@@ -143,6 +143,14 @@ def read_children(services: Services, run_id: str, step: str) -> list[ChildRun]:
     return found
 
 
+def search_summary(children: Sequence[ChildRun], reason: str = "", **extra: Any) -> dict[str, Any]:
+    """The step row's ``search`` field: how many children, how many in each status, why it stopped."""
+    counts: dict[str, int] = {}
+    for child in children:
+        counts[child.status] = counts.get(child.status, 0) + 1
+    return {"children": len(children), "statuses": dict(sorted(counts.items())), "stop_reason": reason, **extra}
+
+
 def _elapsed(row: dict[str, Any]) -> float:
     started = row.get("start_time")
     if not started:
@@ -221,6 +229,10 @@ def child_runs_next(services: Services, run_id: str, step: str) -> dict[str, Any
             note(services, run_id, step, f"[amlite] child run {name}: {fields['parameters']}")
     if moves.finished:
         note(services, run_id, step, f"[amlite] no more child runs: {moves.reason}")
+    if moves.start or moves.cancel or moves.finished:
+        with contextlib.suppress(Exception):  # the counts are a convenience for the run view
+            services.runs.update(run_id, step_key(step), {"search": search_summary(
+                read_children(services, run_id, step), moves.reason if moves.finished else "")})
     return {"start": names, "finished": moves.finished, "reason": moves.reason, "wait_seconds": moves.wait_seconds}
 
 
@@ -297,5 +309,5 @@ class ChildRunsLoop:
         return float(wait) if wait and self.running else None
 
 
-__all__ = ["ACTIVE", "CHILD_RUNS_ORCHESTRATOR", "ChildMoves", "ChildRun", "ChildRunsLoop", "ChildRunsPlan",
+__all__ = ["search_summary", "ACTIVE", "CHILD_RUNS_ORCHESTRATOR", "ChildMoves", "ChildRun", "ChildRunsLoop", "ChildRunsPlan",
            "child_runs_finish", "child_runs_next", "child_runs_prepare", "note", "read_children", "run_child"]

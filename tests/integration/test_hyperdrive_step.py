@@ -122,6 +122,13 @@ def test_bandit_ends_poor_trials_early_and_the_best_model_flows_on(workspace: Wo
     target = run.get_pipeline_output("metrics_output").download(str(tmp_path / "dl"), show_progress=False)
     assert set(json.loads(Path(target).read_text())) == {f"tune_HD_{i}" for i in range(3)}
     assert "best model: rate=1.0" in run.find_step_run("use")[0].get_job_log()
+    log = step.get_job_log()  # the step's log tells the story of the search
+    assert "tune_HD_1: stopped early" in log and f"best {run.id}_tune_HD_0" not in log and "best tune_HD_0" in log
+    from pipeline_core.rest.views.run_view import run_view
+
+    view = run_view(workspace.backend.run_source(run.id).get_state(), None)
+    text = next(s for s in view["Steps"] if s["Name"] == "tune")["ProgressText"]
+    assert text.startswith("3 child runs: 2 canceled, 1 finished; best tune_HD_0 (accuracy=0.9")
 
 
 def test_rerun_reuses_the_search_and_shows_its_children(workspace: Workspace, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipeline_core.engine.child_runs import ChildMoves, ChildRun, note
+from pipeline_core.engine.child_runs import ChildMoves, ChildRun, note, search_summary
 from pipeline_core.engine.reuse import fit_manifests, output_manifest
 from pipeline_core.engine.step_context import StepContext, stop_reason, work_root
 from pipeline_core.errors import AmliteError
@@ -31,7 +31,7 @@ from pipeline_core.execution.step_settings import step_settings
 from pipeline_core.runcontext.server import end_run_context, run_context_environment
 from pipeline_core.storage.artifact_store import ArtifactStore
 from pipeline_core.storage.blobs import list_prefix, upload_folder
-from pipeline_core.storage.run_store import CANCELED, FAILED, FINISHED
+from pipeline_core.storage.run_store import CANCELED, FAILED, FINISHED, step_key
 from pipeline_core.train.hyperdrive.config import HyperDriveConfig, trial_arguments
 from pipeline_core.train.hyperdrive.exceptions import HyperDriveConfigException
 from pipeline_core.train.hyperdrive.parameter_expressions import ParameterExpression
@@ -198,9 +198,9 @@ class HyperDrivePlan:
         ranked = sorted_by_primary_metric(trials, config.primary_metric_name, config.primary_metric_goal)
         best = ranked[0][0] if ranked else None
         counts = {s: sum(1 for c in children if c.status == s) for s in (FINISHED, FAILED, CANCELED)}
-        progress = {"trials": len(children), "finished": counts[FINISHED], "failed": counts[FAILED],
-                    "canceled": counts[CANCELED], "best_child_run": best.run_id if best else None,
-                    "best_primary_metric": ranked[0][1] if ranked else None, "stop_reason": reason}
+        search = search_summary(children, reason, primary_metric=config.primary_metric_name,
+                                best_child_run=best.run_id if best else None,
+                                best_primary_metric=ranked[0][1] if ranked else None)
         note(ctx.services, ctx.run_id, ctx.name,
              f"[amlite] {len(children)} trials: {counts[FINISHED]} finished, {counts[FAILED]} failed, "
              f"{counts[CANCELED]} canceled (early termination); "
@@ -209,6 +209,7 @@ class HyperDrivePlan:
         outputs = self._write_outputs(ctx, trials, best)
         if not counts[FINISHED]:
             first = next((c for c in children if c.status == FAILED), None)
+            ctx.services.runs.update(ctx.run_id, step_key(ctx.name), {"search": search})
             return ctx.fail("no trial of the search finished" + (f"; {first.name}: {first.error}" if first else ""),
                             outputs)
         ctx.outputs = outputs
@@ -219,7 +220,7 @@ class HyperDrivePlan:
         if ctx.key:
             ctx.services.reuse.record(ctx.key, ctx.run_id, ctx.name, outputs, ctx.parts, fit_manifests(manifests))
             ctx.services.reuse.record_latest(ctx.run["experiment"], ctx.name, ctx.parts)
-        return ctx.end(FINISHED, {"outputs": outputs, "is_reused": False, "progress": progress})
+        return ctx.end(FINISHED, {"outputs": outputs, "is_reused": False, "search": search})
 
     def _write_outputs(self, ctx: StepContext, trials: list[TrialRecord], best: TrialRecord | None
                        ) -> dict[str, dict[str, Any]]:
