@@ -49,6 +49,7 @@ from pipeline_core.storage.run_store import (
     CANCELED,
     FAILED,
     NOT_STARTED,
+    QUEUED,
     RUNNING,
     TERMINAL,
     InvalidTransition,
@@ -59,7 +60,7 @@ from pipeline_core.storage.run_store import (
 log = logging.getLogger("amlite.child_runs")
 
 #: Statuses in which a child still holds a slot (its activity has not answered yet).
-ACTIVE = frozenset({NOT_STARTED, RUNNING, CANCEL_REQUESTED, "Queued"})
+ACTIVE = frozenset({NOT_STARTED, QUEUED, RUNNING, CANCEL_REQUESTED})
 
 
 @dataclass(frozen=True)
