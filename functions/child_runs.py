@@ -16,7 +16,7 @@ import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase
 
 from pipeline_core.engine import child_runs
-from pipeline_core.engine.child_runs import ChildRunsLoop
+from pipeline_core.engine.child_runs import ChildRunsLoop, needs_timer
 from pipeline_core.engine.services import services_for, storage_from_environment
 from pipeline_core.engine.step_kinds import CHILD_RUNS_ORCHESTRATOR
 
@@ -35,6 +35,7 @@ def child_runs_step(context: df.DurableOrchestrationContext) -> Generator[Any, A
         return prepared["result"]
     loop = ChildRunsLoop()
     tasks: dict[TaskBase, str] = {}
+    poll: TaskBase | None = None  # one look-again timer at a time, kept across waits
     while True:
         moves = yield context.call_activity("child_runs_next", job)
         for name in moves["start"]:
@@ -42,13 +43,24 @@ def child_runs_step(context: df.DurableOrchestrationContext) -> Generator[Any, A
         loop.started(moves["start"])
         if loop.done(moves):
             break
-        waiting: list[TaskBase] = list(tasks)
+        new = len(moves["start"])
         wait = loop.timer_seconds(moves)
-        if wait is not None:
-            waiting.append(context.create_timer(context.current_utc_datetime + timedelta(seconds=wait)))
-        done = yield context.task_any(waiting)
-        if done in tasks:  # else the timer fired: ask again
-            loop.ended(tasks.pop(done))
+        if poll is None and wait is not None:
+            poll = context.create_timer(context.current_utc_datetime + timedelta(seconds=wait))
+            new += 1
+        while True:
+            waiting = [*tasks, *([poll] if poll is not None else [])]
+            if needs_timer(new, len(waiting)):  # see ChildRunsLoop: new tasks next to older ones
+                waiting.append(context.create_timer(context.current_utc_datetime))
+            new = 0
+            done = yield context.task_any(waiting)
+            if done is poll:  # time for the plan to look at the running children
+                poll = None
+                break
+            if done in tasks:
+                loop.ended(tasks.pop(done))
+                break
+            # else the timer due now fired: every task is older now, wait on all of them
     return (yield context.call_activity("child_runs_finish", {**job, "reason": moves.get("reason") or ""}))
 
 

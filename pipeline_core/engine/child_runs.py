@@ -42,6 +42,7 @@ from pipeline_core.engine.step_context import StepContext, is_cancel_requested
 from pipeline_core.engine.step_kinds import CHILD_RUNS_ORCHESTRATOR, _resolve, step_kind
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.logs import LOGS_CONTAINER, log_blob_name
+from pipeline_core.execution.process import STOPPED_CANCELED, STOPPED_SUPERSEDED
 from pipeline_core.storage.metric_store import MetricStore
 from pipeline_core.storage.run_signals import SIGNALS
 from pipeline_core.storage.run_store import (
@@ -50,6 +51,7 @@ from pipeline_core.storage.run_store import (
     FAILED,
     NOT_STARTED,
     QUEUED,
+    RUN_ROW,
     RUNNING,
     TERMINAL,
     InvalidTransition,
@@ -142,6 +144,27 @@ def read_children(services: Services, run_id: str, step: str) -> list[ChildRun]:
                                        for k, v in (metrics.get(row["name"]) or {}).items()},
                               error=(error or {}).get("message") if isinstance(error, dict) else error))
     return found
+
+
+def child_stop_reason(services: Services, run_id: str, step: str, child: str, attempt: int) -> str | None:
+    """Why a running child must stop now, or None: one query over the run's, the step's and the child's rows.
+
+    Canceled: the run or the step was asked to stop (a fail-fast cancel reaches the step only), or the
+    child was (a policy's verdict), or it ended without it. Superseded: a newer attempt owns the child.
+    """
+    rows = services.runs.runs.query_entities(
+        "PartitionKey eq @pk and ( RowKey eq @run or RowKey eq @step or RowKey eq @child )",
+        parameters={"pk": run_id, "run": RUN_ROW, "step": step_key(step), "child": step_key(child)},
+        select=["RowKey", "status", "attempt"])
+    for row in rows:
+        if row.get("status") in (CANCEL_REQUESTED, CANCELED):
+            return STOPPED_CANCELED
+        if row.get("RowKey") == step_key(child):
+            if row.get("status") in TERMINAL:
+                return STOPPED_CANCELED
+            if int(row.get("attempt") or 0) != attempt:
+                return STOPPED_SUPERSEDED
+    return None
 
 
 def search_summary(children: Sequence[ChildRun], reason: str = "", **extra: Any) -> dict[str, Any]:
@@ -287,9 +310,24 @@ def child_runs_finish(services: Services, run_id: str, step: str, reason: str) -
         return ctx.fail(f"{type(exc).__name__}: {exc}")
 
 
+def needs_timer(new: int, waiting: int) -> bool:
+    """Whether a wait on ``waiting`` tasks, ``new`` of them created for it, needs a timer due now.
+
+    Under Durable's out-of-process replay the extension awaits only the tasks that are new at a
+    ``task_any`` (see ``parallel.fanout``): a wait that adds a child or the look-again timer next to
+    running children would not notice those children ending. A timer due now ends that wait at
+    once; the wait after it has no new task, so any child's end (or the look-again timer) ends it.
+    """
+    return 0 < new < waiting
+
+
 @dataclass
 class ChildRunsLoop:
-    """The orchestrator's bookkeeping, pure: what it waits for after each ``child_runs_next`` answer."""
+    """The orchestrator's bookkeeping, pure: what it waits for after each ``child_runs_next`` answer.
+
+    One look-again timer (``timer_seconds``) is kept across waits rather than made anew each time,
+    so a wait that adds nothing new notices whichever comes first: a child's end or the timer.
+    """
 
     running: dict[str, bool] = field(default_factory=dict)
 
@@ -310,5 +348,5 @@ class ChildRunsLoop:
         return float(wait) if wait and self.running else None
 
 
-__all__ = ["search_summary", "ACTIVE", "CHILD_RUNS_ORCHESTRATOR", "ChildMoves", "ChildRun", "ChildRunsLoop", "ChildRunsPlan",
+__all__ = ["needs_timer", "child_stop_reason", "search_summary", "ACTIVE", "CHILD_RUNS_ORCHESTRATOR", "ChildMoves", "ChildRun", "ChildRunsLoop", "ChildRunsPlan",
            "child_runs_finish", "child_runs_next", "child_runs_prepare", "note", "read_children", "run_child"]

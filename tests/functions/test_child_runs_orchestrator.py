@@ -21,8 +21,8 @@ from amlite_devhost.durable.history import EventType
 class FakeSearch:
     """A search of ``total`` children at ``concurrency``; child ``c2`` runs long until the plan stops it."""
 
-    def __init__(self, total: int, concurrency: int, slow: str | None = None) -> None:
-        self.total, self.concurrency, self.slow = total, concurrency, slow
+    def __init__(self, total: int, concurrency: int, slow: str | None = None, wait: float = 0.2) -> None:
+        self.total, self.concurrency, self.slow, self.wait = total, concurrency, slow, wait
         self.lock = threading.Lock()
         self.issued: list[str] = []
         self.ended: set[str] = set()
@@ -46,14 +46,14 @@ class FakeSearch:
             self.issued += new
             finished = not new and len(self.ended) == len(self.issued)
             return {"start": new, "finished": finished, "reason": "max_total_runs reached" if finished else "",
-                    "wait_seconds": 0.2}
+                    "wait_seconds": self.wait}
 
     def child(self, job: dict[str, Any]) -> dict[str, Any]:
         name = job["child"]
         with self.lock:
             self.running += 1
             self.peak = max(self.peak, self.running)
-        deadline = time.monotonic() + (30 if name == self.slow else 0.05)
+        deadline = time.monotonic() + (30 if name == self.slow else 0.05 * (1 + int(name[1:]) % 3))
         while time.monotonic() < deadline and name not in self.stopped:
             time.sleep(0.02)
         with self.lock:
@@ -82,6 +82,20 @@ def test_children_run_at_the_plans_concurrency_and_the_step_ends_with_its_reason
     assert fake.issued == [f"c{i}" for i in range(6)] and fake.ended == set(fake.issued)
     assert fake.peak == 2
     assert fake.finished_with == {"run_id": "r", "step": "hd", "reason": "max_total_runs reached"}
+
+
+def test_a_child_that_ends_is_noticed_at_once_while_the_look_again_timer_is_long() -> None:
+    """Under the extension's in-order replay a wait notices only its new tasks; the orchestrator keeps one
+    look-again timer and adds a timer due now, so children ending out of order refill their slots at once."""
+    fake = FakeSearch(total=8, concurrency=3, wait=30.0)
+    with _engine(fake) as engine:
+        began = time.monotonic()
+        iid = engine.start_new("child_runs_step", input={"run_id": "r", "step": "hd"})
+        status = engine.wait_for_completion(iid, timeout=60)
+        wall = time.monotonic() - began
+    assert status.output["status"] == "Finished" and fake.ended == set(fake.issued) and len(fake.issued) == 8
+    assert wall < 10, wall  # never a 30 s wait for the timer
+    assert fake.peak == 3
 
 
 def test_a_timer_lets_the_plan_stop_a_running_child() -> None:

@@ -185,6 +185,28 @@ def test_cancel_stops_the_running_trials(workspace: Workspace, tmp_path: Path) -
     assert run.find_step_run("tune")[0].get_status() == "Canceled"
 
 
+def test_a_step_cancel_stops_its_trials_without_a_policy(workspace: Workspace, tmp_path: Path) -> None:
+    """What fail-fast sends (a cancel of the step alone, not of the run): the trials notice within a second,
+    though without a policy the orchestrator looks again only every 30 s."""
+    from pipeline_core.engine.activities import cancel_steps
+    from pipeline_core.engine.services import services_for
+
+    pipeline, _ = _pipeline(workspace, tmp_path / "src", rates=(0.1, 0.2), policy=None, allow_reuse=False)
+    run = Experiment(workspace, f"hd-stepcancel-{uuid.uuid4().hex[:8]}").submit(pipeline)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and list(_children(run).values()) != ["Running", "Running"]:
+        time.sleep(0.2)
+    began = time.monotonic()
+    cancel_steps(services_for(workspace.storage), run.id, ["tune"])
+    step = run.find_step_run("tune")[0]
+    while time.monotonic() - began < 30 and step.get_status() != "Canceled":
+        time.sleep(0.2)
+    assert step.get_status() == "Canceled" and time.monotonic() - began < 8
+    assert set(_children(run).values()) == {"Canceled"}
+    assert all(len(c.get_metrics().get("accuracy", [])) < 40 for c in step.get_children())  # before their end
+    assert run.wait_for_completion(show_output=False, timeout_seconds=60, raise_on_error=False) == "Failed"
+
+
 @pytest.fixture(scope="module")
 def app_host(azurite: str) -> Iterator[DevHost]:
     with serve_repo_app(azurite) as host:

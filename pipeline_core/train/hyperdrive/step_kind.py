@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pipeline_core.engine.child_runs import ChildMoves, ChildRun, note, search_summary
+from pipeline_core.engine.child_runs import ChildMoves, ChildRun, child_stop_reason, note, search_summary
 from pipeline_core.engine.reuse import fit_manifests, output_manifest
-from pipeline_core.engine.step_context import StepContext, stop_reason, work_root
+from pipeline_core.engine.step_context import StepContext, work_root
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.environments import StepEnvironment, ensure_environment
 from pipeline_core.execution.logs import LOGS_CONTAINER, StepLog
@@ -171,7 +171,7 @@ class HyperDrivePlan:
             log.note(f"[amlite] child run {name} of step {ctx.name!r}: {' '.join(str(a) for a in arguments)}")
             result = run_process([python, "-u", script, *arguments], src, env, log, timeout=timeout,
                                  grace=settings.stop_grace_seconds,
-                                 should_stop=lambda: stop_reason(services, ctx.run_id, name, attempt))
+                                 should_stop=lambda: child_stop_reason(services, ctx.run_id, ctx.name, name, attempt))
             _upload_run_files(ctx, name, src / OUTPUTS_FOLDER)
             for data_id, folder in outputs.items():  # each trial's share of a plain output: {path}/{trial}/
                 loc = ctx.output_location(data_id)
