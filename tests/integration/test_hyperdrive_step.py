@@ -29,7 +29,9 @@ from pipeline_core.train.hyperdrive import (
     BayesianParameterSampling,
     GridParameterSampling,
     HyperDriveConfig,
+    MedianStoppingPolicy,
     PrimaryMetricGoal,
+    TruncationSelectionPolicy,
     choice,
     uniform,
 )
@@ -129,6 +131,15 @@ def test_bandit_ends_poor_trials_early_and_the_best_model_flows_on(workspace: Wo
     view = run_view(workspace.backend.run_source(run.id).get_state(), None)
     text = next(s for s in view["Steps"] if s["Name"] == "tune")["ProgressText"]
     assert text.startswith("3 child runs: 2 canceled, 1 finished; best tune_HD_0 (accuracy=0.9")
+
+
+@pytest.mark.parametrize("policy", [MedianStoppingPolicy(), TruncationSelectionPolicy(truncation_percentage=50)],
+                         ids=["median", "truncation"])
+def test_the_other_policies_end_the_poor_trial_early(workspace: Workspace, tmp_path: Path, policy: Any) -> None:
+    pipeline, _ = _pipeline(workspace, tmp_path / "src", rates=(1.0, 0.1), policy=policy)
+    run = Experiment(workspace, f"hd-policy-{uuid.uuid4().hex[:8]}").submit(pipeline)
+    assert run.wait_for_completion(show_output=False, timeout_seconds=180, raise_on_error=False) == "Finished"
+    assert _children(run) == {1.0: "Finished", 0.1: "Canceled"}
 
 
 def test_rerun_reuses_the_search_and_shows_its_children(workspace: Workspace, tmp_path: Path) -> None:
