@@ -129,3 +129,10 @@ def test_the_orchestrator_loop_waits_only_while_children_run() -> None:
     assert not loop.done({"start": [], "finished": False}) and loop.timer_seconds({"wait_seconds": 2}) == 2.0
     loop.ended("a")
     assert loop.timer_seconds({"wait_seconds": 2}) is None and loop.done({"start": [], "finished": True})
+
+
+def test_a_long_search_looks_less_often() -> None:
+    config = _config(policy=BanditPolicy(slack_factor=0.1), max_concurrent_runs=1)
+    running = [_child(0, "Running", [0.5])]
+    assert PLAN.next_moves(_Ctx(config), running, 30.0).wait_seconds == 2.0  # type: ignore[arg-type]
+    assert PLAN.next_moves(_Ctx(config), running, 3600.0).wait_seconds == 60.0  # type: ignore[arg-type]

@@ -55,6 +55,8 @@ from pipeline_core.train.hyperdrive.search import decide, metrics_document
 POLICY_POLL_SECONDS = 2.0
 #: Without a policy only the duration limit needs a look while trials run.
 IDLE_POLL_SECONDS = 30.0
+#: A search older than this many look intervals looks less often (see ``next_moves``).
+POLL_AGE_DIVISOR = 60.0
 #: The folder a trial writes files to that become its run's files (AML uploads ``./outputs``).
 OUTPUTS_FOLDER = "outputs"
 
@@ -138,6 +140,9 @@ class HyperDrivePlan:
         decision = decide(config, trial_records(children), elapsed_minutes=elapsed_seconds / 60.0)
         left = config.max_duration_minutes * 60.0 - elapsed_seconds
         poll = IDLE_POLL_SECONDS if isinstance(config.policy, NoTerminationPolicy) else POLICY_POLL_SECONDS
+        # Each look costs the orchestrator's history an activity and a timer: a long search looks less
+        # often (a 60th of its age), so an hour's search replays a few hundred looks, not thousands.
+        poll = max(poll, elapsed_seconds / POLL_AGE_DIVISOR)
         return ChildMoves(start=decision.start, cancel=[(t.run_id, t.reason) for t in decision.cancel],
                           finished=decision.finished, reason=decision.reason,
                           wait_seconds=max(1.0, min(poll, left + 1.0)))
