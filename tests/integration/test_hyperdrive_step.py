@@ -218,6 +218,25 @@ def test_a_step_cancel_stops_its_trials_without_a_policy(workspace: Workspace, t
     assert run.wait_for_completion(show_output=False, timeout_seconds=60, raise_on_error=False) == "Failed"
 
 
+def test_a_failing_sibling_stops_the_search(workspace: Workspace, tmp_path: Path) -> None:
+    """Fail-fast: a sibling step fails while the trials run; the search ends Canceled well before its trials would."""
+    src = tmp_path / "src"
+    pipeline, _ = _pipeline(workspace, src, rates=(0.1, 0.2), policy=None, allow_reuse=False)  # 10 s trials
+    _write(src, "boom.py", """
+        import time
+        time.sleep(2)
+        raise SystemExit("boom")
+    """)
+    boom = PythonScriptStep(name="boom", script_name="boom.py", source_directory=str(src))
+    run = Experiment(workspace, f"hd-ff-{uuid.uuid4().hex[:8]}").submit(
+        Pipeline(workspace=workspace, steps=[*pipeline._steps, boom]))
+    assert run.wait_for_completion(show_output=False, timeout_seconds=120, raise_on_error=False) == "Failed"
+    step = run.find_step_run("tune")[0]
+    assert step.get_status() == "Canceled"
+    assert {c.get_status() for c in step.get_children()} == {"Canceled"}
+    assert all(len(c.get_metrics().get("accuracy", [])) < 40 for c in step.get_children())
+
+
 @pytest.fixture(scope="module")
 def app_host(azurite: str) -> Iterator[DevHost]:
     with serve_repo_app(azurite) as host:
