@@ -253,4 +253,7 @@ def test_through_a_published_endpoint(azurite: str, app_host: DevHost, tmp_path:
     step = run.find_step_run("tune")[0]  # read through the REST API
     children = {c.get_parameters()["--rate"]: c.get_status() for c in step.get_children()}
     assert children == {1.0: "Finished", 0.2: "Canceled"}
+    first = next(iter(step.get_children()))
+    assert "[amlite] child run tune_HD_0" in first.get_job_log()  # a trial's own log, through REST
+    assert first.get_metrics()["accuracy"][0] == pytest.approx(0.9)
     assert HyperDriveStepRun(step).get_best_run_by_primary_metric().id == f"{run.id}_tune_HD_0"
