@@ -48,6 +48,7 @@ TRAIN = """
         raise SystemExit("this trial's script fails on purpose")
     base = float(open(os.path.join(a.data, "base.txt")).read())
     run = Run.get_context()
+    run.parent.log("trials_started", 1)   # run.parent of a trial is the HyperDrive step's run (AML)
     good = a.rate >= 0.5
     for i in range(40):   # poor trials log slowly: the policy finds them running
         run.log("accuracy", base * a.rate)
@@ -112,6 +113,7 @@ def test_bandit_ends_poor_trials_early_and_the_best_model_flows_on(workspace: Wo
     assert all("BanditPolicy" in json.dumps(c.get_details()["error"]) or "slack" in json.dumps(c.get_details()["error"])
                for c in canceled), [c.get_details()["error"] for c in canceled]
     assert all(len(c.get_metrics()["accuracy"]) < 40 for c in canceled)  # stopped before their 40th log
+    assert step.get_metrics()["trials_started"] == [1, 1, 1]
     hd = HyperDriveStepRun(step)
     best = hd.get_best_run_by_primary_metric()
     assert best is not None and best.id == f"{run.id}_tune_HD_0"
