@@ -37,7 +37,7 @@ def child_runs_step(context: df.DurableOrchestrationContext) -> Generator[Any, A
     tasks: dict[TaskBase, str] = {}
     poll: TaskBase | None = None  # one look-again timer at a time, kept across waits
     while True:
-        moves = yield context.call_activity("child_runs_next", job)
+        moves = yield context.call_activity("child_runs_next", {**job, "running": sorted(tasks.values())})
         for name in moves["start"]:
             tasks[context.call_activity("run_child", {**job, "child": name})] = name
         loop.started(moves["start"])
@@ -72,7 +72,7 @@ def child_runs_prepare(job: dict) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="job", activity="child_runs_next")
 def child_runs_next(job: dict) -> dict[str, Any]:
-    return child_runs.child_runs_next(_services(), job["run_id"], job["step"])
+    return child_runs.child_runs_next(_services(), job["run_id"], job["step"], job.get("running"))
 
 
 @bp.activity_trigger(input_name="job", activity="run_child")

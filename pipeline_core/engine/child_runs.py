@@ -226,10 +226,16 @@ def _stop_children(services: Services, run_id: str, children: list[ChildRun], re
             services.runs.transition(run_id, step_key(child.name), target, fields)
 
 
-def child_runs_next(services: Services, run_id: str, step: str) -> dict[str, Any]:
-    """Ask the kind for its next move and record it: new children NotStarted, stopped ones CancelRequested."""
+def child_runs_next(services: Services, run_id: str, step: str, running: list[str] | None = None) -> dict[str, Any]:
+    """Ask the kind for its next move and record it: new children NotStarted, stopped ones CancelRequested.
+
+    ``running``: the children the orchestrator has an activity for. A NotStarted child it does not
+    know was recorded by an earlier delivery of this activity whose answer was lost: it is started
+    now, so it never holds a slot with nothing to run it.
+    """
     ctx = StepContext(services, run_id, step)
     children = read_children(services, run_id, step)
+    lost = [c.name for c in children if running is not None and c.status == NOT_STARTED and c.name not in running]
     active = [c for c in children if c.status in ACTIVE]
     if ctx.row.get("status") in TERMINAL or is_cancel_requested(services, run_id, step):
         _stop_children(services, run_id, children, {c.name: "canceled: the run or the step was canceled"
@@ -257,7 +263,8 @@ def child_runs_next(services: Services, run_id: str, step: str) -> dict[str, Any
         with contextlib.suppress(Exception):  # the counts are a convenience for the run view
             services.runs.update(run_id, step_key(step), {"search": search_summary(
                 read_children(services, run_id, step), moves.reason if moves.finished else "")})
-    return {"start": names, "finished": moves.finished, "reason": moves.reason, "wait_seconds": moves.wait_seconds}
+    return {"start": lost + names, "finished": moves.finished and not lost, "reason": moves.reason,
+            "wait_seconds": moves.wait_seconds}
 
 
 def run_child(services: Services, run_id: str, step: str, child: str) -> dict[str, Any]:
