@@ -254,7 +254,10 @@ def _upload_run_files(ctx: StepContext, child: str, folder: Path) -> None:
     if not folder.is_dir():
         return
     store = ArtifactStore(ctx.services.account)
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+    root = folder.resolve()
+    # Regular files inside the folder only: a link the script left pointing elsewhere is not uploaded.
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
+                       and p.resolve().is_relative_to(root)):
         with open(path, "rb") as handle:
             store.upload(f"{ctx.run_id}_{child}", f"{OUTPUTS_FOLDER}/{path.relative_to(folder).as_posix()}",
                          handle, path.stat().st_size)
