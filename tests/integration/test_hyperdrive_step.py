@@ -259,3 +259,28 @@ def test_through_a_published_endpoint(azurite: str, app_host: DevHost, tmp_path:
     assert "[amlite] child run tune_HD_0" in first.get_job_log()  # a trial's own log, through REST
     assert first.get_metrics()["accuracy"][0] == pytest.approx(0.9)
     assert HyperDriveStepRun(step).get_best_run_by_primary_metric().id == f"{run.id}_tune_HD_0"
+
+
+def test_child_rows_stay_out_of_the_steps_and_stop_with_their_step(workspace: Workspace) -> None:
+    """The run store's side: a child run is listed on its step's row, never as a step, and its stop check
+    answers a cancel of its step, of itself, and a newer attempt."""
+    from pipeline_core.engine.child_runs import child_stop_reason
+    from pipeline_core.engine.services import services_for
+    from pipeline_core.storage.run_store import step_key
+
+    services = services_for(workspace.storage)
+    rid = uuid.uuid4().hex
+    services.runs.create_run(rid, "child-rows", {"graph_id": "none"}, [("tune", {}), ("use", {})])
+    services.runs.create_children(rid, "tune", [(f"tune_HD_{i}", {"index": i, "parameters": {"--a": i}})
+                                                for i in range(2)])
+    state = services.runs.get_state(rid)
+    assert list(state.steps) == ["tune", "use"]
+    assert [c["name"] for c in state.steps["tune"]["child_runs"]] == ["tune_HD_0", "tune_HD_1"]
+    assert state.steps["tune"]["child_runs"][1]["parameters"] == {"--a": 1}
+    services.runs.transition(rid, step_key("tune_HD_0"), "Running", {"attempt": 1})
+    assert child_stop_reason(services, rid, "tune", "tune_HD_0", 1) is None
+    assert child_stop_reason(services, rid, "tune", "tune_HD_0", 2) == "superseded"
+    services.runs.transition(rid, step_key("tune_HD_1"), "CancelRequested")
+    assert child_stop_reason(services, rid, "tune", "tune_HD_1", 0) == "canceled"
+    services.runs.transition(rid, step_key("tune"), "CancelRequested")
+    assert child_stop_reason(services, rid, "tune", "tune_HD_0", 1) == "canceled"
