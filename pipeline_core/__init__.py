@@ -34,11 +34,19 @@ from pipeline_core.pipeline.core import (
     StepSequence,
     TimeZone,
 )
-from pipeline_core.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
+from pipeline_core.pipeline.steps import (
+    AdlaStep,
+    CommandStep,
+    DataTransferStep,
+    ParallelRunConfig,
+    ParallelRunStep,
+    PythonScriptStep,
+)
 
 __version__ = VERSION
 
 __all__ = [
+    "AdlaStep", "CommandStep", "DataTransferStep",  # #14 kinds-simple
     "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding", "Dataset",
     "ParallelRunConfig", "ParallelRunStep",
     "DataReference", "Datastore", "Environment", "Experiment", "Model", "OutputFileDatasetConfig", "Pipeline",

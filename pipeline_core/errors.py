@@ -289,3 +289,18 @@ class EnvironmentBuildError(AmliteError):
     """A step's declared packages could not be installed; the message names them and uv's own reason."""
 
     code = "EnvironmentBuildFailed"
+
+
+class ServiceRetiredError(AmliteError):
+    """A step or compute of an Azure service that no longer exists was asked to run (AdlaStep: Data Lake Analytics)."""
+
+    code = "ServiceRetired"
+
+
+class StepStopped(AmliteError):
+    """Raised inside a step's own work when the attempt must stop (``canceled``, ``superseded`` or ``timeout``),
+    so a transfer or another long in-process task unwinds; the executor turns it into the step's end."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"the step was stopped: {reason}")
+        self.reason = reason

@@ -170,12 +170,18 @@ class DataFactoryCompute(ComputeTarget):
 
 
 class AdlaCompute(ComputeTarget):
-    """Azure Data Lake Analytics was retired in February 2024; kept so the name imports."""
+    """Azure Data Lake Analytics was retired in February 2024; kept so the name imports and attaches.
+
+    Attaching one warns (once) that no AdlaStep can run; the step itself is refused at validate,
+    publish and submit (``pipeline_core.pipeline.steps.adla_step``).
+    """
 
     type = "ADLAnalytics"
 
     @staticmethod
     def attach_configuration(resource_group: str | None = None, account_name: str | None = None,
                              resource_id: str | None = None, **kwargs: Any) -> _Configuration:
+        warn_ignored("AdlaCompute", "Azure Data Lake Analytics was retired on 29 February 2024, so an AdlaStep "
+                                    "cannot run; port the U-SQL job to DatabricksStep or Azure Synapse Spark.")
         return _Configuration(AdlaCompute, resource_group=resource_group, account_name=account_name,
                               resource_id=resource_id, **kwargs)

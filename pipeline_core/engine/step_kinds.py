@@ -67,6 +67,9 @@ Executor = Callable[["StepContext"], dict[str, Any]]
 #: 400 with the field as the detail's target -- and again before the step runs). A posted entry may
 #: hold anything: the check must not assume the types it asks about.
 SpecCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
+#: A kind's identity of what it reads beyond its declared inputs (a database's rows), part of the reuse key;
+#: JSON-able, or None when it cannot be known (the step is then never reused).
+Identity = Callable[["StepContext"], Any]
 
 
 class Orchestration(str, Enum):
@@ -96,6 +99,9 @@ class StepKind:
     reuse key, so changing one reruns the step; argument tokens inside them (``{"param": name}``,
     ``{"lit": "... $AML_PARAMETER_x ..."}``) count with the run's values of the parameters.
     ``check``: the kind's own checks of its spec entry (``SpecCheck``), or ``"module:function"``.
+    ``identity``: what the step reads beyond its declared inputs, as part of the reuse key (``Identity``,
+    or ``"module:function"``): a database's rows for DataTransferStep. ``None`` from it means the
+    source cannot be identified, so the step is never reused.
     ``children``: a CHILD_RUNS kind's ``ChildRunsPlan`` (``engine/child_runs.py``), ``"module:object"``.
     """
 
@@ -107,6 +113,7 @@ class StepKind:
     script: bool = True
     reuse_fields: tuple[str, ...] = ()
     check: str | SpecCheck | None = None
+    identity: str | Identity | None = None
     children: str | Any = None
 
     def __post_init__(self) -> None:
@@ -136,6 +143,16 @@ class StepKind:
         if self.check is None:
             return []
         return list(_resolve(self.check, f"the spec check of step kind {self.type!r}")(step))
+
+    def source_identity(self, ctx: StepContext) -> Any:
+        """The kind's identity of its outside source for the reuse key; unknowable -> a value never seen twice."""
+        found = _resolve(self.identity, f"the reuse identity of step kind {self.type!r}")(ctx) \
+            if self.identity is not None else None
+        if found is None:
+            import uuid
+
+            return {"unknowable": uuid.uuid4().hex}  # a key that matches no earlier run: never reused
+        return found
 
     def sdk_class_object(self) -> builtins.type:
         found: builtins.type = _resolve(self.sdk_class, f"the SDK class of step kind {self.type!r}")
@@ -223,5 +240,5 @@ def _resolve(target: Any, what: str) -> Any:
         raise AmliteError(f"{what} ({target!r}) cannot be loaded: {exc}") from exc
 
 
-__all__ = ["Executor", "Orchestration", "SpecCheck", "StepKind", "UnknownStepKind", "find_step_kind", "orchestrators_for",
+__all__ = ["Executor", "Identity", "Orchestration", "SpecCheck", "StepKind", "UnknownStepKind", "find_step_kind", "orchestrators_for",
            "register_step_kind", "registered_types", "step_kind", "step_kinds", "unregister_step_kind"]
