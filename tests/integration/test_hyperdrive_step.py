@@ -60,7 +60,8 @@ TRAIN = """
 
 def _write(folder: Path, name: str, text: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(textwrap.dedent(text).lstrip())
+    # A fresh script per test: Azurite may outlive a session, and reuse keys are content-addressed.
+    (folder / name).write_text(f"# {uuid.uuid4().hex}\n" + textwrap.dedent(text).lstrip())
 
 
 def _pipeline(workspace: Workspace, src: Path, *, rates: tuple[float, ...] = (1.0, 0.1, 0.2),
