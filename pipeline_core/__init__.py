@@ -37,6 +37,7 @@ from pipeline_core.pipeline.core import (
 from pipeline_core.pipeline.steps import (
     AdlaStep,
     CommandStep,
+    DatabricksStep,
     DataTransferStep,
     ParallelRunConfig,
     ParallelRunStep,
@@ -46,9 +47,9 @@ from pipeline_core.pipeline.steps import (
 __version__ = VERSION
 
 __all__ = [
-    "AdlaStep", "CommandStep", "DataTransferStep",  # #14 kinds-simple
+    "AdlaStep", "CommandStep", "DataTransferStep",
     "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding", "Dataset",
-    "ParallelRunConfig", "ParallelRunStep",
+    "DatabricksStep", "ParallelRunConfig", "ParallelRunStep",
     "DataReference", "Datastore", "Environment", "Experiment", "Model", "OutputFileDatasetConfig", "Pipeline",
     "PipelineData", "PipelineEndpoint", "PipelineParameter", "PipelineRun", "PublishedPipeline", "PythonScriptStep", "Run",
     "RunConfiguration",

@@ -291,6 +291,26 @@ class EnvironmentBuildError(AmliteError):
     code = "EnvironmentBuildFailed"
 
 
+class RunNotStarted(AmliteError):
+    """A created run whose orchestration could not be started (``engine.launch.start_or_fail``); the run was
+    ended Failed with the reason (or, with storage down too, is left to the orphan check). Retryable: 503."""
+
+    status = 503
+    code = "RunNotStarted"
+
+    def __init__(self, message: str, run_id: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.reason = reason or message
+
+
+class LauncherNotFound(ConfigError):
+    """No run launcher of that name was registered or installed (``engine.launch.launcher_for``)."""
+
+    status = 500
+    code = "LauncherNotFound"
+
+
 class ServiceRetiredError(AmliteError):
     """A step or compute of an Azure service that no longer exists was asked to run (AdlaStep: Data Lake Analytics)."""
 

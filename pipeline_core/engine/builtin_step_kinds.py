@@ -41,6 +41,15 @@ register_step_kind(StepKind(
     executor="pipeline_core.pipeline.steps.adla_step:run_adla_step",
     check="pipeline_core.pipeline.steps.adla_step:check_adla_step"))
 register_step_kind(StepKind(
+    type="DatabricksStep",
+    sdk_class="pipeline_core.pipeline.steps.databricks_step:DatabricksStep",
+    orchestration=Orchestration.POLL,  # the generic poll_step sub-orchestration (functions/poll.py)
+    poller="pipeline_core.databricks.step:POLLER",
+    script=False,
+    reuse_fields=("databricks",),
+    check="pipeline_core.databricks.step:check_databricks",
+))
+register_step_kind(StepKind(
     type="HyperDriveStep",
     sdk_class="pipeline_core.pipeline.steps.hyperdrive_step:HyperDriveStep",
     orchestration=Orchestration.CHILD_RUNS,  # the generic child_runs_step sub-orchestration

@@ -24,8 +24,13 @@ How the orchestrator runs a kind (``Orchestration``):
     fanned out as slice activities). This is also the room left for a kind polled
     with durable timers (DatabricksStep) or one that fans out child runs
     (HyperDriveStep): its Durable orchestrator is registered by the Functions app
-    under a name and the kind names it; ``POLL`` is reserved for a generic
-    orchestrator of that shape.
+    under a name and the kind names it.
+``POLL``
+    Work that runs elsewhere and is watched from here (a Databricks job): the generic
+    ``poll_step`` sub-orchestration (``functions/poll.py``, its decisions in
+    ``engine/poll_step.py``) calls the kind's ``poller`` to start it, then waits on a
+    durable timer with backoff between two polls until it ends; a cancel of the
+    pipeline run reaches the poller's ``cancel``. No worker waits while it runs.
 ``CHILD_RUNS``
     The generic ``child_runs_step`` sub-orchestration (``engine/child_runs.py``,
     ``functions/child_runs.py``) runs the step as child runs: the kind gives only
@@ -77,8 +82,12 @@ class Orchestration(str, Enum):
 
     ACTIVITY = "activity"
     SUB_ORCHESTRATION = "sub_orchestration"
-    POLL = "poll"  # reserved: start, then a durable timer between polls until done (DatabricksStep)
+    POLL = "poll"  # start, then a durable timer between polls until done (DatabricksStep)
     CHILD_RUNS = "child_runs"  # child runs fanned out by the generic child_runs_step orchestrator (HyperDriveStep)
+
+
+#: The generic Durable sub-orchestration that runs a POLL kind's step (``functions/poll.py`` registers it).
+POLL_ORCHESTRATOR = "poll_step"
 
 
 class UnknownStepKind(AmliteError):
@@ -102,6 +111,8 @@ class StepKind:
     ``identity``: what the step reads beyond its declared inputs, as part of the reuse key (``Identity``,
     or ``"module:function"``): a database's rows for DataTransferStep. ``None`` from it means the
     source cannot be identified, so the step is never reused.
+    ``poller``: POLL kinds, ``"module:object"`` or the object: ``start(ctx) -> handle``,
+    ``poll(ctx, handle) -> PollAnswer``, ``cancel(ctx, handle)`` (``engine/poll_step.Poller``).
     ``children``: a CHILD_RUNS kind's ``ChildRunsPlan`` (``engine/child_runs.py``), ``"module:object"``.
     """
 
@@ -114,6 +125,7 @@ class StepKind:
     reuse_fields: tuple[str, ...] = ()
     check: str | SpecCheck | None = None
     identity: str | Identity | None = None
+    poller: Any = None
     children: str | Any = None
 
     def __post_init__(self) -> None:
@@ -123,20 +135,26 @@ class StepKind:
             raise ValueError(f"step kind {self.type!r} runs as an activity and needs an executor")
         if self.orchestration is Orchestration.SUB_ORCHESTRATION and not self.orchestrator:
             raise ValueError(f"step kind {self.type!r} runs as a sub-orchestration and needs its orchestrator's name")
+        if self.orchestration is Orchestration.POLL:
+            if self.poller is None:
+                raise ValueError(f"step kind {self.type!r} is polled and needs its poller (\"module:object\" with "
+                                 "start, poll and cancel)")
+            if not self.orchestrator:  # the generic one (functions/poll.py registers it under this name)
+                object.__setattr__(self, "orchestrator", POLL_ORCHESTRATOR)
         if self.orchestration is Orchestration.CHILD_RUNS:
             if self.children is None:
                 raise ValueError(f"step kind {self.type!r} runs child runs and needs children, its ChildRunsPlan "
                                  "('module:object')")
             if not self.orchestrator:  # the generic one (functions/child_runs.py registers it)
                 object.__setattr__(self, "orchestrator", CHILD_RUNS_ORCHESTRATOR)
-        if self.orchestration is Orchestration.POLL:
-            raise ValueError(f"step kind {self.type!r}: orchestration {self.orchestration.value!r} is reserved; "
-                             "until its generic orchestrator exists, register the kind with "
-                             "Orchestration.SUB_ORCHESTRATION and its own orchestrator's name")
 
     def run(self, ctx: StepContext) -> dict[str, Any]:
         """Call the executor (an ACTIVITY kind) on a context that owns a new attempt."""
         return _resolve(self.executor, f"the executor of step kind {self.type!r}")(ctx)
+
+    def poller_object(self) -> Any:
+        """The POLL kind's poller (``start``/``poll``/``cancel``), imported on first use."""
+        return _resolve(self.poller, f"the poller of step kind {self.type!r}")
 
     def spec_problems(self, step: StepEntry) -> list[tuple[str, str]]:
         """The kind's own problems with ``step`` (its spec entry): (field, message) pairs."""
@@ -240,5 +258,5 @@ def _resolve(target: Any, what: str) -> Any:
         raise AmliteError(f"{what} ({target!r}) cannot be loaded: {exc}") from exc
 
 
-__all__ = ["Executor", "Identity", "Orchestration", "SpecCheck", "StepKind", "UnknownStepKind", "find_step_kind", "orchestrators_for",
+__all__ = ["POLL_ORCHESTRATOR", "Executor", "Identity", "Orchestration", "SpecCheck", "StepKind", "UnknownStepKind", "find_step_kind", "orchestrators_for",
            "register_step_kind", "registered_types", "step_kind", "step_kinds", "unregister_step_kind"]

@@ -48,7 +48,7 @@ NOT_STARTED, QUEUED, RUNNING = RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatu
 FINISHED, FAILED, CANCELED = RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELED
 CANCEL_REQUESTED = RunStatus.CANCEL_REQUESTED
 JSON_FIELDS = ("parameters", "tags", "outputs", "error", "reuse", "recorded", "progress", "registered_datasets",
-               "search")  # search: a CHILD_RUNS step's counts of its child runs (engine/child_runs.py)
+               "remote", "search")  # remote: a POLL step's remote work; search: a CHILD_RUNS step's child counts
 
 
 

@@ -25,8 +25,9 @@ def _missing(name: str, sample: str) -> object:
 
 @pytest.mark.parametrize("qualified", [
     "pipeline_core.pipeline.steps.DataTransferStep",
-    _missing("pipeline_core.pipeline.steps.DatabricksStep", "aml-pipelines-use-databricks-as-compute-target"),
-    _missing("pipeline_core.core.runconfig.JarLibrary", "the Databricks and Kusto samples"),
+    "pipeline_core.pipeline.steps.DatabricksStep",
+    "pipeline_core.core.runconfig.JarLibrary",
+    "pipeline_core.core.databricks.PyPiLibrary",
     "pipeline_core.pipeline.steps.AdlaStep",
     _missing("pipeline_core.core.compute.KustoCompute", "aml-pipelines-use-kusto-as-compute-target"),
     _missing("pipeline_core.pipeline.steps.KustoStep", "aml-pipelines-use-kusto-as-compute-target"),

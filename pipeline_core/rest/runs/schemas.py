@@ -84,6 +84,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                        "Outputs": {"type": "object", "additionalProperties": _ref("DataPathAssignment")},
                        "Error": {"type": "object", "nullable": True}, "LogUrl": _string(),
                        "Progress": _STEP_PROGRESS, "Metrics": _METRICS,
+                       "Remote": {"type": "object", "nullable": True,
+                                  "description": "A step whose work runs elsewhere (DatabricksStep): its handle "
+                                                 "there (the Databricks run id and workspace), its last state and "
+                                                 "the service's run (run_page_url, life_cycle_state, result_state); "
+                                                 "null for other steps"},
                        "ChildRuns": {"type": "array", "description": "The step's child runs (a HyperDriveStep's "
                                      "trials), in the order they started; absent for other steps",
                                      "items": _ref("ChildRun")}},
