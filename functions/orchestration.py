@@ -18,6 +18,7 @@ from pipeline_core.engine import activities
 from pipeline_core.engine.retry_policy import StepRetry
 from pipeline_core.engine.run_tracker import CANCEL_EVENT, CHUNK_SIZE, RunTracker, orchestrators_from
 from pipeline_core.engine.services import services_for, storage_from_environment
+from pipeline_core.parallel.fanout import needs_timer
 
 bp = df.Blueprint()
 
@@ -54,6 +55,7 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     tracker = RunTracker.from_start(run_id, info)
     waiting: dict[TaskBase, list[str]] = {}  # a step's task, or a chunk sub-orchestration's
     cancel_event = context.wait_for_external_event(CANCEL_EVENT)
+    cancel_event_new = True  # new at the first wait, like the first steps
     while True:
         moves = tracker.next_moves()
         if moves.skipped or moves.to_cancel:
@@ -63,6 +65,7 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             return (yield context.call_activity("finish_run", {
                 "run_id": run_id, "outcome": moves.outcome, "failed_steps": moves.failed_steps,
                 "errors": tracker.errors}))
+        before = len(waiting)
         if len(moves.ready) > CHUNK_SIZE:
             for chunk in tracker.chunks(moves.ready):
                 waiting[context.call_sub_orchestrator(CHUNK_ORCHESTRATOR, {
@@ -72,7 +75,18 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             for name in moves.ready:
                 waiting[_step_task(context, run_id, name, tracker.retry.get(name), tracker.orchestrator_of(name))] = [name]
         context.set_custom_status(tracker.custom_status())
-        winner = yield context.task_any([*waiting, *([] if tracker.cancel_requested else [cancel_event])])
+        pending = [*waiting, *([] if tracker.cancel_requested else [cancel_event])]
+        refill = None
+        new = len(waiting) - before + (1 if cancel_event_new and not tracker.cancel_requested else 0)
+        cancel_event_new = False
+        if needs_timer(new, len(pending)):
+            # The extension awaits only the tasks new at a yield (see parallel.fanout): without this timer a
+            # step that ends before the new ones would go unnoticed (and its dependents unstarted) until they end.
+            refill = context.create_timer(context.current_utc_datetime)
+            pending.append(refill)
+        winner = yield context.task_any(pending)
+        if winner is refill:  # every task is older now: the next wait notices whichever ends first
+            continue
         if winner is cancel_event:
             tracker.cancel()
             continue

@@ -38,3 +38,14 @@ def trigger_text(schedule: Any) -> str:
     if schedule.debounce_seconds:
         extra += f", debounce {schedule.debounce_seconds:g} s"
     return f"{schedule.datastore_name}/{path}{extra}, poll every {schedule.polling_interval} min"
+
+
+def search_text(search: Any) -> str:
+    """A CHILD_RUNS step's (HyperDriveStep's) child runs as one line: counts by status, the best child."""
+    if not isinstance(search, dict) or not search.get("children"):
+        return ""
+    statuses = ", ".join(f"{n} {s.lower()}" for s, n in (search.get("statuses") or {}).items())
+    text = f"{search['children']} child runs: {statuses}"
+    if search.get("best_child_run"):
+        text += f"; best {search['best_child_run']} ({search.get('primary_metric')}={search.get('best_primary_metric')})"
+    return text

@@ -55,7 +55,18 @@ def step_row(entity: Entity, run_id: str, index: int) -> dict[str, Any]:
             "start_time": _time(status, "StartTime"), "end_time": _time(status, "EndTime"),
             "is_reused": bool(entity.get("IsReused")), "reused_run_id": entity.get("ReusedRunId") or "",
             "attempt": int(entity.get("Attempt") or 0),
-            "error": entity.get("Error"), "outputs": outputs, "progress": progress_row(entity.get("Progress"))}
+            "error": entity.get("Error"), "outputs": outputs, "progress": progress_row(entity.get("Progress")),
+            **({"child_runs": [child_row(c, run_id, entity["Name"], i) for i, c in enumerate(entity["ChildRuns"])]}
+               if entity.get("ChildRuns") else {})}
+
+
+def child_row(entity: Entity, run_id: str, parent: str, index: int) -> dict[str, Any]:
+    """A ``ChildRun`` entity (a HyperDrive trial) as its row (the inverse of ``entities.child_entity``)."""
+    status = entity.get("Status") or {}
+    return {"PartitionKey": run_id, "RowKey": STEP_PREFIX + entity["Name"], "name": entity["Name"],
+            "parent_step": parent, "index": index, "status": status.get("StatusCode"),
+            "start_time": _time(status, "StartTime"), "end_time": _time(status, "EndTime"),
+            "parameters": entity.get("Parameters") or {}, "error": entity.get("Error")}
 
 
 def progress_row(progress: Any) -> dict[str, Any] | None:
@@ -113,6 +124,8 @@ class RestRunSource:
         found: dict[str, dict[str, Any]] = {"": dict(entity.get("Metrics") or {})}
         for step in entity.get("Steps") or []:
             found[step["Name"]] = dict(step.get("Metrics") or {})
+            for child in step.get("ChildRuns") or []:
+                found[child["Name"]] = dict(child.get("Metrics") or {})
         return found
 
     def cancel(self) -> None:

@@ -180,4 +180,10 @@ class ScriptRunConfig:
             self.run_config.environment = environment
         if max_run_duration_seconds is not None:
             self.run_config.max_run_duration_seconds = max_run_duration_seconds
-        warn_ignored("ScriptRunConfig", "Use a PythonScriptStep in a Pipeline to run a script.")
+        self.compute_target = compute_target
+        # A ScriptRunConfig runs as the trials of a HyperDriveConfig (or a step's command); only the
+        # compute target has no meaning here. Submitting one alone is refused by Experiment.submit.
+        if compute_target is not None:
+            warn_ignored("ScriptRunConfig(compute_target=...)")
+        if kwargs:
+            warn_ignored(f"ScriptRunConfig({', '.join(sorted(kwargs))}=...)")

@@ -22,8 +22,11 @@ class Experiment:
         a ``PublishedPipeline`` or a ``PipelineEndpoint`` (also ``pipeline_version``)."""
         submit = getattr(config, "_submit_to_experiment", None)  # Pipeline, PublishedPipeline, PipelineEndpoint
         if submit is None:
+            hint = ("; a ScriptRunConfig runs as a PythonScriptStep in a Pipeline, or as the trials of a "
+                    "HyperDriveStep(hyperdrive_config=HyperDriveConfig(run_config=...))"
+                    if type(config).__name__ == "ScriptRunConfig" else "")
             raise AmliteError(f"Experiment.submit expects a Pipeline, PublishedPipeline or PipelineEndpoint, "
-                              f"got {type(config).__name__}")
+                              f"got {type(config).__name__}{hint}")
         run: PipelineRun = submit(self, tags=tags, **kwargs)
         return run
 

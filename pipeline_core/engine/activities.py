@@ -8,6 +8,7 @@ first exception and would orphan the sibling steps.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -24,6 +25,7 @@ from pipeline_core.engine.step_kinds import Orchestration, find_step_kind, orche
 from pipeline_core.storage.run_store import (
     CANCEL_REQUESTED,
     CANCELED,
+    CHILD_RUNS_FIELD,
     FAILED,
     NOT_STARTED,
     QUEUED,
@@ -80,6 +82,11 @@ def finish_run(services: Services, run_id: str, outcome: str, failed_steps: list
     if state.run.get("status") == CANCEL_REQUESTED:  # the flag wins even if the event never arrived
         outcome = CANCELED
     for name, row in state.steps.items():
+        for child in row.get(CHILD_RUNS_FIELD) or []:  # a HyperDrive trial left running ends with its step
+            if child.get("status") not in TERMINAL:
+                with contextlib.suppress(InvalidTransition):
+                    services.runs.transition_from(child, CANCELED, {
+                        "end_time": utcnow(), "error": {"message": f"the run ended {outcome} first"}})
         if row.get("status") not in TERMINAL:
             reason = (errors or {}).get(name)
             try:

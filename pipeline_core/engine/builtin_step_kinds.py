@@ -58,3 +58,11 @@ register_step_kind(StepKind(
     check="pipeline_core.engine.automl_step:spec_problems",
     step_run="pipeline_core.pipeline.steps.automl_step:AutoMLStepRun",
 ))
+register_step_kind(StepKind(
+    type="HyperDriveStep",
+    sdk_class="pipeline_core.pipeline.steps.hyperdrive_step:HyperDriveStep",
+    orchestration=Orchestration.CHILD_RUNS,  # the generic child_runs_step sub-orchestration
+    children="pipeline_core.train.hyperdrive.step_kind:PLAN",
+    check="pipeline_core.train.hyperdrive.step_kind:check_spec",
+    reuse_fields=("hyperdrive", "training_outputs", "environment"),
+))

@@ -31,6 +31,7 @@ from pipeline_core.errors import ConcurrencyError
 from pipeline_core.storage.run_store import (
     CANCEL_REQUESTED,
     CANCELED,
+    CHILD_RUNS_FIELD,
     FAILED,
     NOT_STARTED,
     QUEUED,
@@ -208,8 +209,8 @@ def _end(services: Services, run_id: str, status: str, reason: str) -> bool:
     state = services.runs.get_state(run_id)
     if state.run.get("status") in TERMINAL:
         return False
-    for row in state.steps.values():
-        if row.get("status") in TERMINAL:
+    for row in [r for step in state.steps.values() for r in (*(step.get(CHILD_RUNS_FIELD) or []), step)]:
+        if row.get("status") in TERMINAL:  # (a step's child runs, HyperDrive trials, end with it)
             continue
         to = FAILED if status == FAILED and row.get("status") in (RUNNING, CANCEL_REQUESTED) else CANCELED
         fields: dict[str, Any] = {"end_time": utcnow(), "error": {"message": reason}}

@@ -24,15 +24,19 @@ How the orchestrator runs a kind (``Orchestration``):
     fanned out as slice activities). This is also the room left for a kind polled
     with durable timers (DatabricksStep) or one that fans out child runs
     (HyperDriveStep): its Durable orchestrator is registered by the Functions app
-    under a name and the kind names it; ``CHILD_RUNS`` is reserved for a generic
-    orchestrator of that shape, so such kinds need no orchestrator of their own
-    once it exists.
+    under a name and the kind names it.
 ``POLL``
     Work that runs elsewhere and is watched from here (a Databricks job): the generic
     ``poll_step`` sub-orchestration (``functions/poll.py``, its decisions in
     ``engine/poll_step.py``) calls the kind's ``poller`` to start it, then waits on a
     durable timer with backoff between two polls until it ends; a cancel of the
     pipeline run reaches the poller's ``cancel``. No worker waits while it runs.
+``CHILD_RUNS``
+    The generic ``child_runs_step`` sub-orchestration (``engine/child_runs.py``,
+    ``functions/child_runs.py``) runs the step as child runs: the kind gives only
+    ``children``, its ``ChildRunsPlan`` (``"module:object"``): which children to
+    start and stop from their logged metrics, how one child runs, what the step
+    writes at the end. ``HyperDriveStep`` (its trials).
 
 Registration is explicit: built-in kinds are registered in
 ``engine/builtin_step_kinds.py`` (loaded on the first lookup); a kind defined
@@ -79,7 +83,7 @@ class Orchestration(str, Enum):
     ACTIVITY = "activity"
     SUB_ORCHESTRATION = "sub_orchestration"
     POLL = "poll"  # start, then a durable timer between polls until done (DatabricksStep)
-    CHILD_RUNS = "child_runs"  # reserved: child runs fanned out by the orchestrator (HyperDriveStep)
+    CHILD_RUNS = "child_runs"  # child runs fanned out by the generic child_runs_step orchestrator (HyperDriveStep)
 
 
 #: The generic Durable sub-orchestration that runs a POLL kind's step (``functions/poll.py`` registers it).
@@ -111,6 +115,7 @@ class StepKind:
     source cannot be identified, so the step is never reused.
     ``poller``: POLL kinds, ``"module:object"`` or the object: ``start(ctx) -> handle``,
     ``poll(ctx, handle) -> PollAnswer``, ``cancel(ctx, handle)`` (``engine/poll_step.Poller``).
+    ``children``: a CHILD_RUNS kind's ``ChildRunsPlan`` (``engine/child_runs.py``), ``"module:object"``.
     """
 
     type: str
@@ -124,6 +129,7 @@ class StepKind:
     check: str | SpecCheck | None = None
     identity: str | Identity | None = None
     poller: Any = None
+    children: str | Any = None
 
     def __post_init__(self) -> None:
         if not self.type or not isinstance(self.type, str):
@@ -139,9 +145,11 @@ class StepKind:
             if not self.orchestrator:  # the generic one (functions/poll.py registers it under this name)
                 object.__setattr__(self, "orchestrator", POLL_ORCHESTRATOR)
         if self.orchestration is Orchestration.CHILD_RUNS:
-            raise ValueError(f"step kind {self.type!r}: orchestration {self.orchestration.value!r} is reserved; "
-                             "until its generic orchestrator exists, register the kind with "
-                             "Orchestration.SUB_ORCHESTRATION and its own orchestrator's name")
+            if self.children is None:
+                raise ValueError(f"step kind {self.type!r} runs child runs and needs children, its ChildRunsPlan "
+                                 "('module:object')")
+            if not self.orchestrator:  # the generic one (functions/child_runs.py registers it)
+                object.__setattr__(self, "orchestrator", CHILD_RUNS_ORCHESTRATOR)
 
     def run(self, ctx: StepContext) -> dict[str, Any]:
         """Call the executor (an ACTIVITY kind) on a context that owns a new attempt."""
@@ -178,6 +186,9 @@ class StepKind:
         found: builtins.type = _resolve(self.sdk_class, f"the SDK class of step kind {self.type!r}")
         return found
 
+
+#: The generic sub-orchestration of CHILD_RUNS kinds (named here so the registry needs no engine import).
+CHILD_RUNS_ORCHESTRATOR = "child_runs_step"
 
 _lock = threading.Lock()
 _kinds: dict[str, StepKind] = {}

@@ -147,8 +147,11 @@ class RunRecords:
             row = self.services.runs.runs.get_entity(pipeline_run, step_key(step))
             answer["status"] = row.get("status")
             spec = self.services.load_spec(run["graph_id"])
+            parent = row.get("parent_step")  # a child run (a HyperDrive trial) has its step's inputs and outputs
+            if parent:
+                answer["parent_id"] = f"{pipeline_run}_{parent}"
             try:
-                doc = spec.step(step)
+                doc = spec.step(parent or step)
             except Exception:
                 raise NotFoundError(f"step {step!r} is not in the spec of run {pipeline_run}") from None
             answer["inputs"] = {d: entry["kind"] if (entry := spec.data.get(d)) else None for d in doc.get("inputs", [])}

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from pipeline_core.engine.services import Services
+from pipeline_core.errors import NotFoundError
 from pipeline_core.errors import ServiceError as ServiceError
 from pipeline_core.runcontext.names import check_artifact_name, check_model_name
 from pipeline_core.runcontext.records import RunRecords, step_run_id
@@ -36,10 +37,21 @@ class Grant:
     step: str
     uploads: dict[str, tuple[str, str]] = field(default_factory=dict)  # upload id -> (model name, root)
     checked_at: float = 0.0
+    parent_step: str | None = None  # read on first need: "" for a step, the step's name for a child run
 
     @property
     def step_run_id(self) -> str:
         return step_run_id(self.run_id, self.step)
+
+    def parent_step_run_id(self) -> str | None:
+        """For a child run (a HyperDrive trial), its step's run id: the trial's ``run.parent``; else None."""
+        if self.parent_step is None:
+            try:
+                row = self.services.runs.get_step(self.run_id, self.step)
+            except NotFoundError:
+                return None
+            self.parent_step = str(row.get("parent_step") or "")
+        return step_run_id(self.run_id, self.parent_step) if self.parent_step else None
 
     @property
     def records(self) -> RunRecords:
@@ -76,7 +88,7 @@ class Call:
     def run_id(self) -> str:
         """The run id in the path, if the token covers it: its own step run, or its pipeline run."""
         wanted = unquote(self.args[0])
-        if wanted not in (self.grant.step_run_id, self.grant.run_id):
+        if wanted not in (self.grant.step_run_id, self.grant.run_id) and wanted != self.grant.parent_step_run_id():
             raise Refused(403, "OtherRun", f"this step's token does not cover run {wanted!r}; a step reaches "
                                            "only its own run and its pipeline run (run.parent)")
         return wanted

@@ -37,6 +37,11 @@ RUNS_TABLE = "runs"
 EXPERIMENTS_TABLE = "experiments"
 RUN_ROW = "run"
 STEP_PREFIX = "step:"
+#: A child run of a step (a HyperDrive trial) is a ``step:{child name}`` row with this field naming its
+#: step: so the run context, cancel checks and the metric store address it like a step, while
+#: ``get_state`` keeps it out of the steps and lists it on its step's row under ``CHILD_RUNS_FIELD``.
+PARENT_FIELD = "parent_step"
+CHILD_RUNS_FIELD = "child_runs"
 
 # Module-level names kept as aliases of the one enum (pipeline_core.status), so callers need not change.
 NOT_STARTED, QUEUED, RUNNING = RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatus.RUNNING
@@ -137,7 +142,11 @@ class RunStore:
         run = next((r for r in rows if r["RowKey"] == RUN_ROW), None)
         if run is None:
             raise NotFoundError(f"run {run_id!r} was not found; check the id (amlite runs lists recent runs)")
-        steps = {r["name"]: r for r in rows if r["RowKey"].startswith(STEP_PREFIX)}
+        steps = {r["name"]: r for r in rows if r["RowKey"].startswith(STEP_PREFIX) and not r.get(PARENT_FIELD)}
+        for child in sorted((r for r in rows if r.get(PARENT_FIELD)), key=lambda r: int(r.get("index") or 0)):
+            parent = steps.get(child[PARENT_FIELD])
+            if parent is not None:  # a step's child runs (HyperDrive trials) ride on its row, not as steps
+                parent.setdefault(CHILD_RUNS_FIELD, []).append(child)
         return RunState(run, dict(sorted(steps.items(), key=lambda kv: kv[1].get("index", 0))))
 
     def get_run(self, run_id: str) -> dict[str, Any]:
@@ -151,6 +160,25 @@ class RunStore:
             return decode(self.runs.get_entity(run_id, step_key(name)))
         except ResourceNotFoundError:
             raise NotFoundError(f"step {name!r} was not found in run {run_id!r}") from None
+
+    def create_children(self, run_id: str, parent: str, children: list[tuple[str, dict[str, Any]]]) -> None:
+        """Add child runs of step ``parent`` (NotStarted), in transactions of at most 100.
+
+        The caller reads the existing children first (``get_children``) and names only new ones.
+        """
+        ops: list[tuple[str, dict[str, Any]]] = [
+            ("create", {"PartitionKey": run_id, "RowKey": step_key(name), "name": name, PARENT_FIELD: parent,
+                        "status": NOT_STARTED, "start_time": "", "end_time": "", **_encode(fields)})
+            for name, fields in children]
+        for start in range(0, len(ops), 100):
+            self.runs.submit_transaction(ops[start:start + 100])  # type: ignore[arg-type]
+        SIGNALS.changed(run_id)
+
+    def get_children(self, run_id: str, parent: str) -> list[dict[str, Any]]:
+        """The child runs of step ``parent`` (HyperDrive trials), in the order they were created."""
+        rows = [decode(e) for e in self.runs.query_entities(
+            "PartitionKey eq @pk and parent_step eq @parent", parameters={"pk": run_id, "parent": parent})]
+        return sorted(rows, key=lambda r: int(r.get("index") or 0))
 
     def experiment_names(self) -> list[str]:
         """Every experiment with a run, sorted; reads only the index's keys."""

@@ -17,7 +17,7 @@ from durable_history import History
 import function_app
 from amlite_devhost.app_loader import index_app
 
-CALL_ACTIVITY, CALL_WITH_RETRY, CALL_SUB = 0, 1, 2
+CALL_ACTIVITY, CALL_WITH_RETRY, CALL_SUB, CREATE_TIMER = 0, 1, 2, 5
 DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
 
 
@@ -46,6 +46,7 @@ class Replay:
         self.history = History("pipeline_run", json.dumps("run-1"))
         self.ids: dict[str, int] = {}  # step (or activity name) -> task id
         self.next_id = 0
+        self.unfired: list[tuple[int, datetime]] = []
         self.state = self.replay()
         assert self.calls() == [("start_run", "run-1")]
         self.schedule_new()
@@ -65,9 +66,20 @@ class Replay:
         return out
 
     def schedule_new(self) -> list[tuple[str, Any]]:
-        """Record TaskScheduled for actions not yet in the history, numbering them as the extension does."""
+        """Record TaskScheduled (TimerCreated) for actions not yet in the history, numbering them as the extension does."""
         fresh = []
+        timers = 0
         for action in flatten(self.state["actions"]):
+            if action["actionType"] == CREATE_TIMER:  # the refill timer due now (see functions/orchestration.py)
+                key = f"timer:{timers}"
+                timers += 1
+                if key not in self.ids:
+                    self.ids[key] = self.next_id
+                    self.next_id += 1
+                    fire_at = datetime.fromisoformat(action["fireAt"].replace("Z", "+00:00"))
+                    self.history.timer(self.ids[key], fire_at)
+                    self.unfired.append((self.ids[key], fire_at))
+                continue
             if action["actionType"] not in (CALL_ACTIVITY, CALL_WITH_RETRY):
                 continue
             payload = json.loads(action["input"])
@@ -88,7 +100,13 @@ class Replay:
     def activity_done(self, key: str, result: Any = None) -> list[tuple[str, Any]]:
         self.history.started().task_done(self.ids[key], result)
         self.state = self.replay()
-        return self.schedule_new()
+        fresh = self.schedule_new()
+        while self.unfired:  # a timer due now fires at once, as the extension fires it
+            timer_id, fire_at = self.unfired.pop(0)
+            self.history.started().timer_fired(timer_id, fire_at)
+            self.state = self.replay()
+            fresh += self.schedule_new()
+        return fresh
 
     def inputs(self, function: str) -> list[dict[str, Any]]:
         return [json.loads(a["input"]) for a in flatten(self.state["actions"]) if a.get("functionName") == function]
@@ -239,3 +257,14 @@ def test_a_wide_fan_out_hands_each_chunk_the_orchestrations_of_its_steps(orchest
                               "orchestrators": {"s120": "parallel_step"}})
     chunks = [payload for name, payload in _sub_calls(r) if name == "pipeline_steps_chunk"]
     assert [c["orchestrators"] for c in chunks] == [{}, {"s120": "parallel_step"}]
+
+
+def test_a_step_started_next_to_running_ones_comes_with_a_timer_due_now(orchestrator: Any) -> None:
+    """The extension awaits only a yield's new tasks: without the timer, a's end would go unnoticed until c's."""
+    graph = {"a": [], "b": [], "c": ["b"], "d": ["a"]}
+    r = Replay(orchestrator, {"done": False, "deps": graph, "continue_on_step_failure": False, "retry": {}})
+    assert r.schedule_new() == [("run_step", "a"), ("run_step", "b")]
+    assert not r.unfired and "timer:0" not in r.ids  # both new at the first wait: no timer
+    assert r.step_done("b") == [("run_step", "c")]
+    assert "timer:0" in r.ids  # c joined the running a
+    assert r.step_done("a") == [("run_step", "d")]

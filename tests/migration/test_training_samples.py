@@ -7,7 +7,6 @@ import pickle
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from migration_support import MIGRATION, finished, step_log, write
 
 from pipeline_core.core import Dataset, Experiment, ScriptRunConfig, Workspace
@@ -75,13 +74,11 @@ def test_pipeline_output_by_its_pipeline_output_name(workspace: Workspace, tmp_p
     assert output.download(str(tmp_path / "dl"), show_progress=False)
 
 
-@pytest.mark.xfail(strict=True, reason="needs HyperDriveStep, HyperDriveConfig and pipeline_core.train.hyperdrive "
-                                       "(sampling, policies, PrimaryMetricGoal), TrainingOutput")
 def test_hyperdrive_step_tunes_a_script(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-parameter-tuning-with-hyperdrive."""
-    from pipeline_core.pipeline.core import TrainingOutput  # type: ignore[attr-defined]
-    from pipeline_core.pipeline.steps import HyperDriveStep  # type: ignore[attr-defined]
-    from pipeline_core.train.hyperdrive import (  # type: ignore[import-not-found]
+    from pipeline_core.pipeline.core import TrainingOutput
+    from pipeline_core.pipeline.steps import HyperDriveStep
+    from pipeline_core.train.hyperdrive import (
         BanditPolicy,
         HyperDriveConfig,
         PrimaryMetricGoal,

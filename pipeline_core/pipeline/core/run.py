@@ -15,7 +15,7 @@ from pipeline_core.pipeline.core.run_details import input_datasets, log_files, o
 from pipeline_core.runcontext.run_records import RunRecordsMixin
 from pipeline_core.safe_paths import safe_join
 from pipeline_core.storage.blobs import download_prefix, list_prefix
-from pipeline_core.storage.run_store import FAILED, TERMINAL
+from pipeline_core.storage.run_store import CHILD_RUNS_FIELD, FAILED, TERMINAL
 
 if TYPE_CHECKING:
     from pipeline_core.core.experiment import Experiment
@@ -91,6 +91,23 @@ class StepRun(RunRecordsMixin):
 
     def _records_workspace(self) -> Any:
         return self.pipeline_run.experiment.workspace
+
+    def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
+                     type: str | None = None, status: str | None = None, _rehydrate_runs: bool = True
+                     ) -> Iterator[ChildRun]:
+        """The step's child runs (a HyperDriveStep's trials), in the order they started; ``status`` filters.
+
+        A reused step shows the children of the run it reused.
+        """
+        row = self._refresh()
+        source = self.pipeline_run._source
+        if row.get("is_reused") and row.get("reused_run_id"):
+            origin = self.pipeline_run.experiment.workspace.backend.run_source(str(row["reused_run_id"]))
+            parent = PipelineRun(self.pipeline_run.experiment, str(row["reused_run_id"]), self._services, origin)
+            return parent.find_step_run(str(row.get("reused_step") or self.name))[0].get_children(status=status)
+        found = source.get_state().steps.get(self.name, {}).get(CHILD_RUNS_FIELD) or []
+        return (ChildRun(self.pipeline_run, self, child) for child in found
+                if status is None or child.get("status") == status)
 
     def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
                     populate: bool = False) -> dict[str, Any]:
@@ -192,6 +209,59 @@ class StepRun(RunRecordsMixin):
 
     def __repr__(self) -> str:
         return f"StepRun(name={self.name!r}, status={self.status!r})"
+
+
+class ChildRun(RunRecordsMixin):
+    """A child run of a step (a HyperDrive trial): id ``{pipeline run id}_{child name}``, status, metrics, files."""
+
+    def __init__(self, pipeline_run: PipelineRun, parent: StepRun, row: dict[str, Any]):
+        self.pipeline_run = pipeline_run
+        self.parent = parent
+        self._row = row
+        self.name: str = row["name"]
+        self._records_id = f"{pipeline_run.id}_{self.name}"
+
+    def _records_backend(self) -> Any:
+        return self.pipeline_run._records_backend()
+
+    def _records_workspace(self) -> Any:
+        return self.pipeline_run.experiment.workspace
+
+    @property
+    def id(self) -> str:
+        return self._records_id
+
+    @property
+    def status(self) -> str:
+        return str(self._row.get("status"))
+
+    def get_status(self) -> str:
+        for child in self.parent.get_children():
+            if child.name == self.name:
+                self._row = child._row
+        return self.status
+
+    def get_parameters(self) -> dict[str, Any]:
+        """The sampled hyperparameters this child ran with."""
+        return dict(self._row.get("parameters") or {})
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
+                    populate: bool = False) -> dict[str, Any]:
+        found = {k: v for k, v in self.pipeline_run._source.get_metrics().get(self.name, {}).items()
+                 if name is None or k == name}
+        return ({self.id: found} if found else {}) if recursive else found
+
+    def get_details(self) -> dict[str, Any]:
+        return {"runId": self.id, "status": self.status, "parentRunId": self.parent.id,
+                "startTimeUtc": self._row.get("start_time") or None, "endTimeUtc": self._row.get("end_time") or None,
+                "error": self._row.get("error"), "properties": {"hyperparameters": self.get_parameters()}}
+
+    def get_job_log(self) -> str:
+        data, _ = self.pipeline_run._source.read_log(self.name, STD_LOG)
+        return data.decode("utf-8", errors="replace")
+
+    def __repr__(self) -> str:
+        return f"ChildRun(id={self.id!r}, status={self.status!r})"
 
 
 class PipelineRun(RunRecordsMixin):

@@ -6,8 +6,9 @@ from pipeline_core.pipeline.steps.base import PipelineStep
 from pipeline_core.pipeline.steps.command_step import CommandStep
 from pipeline_core.pipeline.steps.data_transfer_step import DataTransferStep
 from pipeline_core.pipeline.steps.databricks_step import DatabricksStep
+from pipeline_core.pipeline.steps.hyperdrive_step import HyperDriveStep, HyperDriveStepRun
 from pipeline_core.pipeline.steps.parallel_run_step import ParallelRunConfig, ParallelRunStep
 from pipeline_core.pipeline.steps.python_script_step import PythonScriptStep
 
-__all__ = ["AdlaStep", "AutoMLStep", "AutoMLStepRun", "CommandStep", "DataTransferStep", "DatabricksStep", "ParallelRunConfig",
-           "ParallelRunStep", "PipelineStep", "PythonScriptStep"]
+__all__ = ["AdlaStep", "AutoMLStep", "AutoMLStepRun", "CommandStep", "DataTransferStep", "DatabricksStep", "HyperDriveStep",
+           "HyperDriveStepRun", "ParallelRunConfig", "ParallelRunStep", "PipelineStep", "PythonScriptStep"]

@@ -95,7 +95,17 @@ def step_entity(row: dict[str, Any], run_id: str, base: str,
         "Progress": progress_entity(row.get("progress")),
         "Remote": row.get("remote") or None,
         **({"Metrics": json_safe(metrics.get(name, {}))} if metrics is not None else {}),
+        **({"ChildRuns": [child_entity(child, run_id, metrics) for child in row["child_runs"]]}
+           if row.get("child_runs") else {}),
     }
+
+
+def child_entity(row: dict[str, Any], run_id: str, metrics: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A step's child run (a HyperDrive trial): id, status, sampled parameters, error, and its metrics when asked."""
+    name = row["name"]
+    return {"Id": f"{run_id}_{name}", "Name": name, "Status": status_entity(row),
+            "Parameters": json_safe(row.get("parameters") or {}), "Error": row.get("error") or None,
+            **({"Metrics": json_safe(metrics.get(name, {}))} if metrics is not None else {})}
 
 
 #: Step-row ``progress`` keys (see ``parallel.report``) -> the REST entity's names.

@@ -88,7 +88,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                   "description": "A step whose work runs elsewhere (DatabricksStep): its handle "
                                                  "there (the Databricks run id and workspace), its last state and "
                                                  "the service's run (run_page_url, life_cycle_state, result_state); "
-                                                 "null for other steps"}},
+                                                 "null for other steps"},
+                       "ChildRuns": {"type": "array", "description": "The step's child runs (a HyperDriveStep's "
+                                     "trials), in the order they started; absent for other steps",
+                                     "items": _ref("ChildRun")}},
+    },
+    "ChildRun": {
+        "type": "object",
+        "properties": {"Id": _string(), "Name": _string(), "Status": _ref("RunStatus"),
+                       "Parameters": {"type": "object", "description": "The sampled hyperparameters"},
+                       "Error": {"type": "object", "nullable": True}, "Metrics": _METRICS},
     },
     "StepRunList": _list_of("StepRun"),
     "PipelineRun": {

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pipeline_core.rest.runs.entities import progress_entity, split_assignments
-from pipeline_core.run_text import progress_text, reuse_text
+from pipeline_core.run_text import progress_text, reuse_text, search_text
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.status import status_of
 from pipeline_core.storage.run_store import TERMINAL, RunState
@@ -114,7 +114,7 @@ def step_view(row: dict[str, Any], spec: PipelineSpec | None, now: datetime) -> 
         "MaxAttempts": _max_attempts(spec, row["name"]),
         "Error": _error_message(row),
         "Progress": progress,
-        "ProgressText": progress_text(row.get("progress")),
+        "ProgressText": progress_text(row.get("progress")) or search_text(row.get("search")),
         "Outputs": outputs,
     }
 
