@@ -254,7 +254,7 @@ def driver_main(peer: str, work: str, scratch: Path) -> None:
 def _python(peers_dir: Path, peer: str) -> Path | None:
     if peer == "amlite":
         return Path(sys.executable)
-    venv = peers_dir / peer
+    venv = peers_dir / PINS[peer].split("==")[0]  # the Makefile names each venv after its package
     python = venv / "bin" / "python"
     return python if (venv / ".installed").exists() and python.exists() else None
 
@@ -326,7 +326,7 @@ def _versions(peers_dir: Path, peers: list[str]) -> dict[str, str]:
     found = {"amlite": _git_head()}
     for peer in peers:
         if peer != "amlite":
-            marker = peers_dir / peer / ".installed"
+            marker = peers_dir / PINS[peer].split("==")[0] / ".installed"
             found[peer] = marker.read_text().strip() if marker.exists() else "not installed"
     return found
 
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         python = _python(peers_dir, peer)
         if python is None:
             for work in works:
-                results[peer][work].append({"unsupported": f"not installed ({PINS[peer]} in {peers_dir / peer})"})
+                results[peer][work].append({"unsupported": f"not installed ({PINS[peer]}; see `make bench-peers`)"})
             continue
         envs[peer] = _env(peer, peers_dir, azurite.connection_string)
         problem = _prepare(peer, python, envs[peer])

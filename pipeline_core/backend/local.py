@@ -62,6 +62,8 @@ class StoreRunSource:
         self._read_at = 0.0  # time.monotonic() of the last get_state
 
     def get_run(self) -> dict[str, Any]:
+        self._seen = SIGNALS.version(self.run_id)  # a follower's read, as get_state's
+        self._read_at = time.monotonic()
         return self.services.runs.get_run(self.run_id)
 
     def get_state(self) -> RunState:

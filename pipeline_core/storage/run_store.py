@@ -37,6 +37,8 @@ RUNS_TABLE = "runs"
 EXPERIMENTS_TABLE = "experiments"
 RUN_ROW = "run"
 STEP_PREFIX = "step:"
+#: Row keys one filter may name besides the run row (Table storage allows 15 comparisons, one is the partition).
+MAX_FILTER_KEYS = 13
 
 # Module-level names kept as aliases of the one enum (pipeline_core.status), so callers need not change.
 NOT_STARTED, QUEUED, RUNNING = RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatus.RUNNING
@@ -130,8 +132,24 @@ class RunStore:
         return {**decode(run_row), "etag": etag}
 
     # -- read --------------------------------------------------------------------
-    def get_state(self, run_id: str) -> RunState:
-        rows = [decode(e) for e in self.runs.query_entities("PartitionKey eq @pk", parameters={"pk": run_id})]
+    def get_state(self, run_id: str, steps: Iterable[str] | None = None) -> RunState:
+        """The run row and its step rows; with ``steps``, only those steps' rows (those that exist).
+
+        A step of a wide run needs its own row and its producers', not the run's hundred others:
+        reading them all made every step of a fan-out read the whole run (quadratic in its width).
+        A filter holds at most 15 comparisons in Table storage, so a longer list reads the partition.
+        """
+        keys = None if steps is None else sorted({step_key(s) for s in steps})
+        if keys is not None and len(keys) < MAX_FILTER_KEYS:
+            wanted = [RUN_ROW, *keys]
+            query = "PartitionKey eq @pk and ( " + " or ".join(f"RowKey eq @k{i}" for i in range(len(wanted))) + " )"
+            found = self.runs.query_entities(query, parameters={"pk": run_id, **{f"k{i}": k for i, k in enumerate(wanted)}})
+        else:
+            found = self.runs.query_entities("PartitionKey eq @pk", parameters={"pk": run_id})
+        rows = [decode(e) for e in found]
+        if keys is not None:
+            chosen = {RUN_ROW, *keys}
+            rows = [r for r in rows if r["RowKey"] in chosen]
         run = next((r for r in rows if r["RowKey"] == RUN_ROW), None)
         if run is None:
             raise NotFoundError(f"run {run_id!r} was not found; check the id (amlite runs lists recent runs)")
