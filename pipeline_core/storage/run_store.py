@@ -208,7 +208,7 @@ class RunStore:
             if exc.status_code == 412:
                 raise ConcurrencyError(f"{row_key} of run {run_id} changed concurrently") from exc
             raise
-        SIGNALS.changed(run_id)
+        SIGNALS.changed(run_id, ended=row_key == RUN_ROW and fields.get("status") in TERMINAL)
         return {"etag": meta.get("etag")}
 
     def transition_from(self, row: dict[str, Any], to_status: str, fields: dict[str, Any] | None = None,
