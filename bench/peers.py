@@ -48,6 +48,8 @@ WORKS = ("python", "chain", "fanout", "cold", "rerun")
 PINS = {"kedro": "kedro==1.7.0", "dagster": "dagster==1.13.28", "prefect": "prefect==3.9.1",
         "airflow": "apache-airflow==3.3.2"}
 TIMEOUT = 600
+#: The real interpreter behind the venvs (``python3`` on PATH may be a pyenv shim, a shell script).
+BASE_PYTHON = getattr(sys, "_base_executable", None) or sys.executable
 
 
 # ---------------------------------------------------------------- the step script (same for everyone)
@@ -341,7 +343,7 @@ def _floor(repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run(["python3", "-S", "-c", "pass"], check=True)
+        subprocess.run([BASE_PYTHON, "-S", "-c", "pass"], check=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -377,7 +379,7 @@ def report(results: dict[str, dict[str, list[Any]]], floors: list[float], peers:
     lines = [f"# bench/peers.py: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {rounds} interleaved rounds, "
              f"{os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}",
              "# versions: " + ", ".join(f"{p} {v}" for p, v in versions.items()),
-             f"# floor `python3 -S -c pass`: {_fmt(floors, 1000, 'ms')} (median, min-max)",
+             f"# floor `python3 -S -c pass` ({BASE_PYTHON}): {_fmt(floors, 1000, 'ms')} (median, min-max)",
              "# cells: median (min-max); [x] = peer / amlite", ""]
     labels = {"chain": f"{CHAIN}-step chain: overhead per step beyond the floor",
               "fanout": f"{FAN}-wide fan-out + join, wall", "cold": "cold start: command -> first step running",
