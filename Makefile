@@ -77,7 +77,7 @@ bench-peers: setup
 			|| echo "bench-peers: $$spec did not install (see $$dir.log); the bench reports it"; \
 		fi; \
 	done
-	$(BIN)/python bench/peers.py --peers-dir $(PEERS_DIR)
+	$(BIN)/python bench/peers.py --peers-dir $(PEERS_DIR) $(PEERS_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .bench-peers .pytest_cache .mypy_cache .ruff_cache

@@ -467,12 +467,15 @@ def main(argv: list[str] | None = None) -> int:
                         outcome["floor"] = _floor()
                     results[peer][work].append(outcome)
                     print(f"round {round_no + 1} {work:7s} {peer:8s} {outcome}", file=sys.stderr, flush=True)
+                    # kept as it goes: an interrupted run still leaves its measurements
+                    (scratch / "results.json").write_text(json.dumps({"results": results, "floors": floors}))
     finally:
         azurite.stop() if hasattr(azurite, "stop") else None
     text = report(results, floors, peers, works, _versions(peers_dir, peers), args.rounds)
     print(text)
     (scratch / "results.json").write_text(json.dumps({"results": results, "floors": floors}, indent=1))
     print(f"\n(raw results: {scratch / 'results.json'})")
+    print(f"(raw results: {scratch / 'results.json'})", file=sys.stderr)
     return 0
 
 
