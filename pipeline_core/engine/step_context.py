@@ -186,8 +186,8 @@ class StepContext:
         """The steps whose rows this step reads (its inputs' producers); None when one is not named."""
         producers: set[str] = set()
         for data_id in self.step.get("inputs") or []:
-            entry = self.spec.data.get(data_id) or {}
-            if entry.get("kind") in ("pipeline_data", "output"):
+            entry = self.spec.data.get(data_id)
+            if entry is not None and entry.get("kind") in ("pipeline_data", "output"):
                 producer = entry.get("producer")
                 if not producer:
                     return None

@@ -46,7 +46,8 @@ def _prctl(option: int, value: int) -> None:
     try:
         import _ctypes
 
-        _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None), "prctl"), (option, value, 0, 0, 0))
+        libc = _ctypes.dlopen(None)  # type: ignore[arg-type]  # dlopen(NULL): the process's own symbols
+        _ctypes.call_function(_ctypes.dlsym(libc, "prctl"), (option, value, 0, 0, 0))
         return
     except (ImportError, AttributeError, OSError):  # not Linux, or a _ctypes without these: ctypes, then nothing
         pass
