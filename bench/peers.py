@@ -451,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         pythons[peer] = python
     floors: list[float] = []
+    versions = _versions(peers_dir, peers)  # the code measured, not whatever HEAD is when the run ends
     try:
         for round_no in range(args.rounds):
             floors.append(_floor())
@@ -471,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
                     (scratch / "results.json").write_text(json.dumps({"results": results, "floors": floors}))
     finally:
         azurite.stop() if hasattr(azurite, "stop") else None
-    text = report(results, floors, peers, works, _versions(peers_dir, peers), args.rounds)
+    text = report(results, floors, peers, works, versions, args.rounds)
     print(text)
     (scratch / "results.json").write_text(json.dumps({"results": results, "floors": floors}, indent=1))
     print(f"\n(raw results: {scratch / 'results.json'})")
