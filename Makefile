@@ -55,9 +55,11 @@ run: $(PY_STAMP) $(NODE_STAMP)
 test: setup
 	$(BIN)/python -m pytest -q
 
+# lint-imports: the import contract in .importlinter (pipeline_core imports no edge; no cycles between packages)
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy pipeline_core amlite_devhost functions function_app.py
+	$(BIN)/mypy pipeline_core amlite_devhost amlite_local amlite_cli functions function_app.py
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python bench/step_overhead.py

@@ -7,11 +7,12 @@ same registered functions without Core Tools.
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions import http_api, orchestration, parallel, run_view, schedules
+from functions import http_api, orchestration, parallel, poll, run_view, schedules
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(orchestration.bp)
 app.register_functions(parallel.bp)
+app.register_functions(poll.bp)
 app.register_functions(http_api.bp)
 app.register_functions(schedules.bp)
 app.register_functions(run_view.bp)

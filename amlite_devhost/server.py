@@ -24,8 +24,11 @@ stays stored for the next host to resume.
 
 The system key (``AMLITE_SYSTEM_KEY``, else generated at start and printed
 once by ``main``) guards the management routes; links the host builds start
-with the public base URL (``AMLITE_PUBLIC_BASE_URL``, else a trusted proxy's
-``X-Forwarded-Host``, else the listening address), never the ``Host`` header.
+with the public base URL (the app's configured URL, else a trusted proxy's
+``X-Forwarded-Host`` as the app judges it, else the listening address), never the
+``Host`` header. The host knows nothing of what the app does: its URL settings,
+its storage clients and what it settles after a resume sweep are handed in
+(amlite composes them in ``amlite_local.host``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import ipaddress
 import logging
 import os
 import secrets
@@ -42,13 +44,11 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-
-from pipeline_core.rest.public_url import PublicUrlError, configured_base_url, forwarded_base_url
 
 from .app_loader import BLOB_TRIGGER, LoadedApp, describe, load_app, load_local_settings
 from .blob_triggers import BlobTriggerRunner
@@ -65,12 +65,14 @@ from .durable.rpc import (
 from .durable.store import OrchestrationStore
 from .http_host import MAX_BODY_BYTES, REQUEST_BASE_URL, HttpTriggerHost, JsonErrorAppRunner, json_errors
 from .invoker import FunctionInvoker
-from .resume import ResumeSweeper
+from .owners import process_identity
+from .resume import ResumeSweeper, SweepHook
 from .settings import DEFAULT_SHUTDOWN_GRACE as DEFAULT_SHUTDOWN_GRACE
 from .settings import SHUTDOWN_GRACE_ENV as SHUTDOWN_GRACE_ENV
 from .settings import SYSTEM_KEY_SETTING as SYSTEM_KEY_SETTING
 from .settings import DevHostSettings
 from .shutdown import exit_now
+from .storage import Account, AccountFactory
 from .timers import TimerTriggerRunner
 from .worker_index import AppRefusedByWorker, WorkerLoaderMissing
 
@@ -78,6 +80,19 @@ logger = logging.getLogger("amlite.devhost")
 
 #: The host's system key for the Durable management routes; generated at start when unset.
 STORAGE_SETTING = "AzureWebJobsStorage"
+
+#: The configured public base URL of the host, if any (an app's setting); raises ValueError when unreadable.
+ConfiguredUrl = Callable[[], "str | None"]
+#: The base URL a trusted proxy's ``X-Forwarded-*`` headers name, from (headers, peer address); else None.
+ForwardedUrl = Callable[[Mapping[str, str], "str | None"], "str | None"]
+#: Given the engine and this host's owner id, a hook the resume sweeper runs after each adoption (or None).
+SweepHookFactory = Callable[["DurableEngine", str], "SweepHook | None"]
+#: ``(exit code or None, messages for stderr)`` for serving on a host address; an app's exposure policy.
+ExposureCheck = Callable[[str], "tuple[int | None, list[str]]"]
+
+
+def _no_url(*_: Any) -> str | None:
+    return None
 
 
 def shutdown_grace(value: float | None = None) -> float:
@@ -162,7 +177,12 @@ class DevHost:
                  enable_timers: bool = True, enable_blob_triggers: bool = True, load_settings: bool = True,
                  schema_version: int = SCHEMA_V3, app: LoadedApp | None = None,
                  system_key: str | None = None, persist: bool | None = None,
-                 shutdown_grace: float | None = None, resume_interval: float | None = None) -> None:
+                 shutdown_grace: float | None = None, resume_interval: float | None = None,
+                 configured_url: ConfiguredUrl = _no_url, forwarded_url: ForwardedUrl = _no_url,
+                 account: AccountFactory = Account, sweep_hook: SweepHookFactory | None = None,
+                 owner: str | None = None) -> None:
+        """The app, its address and its triggers; the keyword-only hooks let an app compose what the host
+        cannot know (its public URL settings, its storage clients, state to settle after a resume sweep)."""
         self.app_dir = Path(app_dir).resolve()
         self.host = host
         self.port = port
@@ -177,6 +197,11 @@ class DevHost:
         self.persist = persist  # None: when AzureWebJobsStorage is set, as Durable's storage provider needs it
         self.shutdown_grace = shutdown_grace
         self.resume_interval = resume_interval
+        self.configured_url = configured_url
+        self.forwarded_url = forwarded_url
+        self.account = account
+        self.sweep_hook = sweep_hook
+        self.owner = owner or process_identity()
         self.engine: DurableEngine | None = None
         self.sweeper: ResumeSweeper | None = None
         self.timers: TimerTriggerRunner | None = None
@@ -200,10 +225,10 @@ class DevHost:
 
     @property
     def public_base_url(self) -> str:
-        """Where clients reach this host: ``AMLITE_PUBLIC_BASE_URL`` (or ``WEBSITE_HOSTNAME``), else :attr:`base_url`."""
+        """Where clients reach this host: the configured URL (``configured_url``), else :attr:`base_url`."""
         try:
-            return configured_base_url() or self.base_url
-        except PublicUrlError as exc:
+            return self.configured_url() or self.base_url
+        except ValueError as exc:
             logger.error("%s", exc)
             return self.base_url
 
@@ -213,8 +238,8 @@ class DevHost:
         A URL setting that became unreadable while serving falls back to ours; the app names it in its answer.
         """
         try:
-            return configured_base_url() or forwarded_base_url(request.headers, request.remote) or self.base_url
-        except PublicUrlError as exc:
+            return self.configured_url() or self.forwarded_url(request.headers, request.remote) or self.base_url
+        except ValueError as exc:
             logger.error("%s", exc)
             return self.base_url
 
@@ -299,21 +324,16 @@ class DevHost:
                 logger.warning("%s is not set: orchestrations are kept in memory and a restarted host cannot "
                                "resume them", STORAGE_SETTING)
             return None
-        from pipeline_core.engine.launch import host_identity
-
-        return OrchestrationStore(storage or "UseDevelopmentStorage=true", app.task_hub, owner=host_identity())
+        return OrchestrationStore(storage or "UseDevelopmentStorage=true", app.task_hub, owner=self.owner,
+                                  account=self.account)
 
     def _start_sweeper(self, store: OrchestrationStore | None) -> None:
-        """Resume what dead hosts left (their orchestrations; for a pipeline app, their runs too)."""
+        """Resume what dead hosts left: their orchestrations, then whatever the app's ``sweep_hook`` settles."""
         assert self.engine is not None
-        from pipeline_core.engine.launch import host_identity
-        from pipeline_core.engine.services import services_for, storage_from_environment
-
-        pipelines = "pipeline_run" in self.engine.orchestrator_names
-        if store is None and not pipelines:
+        hook = self.sweep_hook(self.engine, self.owner) if self.sweep_hook is not None else None
+        if store is None and hook is None:
             return
-        services = services_for(storage_from_environment()) if pipelines else None
-        self.sweeper = ResumeSweeper(self.engine, services, host_identity(), self.resume_interval).start()
+        self.sweeper = ResumeSweeper(self.engine, self.owner, self.resume_interval, on_sweep=hook).start()
 
     async def _serve(self, api: ManagementApi, main_sock: socket.socket, rpc_sock: socket.socket) -> None:
         assert self.http is not None
@@ -435,63 +455,25 @@ class DevHost:
             logger.info("    %s", line)
 
 
-def _is_loopback(host: str) -> bool:
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+def main(argv: list[str] | None = None, before_exit: Callable[[], None] | None = None, *,
+         check_exposure: ExposureCheck | None = None,
+         make_host: Callable[..., DevHost] | None = None, prog: str = "python -m amlite_devhost") -> int:
+    """``python -m amlite_devhost`` (and, composed by an app, ``amlite dev``): serve a Functions app until
+    Ctrl+C or SIGTERM.
 
-
-def check_exposure(host: str, environ: Any = None) -> tuple[int | None, list[str]]:
-    """``(exit code or None, messages for stderr)`` for serving on ``host`` with the configured auth.
-
-    Auth ``none`` lets every caller read, submit and publish, so it is refused on
-    a non-loopback address (exit 2) and loudly warned about on loopback.
+    Exit codes: 0 stopped, 1 could not start, 2 refused configuration (``check_exposure``'s verdict, an
+    unreadable setting). ``before_exit`` runs before an immediate exit (steps still running at the end of
+    the grace period), for clean-up the caller would otherwise do after ``main`` returns (``amlite dev``
+    stops its Azurite). ``make_host`` builds the host from :class:`DevHost`'s arguments (an app passes its
+    composed host); ``check_exposure`` is the app's policy for the listening address.
     """
-    from pipeline_core.auth import AuthConfigError, AuthSettings
-    from pipeline_core.rest.public_url import PublicUrlError, trusted_proxies
-
-    try:
-        settings = AuthSettings.from_env(environ)
-        configured_base_url(environ)
-        trusted_proxies(environ)
-    except (AuthConfigError, PublicUrlError) as exc:
-        return 2, [f"amlite dev: {exc}"]
-    messages = [f"amlite dev: warning: {problem}" for problem in settings.problems()]
-    if settings.mode != "none":
-        return None, messages
-    if not _is_loopback(host):
-        return 2, [f"amlite dev: refusing to serve on {host} with AMLITE_AUTH=none: anyone who can reach that "
-                   "address could submit and publish pipelines, which run code on this machine. Either serve on "
-                   "loopback (--host 127.0.0.1), or turn auth on: AMLITE_AUTH=key with AMLITE_FUNCTION_KEYS=<a "
-                   "long random key> (or AMLITE_AUTH=entra), in the environment or local.settings.json"]
-    banner = "!" * 78
-    return None, [banner,
-                  "WARNING: AMLITE_AUTH=none - the API accepts every request without authentication; every",
-                  "caller may read, submit and publish. Fine on loopback for development only; set AMLITE_AUTH",
-                  "(key or entra) before exposing this host.",
-                  banner, *messages]
-
-
-def main(argv: list[str] | None = None, before_exit: Callable[[], None] | None = None) -> int:
-    """``amlite dev`` / ``python -m amlite_devhost``: serve a Functions app until Ctrl+C or SIGTERM.
-
-    Exit codes: 0 stopped, 1 could not start, 2 refused configuration (auth ``none`` on a non-loopback
-    address, an unreadable setting). ``before_exit`` runs before an immediate exit (steps still running
-    at the end of the grace period), for clean-up the caller would otherwise do after ``main`` returns
-    (``amlite dev`` stops its Azurite).
-    """
-    parser = argparse.ArgumentParser(prog="amlite dev", description="Run a Functions app locally "
+    parser = argparse.ArgumentParser(prog=prog, description="Run a Functions app locally "
                                      "(HTTP triggers, timers, durable orchestrations) without Core Tools.")
     parser.add_argument("app_dir", nargs="?", default=".", help="Functions app root (contains function_app.py)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; others need AMLITE_AUTH other than none)")
     parser.add_argument("--port", type=int, default=7071)
     parser.add_argument("--rpc-port", type=int, default=0, help="durable RPC port (default: any free port)")
-    parser.add_argument("--public-url", default=None,
-                        help="the URL clients reach this host at, for links in answers (sets AMLITE_PUBLIC_BASE_URL)")
     parser.add_argument("--workers", type=int, default=None,
                         help="activity worker threads (default: host.json maxConcurrentActivityFunctions, else 8)")
     parser.add_argument("--no-timers", action="store_true", help="do not fire timer triggers")
@@ -504,34 +486,33 @@ def main(argv: list[str] | None = None, before_exit: Callable[[], None] | None =
                              "(default: AMLITE_RESUME_INTERVAL or 15)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    if args.public_url:
-        os.environ["AMLITE_PUBLIC_BASE_URL"] = args.public_url
     try:
         load_local_settings(args.app_dir)  # existing variables win; the checks below see the app's settings
     except ValueError as exc:
-        print(f"amlite dev: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
-    refused, messages = check_exposure(args.host)
-    for message in messages:
-        print(message, file=sys.stderr)
-    if refused is not None:
-        return refused
+    if check_exposure is not None:
+        refused, messages = check_exposure(args.host)
+        for message in messages:
+            print(message, file=sys.stderr)
+        if refused is not None:
+            return refused
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:  # the Azure SDKs log every storage request at INFO: noise, and slow under load
         logging.getLogger("azure").setLevel(logging.WARNING)
-    host = DevHost(args.app_dir, args.host, args.port, rpc_port=args.rpc_port, max_workers=args.workers,
+    host = (make_host or DevHost)(args.app_dir, args.host, args.port, rpc_port=args.rpc_port, max_workers=args.workers,
                    enable_timers=not args.no_timers, enable_blob_triggers=not args.no_blob_triggers,
                    shutdown_grace=args.shutdown_grace, resume_interval=args.resume_interval)
     try:
         host.start()
         if host.system_key_generated:
-            print(f"amlite dev: system key for {WEBHOOK_PREFIX}/... (send as ?code= or x-functions-key): "
+            print(f"{prog}: system key for {WEBHOOK_PREFIX}/... (send as ?code= or x-functions-key): "
                   f"{host.system_key}\n  generated for this run; set {SYSTEM_KEY_SETTING} to choose it",
                   file=sys.stderr, flush=True)
         finished = host.serve_forever()
     except (OSError, ImportError, ValueError, AppRefusedByWorker, WorkerLoaderMissing) as exc:
-        print(f"amlite dev: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 1
     if not finished:  # steps outlived the grace: stop them and leave before their activities record anything
         if before_exit is not None:

@@ -36,7 +36,7 @@ os.environ.setdefault("AMLITE_CACHE_DIR", tempfile.mkdtemp(prefix="amlite-bench-
 
 import requests  # noqa: E402
 
-from amlite_devhost.server import DevHost  # noqa: E402
+from amlite_local.host import DevHost  # noqa: E402
 from pipeline_core import Pipeline, PythonScriptStep, Workspace  # noqa: E402
 from pipeline_core.engine.services import services_for  # noqa: E402
 from pipeline_core.storage.azurite import ensure_azurite  # noqa: E402

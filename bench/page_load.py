@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests" / "web"))
 
 from big_run import PRS_STEP, create_big_run, fill_minibatches  # noqa: E402
 
-from amlite_devhost.server import DevHost  # noqa: E402
+from amlite_local.host import DevHost  # noqa: E402
 from pipeline_core import Workspace  # noqa: E402
 from pipeline_core.storage.azurite import ensure_azurite  # noqa: E402
 

@@ -59,7 +59,7 @@ def free_port() -> int:
 def start_dev(storage: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AMLITE_STORAGE": storage, "AzureWebJobsStorage": storage, "AMLITE_AUTH": "none"}
     log = open(Path(tempfile.gettempdir()) / f"amlite-dev-bench-{port}.log", "wb")  # noqa: SIM115 - the child's
-    process = subprocess.Popen([sys.executable, "-m", "pipeline_core.cli", "dev", str(REPO), "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "amlite_cli", "dev", str(REPO), "--port", str(port),
                                 "--no-timers"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -28,7 +28,7 @@ os.environ.setdefault("AMLITE_AUTH", "none")
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from amlite_devhost.server import DevHost  # noqa: E402
+from amlite_local.host import DevHost  # noqa: E402
 from pipeline_core.pipeline.core.run import PortDataReference  # noqa: E402
 from pipeline_core.storage.azurite import ensure_azurite  # noqa: E402
 

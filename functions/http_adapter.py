@@ -3,7 +3,8 @@
 Authentication, then the service call (in a worker thread: it does blocking
 storage I/O and the Functions worker runs async handlers on its event loop),
 then the one thing only this layer can do: start or signal the orchestration
-through the Durable client.
+through the Durable client (``functions/launcher.py``, started with
+``pipeline_core.engine.launch.start_or_fail`` like every run).
 
 Every answer is JSON in the house shape, failures included: storage calls run
 within a request budget (``storage.account.request_budget``), so an outage
@@ -27,18 +28,17 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from pipeline_core.auth import AuthError, authenticate
-from pipeline_core.engine.launch import mark_queued
+from pipeline_core.engine.launch import RunNotStarted, start_or_fail
 from pipeline_core.engine.services import services_for, storage_from_environment
-from pipeline_core.rest.errors import RETRY_AFTER_SECONDS, ServiceError, from_exception, is_storage_outage
+from pipeline_core.rest.errors import RETRY_AFTER_SECONDS, ServiceError, from_exception
 from pipeline_core.rest.public_url import PublicUrlError, request_base_url
 from pipeline_core.rest.request import ServiceRequest, ServiceResponse
 from pipeline_core.rest.routing import Route, handle
 from pipeline_core.storage.account import request_budget
-from pipeline_core.storage.run_store import FAILED, RUN_ROW, InvalidTransition, utcnow
+
+from .launcher import DurableLauncher, off_loop
 
 log = logging.getLogger("amlite.http")
-ORCHESTRATOR = "pipeline_run"
-CANCEL_EVENT = "cancel"
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -80,11 +80,12 @@ async def serve(route: Route, req: func.HttpRequest, client: df.DurableOrchestra
         services = services_for(storage_from_environment())
         response = await _budgeted(handle, services, route, to_service(req, principal.id))
         if response.launch_run_id:
-            await _start(services, client, response.launch_run_id, response.launch_etag)
+            await _start(services, DurableLauncher(client), response.launch_run_id, response.launch_etag)
     except Exception as exc:  # noqa: BLE001 - every failure still answers in the house shape
         return _failure(route, exc)
     if (route.alias_of or route.operation_id) == "cancelRun" and response.status < 300:  # AML's alias too
-        await _signal_cancel(client, req.route_params.get("run_id") or req.route_params.get("runId") or "")
+        await _signal_cancel(DurableLauncher(client),
+                             req.route_params.get("run_id") or req.route_params.get("runId") or "")
     if response.status == 503:
         log.warning("%s answered 503 %s", route.operation_id, (response.body or {}).get("error", {}).get("code"))
     return to_http(response)
@@ -96,7 +97,9 @@ def _failure(route: Route, exc: Exception) -> func.HttpResponse:
     if isinstance(exc, PublicUrlError):
         error = ServiceError(500, "InvalidConfiguration", str(exc))
     elif isinstance(exc, RunNotStarted):
-        error = ServiceError(503, "RunNotStarted", str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        error = ServiceError(503, "RunNotStarted", f"{exc}. Retry in {RETRY_AFTER_SECONDS} seconds (with the same "
+                             "Idempotency-Key the answer names this run)",
+                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if error is None:
         log.exception("%s failed", route.operation_id)
         error = ServiceError(500, "InternalError", f"the server failed to handle {route.operation_id}; the details "
@@ -106,40 +109,20 @@ def _failure(route: Route, exc: Exception) -> func.HttpResponse:
     return _json(error.status, error.to_body(), error.headers)
 
 
-class RunNotStarted(Exception):
-    """A created run whose orchestration the Durable backend did not accept."""
+async def _start(services: Any, launcher: DurableLauncher, run_id: str, etag: str | None = None) -> None:
+    """Queue the run and start its orchestration (``start_or_fail``: a start that fails ends the run Failed
+    and raises ``RunNotStarted``, answered 503). Only after this returns does the caller answer 202."""
+    def start() -> None:
+        with request_budget():
+            start_or_fail(services, run_id, launcher, etag=etag)
+
+    await off_loop(start)
 
 
-async def _start(services: Any, client: df.DurableOrchestrationClient, run_id: str,
-                 etag: str | None = None) -> None:
-    """Queue the run and start its orchestration under the run id; a start that fails ends the run Failed.
-
-    Only after this returns does the caller answer 202: a run it announces is written and started.
-    """
-    await _budgeted(mark_queued, services, run_id, etag)
-    try:
-        await client.start_new(ORCHESTRATOR, run_id, run_id)
-    except Exception as exc:
-        log.exception("could not start the orchestration of run %s", run_id)
-        outcome = "it was ended Failed with the reason"
-        try:
-            await _budgeted(services.runs.transition, run_id, RUN_ROW, FAILED, {
-                "end_time": utcnow(), "error": {"message": f"the orchestration could not be started: {exc}"}})
-        except InvalidTransition:
-            pass
-        except Exception as record_exc:  # noqa: BLE001 - storage down too: the orphan check ends the run later
-            if not is_storage_outage(record_exc):
-                raise
-            outcome = "storage did not answer either, so the host's orphan check will end it"
-        raise RunNotStarted(f"run {run_id} was created but its orchestration could not be started; {outcome}. "
-                            f"Retry in {RETRY_AFTER_SECONDS} seconds (with the same Idempotency-Key the answer "
-                            "names this run)") from exc
-
-
-async def _signal_cancel(client: df.DurableOrchestrationClient, run_id: str) -> None:
+async def _signal_cancel(launcher: DurableLauncher, run_id: str) -> None:
     if not run_id:
         return
     try:
-        await client.raise_event(run_id, CANCEL_EVENT, {"reason": "canceled over HTTP"})
+        await off_loop(lambda: launcher.cancel(run_id))
     except Exception:  # noqa: BLE001 - already finished, or not ours: the run row flag still stops it
         log.info("no running orchestration to signal for run %s", run_id)

@@ -3,8 +3,8 @@
 Both parse what the trigger gives and hand it to pipeline_core in a worker
 thread (``run_tick``, ``on_blob_changed``), which decides, claims and creates
 the runs; the one thing only this layer can do is start an orchestration
-through the Durable client, so pipeline_core gets a ``Starter`` that bridges
-back to this event loop.
+through the Durable client, so pipeline_core gets a ``DurableLauncher``
+(``functions/launcher.py``) that bridges back to this event loop.
 
 The blob trigger watches the ``workspaceblobstore`` container on the account
 of the ``AzureWebJobsStorage`` connection (the infra uses one account for both).
@@ -19,7 +19,6 @@ pipeline_core reads the version (ETag) it needs from the blob's properties.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 
@@ -27,16 +26,15 @@ import azure.durable_functions as df
 import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
 
-from pipeline_core.engine.launch import mark_queued
-from pipeline_core.engine.services import Services, services_for, storage_from_environment
+from pipeline_core.engine.services import services_for, storage_from_environment
 from pipeline_core.schedules.data_change import BlobChange, on_blob_changed
-from pipeline_core.schedules.firing import Starter
 from pipeline_core.schedules.tick import TICK_SCHEDULE, run_tick
+
+from .launcher import DurableLauncher, off_loop
 
 log = logging.getLogger("amlite.schedules")
 bp = df.Blueprint()
 
-ORCHESTRATOR = "pipeline_run"
 BLOB_CONTAINER = "workspaceblobstore"
 BLOB_CONNECTION = "AzureWebJobsStorage"
 
@@ -48,25 +46,6 @@ def blob_source() -> func.BlobSource:
     return func.BlobSource.EVENT_GRID if chosen.lower() == "eventgrid" else func.BlobSource.LOGS_AND_CONTAINER_SCAN
 
 
-def durable_starter(client: df.DurableOrchestrationClient, services: Services) -> Starter:
-    """A ``Starter`` for worker threads: runs :func:`ensure_started` on this (the handler's) event loop."""
-    loop = asyncio.get_running_loop()
-
-    def start(run_id: str) -> None:
-        asyncio.run_coroutine_threadsafe(ensure_started(client, services, run_id), loop).result(timeout=60)
-
-    return start
-
-
-async def ensure_started(client: df.DurableOrchestrationClient, services: Services, run_id: str) -> None:
-    """Start the run's orchestration under the run id unless an instance with that id already exists."""
-    status = await client.get_status(run_id)
-    if status is not None and status.runtime_status is not None:
-        return
-    await asyncio.to_thread(mark_queued, services, run_id)
-    await client.start_new(ORCHESTRATOR, run_id, run_id)
-
-
 def blob_change(changed: blob.BlobClient) -> BlobChange:
     """The changed blob's container and name; its ETag and last-modified time are read by ``on_blob_changed``."""
     return BlobChange(changed.container_name or BLOB_CONTAINER, changed.blob_name)
@@ -76,7 +55,8 @@ def blob_change(changed: blob.BlobClient) -> BlobChange:
 @bp.durable_client_input(client_name="client")
 async def schedules_tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     services = services_for(storage_from_environment())
-    report = await asyncio.to_thread(run_tick, services, durable_starter(client, services))
+    launcher = DurableLauncher(client)
+    report = await off_loop(lambda: run_tick(services, launcher))
     for error in report.errors:
         log.error("schedules tick: %s", error)
 
@@ -86,4 +66,5 @@ async def schedules_tick(timer: func.TimerRequest, client: df.DurableOrchestrati
 @bp.durable_client_input(client_name="client")
 async def schedules_blob_changed(changed: blob.BlobClient, client: df.DurableOrchestrationClient) -> None:
     services = services_for(storage_from_environment())
-    await asyncio.to_thread(on_blob_changed, services, blob_change(changed), durable_starter(client, services))
+    launcher = DurableLauncher(client)
+    await off_loop(lambda: on_blob_changed(services, blob_change(changed), launcher))

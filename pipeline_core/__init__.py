@@ -23,7 +23,8 @@ _EXPORTS = {
                     "pipeline_core.data"),
     **dict.fromkeys(["AmliteError", "ValidationError"], "pipeline_core.errors"),
     **dict.fromkeys(_PIPELINE, "pipeline_core.pipeline.core"),
-    **dict.fromkeys(["ParallelRunConfig", "ParallelRunStep", "PythonScriptStep"], "pipeline_core.pipeline.steps"),
+    **dict.fromkeys(["AdlaStep", "CommandStep", "DatabricksStep", "DataTransferStep", "ParallelRunConfig",
+                     "ParallelRunStep", "PythonScriptStep"], "pipeline_core.pipeline.steps"),
     "RunDetails": "pipeline_core.widgets",  # a notebook tool: not in __all__, imported only when used
 }
 __getattr__, __dir__ = lazy(__name__, _EXPORTS)
@@ -58,12 +59,21 @@ if TYPE_CHECKING:
         StepSequence,
         TimeZone,
     )
-    from pipeline_core.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
+    from pipeline_core.pipeline.steps import (
+        AdlaStep,
+        CommandStep,
+        DatabricksStep,
+        DataTransferStep,
+        ParallelRunConfig,
+        ParallelRunStep,
+        PythonScriptStep,
+    )
     from pipeline_core.widgets import RunDetails  # noqa: F401 - reached through __getattr__, not in __all__
 
 __all__ = [
+    "AdlaStep", "CommandStep", "DataTransferStep",
     "AmlCompute", "AmliteError", "ComputeTarget", "CondaDependencies", "DataPath", "DataPathComputeBinding", "Dataset",
-    "ParallelRunConfig", "ParallelRunStep",
+    "DatabricksStep", "ParallelRunConfig", "ParallelRunStep",
     "DataReference", "Datastore", "Environment", "Experiment", "Model", "OutputFileDatasetConfig", "Pipeline",
     "PipelineData", "PipelineEndpoint", "PipelineParameter", "PipelineRun", "PublishedPipeline", "PythonScriptStep", "Run",
     "RunConfiguration",

@@ -289,3 +289,38 @@ class EnvironmentBuildError(AmliteError):
     """A step's declared packages could not be installed; the message names them and uv's own reason."""
 
     code = "EnvironmentBuildFailed"
+
+
+class RunNotStarted(AmliteError):
+    """A created run whose orchestration could not be started (``engine.launch.start_or_fail``); the run was
+    ended Failed with the reason (or, with storage down too, is left to the orphan check). Retryable: 503."""
+
+    status = 503
+    code = "RunNotStarted"
+
+    def __init__(self, message: str, run_id: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.reason = reason or message
+
+
+class LauncherNotFound(ConfigError):
+    """No run launcher of that name was registered or installed (``engine.launch.launcher_for``)."""
+
+    status = 500
+    code = "LauncherNotFound"
+
+
+class ServiceRetiredError(AmliteError):
+    """A step or compute of an Azure service that no longer exists was asked to run (AdlaStep: Data Lake Analytics)."""
+
+    code = "ServiceRetired"
+
+
+class StepStopped(AmliteError):
+    """Raised inside a step's own work when the attempt must stop (``canceled``, ``superseded`` or ``timeout``),
+    so a transfer or another long in-process task unwinds; the executor turns it into the step's end."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"the step was stopped: {reason}")
+        self.reason = reason

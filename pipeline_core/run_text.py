@@ -27,3 +27,14 @@ def progress_text(progress: Any) -> str:
     if not isinstance(progress, dict):
         return ""
     return progress_line(progress).removeprefix("[amlite] progress: ")
+
+
+def trigger_text(schedule: Any) -> str:
+    """What fires a schedule, in one line (its recurrence, or the watched datastore path); the web view shows it too."""
+    if schedule.recurrence is not None:
+        return repr(schedule.recurrence).removeprefix("ScheduleRecurrence(").removesuffix(")")
+    path = schedule.path_on_datastore or "(whole container)"
+    extra = "" if schedule.recursive else ", no sub-folders"
+    if schedule.debounce_seconds:
+        extra += f", debounce {schedule.debounce_seconds:g} s"
+    return f"{schedule.datastore_name}/{path}{extra}, poll every {schedule.polling_interval} min"

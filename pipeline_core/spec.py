@@ -283,9 +283,12 @@ class _Builder:
         # The kind's own fields (ParallelRunStep's config, ...): the SDK step class supplies them.
         doc.update(cast(StepEntry, step.spec_fields(lambda value, where: self.token(value, step.name, where, inputs))))
         source_dir: str | None = None
-        if hasattr(step, "script_name"):
+        # A step that runs in a snapshot of source_directory: a script step, or one (CommandStep) that says so.
+        if hasattr(step, "script_name") or getattr(step, "snapshot_source", False):
+            script_name = getattr(step, "script_name", None)
             source_dir = str(Path(getattr(step, "source_directory", None) or self.default_source_directory or ".").resolve())
-            doc["script_name"] = step.script_name
+            if script_name is not None:
+                doc["script_name"] = script_name
             doc["recorded"] = step.recorded() if hasattr(step, "recorded") else {}
             if not Path(source_dir).is_dir():
                 self.problems.append(
@@ -294,11 +297,11 @@ class _Builder:
                 )
             else:
                 snapshot = take_snapshot(source_dir)
-                problem = script_problem(step.script_name, snapshot.files)
+                problem = script_problem(script_name, snapshot.files) if script_name is not None else None
                 if problem is None:
                     doc["snapshot"] = snapshot.hash
-                elif not script_name_problem(step.script_name):  # -c, ../x, /x: validate_spec's step checks say so
-                    self.problems.append(f"step {step.name!r}: script_name {step.script_name!r} {problem} "
+                elif not script_name_problem(script_name):  # -c, ../x, /x: validate_spec's step checks say so
+                    self.problems.append(f"step {step.name!r}: script_name {script_name!r} {problem} "
                                          f"(source_directory is {source_dir!r})")
         return doc, source_dir
 

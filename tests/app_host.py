@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from amlite_devhost.server import DevHost
+from amlite_local.host import DevHost
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -45,8 +45,7 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, UpdateMode
 
-from pipeline_core.storage.account import StorageAccount
-
+from ..storage import Account, AccountFactory
 from .history import format_timestamp, parse_timestamp
 from .models import InstanceExistsError
 
@@ -124,11 +123,12 @@ class LoadedInstance:
 class OrchestrationStore:
     """Instance state and history rows of one task hub; ``owner`` is this engine's host id."""
 
-    def __init__(self, storage: str | StorageAccount, task_hub: str, owner: str) -> None:
+    def __init__(self, storage: str, task_hub: str, owner: str, *, account: AccountFactory = Account) -> None:
         # A client of its own: azure-data-tables re-links the service client's shared policies whenever it
         # makes a table client, which breaks requests in flight on other threads ("'_SansIOHTTPPolicyRunner'
         # object has no attribute 'next'"); this store makes its one table client on its own service client.
-        self.account = StorageAccount(storage.storage if isinstance(storage, StorageAccount) else storage)
+        # ``account`` makes those clients (an app may bring its own, with its retry policy).
+        self.account = account(storage)
         self.task_hub = task_hub
         self.owner = owner
         self._table_name = table_name(task_hub)
@@ -378,8 +378,8 @@ class OtherHubs:
     shared one breaks requests in flight elsewhere (see :class:`OrchestrationStore`).
     """
 
-    def __init__(self, storage: str, except_hub: str | None = None) -> None:
-        self.account = StorageAccount(storage)
+    def __init__(self, storage: str, except_hub: str | None = None, *, account: AccountFactory = Account) -> None:
+        self.account = account(storage)
         self.skip = table_name(except_hub) if except_hub else None
         self._tables: list[str] | None = None
 

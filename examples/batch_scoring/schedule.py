@@ -78,7 +78,7 @@ def predictions(run):
 
 def demo(files=5, timeout=300.0):
     """Azurite + the Functions app in this process; drop ``files`` files; print the scheduled run's predictions."""
-    from amlite_devhost.server import DevHost
+    from amlite_local.host import DevHost
     from pipeline_core.storage.azurite import ensure_azurite
 
     root = Path(__file__).resolve().parents[2]  # the Functions app root

@@ -88,7 +88,11 @@ class ComputeTarget:
         kind = getattr(attach_configuration, "_kind", None) or ComputeTarget
         target = kind(workspace, name)
         target.recorded["attach_configuration"] = _recorded(attach_configuration)
+        target._attached(attach_configuration)
         return target
+
+    def _attached(self, attach_configuration: Any) -> None:
+        """What a kind keeps of its attach configuration beyond the record (DatabricksCompute: its credential)."""
 
     @staticmethod
     def list(workspace: Any) -> list[ComputeTarget]:
@@ -145,14 +149,40 @@ class ComputeInstance(ComputeTarget):
 
 
 class DatabricksCompute(ComputeTarget):
+    """An Azure Databricks workspace that ``DatabricksStep``s submit their runs to (Jobs API ``runs/submit``).
+
+    AML finds the workspace from ``resource_group`` + ``workspace_name``; amlite needs its URL:
+    ``workspace_url="https://adb-<id>.<n>.azuredatabricks.net"`` (an amlite argument), or the app
+    setting ``AMLITE_DATABRICKS_HOST`` where the step runs. The ``access_token`` (a personal access
+    token) stays in this process, for local runs; it is never written to the spec or the run.
+    Without one, a local run signs in with Entra ID (``DefaultAzureCredential``). A published
+    pipeline on the Functions app connects with the app's settings (``docs/steps.md``).
+    """
+
     type = "Databricks"
 
     @staticmethod
     def attach_configuration(resource_group: str | None = None, workspace_name: str | None = None,
-                             access_token: str = "", resource_id: str | None = None, **kwargs: Any) -> _Configuration:
-        # The token is a secret: recorded only as present or not.
-        return _Configuration(DatabricksCompute, resource_group=resource_group, workspace_name=workspace_name,
-                              resource_id=resource_id, has_access_token=bool(access_token), **kwargs)
+                             access_token: str = "", resource_id: str | None = None, workspace_url: str | None = None,
+                             **kwargs: Any) -> _Configuration:
+        # The token is a secret: recorded only as present or not (kept apart, for this process's runs).
+        if workspace_url is not None and not str(workspace_url).startswith(("https://", "http://")):
+            raise ValueError(f"DatabricksCompute workspace_url {workspace_url!r} is not a URL: use "
+                             "https://adb-<workspace id>.<n>.azuredatabricks.net")
+        config = _Configuration(DatabricksCompute, resource_group=resource_group, workspace_name=workspace_name,
+                                resource_id=resource_id, workspace_url=workspace_url,
+                                has_access_token=bool(access_token), **kwargs)
+        config.__dict__["_access_token"] = access_token or None  # not in recorded(): it starts with _
+        return config
+
+    @property
+    def workspace_url(self) -> str | None:
+        return (self.recorded.get("attach_configuration") or {}).get("workspace_url")
+
+    def _attached(self, attach_configuration: Any) -> None:
+        from pipeline_core.databricks.settings import remember_attached
+
+        remember_attached(self.name, self.workspace_url, getattr(attach_configuration, "_access_token", None))
 
 
 class DataFactoryCompute(ComputeTarget):
@@ -170,12 +200,18 @@ class DataFactoryCompute(ComputeTarget):
 
 
 class AdlaCompute(ComputeTarget):
-    """Azure Data Lake Analytics was retired in February 2024; kept so the name imports."""
+    """Azure Data Lake Analytics was retired in February 2024; kept so the name imports and attaches.
+
+    Attaching one warns (once) that no AdlaStep can run; the step itself is refused at validate,
+    publish and submit (``pipeline_core.pipeline.steps.adla_step``).
+    """
 
     type = "ADLAnalytics"
 
     @staticmethod
     def attach_configuration(resource_group: str | None = None, account_name: str | None = None,
                              resource_id: str | None = None, **kwargs: Any) -> _Configuration:
+        warn_ignored("AdlaCompute", "Azure Data Lake Analytics was retired on 29 February 2024, so an AdlaStep "
+                                    "cannot run; port the U-SQL job to DatabricksStep or Azure Synapse Spark.")
         return _Configuration(AdlaCompute, resource_group=resource_group, account_name=account_name,
                               resource_id=resource_id, **kwargs)

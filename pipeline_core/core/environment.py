@@ -174,6 +174,7 @@ class ScriptRunConfig:
         self.source_directory = source_directory
         self.script = script
         self.arguments = list(arguments or [])
+        self.command = kwargs.pop("command", None)  # AML: a command line instead of script + arguments (CommandStep)
         self.run_config = run_config or RunConfiguration()
         if environment is not None:
             self.run_config.environment = environment

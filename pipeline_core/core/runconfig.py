@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline_core.core.databricks import EggLibrary, JarLibrary, MavenLibrary, PyPiLibrary, RCranLibrary
 from pipeline_core.core.environment import CondaDependencies, Environment
 from pipeline_core.execution.step_settings import check_run_duration
 
@@ -64,5 +65,6 @@ class MpiConfiguration:
         self.__dict__.update(kwargs)
 
 
-__all__ = ["DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE", "CondaDependencies", "MpiConfiguration", "RunConfiguration",
+__all__ = ["DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE", "CondaDependencies", "EggLibrary", "JarLibrary", "MavenLibrary",
+           "PyPiLibrary", "RCranLibrary", "MpiConfiguration", "RunConfiguration",
            "check_run_duration"]

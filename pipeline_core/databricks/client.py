@@ -12,6 +12,7 @@ before they expire). The SDK retries throttling and transient 5xx answers.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from pipeline_core.status import RunStatus
 #: The AzureDatabricks first-party application: Entra ID tokens for a workspace are asked for this resource.
 AZURE_DATABRICKS_RESOURCE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d"
 TERMINAL_LIFE_CYCLE = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+#: DBFS takes at most 1 MB per add-block call.
+DBFS_BLOCK = 1024 * 1024
 #: Seconds before an Entra ID token's expiry when a new one is asked for.
 TOKEN_REFRESH_MARGIN = 300
 
@@ -156,6 +159,25 @@ class DatabricksJobsClient:
     def cancel(self, run_id: int) -> None:
         """Ask Databricks to cancel the run (``runs/cancel``); it ends as CANCELED shortly after."""
         self._call(f"runs/cancel of run {run_id}", lambda: self._workspace.jobs.cancel_run(run_id))
+
+    def exists(self, dbfs_path: str) -> bool:
+        """Whether a DBFS file or folder exists (``dbfs/get-status``); ``dbfs_path`` is absolute (``/amlite/...``)."""
+        try:
+            self._call(f"dbfs/get-status of {dbfs_path}", lambda: self._workspace.dbfs.get_status(dbfs_path))
+        except NotFoundError:
+            return False
+        return True
+
+    def upload(self, dbfs_path: str, data: bytes) -> None:
+        """Write one DBFS file (``dbfs/create``, ``add-block`` in 1 MB blocks, ``close``), replacing what was there."""
+        import base64
+
+        dbfs = self._workspace.dbfs
+        handle = self._call(f"dbfs/create of {dbfs_path}", lambda: dbfs.create(dbfs_path, overwrite=True)).handle
+        for start in range(0, max(len(data), 1), DBFS_BLOCK):
+            block = base64.b64encode(data[start:start + DBFS_BLOCK]).decode()
+            self._call(f"dbfs/add-block of {dbfs_path}", functools.partial(dbfs.add_block, handle, block))
+        self._call(f"dbfs/close of {dbfs_path}", lambda: dbfs.close(handle))
 
     def get_output(self, run_id: int, task_run_id: int | None = None) -> RunOutput:
         """The driver's output (``runs/get-output``) of the run's task."""

@@ -104,11 +104,19 @@ def finish_run(services: Services, run_id: str, outcome: str, failed_steps: list
 
 def cancel_steps(services: Services, run_id: str, steps: list[str]) -> None:
     """Ask running steps to stop (fail-fast after a failure); they end Canceled within a second or two."""
+    polled = None
     for name in steps:
         try:
             services.runs.transition(run_id, step_key(name), CANCEL_REQUESTED)
         except InvalidTransition:
-            pass
+            continue
+        if polled is None:
+            spec = services.load_spec(services.runs.get_run(run_id)["graph_id"])
+            from pipeline_core.engine.poll_step import cancel_polled, is_polled
+
+            polled = {s["name"] for s in spec.steps if is_polled(s.get("type"))}
+        if name in polled:  # remote work (a Databricks run) is asked to stop now, not at its next poll
+            cancel_polled(services, run_id, name)
 
 
 def request_cancel(services: Services, run_id: str) -> dict[str, Any]:

@@ -25,3 +25,27 @@ register_step_kind(StepKind(
     orchestrator=PARALLEL_STEP_ORCHESTRATOR,
     reuse_fields=("environment",),
 ))
+# kinds-simple (#14): CommandStep, DataTransferStep, AdlaStep (retired service: refused with the reason)
+register_step_kind(StepKind(
+    type="CommandStep", sdk_class="pipeline_core.pipeline.steps.command_step:CommandStep",
+    executor="pipeline_core.engine.command_step:run_command", script=False,
+    reuse_fields=("command", "environment"), check="pipeline_core.engine.command_step:check_command_step"))
+register_step_kind(StepKind(
+    type="DataTransferStep", sdk_class="pipeline_core.pipeline.steps.data_transfer_step:DataTransferStep",
+    executor="pipeline_core.engine.data_transfer_step:run_transfer", script=False,
+    reuse_fields=("source", "destination", "source_reference_type", "destination_reference_type"),
+    check="pipeline_core.pipeline.steps.data_transfer_step:check_transfer_step",
+    identity="pipeline_core.engine.data_transfer_step:transfer_identity"))
+register_step_kind(StepKind(
+    type="AdlaStep", sdk_class="pipeline_core.pipeline.steps.adla_step:AdlaStep", script=False,
+    executor="pipeline_core.pipeline.steps.adla_step:run_adla_step",
+    check="pipeline_core.pipeline.steps.adla_step:check_adla_step"))
+register_step_kind(StepKind(
+    type="DatabricksStep",
+    sdk_class="pipeline_core.pipeline.steps.databricks_step:DatabricksStep",
+    orchestration=Orchestration.POLL,  # the generic poll_step sub-orchestration (functions/poll.py)
+    poller="pipeline_core.databricks.step:POLLER",
+    script=False,
+    reuse_fields=("databricks",),
+    check="pipeline_core.databricks.step:check_databricks",
+))

@@ -1,21 +1,120 @@
-"""Starting a stored run: the one place that decides which engine carries it out.
+"""Starting a stored run: the run-launcher port, and the one "start it, or end it Failed" path.
 
-Everything that creates a run (``Experiment.submit``, a schedule, the CLI)
-calls ``launch_run`` after ``create_run``. On a local workspace the run goes
-to the Functions app's own orchestrator, run in process by the dev host's
-Durable engine (``amlite_devhost.local``, outside pipeline_core because it
-drives azure-functions code). The HTTP API starts runs through the Durable
-client instead, in ``functions/``.
+Why a port: *what* a run does is decided here (planner, activities, storage);
+*where* its orchestration runs is not. On Azure the Functions app starts it
+through the Durable client (``functions/launcher.py``); a local workspace runs
+the app's own orchestrator in this process (``amlite_local``). Both are
+adapters of :class:`RunLauncher`, composed at the edges, so ``pipeline_core``
+never imports the Functions app, the local engine or the dev host.
+
+Every way of starting a run goes through :func:`start_or_fail`: a local submit
+(:func:`launch_run`), the HTTP submit routes (``ServiceRequest.launch=False``,
+then the Functions app starts ``launch_run_id`` with its Durable launcher), and
+schedules (each fire). A start that raises ends the run Failed with the reason
+and raises :class:`RunNotStarted`, so a run a caller was told about is never
+left NotStarted/Queued without an orchestration.
+
+Launchers are found by name, never by importing a bare module name: one given
+to :func:`register_launcher`, else an entry point of the group
+``amlite.launchers`` (``pyproject.toml``: ``local = "amlite_local.launcher:LocalLauncher"``).
+An entry point names a factory ``(storage) -> RunLauncher``.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import logging
 import os
 import socket
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Protocol
 
+from pipeline_core.engine.run_tracker import CANCEL_EVENT as CANCEL_EVENT
 from pipeline_core.engine.services import Services
-from pipeline_core.storage.run_store import NOT_STARTED, QUEUED, RUN_ROW, InvalidTransition
+from pipeline_core.errors import LauncherNotFound as LauncherNotFound
+from pipeline_core.errors import RunNotStarted as RunNotStarted
+from pipeline_core.errors import StorageUnavailableError
+from pipeline_core.storage.run_store import FAILED, NOT_STARTED, QUEUED, RUN_ROW, InvalidTransition, utcnow
+
+log = logging.getLogger("amlite.launch")
+
+#: The entry point group launchers are found in (``importlib.metadata``).
+ENTRY_POINT_GROUP = "amlite.launchers"
+#: The launcher a local workspace starts its runs with: the in-process engine (``amlite_local``).
+LOCAL = "local"
+#: The orchestrator every launcher starts, with the run id as instance id and input.
+ORCHESTRATOR = "pipeline_run"
+
+
+class RunLauncher(Protocol):
+    """Where a run's orchestration runs. The instance id is the run id, so a start is done at most once."""
+
+    def start(self, run_id: str) -> None:
+        """Start the ``pipeline_run`` orchestration of ``run_id`` (its rows exist, it is Queued)."""
+        ...
+
+    def cancel(self, run_id: str) -> bool:
+        """Tell the run's orchestrator to cancel; False when this launcher does not run it."""
+        ...
+
+    def exists(self, run_id: str) -> bool:
+        """Whether an orchestration of ``run_id`` was started already (a retried schedule fire asks)."""
+        ...
+
+
+LauncherFactory = Callable[[str], RunLauncher]
+
+
+_lock = threading.Lock()
+_factories: dict[str, LauncherFactory] = {}
+#: Launchers made in this process, by (name, storage): one local engine per account and process.
+_made: dict[tuple[str, str], RunLauncher] = {}
+
+
+def register_launcher(name: str, factory: LauncherFactory) -> None:
+    """Use ``factory(storage)`` for launcher ``name`` in this process (wins over an entry point)."""
+    with _lock:
+        _factories[name] = factory
+        for key in [k for k in _made if k[0] == name]:
+            del _made[key]
+
+
+def unregister_launcher(name: str) -> None:
+    """Forget a registration (and the launchers made from it): ``name`` is found by entry point again."""
+    with _lock:
+        _factories.pop(name, None)
+        for key in [k for k in _made if k[0] == name]:
+            del _made[key]
+
+
+def _entry_point(name: str) -> LauncherFactory | None:
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name == name:
+            factory: LauncherFactory = entry.load()
+            return factory
+    return None
+
+
+def launcher_for(services: Services, name: str = LOCAL) -> RunLauncher:
+    """The launcher ``name`` for the account of ``services``, made once per process."""
+    key = (name, services.storage)
+    with _lock:
+        launcher = _made.get(key)
+        if launcher is not None:
+            return launcher
+        factory = _factories.get(name)
+    if factory is None:
+        factory = _entry_point(name)
+    if factory is None:
+        raise LauncherNotFound(
+            f"no run launcher named {name!r}: none was registered with register_launcher() and no "
+            f"{ENTRY_POINT_GROUP!r} entry point has that name. The local engine ships in amlite itself "
+            "(package amlite_local): reinstall amlite (`pip install -e .` or `make setup`) so its entry point "
+            "is installed", parameter="launcher")
+    made = factory(services.storage)
+    with _lock:
+        return _made.setdefault(key, made)
 
 
 def host_identity() -> str:
@@ -45,15 +144,59 @@ def mark_queued(services: Services, run_id: str, etag: str | None = None) -> Non
         pass
 
 
-def launch_run(services: Services, run_id: str) -> None:
-    from amlite_devhost.local import start_local_run
+def start_or_fail(services: Services, run_id: str, launcher: RunLauncher, *, etag: str | None = None,
+                  unless_started: bool = False) -> bool:
+    """Queue ``run_id`` and start its orchestration with ``launcher``; a start that raises ends the run Failed
+    with the reason and raises :class:`RunNotStarted`.
 
-    mark_queued(services, run_id)
-    start_local_run(services.storage, run_id)
+    ``unless_started`` (a retried schedule fire): do nothing when the launcher already has an orchestration
+    of this run. Returns whether this call started it.
+    """
+    if unless_started and launcher.exists(run_id):
+        return False
+    mark_queued(services, run_id, etag)
+    try:
+        launcher.start(run_id)
+    except Exception as exc:
+        log.exception("could not start the orchestration of run %s", run_id)
+        reason = f"the orchestration could not be started: {type(exc).__name__}: {exc}"
+        outcome = "it was ended Failed with the reason"
+        try:
+            services.runs.transition(run_id, RUN_ROW, FAILED, {"end_time": utcnow(), "error": {"message": reason}})
+        except InvalidTransition:
+            pass
+        except Exception as record_exc:  # storage down too: the orphan check ends the run later
+            if not _is_outage(record_exc):
+                raise
+            outcome = "storage did not answer either, so the host's orphan check will end it"
+        raise RunNotStarted(f"run {run_id} was created but its orchestration could not be started ({exc}); "
+                            f"{outcome}", run_id, reason) from exc
+    return True
 
 
-def signal_cancel(run_id: str) -> Any:
-    """Tell this process's local orchestrator, if it runs ``run_id``; the run row flag reaches the rest."""
-    from amlite_devhost.local import cancel_local_run
+def _is_outage(exc: BaseException) -> bool:
+    """Storage could not be reached or answered "try later" (as ``rest.errors.is_storage_outage`` judges)."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-    return cancel_local_run(run_id)
+    if isinstance(exc, StorageUnavailableError | ServiceRequestError | ServiceResponseError):
+        return True
+    return isinstance(exc, HttpResponseError) and (exc.status_code or 0) in (408, 500, 502, 503, 504)
+
+
+def launch_run(services: Services, run_id: str, launcher: RunLauncher | None = None) -> None:
+    """Start a run created in this process: with ``launcher``, else the local engine (a local workspace)."""
+    start_or_fail(services, run_id, launcher or launcher_for(services, LOCAL))
+
+
+def signal_cancel(run_id: str) -> bool:
+    """Tell the orchestrator of ``run_id`` if a launcher made in this process runs it; the run row's cancel
+    flag reaches the rest. Makes no launcher: a process that started nothing has nothing to tell."""
+    with _lock:
+        made = list(_made.values())
+    told = False
+    for launcher in made:
+        try:
+            told = launcher.cancel(run_id) or told
+        except Exception:  # noqa: BLE001 - already finished: nothing to cancel
+            log.debug("cancel of %s through %r failed", run_id, launcher, exc_info=True)
+    return told

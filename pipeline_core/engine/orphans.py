@@ -3,7 +3,7 @@
 Each run row records the process that owns it (``host_id``: hostname/pid/process
 start, written when the run is created and again when it is queued and started).
 A host that sweeps (the dev host and the local engine, every few seconds, see
-``amlite_devhost.resume``) looks at the unfinished runs of owners that are gone
+``amlite_local.resume``) looks at the unfinished runs of owners that are gone
 on this machine (no such pid, a pid reused by another process, or a zombie) and
 asks the engine where each run's orchestration is:
 
@@ -58,7 +58,7 @@ class Orchestration:
 
 
 class Orchestrations(Protocol):
-    """The engine side of the sweep (the dev host's engine, through ``amlite_devhost.resume``)."""
+    """The engine side of the sweep (the dev host's engine, through ``amlite_local.resume``)."""
 
     def locate(self, run_id: str) -> Orchestration: ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from pipeline_core.engine.step_context import StepContext
@@ -49,22 +50,37 @@ def run_script(ctx: StepContext) -> dict[str, Any]:
     argv = [python, "-u", script, *[ctx.resolve(t, paths) for t in ctx.step["arguments"]]]
     env = ctx.environment(paths)
     ctx.log.note(f"[amlite] step {ctx.name!r} of run {ctx.run_id}: {' '.join(argv[2:])}")
-    result = run_process(argv, src, env, ctx.log, timeout=timeout, grace=settings.stop_grace_seconds,
+    return supervise(ctx, argv, src, env, label=script, timeout=(timeout, limit))
+
+
+def supervise(ctx: StepContext, argv: list[str], cwd: Path, env: dict[str, str], *, label: str,
+              timeout: tuple[float, str] | None = None) -> dict[str, Any]:
+    """Run ``argv`` as the step's supervised process and turn its end into the step's result.
+
+    Shared by every kind that runs a process (PythonScriptStep, CommandStep), so each gets the
+    same guarantees: its whole process group is killed on cancel, timeout and supersede; its
+    output streams into the step log; the outputs are uploaded whatever the exit; a failure
+    with ``set_retry`` attempts left is retried. ``label`` names the process in messages
+    (``train.py exited with code 2``); ``timeout`` is ``ctx.timeout()`` when the caller has it.
+    """
+    settings = step_settings()
+    seconds, limit = timeout or ctx.timeout(settings)
+    result = run_process(argv, cwd, env, ctx.log, timeout=seconds, grace=settings.stop_grace_seconds,
                          should_stop=ctx.stop_reason)
     if result.stopped == STOPPED_SUPERSEDED:  # the newer attempt uploads and records; this one waits for it
-        return ctx.await_newer_attempt(timeout)
-    outputs = ctx.upload_outputs()  # whatever the script wrote, even on failure
+        return ctx.await_newer_attempt(seconds)
+    outputs = ctx.upload_outputs()  # whatever the process wrote, even on failure
     if result.canceled:
         return ctx.end(CANCELED, {"outputs": outputs, "exit_code": result.exit_code,
                                   "error": {"message": "canceled while running"}})
     if result.timed_out:
-        message = f"{script} timed out after {timeout:g} s ({limit}); the step's processes were stopped"
+        message = f"{label} timed out after {seconds:g} s ({limit}); the step's processes were stopped"
         ctx.raise_if_retries_left(message)
         return ctx.fail(message, outputs, exit_code=result.exit_code, timed_out=True)
     if result.exit_code != 0:
         tail = ctx.log.stderr_text()
-        ctx.raise_if_retries_left(f"{script} exited with code {result.exit_code}")
-        return ctx.fail(f"{script} exited with code {result.exit_code}"
+        ctx.raise_if_retries_left(f"{label} exited with code {result.exit_code}")
+        return ctx.fail(f"{label} exited with code {result.exit_code}"
                         + (f"; last lines of stderr:\n{tail}" if tail else ""), outputs,
                         exit_code=result.exit_code, stderr_tail=tail)
     return ctx.finish(exit_code=0)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -68,14 +71,37 @@ class Services:
         return spec
 
 
+_bound_storage: contextvars.ContextVar[str | None] = contextvars.ContextVar("amlite_bound_storage", default=None)
+
+
+@contextmanager
+def storage_bound(storage: str) -> Iterator[None]:
+    """Within this block (this thread or task), :func:`storage_from_environment` answers ``storage``.
+
+    The in-process local engine (``amlite_local``) runs the Functions app's activities in the driver's
+    process; they ask :func:`storage_from_environment` for their account as they do on Azure, and get the
+    workspace's, without the engine changing ``os.environ`` (which step processes, other hosts in the
+    process and the user's code see).
+    """
+    token = _bound_storage.set(storage)
+    try:
+        yield
+    finally:
+        _bound_storage.reset(token)
+
+
 def storage_from_environment() -> str:
-    """The run-state account for a Functions app: ``AMLITE_STORAGE``, else the host's own storage.
+    """The run-state account for a Functions app: the one bound here (:func:`storage_bound`), else
+    ``AMLITE_STORAGE``, else the host's own storage.
 
     Keyless (``AzureWebJobsStorage__accountName``, as the Flex Consumption
     quickstarts configure it) becomes an account URL used with DefaultAzureCredential.
     """
     import os
 
+    bound = _bound_storage.get()
+    if bound:
+        return bound
     if os.environ.get("AMLITE_STORAGE"):
         return os.environ["AMLITE_STORAGE"]
     if os.environ.get("AzureWebJobsStorage"):

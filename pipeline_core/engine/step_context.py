@@ -60,7 +60,7 @@ from pipeline_core.execution.logs import LOGS_CONTAINER, StepLog
 from pipeline_core.execution.process import STOPPED_CANCELED, STOPPED_SUPERSEDED
 from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, cache_root, extract_to_cache, working_copy
 from pipeline_core.execution.step_env import build_step_env
-from pipeline_core.execution.step_outputs import upload_attempt
+from pipeline_core.execution.step_outputs import attempt_metadata, stale_blobs, upload_attempt
 from pipeline_core.execution.step_settings import StepSettings, check_run_duration, step_settings
 from pipeline_core.execution.storage_retry import retry_storage
 from pipeline_core.runcontext.server import end_run_context, run_context_environment
@@ -316,6 +316,8 @@ class StepContext:
             else:
                 digest, count = fingerprint(self.services.container_for(loc.datastore), loc.path)
                 identities[data_id] = {**loc.to_dict(), "blobs": count, "etags": digest}
+        if kind is not None and kind.identity is not None:  # what the kind reads beyond its inputs (a database)
+            identities[f"{self.step['type']}.source"] = kind.source_identity(self)
         outputs = {d: {"datastore": data[d].get("datastore"), "path": data[d].get("path")} for d in self.step["outputs"]}
         return reuse_key(self.step, arguments, params, identities, outputs)
 
@@ -489,6 +491,31 @@ class StepContext:
             self.outputs[d] = {**self._out_locations[d].to_dict(), "count": upload.result()}
         if log_closed is not None:
             log_closed.result()
+        return dict(self.outputs)
+
+    def output_metadata(self) -> dict[str, str]:
+        """The blob metadata that marks a blob as this attempt's output (for an executor writing blobs itself)."""
+        return attempt_metadata(self.run_id, self.name, self.attempt)
+
+    def record_outputs(self, counts: dict[str, int]) -> dict[str, dict[str, Any]]:
+        """Outputs the executor wrote to storage itself (a server-side copy, an export), not through
+        ``output_folders``: recorded as ``upload_outputs`` records its uploads, with the log closed.
+
+        Why: a kind that moves data storage-side must not pull it through the worker to upload it.
+        Its blobs carry ``output_metadata()``; what an earlier attempt of the step left under an
+        output is deleted here, as ``upload_outputs`` does. ``counts``: data id -> blobs written.
+        """
+        patience = step_settings().storage_retry_seconds
+        for d in self.step["outputs"]:
+            loc = self._out_locations[d] = self.output_location(d)
+            container = self._out_containers[d] = retry_storage(
+                f"opening the datastore of output {d!r}", functools.partial(self.services.container_for, loc.datastore),
+                patience)
+            for name in stale_blobs(container, loc.path, self.run_id, self.name, self.attempt):
+                container.delete_blob(name)
+            self.outputs[d] = {**loc.to_dict(), "count": int(counts.get(d, 0))}
+        if self._log is not None and not self._log.closed:
+            self._log.close()
         return dict(self.outputs)
 
     # -- the end ----------------------------------------------------------------------

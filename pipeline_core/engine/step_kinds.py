@@ -24,9 +24,15 @@ How the orchestrator runs a kind (``Orchestration``):
     fanned out as slice activities). This is also the room left for a kind polled
     with durable timers (DatabricksStep) or one that fans out child runs
     (HyperDriveStep): its Durable orchestrator is registered by the Functions app
-    under a name and the kind names it; ``POLL`` and ``CHILD_RUNS`` are reserved
-    for generic orchestrators of those shapes, so such kinds need no
-    orchestrator of their own once those exist.
+    under a name and the kind names it; ``CHILD_RUNS`` is reserved for a generic
+    orchestrator of that shape, so such kinds need no orchestrator of their own
+    once it exists.
+``POLL``
+    Work that runs elsewhere and is watched from here (a Databricks job): the generic
+    ``poll_step`` sub-orchestration (``functions/poll.py``, its decisions in
+    ``engine/poll_step.py``) calls the kind's ``poller`` to start it, then waits on a
+    durable timer with backoff between two polls until it ends; a cancel of the
+    pipeline run reaches the poller's ``cancel``. No worker waits while it runs.
 
 Registration is explicit: built-in kinds are registered in
 ``engine/builtin_step_kinds.py`` (loaded on the first lookup); a kind defined
@@ -62,6 +68,9 @@ Executor = Callable[["StepContext"], dict[str, Any]]
 #: 400 with the field as the detail's target -- and again before the step runs). A posted entry may
 #: hold anything: the check must not assume the types it asks about.
 SpecCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
+#: A kind's identity of what it reads beyond its declared inputs (a database's rows), part of the reuse key;
+#: JSON-able, or None when it cannot be known (the step is then never reused).
+Identity = Callable[["StepContext"], Any]
 
 
 class Orchestration(str, Enum):
@@ -69,8 +78,12 @@ class Orchestration(str, Enum):
 
     ACTIVITY = "activity"
     SUB_ORCHESTRATION = "sub_orchestration"
-    POLL = "poll"  # reserved: start, then a durable timer between polls until done (DatabricksStep)
+    POLL = "poll"  # start, then a durable timer between polls until done (DatabricksStep)
     CHILD_RUNS = "child_runs"  # reserved: child runs fanned out by the orchestrator (HyperDriveStep)
+
+
+#: The generic Durable sub-orchestration that runs a POLL kind's step (``functions/poll.py`` registers it).
+POLL_ORCHESTRATOR = "poll_step"
 
 
 class UnknownStepKind(AmliteError):
@@ -91,6 +104,11 @@ class StepKind:
     reuse key, so changing one reruns the step; argument tokens inside them (``{"param": name}``,
     ``{"lit": "... $AML_PARAMETER_x ..."}``) count with the run's values of the parameters.
     ``check``: the kind's own checks of its spec entry (``SpecCheck``), or ``"module:function"``.
+    ``identity``: what the step reads beyond its declared inputs, as part of the reuse key (``Identity``,
+    or ``"module:function"``): a database's rows for DataTransferStep. ``None`` from it means the
+    source cannot be identified, so the step is never reused.
+    ``poller``: POLL kinds, ``"module:object"`` or the object: ``start(ctx) -> handle``,
+    ``poll(ctx, handle) -> PollAnswer``, ``cancel(ctx, handle)`` (``engine/poll_step.Poller``).
     """
 
     type: str
@@ -101,6 +119,8 @@ class StepKind:
     script: bool = True
     reuse_fields: tuple[str, ...] = ()
     check: str | SpecCheck | None = None
+    identity: str | Identity | None = None
+    poller: Any = None
 
     def __post_init__(self) -> None:
         if not self.type or not isinstance(self.type, str):
@@ -109,7 +129,13 @@ class StepKind:
             raise ValueError(f"step kind {self.type!r} runs as an activity and needs an executor")
         if self.orchestration is Orchestration.SUB_ORCHESTRATION and not self.orchestrator:
             raise ValueError(f"step kind {self.type!r} runs as a sub-orchestration and needs its orchestrator's name")
-        if self.orchestration in (Orchestration.POLL, Orchestration.CHILD_RUNS):
+        if self.orchestration is Orchestration.POLL:
+            if self.poller is None:
+                raise ValueError(f"step kind {self.type!r} is polled and needs its poller (\"module:object\" with "
+                                 "start, poll and cancel)")
+            if not self.orchestrator:  # the generic one (functions/poll.py registers it under this name)
+                object.__setattr__(self, "orchestrator", POLL_ORCHESTRATOR)
+        if self.orchestration is Orchestration.CHILD_RUNS:
             raise ValueError(f"step kind {self.type!r}: orchestration {self.orchestration.value!r} is reserved; "
                              "until its generic orchestrator exists, register the kind with "
                              "Orchestration.SUB_ORCHESTRATION and its own orchestrator's name")
@@ -118,11 +144,25 @@ class StepKind:
         """Call the executor (an ACTIVITY kind) on a context that owns a new attempt."""
         return _resolve(self.executor, f"the executor of step kind {self.type!r}")(ctx)
 
+    def poller_object(self) -> Any:
+        """The POLL kind's poller (``start``/``poll``/``cancel``), imported on first use."""
+        return _resolve(self.poller, f"the poller of step kind {self.type!r}")
+
     def spec_problems(self, step: StepEntry) -> list[tuple[str, str]]:
         """The kind's own problems with ``step`` (its spec entry): (field, message) pairs."""
         if self.check is None:
             return []
         return list(_resolve(self.check, f"the spec check of step kind {self.type!r}")(step))
+
+    def source_identity(self, ctx: StepContext) -> Any:
+        """The kind's identity of its outside source for the reuse key; unknowable -> a value never seen twice."""
+        found = _resolve(self.identity, f"the reuse identity of step kind {self.type!r}")(ctx) \
+            if self.identity is not None else None
+        if found is None:
+            import uuid
+
+            return {"unknowable": uuid.uuid4().hex}  # a key that matches no earlier run: never reused
+        return found
 
     def sdk_class_object(self) -> builtins.type:
         found: builtins.type = _resolve(self.sdk_class, f"the SDK class of step kind {self.type!r}")
@@ -207,5 +247,5 @@ def _resolve(target: Any, what: str) -> Any:
         raise AmliteError(f"{what} ({target!r}) cannot be loaded: {exc}") from exc
 
 
-__all__ = ["Executor", "Orchestration", "SpecCheck", "StepKind", "UnknownStepKind", "find_step_kind", "orchestrators_for",
+__all__ = ["POLL_ORCHESTRATOR", "Executor", "Identity", "Orchestration", "SpecCheck", "StepKind", "UnknownStepKind", "find_step_kind", "orchestrators_for",
            "register_step_kind", "registered_types", "step_kind", "step_kinds", "unregister_step_kind"]

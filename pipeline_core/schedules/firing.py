@@ -7,9 +7,12 @@ the same run id from the same fire (``uuid5(schedule id, fire key)``), so
 ``create_run`` finds the existing row instead of creating a second run, and
 the starter finds the existing orchestration instead of starting a second one.
 
-A ``Starter`` makes sure the orchestration of a run exists: in the Functions
-app it goes through the Durable client (``functions/schedules.py``), locally
-through the in-process engine (:func:`local_starter`). Both are idempotent.
+A fire starts its run through a run launcher (``pipeline_core.engine.launch``):
+in the Functions app the Durable one (``functions/launcher.py``), locally the
+in-process engine (:func:`local_starter`), both via ``start_or_fail`` so a
+retried fire finds the orchestration it started before, and a start that fails
+ends the run Failed with the reason. :class:`DeferredStart` leaves the start
+to the caller (the HTTP layer starts ``launch_run_id`` itself).
 """
 
 from __future__ import annotations
@@ -17,15 +20,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
+from pipeline_core.engine.launch import RunLauncher, RunNotStarted, launcher_for, start_or_fail
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import AmliteError
 from pipeline_core.storage.pipeline_store import PipelineRecord
-from pipeline_core.storage.run_store import FAILED, NOT_STARTED, QUEUED, RUN_ROW, InvalidTransition, utcnow
+from pipeline_core.storage.run_store import NOT_STARTED, QUEUED, RUN_ROW
 from pipeline_core.storage.schedule_store import ScheduleRecord, iso
 
 log = logging.getLogger("amlite.schedules")
@@ -34,8 +38,29 @@ log = logging.getLogger("amlite.schedules")
 RUN_ID_NAMESPACE = uuid.UUID("6f1c2f0e-4d5b-5b8e-9a57-0d3c7c1e5a11")
 RUN_SOURCE = "Schedule"
 
-Starter = Callable[[str], None]
-"""Make sure the orchestration of run ``run_id`` exists (start it if not); raise if it cannot be started."""
+@dataclass
+class DeferredStart:
+    """Starts nothing: records the run ids for the caller to start (the HTTP layer, through Durable)."""
+
+    run_ids: list[str] = field(default_factory=list)
+
+
+class _CallableLauncher:
+    """A plain ``start(run_id)`` function as a launcher (tests record starts with one)."""
+
+    def __init__(self, start: Callable[[str], None]) -> None:
+        self.start = start
+
+    def cancel(self, run_id: str) -> bool:
+        return False
+
+    def exists(self, run_id: str) -> bool:
+        return False
+
+
+Starter = RunLauncher | DeferredStart | Callable[[str], None]
+"""How a fire starts its run: a launcher (it starts the orchestration unless one exists), a
+:class:`DeferredStart`, or a plain ``start(run_id)`` function."""
 
 
 def fire_run_id(schedule_id: str, fire_key: str) -> str:
@@ -60,17 +85,9 @@ class FireResult:
     error: str = ""
 
 
-def local_starter(services: Services) -> Starter:
-    """The in-process engine (``amlite_devhost.local``): for a local workspace without a host."""
-    from amlite_devhost.local import local_status
-
-    def start(run_id: str) -> None:
-        from pipeline_core.engine.launch import launch_run
-
-        if local_status(run_id) is None:
-            launch_run(services, run_id)
-
-    return start
+def local_starter(services: Services) -> RunLauncher:
+    """The in-process engine (the ``local`` launcher, ``amlite_local``): for a local workspace without a host."""
+    return launcher_for(services)
 
 
 def published_for(services: Services, schedule: ScheduleRecord) -> PipelineRecord:
@@ -138,14 +155,13 @@ def fire(services: Services, schedule: ScheduleRecord, run_id: str, starter: Sta
     status = services.runs.get_run(run_id).get("status") or NOT_STARTED
     if status not in (NOT_STARTED, QUEUED):  # Running or ended: an earlier attempt started it
         return FireResult(run_id, True)
+    if isinstance(starter, DeferredStart):
+        starter.run_ids.append(run_id)
+        return FireResult(run_id, True)
+    launcher: RunLauncher = _CallableLauncher(starter) if callable(starter) else starter
     try:
-        starter(run_id)
-    except Exception as exc:  # noqa: BLE001 - the start failed: the run says why, the decision too
-        log.exception("schedule %s: could not start run %s", schedule.id, run_id)
-        try:
-            services.runs.transition(run_id, RUN_ROW, FAILED, {
-                "end_time": utcnow(), "error": {"message": f"the orchestration could not be started: {exc}"}})
-        except InvalidTransition:
-            pass
-        return FireResult(run_id, False, f"the run could not be started: {exc}")
+        start_or_fail(services, run_id, launcher, unless_started=True)
+    except RunNotStarted as exc:  # the run says why (start_or_fail ended it Failed), the decision too
+        log.warning("schedule %s: %s", schedule.id, exc)
+        return FireResult(run_id, False, f"the run could not be started: {exc.reason}")
     return FireResult(run_id, True)

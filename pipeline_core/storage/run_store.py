@@ -44,7 +44,8 @@ MAX_FILTER_KEYS = 13
 NOT_STARTED, QUEUED, RUNNING = RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatus.RUNNING
 FINISHED, FAILED, CANCELED = RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELED
 CANCEL_REQUESTED = RunStatus.CANCEL_REQUESTED
-JSON_FIELDS = ("parameters", "tags", "outputs", "error", "reuse", "recorded", "progress", "registered_datasets")
+JSON_FIELDS = ("parameters", "tags", "outputs", "error", "reuse", "recorded", "progress", "registered_datasets",
+               "remote")  # remote: a POLL step's remote work (its handle, the service's run)
 
 
 

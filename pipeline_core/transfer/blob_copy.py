@@ -98,20 +98,23 @@ def _targets(source: ContainerClient, source_path: str, destination_path: str,
 
 def copy_blobs(source: ContainerClient, source_path: str, destination: ContainerClient, destination_path: str,
                *, destination_is_directory: bool = False, progress: Progress | None = None,
-               poll_interval: float = POLL_INTERVAL, timeout: float | None = None) -> CopyResult:
+               poll_interval: float = POLL_INTERVAL, timeout: float | None = None,
+               metadata: dict[str, str] | None = None) -> CopyResult:
     """Copy a blob or a folder of blobs server-side and return once every copy has ended.
 
     A single blob lands at ``destination_path`` (or ``destination_path/<name>`` with
     ``destination_is_directory``); a folder keeps its layout under ``destination_path``.
     ``progress(copied_bytes, total_bytes)`` is called as copies advance. A failed or
-    aborted copy raises, naming the blob and the service's reason.
+    aborted copy raises, naming the blob and the service's reason; an exception out of ``progress``
+    (a canceled step) aborts the copies still pending and goes on up. ``metadata`` replaces the
+    copies' metadata (a step's attempt tag); without it they keep the source's.
     """
     pairs = _targets(source, source_path, destination_path, destination_is_directory)
     total = sum(size for _s, _d, size in pairs)
     started: list[tuple[str, BlobClient, int, str]] = []
     for name, target, size in pairs:
         client = destination.get_blob_client(target)
-        answer = client.start_copy_from_url(source_url(source.get_blob_client(name)))
+        answer = client.start_copy_from_url(source_url(source.get_blob_client(name)), metadata=metadata)
         started.append((name, client, size, str(answer.get("copy_id") or "")))
     done: dict[str, int] = {}
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -132,15 +135,26 @@ def copy_blobs(source: ContainerClient, source_path: str, destination: Container
                 raise AmliteError(f"copy of {name!r} to {client.blob_name!r} ended {copy.status}: "
                                   f"{copy.status_description or 'no reason given'}")
         if progress is not None:
-            progress(sum(done.values()), total)
+            try:
+                progress(sum(done.values()), total)
+            except BaseException:  # the caller stops the copy (a canceled step): no copy goes on without it
+                _abort(still)
+                raise
         if not still:
             return result
         if deadline is not None and time.monotonic() > deadline:
-            for _name, client, _size, copy_id in still:
-                client.abort_copy(copy_id)
+            _abort(still)
             raise AmliteError(f"{len(still)} blob copies did not finish within {timeout} s and were aborted")
         pending = still
         time.sleep(poll_interval)
+
+
+def _abort(pending: list[tuple[str, BlobClient, int, str]]) -> None:
+    for _name, client, _size, copy_id in pending:
+        try:
+            client.abort_copy(copy_id)
+        except Exception:  # noqa: BLE001 - it may have just ended; nothing more to stop
+            pass
 
 
 def _copied_bytes(progress: str | None, size: int) -> int:

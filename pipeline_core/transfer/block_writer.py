@@ -20,7 +20,7 @@ BLOCK_SIZE = 8 * 1024 * 1024
 
 
 class BlockBlobWriter(io.RawIOBase):
-    def __init__(self, blob: BlobClient, block_size: int | None = None):
+    def __init__(self, blob: BlobClient, block_size: int | None = None, metadata: dict[str, str] | None = None):
         self._blob = blob
         self._block_size = block_size or BLOCK_SIZE
         self._pending: list[bytes] = []  # written pieces not staged yet; joined once per block
@@ -28,6 +28,7 @@ class BlockBlobWriter(io.RawIOBase):
         self._blocks: list[BlobBlock] = []
         self._position = 0
         self._prefix = uuid.uuid4().hex[:16]
+        self._metadata = metadata  # set on the blob at commit (a step's attempt tag)
         self.committed = False
 
     def writable(self) -> bool:
@@ -63,7 +64,7 @@ class BlockBlobWriter(io.RawIOBase):
         if self.closed:
             raise ValueError("commit() after close(): the blob was abandoned")
         self._flush_pending()
-        self._blob.commit_block_list(self._blocks)
+        self._blob.commit_block_list(self._blocks, metadata=self._metadata)
         self.committed = True
         super().close()
 

@@ -50,25 +50,40 @@ class TransferResult:
     rows: int = 0
 
 
-def resolve(workspace: Workspace, reference: Any) -> BlobEndpoint | SqlEndpoint:
+Endpoint = BlobEndpoint | SqlEndpoint
+
+
+def resolve(workspace: Workspace, reference: Any) -> Endpoint:
     """A DataReference, DataPath or SqlDataReference as the container/path or database it names."""
+    if isinstance(reference, SqlDataReference):
+        return sql_endpoint(workspace, reference)
+    if not hasattr(reference, "path_on_datastore") or not hasattr(reference, "datastore_name"):
+        raise AmliteError(f"{type(reference).__name__} is not a transfer endpoint: use a DataReference, a DataPath "
+                          "or a SqlDataReference")
+    return blob_endpoint(workspace, reference.datastore_name, reference.path_on_datastore)
+
+
+def sql_endpoint(workspace: Workspace, reference: SqlDataReference) -> SqlEndpoint:
+    """The database a SqlDataReference reads or writes (its datastore must be a database datastore)."""
     from pipeline_core.core.datastore import Datastore
 
     store = Datastore.get(workspace, reference.datastore_name)
-    if isinstance(reference, SqlDataReference):
-        if not isinstance(store, DatabaseDatastore):
-            raise AmliteError(f"SqlDataReference {reference.data_reference_name!r} names datastore "
-                              f"{reference.datastore_name!r}, which is a Blob datastore; register the database "
-                              "with Datastore.register_azure_postgre_sql/_my_sql/_sql_database")
-        return SqlEndpoint(store, reference)
+    if not isinstance(store, DatabaseDatastore):
+        raise AmliteError(f"SqlDataReference {reference.data_reference_name!r} names datastore "
+                          f"{reference.datastore_name!r}, which is a Blob datastore; register the database "
+                          "with Datastore.register_azure_postgre_sql/_my_sql/_sql_database")
+    return SqlEndpoint(store, reference)
+
+
+def blob_endpoint(workspace: Workspace, datastore_name: str, path: str | None) -> BlobEndpoint:
+    """A path on a Blob (or ADLS Gen2) datastore; a database datastore is refused, naming SqlDataReference."""
+    from pipeline_core.core.datastore import Datastore
+
+    store = Datastore.get(workspace, datastore_name)
     if isinstance(store, DatabaseDatastore):
-        raise AmliteError(f"datastore {reference.datastore_name!r} is a database: refer to it with "
+        raise AmliteError(f"datastore {datastore_name!r} is a database: refer to it with "
                           "SqlDataReference(datastore, sql_table=... or sql_query=...)")
-    path = getattr(reference, "path_on_datastore", None)
-    if path is None:
-        raise AmliteError(f"{type(reference).__name__} is not a transfer endpoint: use a DataReference, a DataPath "
-                          "or a SqlDataReference")
-    return BlobEndpoint(store.name, store._container, path.strip("/"))
+    return BlobEndpoint(store.name, store._container, (path or "").strip("/"))
 
 
 def _check_type(label: str, value: str | None) -> None:
@@ -79,17 +94,28 @@ def _check_type(label: str, value: str | None) -> None:
 def transfer(workspace: Workspace, source: Any, destination: Any, *, source_reference_type: str | None = None,
              destination_reference_type: str | None = None, log: Log | None = None,
              chunk_rows: int = CHUNK_ROWS) -> TransferResult:
-    """Run the transfer DataTransferStep describes and return what it wrote.
+    """Run the transfer DataTransferStep describes and return what it wrote (see ``transfer_between``)."""
+    _check_type("source_reference_type", source_reference_type)
+    _check_type("destination_reference_type", destination_reference_type)
+    return transfer_between(resolve(workspace, source), resolve(workspace, destination),
+                            source_reference_type=source_reference_type,
+                            destination_reference_type=destination_reference_type, log=log, chunk_rows=chunk_rows)
+
+
+def transfer_between(src: Endpoint, dst: Endpoint, *, source_reference_type: str | None = None,
+                     destination_reference_type: str | None = None, log: Log | None = None,
+                     chunk_rows: int = CHUNK_ROWS, metadata: dict[str, str] | None = None) -> TransferResult:
+    """Move data between two resolved endpoints.
 
     Blob -> Blob: server-side copies (a file, or a folder keeping its layout). Database ->
     Blob: the selected rows as Parquet when the destination ends in ``.parquet``, else CSV;
     a ``directory`` destination (or one without an extension) gets ``<reference name>.csv``
-    inside it. Blob -> database: rows appended to the destination's ``sql_table``.
+    inside it (``<reference name>`` itself when it ends in ``.parquet`` or ``.csv``). Blob -> database: rows appended to the destination's ``sql_table``.
+    ``metadata`` is set on every blob written (DataTransferStep tags them with its attempt).
     """
     _check_type("source_reference_type", source_reference_type)
     _check_type("destination_reference_type", destination_reference_type)
     say = log or (lambda _line: None)
-    src, dst = resolve(workspace, source), resolve(workspace, destination)
     if isinstance(src, BlobEndpoint) and isinstance(dst, BlobEndpoint):
         if source_reference_type == "file":
             found = list_prefix(src.container, src.path)
@@ -102,7 +128,7 @@ def transfer(workspace: Workspace, source: Any, destination: Any, *, source_refe
 
         copied = copy_blobs(src.container, src.path, dst.container, dst.path,
                             destination_is_directory=destination_reference_type == "directory",
-                            progress=copy_progress)
+                            progress=copy_progress, metadata=metadata)
         say(f"copied {len(copied.files)} blob(s) server-side from {src.datastore_name}/{src.path} "
             f"to {dst.datastore_name}/{dst.path}")
         return TransferResult("blob-copy", [f.destination for f in copied.files], bytes=copied.bytes)
@@ -110,10 +136,13 @@ def transfer(workspace: Workspace, source: Any, destination: Any, *, source_refe
         path = dst.path
         last = path.rsplit("/", 1)[-1]
         if destination_reference_type == "directory" or "." not in last:
-            path = f"{path}/{src.reference.data_reference_name}.csv" if path else f"{src.reference.data_reference_name}.csv"
+            name = src.reference.data_reference_name  # "orders.parquet" picks the format, else "<name>.csv"
+            file_name = name if name.lower().endswith((".csv", ".parquet")) else f"{name}.csv"
+            path = f"{path}/{file_name}" if path else file_name
         kind: Format = "parquet" if path.lower().endswith(".parquet") else "csv"
         exported = export_to_blob(src.reference, src.datastore, dst.container, path, format=kind,
-                                  chunk_rows=chunk_rows, progress=lambda rows: say(f"exported {rows} rows"))
+                                  chunk_rows=chunk_rows, progress=lambda rows: say(f"exported {rows} rows"),
+                                  metadata=metadata)
         say(f"exported {exported.rows} rows from {src.datastore.name} to {dst.datastore_name}/{path} as {kind}")
         return TransferResult("export", [path], rows=exported.rows)
     if isinstance(src, BlobEndpoint) and isinstance(dst, SqlEndpoint):

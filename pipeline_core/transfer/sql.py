@@ -113,17 +113,18 @@ def _streamed_rows(datastore: DatabaseDatastore, reference: SqlDataReference,
 
 def export_to_blob(reference: SqlDataReference, datastore: DatabaseDatastore, destination: ContainerClient,
                    path: str, *, format: Format = "parquet", chunk_rows: int = CHUNK_ROWS,
-                   progress: RowProgress | None = None) -> SqlTransferResult:
+                   progress: RowProgress | None = None, metadata: dict[str, str] | None = None) -> SqlTransferResult:
     """Write what ``reference`` selects to the blob ``path`` as CSV (with a header row) or Parquet.
 
     The blob appears only once every row is written; ``progress(rows_so_far)`` after each chunk.
+    ``metadata`` is set on the blob (a step's attempt tag).
     """
     if format not in ("csv", "parquet"):
         raise AmliteError(f"format {format!r} is not supported: use 'csv' or 'parquet'")
     name = path.strip("/")
     if not name:
         raise AmliteError("export_to_blob needs a blob path (e.g. 'exports/table.parquet')")
-    writer = BlockBlobWriter(destination.get_blob_client(name))
+    writer = BlockBlobWriter(destination.get_blob_client(name), metadata=metadata)
     result = SqlTransferResult(blobs=[name])
     try:
         with _streamed_rows(datastore, reference, chunk_rows) as (columns, chunks):

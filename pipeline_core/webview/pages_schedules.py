@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_core.cli_schedules import trigger_text
 from pipeline_core.engine.services import Services
 from pipeline_core.errors import NotFoundError
 from pipeline_core.pipeline.core.schedule import Schedule
@@ -18,6 +17,7 @@ from pipeline_core.rest.keys import route_key
 from pipeline_core.rest.request import ServiceRequest, ServiceResponse
 from pipeline_core.rest.schedules.entities import decision_entity, schedule_entity
 from pipeline_core.rest.schedules.handlers import fire_time_entries
+from pipeline_core.run_text import trigger_text
 from pipeline_core.schedules import manage
 from pipeline_core.webview.html import (
     UI_PREFIX,

@@ -43,7 +43,7 @@ class HostProcess:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "amlite_devhost", str(REPO_ROOT), "--port", "0", "--no-timers",
+                [sys.executable, "-m", "amlite_local", str(REPO_ROOT), "--port", "0", "--no-timers",
                  "--no-blob-triggers", "--resume-interval", "1", "--shutdown-grace", str(self.grace)],
                 cwd=REPO_ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import requests
 
-from amlite_devhost.server import DevHost
+from amlite_local.host import DevHost
 from pipeline_core import Experiment, Pipeline, PipelineData, PipelineParameter, PythonScriptStep, Workspace
 from pipeline_core.engine.services import Services, services_for
 from pipeline_core.engine.submit import upload_spec_and_snapshots

@@ -75,7 +75,7 @@ def test_an_overwritten_fixed_destination_is_not_reused(workspace: Workspace, so
     why = f"output 'shared' changed since run {first} (2 blobs differ)"
     assert details["reuse"]["decision"] == "ran" and details["reuse"]["changed"] == [why]
 
-    from pipeline_core import cli
+    from amlite_cli import commands as cli
 
     monkeypatch.setenv("AMLITE_STORAGE", workspace.storage)
     monkeypatch.delenv("AMLITE_ENDPOINT", raising=False)

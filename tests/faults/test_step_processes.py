@@ -398,7 +398,7 @@ def test_a_redelivered_step_whose_first_attempt_died_half_way_writes_its_outputs
     assert step_run.get_details()["attempt"] == 2
     assert "attempt 2: the previous attempt of this step did not finish" in step_run.get_job_log()
     assert step_entity(row, run_id, "http://x")["Attempt"] == 2
-    shown = subprocess.run([sys.executable, "-m", "pipeline_core.cli", "show", run_id], cwd=tmp_path,
+    shown = subprocess.run([sys.executable, "-m", "amlite_cli", "show", run_id], cwd=tmp_path,
                            capture_output=True, timeout=60, env={**os.environ, "AMLITE_STORAGE": azurite,
                                                                  "COLUMNS": "250"})
     assert shown.returncode == 0, shown.stderr.decode()

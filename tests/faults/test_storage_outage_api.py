@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from amlite_devhost.server import DevHost
+from amlite_local.host import DevHost
 from pipeline_core import Pipeline, PythonScriptStep, Workspace
 from pipeline_core.client.errors import RemoteError
 from pipeline_core.client.http import RestClient

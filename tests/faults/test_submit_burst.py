@@ -156,7 +156,7 @@ def test_a_never_started_run_of_a_dead_host_is_canceled_not_left_cancel_requeste
 
 
 def test_a_never_started_run_of_a_dead_host_is_started_by_the_sweep(workspace: Workspace, tmp_path: Path) -> None:
-    from amlite_devhost.local import _load_engine
+    from amlite_local.engine import _load_engine
 
     services = services_for(workspace.storage)
     published = publish_chain(workspace, tmp_path / "src", {"noop": "pass\n"})
@@ -165,7 +165,7 @@ def test_a_never_started_run_of_a_dead_host_is_started_by_the_sweep(workspace: W
     services.runs.update(run_id, RUN_ROW, {"host_id": _dead_host_id()})  # ... by a host that then died
     assert run_status(workspace, run_id) == "NotStarted"
     engine = _load_engine(workspace.storage)
-    from amlite_devhost.resume import ResumeSweeper
+    from amlite_local.resume import ResumeSweeper
     from pipeline_core.engine.launch import host_identity
 
     ResumeSweeper(engine, services, host_identity()).sweep()

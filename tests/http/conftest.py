@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from http_support import publish_echo, publish_noop
 from jwks_support import JwksServer, LocalIssuer, entra_env, jwk, new_key
 
-from amlite_devhost.server import DevHost
+from amlite_local.host import DevHost
 from pipeline_core import PublishedPipeline, Workspace
 from pipeline_core.auth import reset_shared_caches
 

@@ -23,7 +23,7 @@ import requests
 from http_support import error_of, on_host, wait_status
 from jwks_support import LocalIssuer, mint
 
-from amlite_devhost.server import DevHost, check_exposure
+from amlite_local.host import DevHost, check_exposure
 from pipeline_core import Pipeline, PublishedPipeline, PythonScriptStep, Workspace
 from pipeline_core.client.api import AmliteClient
 from pipeline_core.client.runs import RestRunSource
@@ -233,7 +233,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 def test_amlite_dev_refuses_a_public_host_without_auth(tmp_path: Path) -> None:
     began = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pipeline_core.cli", "dev", str(tmp_path), "--host", "0.0.0.0",
+    done = subprocess.run([sys.executable, "-m", "amlite_cli", "dev", str(tmp_path), "--host", "0.0.0.0",
                            "--port", "0"], env=_clean_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "AMLITE_AUTH=none" in done.stderr and "--host 127.0.0.1" in done.stderr
@@ -266,7 +266,7 @@ def _read_until(stream: Any, marker: str, deadline: float) -> str:
 
 def test_dev_host_warns_once_and_prints_a_generated_system_key() -> None:
     """The warning and the key go to stderr once at start; the key guards the management routes."""
-    process = subprocess.Popen([sys.executable, "-m", "amlite_devhost", str(SAMPLE_APP), "--port", "0",
+    process = subprocess.Popen([sys.executable, "-m", "amlite_local", str(SAMPLE_APP), "--port", "0",
                                 "--no-timers"], env=_clean_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                text=True, start_new_session=True)
     try:

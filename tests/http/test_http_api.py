@@ -12,7 +12,7 @@ import pytest
 import requests
 from http_support import error_of, get_run, on_host, publish_noop, wait_status
 
-from amlite_devhost.server import DevHost
+from amlite_local.host import DevHost
 from pipeline_core import PublishedPipeline, Workspace
 from pipeline_core.engine.services import services_for
 from pipeline_core.webview.pages import PAGES

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from amlite_devhost.server import DevHost
+from amlite_local.host import DevHost
 from pipeline_core import (
     Experiment,
     Pipeline,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from amlite_devhost.server import DevHost
+from amlite_local.host import DevHost
 from pipeline_core import Experiment, Schedule, ScheduleRecurrence, TimeZone, Workspace
 from pipeline_core.engine.services import services_for
 from pipeline_core.pipeline.core.run import PipelineRun
@@ -59,7 +59,7 @@ def scored_files(run: PipelineRun) -> list[str]:
 
 def test_batch_scoring_driver_through_the_cli(example_env: str, monkeypatch: pytest.MonkeyPatch,
                                               experiment_name: str) -> None:
-    from pipeline_core.cli import main
+    from amlite_cli import main
 
     monkeypatch.setenv("BATCH_SCORING_FILES", "12")
     assert main(["run", str(BATCH_SCORING / "driver.py"), "--experiment", experiment_name, "--quiet"]) == 0

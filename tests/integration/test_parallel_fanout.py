@@ -21,7 +21,7 @@ import urllib3
 from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
 
 from amlite_devhost.durable.history import EventType
-from amlite_devhost.local import local_history, local_instances
+from amlite_local.engine import local_history, local_instances
 from pipeline_core import Datastore, Pipeline, Workspace
 from pipeline_core.core.dataset import Dataset
 from pipeline_core.data import OutputFileDatasetConfig

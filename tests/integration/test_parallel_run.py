@@ -490,7 +490,7 @@ def test_progress_shows_while_running_in_details_follow_bar_and_cli(
 
     from rich.console import Console
 
-    from pipeline_core import cli
+    from amlite_cli import commands as cli
     from pipeline_core import progress as follow_module
 
     monkeypatch.setenv("AMLITE_PRS_REPORT_SECONDS", "0.2")

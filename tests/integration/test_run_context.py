@@ -214,7 +214,7 @@ def test_a_step_logs_tags_uploads_and_registers_through_its_run_context(
     # `amlite show` prints each step's metrics on one line.
     from rich.console import Console
 
-    from pipeline_core import cli
+    from amlite_cli import commands as cli
 
     monkeypatch.setenv("AMLITE_STORAGE", workspace.storage)
     monkeypatch.delenv("AMLITE_ENDPOINT", raising=False)

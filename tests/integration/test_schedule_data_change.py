@@ -22,8 +22,8 @@ import pytest
 from azure.functions.timer import TimerRequest
 from publish_helpers import echo_pipeline, upload_text, wait_terminal
 
-from amlite_devhost.server import DevHost
 from amlite_devhost.timers import parse_schedule
+from amlite_local.host import DevHost
 from pipeline_core import Datastore, PublishedPipeline, Schedule, ScheduleRecurrence, Workspace
 from pipeline_core.backend.remote import RemoteBackend
 from pipeline_core.engine.services import Services, services_for

@@ -22,6 +22,7 @@ from pipeline_core import (
     Workspace,
 )
 from pipeline_core.application.errors import ConflictError
+from pipeline_core.engine.launch import start_or_fail
 from pipeline_core.engine.services import Services, services_for
 from pipeline_core.errors import NotFoundError
 from pipeline_core.pipeline.core import schedule as schedule_module
@@ -194,7 +195,7 @@ def test_two_concurrent_ticks_start_the_run_once(workspace: Workspace, published
     row = hosts[0].runs.get_run(expected)
     assert (row["schedule_id"], row["run_source"], row["pipeline_id"]) == (schedule.id, "Schedule", published.id)
 
-    local_starter(hosts[0])(expected)  # the run is real: it runs to the end
+    start_or_fail(hosts[0], expected, local_starter(hosts[0]))  # the run is real: it runs to the end
     assert wait_terminal(hosts[0], expected) == "Finished"
 
 
@@ -387,14 +388,14 @@ def test_rest_create_hands_the_run_now_fire_to_the_durable_client(services: Serv
     made.append(created.body["Id"])
     row = services.runs.get_run(created.launch_run_id)
     assert row["status"] == "NotStarted" and row["schedule_id"] == created.body["Id"]
-    local_starter(services)(created.launch_run_id)  # what the HTTP adapter would do through the Durable client
+    start_or_fail(services, created.launch_run_id, local_starter(services))  # what functions/ does with Durable
     assert wait_terminal(services, created.launch_run_id) == "Finished"
 
 
 # -- CLI -------------------------------------------------------------------------------------------------
 def test_cli(workspace: Workspace, published: PublishedPipeline, experiment_name: str, made: list[str],
              monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline_core.cli import main
+    from amlite_cli import main
 
     monkeypatch.setenv("AMLITE_STORAGE", workspace.storage)
     monkeypatch.delenv("AMLITE_ENDPOINT", raising=False)

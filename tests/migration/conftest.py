@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from app_host import serve_repo_app
 
-from amlite_devhost.server import DevHost
+from amlite_local.host import DevHost
 from pipeline_core import Workspace
 
 

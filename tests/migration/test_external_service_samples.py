@@ -24,10 +24,11 @@ def _missing(name: str, sample: str) -> object:
 
 
 @pytest.mark.parametrize("qualified", [
-    _missing("pipeline_core.pipeline.steps.DataTransferStep", "aml-pipelines-data-transfer"),
-    _missing("pipeline_core.pipeline.steps.DatabricksStep", "aml-pipelines-use-databricks-as-compute-target"),
-    _missing("pipeline_core.core.runconfig.JarLibrary", "the Databricks and Kusto samples"),
-    _missing("pipeline_core.pipeline.steps.AdlaStep", "aml-pipelines-use-adla-as-compute-target"),
+    "pipeline_core.pipeline.steps.DataTransferStep",
+    "pipeline_core.pipeline.steps.DatabricksStep",
+    "pipeline_core.core.runconfig.JarLibrary",
+    "pipeline_core.core.databricks.PyPiLibrary",
+    "pipeline_core.pipeline.steps.AdlaStep",
     _missing("pipeline_core.core.compute.KustoCompute", "aml-pipelines-use-kusto-as-compute-target"),
     _missing("pipeline_core.pipeline.steps.KustoStep", "aml-pipelines-use-kusto-as-compute-target"),
     _missing("pipeline_core.core.compute.BatchCompute", "aml-pipelines-how-to-use-azurebatch-to-run-a-windows-executable"),

@@ -294,12 +294,11 @@ def test_pipeline_draft_edit_submit_publish(workspace: Workspace, tmp_path: Path
     assert draft.publish().id
 
 
-@pytest.mark.xfail(strict=True, reason="needs CommandStep (a ScriptRunConfig command line as a step)")
 def test_commandstep_runs_a_command_line(workspace: Workspace, tmp_path: Path, unique: str) -> None:
     """aml-pipelines-with-commandstep: CommandStep(runconfig=ScriptRunConfig(command=[...]))."""
     from pipeline_core.core import ScriptRunConfig
     from pipeline_core.core.runconfig import MpiConfiguration
-    from pipeline_core.pipeline.steps import CommandStep  # type: ignore[attr-defined]
+    from pipeline_core.pipeline.steps import CommandStep
 
     write(tmp_path, "train.py", 'import sys; print("epochs", sys.argv[-1])\n')
     config = ScriptRunConfig(source_directory=str(tmp_path), command=["python train.py --epochs 3"],

@@ -4,15 +4,19 @@ Databricks cannot run here, so this server plays the workspace: it checks
 requests as the documented API does (one task kind, one cluster choice,
 well-formed libraries, bearer token), and moves each run through the
 documented life cycle (PENDING -> RUNNING -> TERMINATING -> TERMINATED, or
-INTERNAL_ERROR) on a clock the test advances, so no test sleeps. What a run
+INTERNAL_ERROR) on a clock the test advances, so no test sleeps (or, with
+``realtime=True``, on the wall clock, for a pipeline whose orchestrator polls
+the server between durable timers). What a run
 does is chosen per code path (notebook path, Python file, main class) through
 ``behave``: its outcome, how long it runs, its driver log, its notebook result.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -56,14 +60,18 @@ class JobsApiError(Exception):
 class FakeDatabricks:
     """The workspace's state; ``now`` is the test's clock (``advance`` moves it)."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, realtime: bool = False):
         self.token = token
         self.now = 1_000.0
+        self.realtime = realtime
+        self._started = time.monotonic()
         self.behaviours: dict[str, Behaviour] = {}
         self.runs: dict[int, SimRun] = {}
         self.by_task_run: dict[int, SimRun] = {}
         self.idempotency: dict[str, int] = {}
         self.requests: list[tuple[str, str]] = []
+        self.files: dict[str, bytes] = {}  # DBFS: absolute path -> content
+        self.open_files: dict[int, tuple[str, bytearray]] = {}
         self._next = 100
         self._lock = threading.Lock()
 
@@ -73,6 +81,18 @@ class FakeDatabricks:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += seconds
+
+    def tick(self) -> None:
+        """On the wall clock: the server's time is the seconds since it started (plus any ``advance``)."""
+        if self.realtime:
+            with self._lock:
+                now = time.monotonic()
+                self.now += now - self._started
+                self._started = now
+
+    def calls(self, route: str) -> list[tuple[str, str]]:
+        """The requests made to one Jobs API route (``runs/cancel``)."""
+        return [r for r in self.requests if r[1].endswith("/jobs/" + route)]
 
     # -- the API ----------------------------------------------------------------
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -153,6 +173,41 @@ class FakeDatabricks:
             run.canceled_at = self.now
         return {}
 
+    # -- DBFS (2.0): the streaming upload a python_script_name's snapshot goes through --------------
+    def dbfs_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        path = str(body.get("path") or "")
+        if not path.startswith("/"):
+            raise JobsApiError(400, "INVALID_PARAMETER_VALUE", f"Path must be absolute: {path}")
+        if path in self.files and not body.get("overwrite"):
+            raise JobsApiError(400, "RESOURCE_ALREADY_EXISTS", f"A file or directory already exists at {path}")
+        with self._lock:
+            handle = self._next
+            self._next += 1
+            self.open_files[handle] = (path, bytearray())
+        return {"handle": handle}
+
+    def dbfs_add_block(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self.open_files[int(body["handle"])][1].extend(base64.b64decode(body.get("data") or ""))
+        except (KeyError, ValueError):
+            raise JobsApiError(400, "INVALID_PARAMETER_VALUE", "unknown handle") from None
+        return {}
+
+    def dbfs_close(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            path, data = self.open_files.pop(int(body["handle"]))
+        except (KeyError, ValueError):
+            raise JobsApiError(400, "INVALID_PARAMETER_VALUE", "unknown handle") from None
+        self.files[path] = bytes(data)
+        return {}
+
+    def dbfs_status(self, path: Any) -> dict[str, Any]:
+        if path in self.files:
+            return {"path": path, "is_dir": False, "file_size": len(self.files[path])}
+        if any(name.startswith(str(path).rstrip("/") + "/") for name in self.files):
+            return {"path": path, "is_dir": True, "file_size": 0}
+        raise JobsApiError(404, "RESOURCE_DOES_NOT_EXIST", f"No file or directory exists on path {path}.")
+
     def output(self, run_id: Any) -> dict[str, Any]:
         try:
             run = self.by_task_run[int(run_id)]
@@ -197,6 +252,7 @@ def _handler(api: FakeDatabricks) -> type[BaseHTTPRequestHandler]:
 
         def _route(self, method: str) -> None:
             url = urlparse(self.path)
+            api.tick()
             api.requests.append((method, url.path))
             try:
                 if method == "GET" and url.path == "/.well-known/databricks-config":  # public discovery document
@@ -209,7 +265,8 @@ def _handler(api: FakeDatabricks) -> type[BaseHTTPRequestHandler]:
                     raise JobsApiError(403, "PERMISSION_DENIED", f"workspace {workspace} is not this workspace")
                 if self.headers.get("Authorization") != f"Bearer {api.token}":
                     raise JobsApiError(401, "UNAUTHENTICATED", "Invalid access token.")
-                prefix = next((p for p in ("/api/2.1/jobs/", "/api/2.2/jobs/") if url.path.startswith(p)), None)
+                prefix = next((p for p in ("/api/2.1/jobs/", "/api/2.2/jobs/", "/api/2.0/")
+                               if url.path.startswith(p)), None)
                 if prefix is None:
                     raise JobsApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {url.path}'")
                 route = url.path[len(prefix):]
@@ -219,7 +276,11 @@ def _handler(api: FakeDatabricks) -> type[BaseHTTPRequestHandler]:
                 handlers = {("POST", "runs/submit"): lambda: api.submit(body),
                             ("GET", "runs/get"): lambda: api.get(query.get("run_id")),
                             ("POST", "runs/cancel"): lambda: api.cancel(body),
-                            ("GET", "runs/get-output"): lambda: api.output(query.get("run_id"))}
+                            ("GET", "runs/get-output"): lambda: api.output(query.get("run_id")),
+                            ("POST", "dbfs/create"): lambda: api.dbfs_create(body),
+                            ("POST", "dbfs/add-block"): lambda: api.dbfs_add_block(body),
+                            ("POST", "dbfs/close"): lambda: api.dbfs_close(body),
+                            ("GET", "dbfs/get-status"): lambda: api.dbfs_status(query.get("path"))}
                 handler = handlers.get((method, route))
                 if handler is None:
                     raise JobsApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {url.path}'")
@@ -239,8 +300,8 @@ def _handler(api: FakeDatabricks) -> type[BaseHTTPRequestHandler]:
 class JobsServer:
     """``with JobsServer(token) as server:`` serves ``server.api`` on ``server.url`` (127.0.0.1, a free port)."""
 
-    def __init__(self, token: str = "dapi-test-token"):
-        self.api = FakeDatabricks(token)
+    def __init__(self, token: str = "dapi-test-token", realtime: bool = False):
+        self.api = FakeDatabricks(token, realtime)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.api))
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"

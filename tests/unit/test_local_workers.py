@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amlite_devhost.local import ACTIVITIES_PER_CORE, local_workers
+from amlite_local.engine import ACTIVITIES_PER_CORE, local_workers
 
 
 def test_eight_activities_per_core_at_least_the_apps_limit() -> None:

@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 ROOT = Path(__file__).resolve().parents[2]
 #: Modules a step script may import without a requirement: the project's own packages, and what the step
 #: runtime provides (``azureml_user`` is the ParallelRunStep entry-script shim).
-PROVIDED = {"pipeline_core", "amlite_devhost", "functions", "function_app", "azureml_user"}
+PROVIDED = {"pipeline_core", "amlite_devhost", "amlite_local", "amlite_cli", "functions", "function_app", "azureml_user"}
 #: The extras the deployed app installs too (requirements.txt): what step scripts import, the step kinds' clients
 #: and the training steps' libraries.
 APP_EXTRAS = ("steps", "transfer", "databricks", "automl", "hyperdrive")

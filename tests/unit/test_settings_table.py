@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "settings.md"
 #: Where the app, the library and the dev host live (tests, benches and infra scripts have their own knobs).
 CODE = [*sorted((ROOT / "pipeline_core").rglob("*.py")), *sorted((ROOT / "functions").rglob("*.py")),
-        *sorted((ROOT / "amlite_devhost").rglob("*.py")), ROOT / "function_app.py", ROOT / "host.json"]
+        *sorted((ROOT / "amlite_devhost").rglob("*.py")), *sorted((ROOT / "amlite_local").rglob("*.py")),
+        *sorted((ROOT / "amlite_cli").rglob("*.py")), ROOT / "function_app.py", ROOT / "host.json"]
 NAME = re.compile(r"\bAMLITE_[A-Z0-9]+(?:_[A-Z0-9]+)*\b")
 ROW = re.compile(r"^\| `(AMLITE_[A-Z0-9_]+)` \|(.*)\|$")
 

@@ -63,9 +63,9 @@ def test_the_built_in_kinds_are_registered_with_their_classes_and_orchestrations
 
 
 def test_an_unknown_type_names_the_types_that_run_and_the_fix() -> None:
-    with pytest.raises(UnknownStepKind, match=r"'DatabricksStep' cannot run here; use one of PythonScriptStep, "
+    with pytest.raises(UnknownStepKind, match=r"'KustoStep' cannot run here; use one of PythonScriptStep, "
                                               r"ParallelRunStep.*must be imported"):
-        step_kind("DatabricksStep")
+        step_kind("KustoStep")
 
 
 def test_registration_mistakes_are_refused_with_the_reason() -> None:
@@ -75,8 +75,9 @@ def test_registration_mistakes_are_refused_with_the_reason() -> None:
         StepKind(type="X", sdk_class="x:X")
     with pytest.raises(ValueError, match="needs its orchestrator's name"):
         StepKind(type="X", sdk_class="x:X", orchestration=Orchestration.SUB_ORCHESTRATION)
-    with pytest.raises(ValueError, match="'poll' is reserved"):
-        StepKind(type="X", sdk_class="x:X", orchestration=Orchestration.POLL, orchestrator="x")
+    with pytest.raises(ValueError, match="is polled and needs its poller"):
+        StepKind(type="X", sdk_class="x:X", orchestration=Orchestration.POLL)
+    assert StepKind(type="X", sdk_class="x:X", orchestration=Orchestration.POLL, poller="x:y").orchestrator == "poll_step"
     # the same registration again is harmless (a module imported twice)
     assert register_step_kind(step_kind("PythonScriptStep")) is step_kind("PythonScriptStep")
 

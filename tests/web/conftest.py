@@ -16,7 +16,7 @@ import pytest
 from app_host import serve_repo_app
 from web_support import DESKTOP
 
-from amlite_devhost.server import DevHost
+from amlite_local.host import DevHost
 from pipeline_core import Workspace
 
 CHROMIUM = os.environ.get("AMLITE_CHROMIUM", "/usr/bin/chromium")

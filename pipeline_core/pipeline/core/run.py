@@ -114,7 +114,8 @@ class StepRun(RunRecordsMixin):
 
     def get_details(self) -> dict[str, Any]:
         """AML's keys (``runId``, ``status``, ``target``, ``properties``, ``runDefinition``, ``logFiles``,
-        ``inputDatasets``, ``outputDatasets``) and amlite's (reuse, attempt, outputs, progress)."""
+        ``inputDatasets``, ``outputDatasets``) and amlite's (reuse, attempt, outputs, progress, and ``remote``:
+        a DatabricksStep's Databricks run, with its ``run_page_url``)."""
         row = self._refresh()
         step, data = self._spec_entry()
         recorded = row.get("recorded") or (step or {}).get("recorded") or {}
@@ -127,6 +128,7 @@ class StepRun(RunRecordsMixin):
                 "is_reused": bool(row.get("is_reused")), "reused_run_id": row.get("reused_run_id") or None,
                 "attempt": int(row.get("attempt") or 0), "reuse": row.get("reuse"), "error": row.get("error"),
                 "outputs": row.get("outputs") or {}, "progress": row.get("progress") or None,
+                "remote": row.get("remote") or None,
                 "properties": properties, "runDefinition": run_definition(step),
                 "logFiles": log_files(row, self.pipeline_run.id, self.name),
                 "inputDatasets": input_datasets(step, data), "outputDatasets": output_datasets(row)}

@@ -93,6 +93,7 @@ def step_entity(row: dict[str, Any], run_id: str, base: str,
         "Error": row.get("error") or None,
         "LogUrl": step_log_url(base, run_id, name),
         "Progress": progress_entity(row.get("progress")),
+        "Remote": row.get("remote") or None,
         **({"Metrics": json_safe(metrics.get(name, {}))} if metrics is not None else {}),
     }
 

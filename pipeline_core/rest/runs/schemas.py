@@ -83,7 +83,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                    "0 until it starts or when it was reused"},
                        "Outputs": {"type": "object", "additionalProperties": _ref("DataPathAssignment")},
                        "Error": {"type": "object", "nullable": True}, "LogUrl": _string(),
-                       "Progress": _STEP_PROGRESS, "Metrics": _METRICS},
+                       "Progress": _STEP_PROGRESS, "Metrics": _METRICS,
+                       "Remote": {"type": "object", "nullable": True,
+                                  "description": "A step whose work runs elsewhere (DatabricksStep): its handle "
+                                                 "there (the Databricks run id and workspace), its last state and "
+                                                 "the service's run (run_page_url, life_cycle_state, result_state); "
+                                                 "null for other steps"}},
     },
     "StepRunList": _list_of("StepRun"),
     "PipelineRun": {

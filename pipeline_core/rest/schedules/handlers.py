@@ -24,7 +24,7 @@ from pipeline_core.rest.runs.entities import run_entity
 from pipeline_core.rest.schedules.body import invalid, parse_create, parse_update
 from pipeline_core.rest.schedules.entities import decision_entity, schedule_entity
 from pipeline_core.schedules import manage
-from pipeline_core.schedules.firing import Starter, local_starter
+from pipeline_core.schedules.firing import DeferredStart, Starter, local_starter
 from pipeline_core.schedules.recurrence import ScheduleRecurrence
 from pipeline_core.schedules.timezones import to_zoneinfo
 from pipeline_core.schedules.validation import ScheduleValidationError
@@ -52,13 +52,13 @@ def _checked(call: Callable[[], ScheduleRecord]) -> ScheduleRecord:
 def create_schedule(services: Services, request: ServiceRequest) -> ServiceResponse:
     """POST /api/schedules (``Schedule.create`` / ``create_for_pipeline_endpoint``)."""
     definition = parse_create(request.body)
-    started: list[str] = []
-    starter: Starter = local_starter(services) if request.launch else started.append
+    deferred = DeferredStart()
+    starter: Starter = local_starter(services) if request.launch else deferred
     record = _checked(lambda: manage.create_schedule(services, definition, starter=starter,
                                                      created_by=request.principal_id))
     return ServiceResponse(201, schedule_entity(record, request.base),
                            {"Location": schedule_url(request.base, record.id)},
-                           launch_run_id=started[0] if started else None)
+                           launch_run_id=deferred.run_ids[0] if deferred.run_ids else None)
 
 
 def list_schedules(services: Services, request: ServiceRequest) -> ServiceResponse:

@@ -6,6 +6,13 @@ One engine per process, created on first use, keeping its orchestration state
 in the workspace's storage account (task hub: the app's, as ``amlite dev``
 resolves it), like the dev host.
 
+The app is amlite's own ``function_app.py``, loaded by its file path (beside
+this package), never by the bare module name: a driver run from a folder that
+holds a ``function_app.py`` of its own must not get that file. The storage
+account is an argument, bound for each of the app's activities with
+``pipeline_core.engine.services.storage_bound`` (no environment variable is
+changed, so step processes and other code see the environment as it was).
+
 At interpreter exit the process finishes its runs before Python shuts its
 thread pools down, as AML's local runs did, so a script that submits and
 returns (or raises) neither hangs nor leaves a run half done; Ctrl+C during
@@ -17,23 +24,30 @@ so it also resumes what other dead drivers left).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from .app_loader import index_app
-from .durable.engine import DurableEngine
-from .durable.models import RuntimeStatus
-from .durable.store import OrchestrationStore
-from .resume import ResumeSweeper
-from .shutdown import before_thread_shutdown, exit_now
+from amlite_devhost.app_loader import LoadedApp, load_app
+from amlite_devhost.durable.engine import DurableEngine
+from amlite_devhost.durable.models import RuntimeStatus
+from amlite_devhost.durable.store import OrchestrationStore
+from amlite_devhost.resume import ResumeSweeper as GenericSweeper
+from amlite_devhost.shutdown import before_thread_shutdown, exit_now
+from pipeline_core.engine.launch import CANCEL_EVENT, ORCHESTRATOR, host_identity
+from pipeline_core.engine.services import services_for, storage_bound
+from pipeline_core.storage.account import StorageAccount
 
-ORCHESTRATOR = "pipeline_run"
-CANCEL_EVENT = "cancel"
+from .resume import ResumeSweeper
+
+#: amlite's own Functions app root: the folder holding this package and ``function_app.py``.
+APP_ROOT = Path(__file__).resolve().parent.parent
 #: ``memory`` keeps the local engine's orchestration state in memory only (nothing resumes after a crash).
 STATE_ENV = "AMLITE_LOCAL_STATE"
 
@@ -41,8 +55,51 @@ logger = logging.getLogger("amlite.local")
 
 _lock = threading.Lock()
 _engine: DurableEngine | None = None
-_sweeper: ResumeSweeper | None = None
+_sweeper: GenericSweeper | None = None
 _storage: str | None = None
+
+
+@contextmanager
+def _app_root_first() -> Iterator[None]:
+    """``APP_ROOT`` first on ``sys.path`` while the app loads, so ``functions`` is amlite's package even when
+    the driver's folder (``sys.path[0]``) holds a ``functions`` of its own."""
+    entry = str(APP_ROOT)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        sys.path.remove(entry)  # removes the first occurrence: the one inserted above
+
+
+def load_amlite_app() -> LoadedApp:
+    """amlite's ``function_app.app``, loaded from ``APP_ROOT/function_app.py`` and indexed.
+
+    A ``function_app`` module already imported from another file is left alone (amlite's then loads under a
+    private name), and a ``functions`` package imported from elsewhere is refused with the reason.
+    """
+    path = APP_ROOT / "function_app.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"amlite's Functions app {path} is missing: the local engine runs that app's "
+                                "orchestrator; reinstall amlite (`pip install -e .` from its checkout)")
+    shadow = sys.modules.get("functions")
+    if shadow is not None and not _within(getattr(shadow, "__file__", None), APP_ROOT / "functions"):
+        raise ImportError(f"a module named 'functions' from {getattr(shadow, '__file__', '?')} is already imported "
+                          f"in this process; amlite's local engine needs its own package of that name "
+                          f"({APP_ROOT / 'functions'}). Rename the other module (or import it under another name)")
+    with _app_root_first():
+        return load_app(APP_ROOT)
+
+
+def _within(file: str | None, folder: Path) -> bool:
+    return file is not None and Path(file).resolve().is_relative_to(folder.resolve())
+
+
+def _bound_to(storage: str, activity: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(payload: Any) -> Any:
+        with storage_bound(storage):
+            return activity(payload)
+
+    return run
 
 
 def _load_engine(storage: str) -> DurableEngine:
@@ -54,20 +111,17 @@ def _load_engine(storage: str) -> DurableEngine:
                     f"this process already runs local pipelines against {_storage!r}; one local engine "
                     "serves one storage account per process (start another process for another account)")
             return _engine
-        from pipeline_core.engine.launch import host_identity
-        from pipeline_core.engine.services import services_for
-
-        # The activities read their account from the environment, as they do in Azure.
-        os.environ["AMLITE_STORAGE"] = storage
-        module = importlib.import_module("function_app")
-        app = index_app(module.app)
+        app = load_amlite_app()
         workers = int(os.environ.get("AMLITE_LOCAL_WORKERS") or local_workers(app.max_concurrent_activities))
         me = host_identity()
         services = services_for(storage)
         store = None
         if os.environ.get(STATE_ENV, "").lower() != "memory":
-            store = OrchestrationStore(storage, app.task_hub, owner=me)
-        _engine = DurableEngine.from_app(app, max_workers=workers, store=store)
+            store = OrchestrationStore(storage, app.task_hub, owner=me, account=StorageAccount)
+        # The activities ask for their account as they do on Azure (storage_from_environment): each runs with
+        # this engine's account bound, so the environment is never changed.
+        activities = {name: _bound_to(storage, fn) for name, fn in app.activities.items()}
+        _engine = DurableEngine(app.orchestrators, activities, max_workers=workers, store=store)
         _storage = storage
         _sweeper = ResumeSweeper(_engine, services, me, orchestrator=ORCHESTRATOR).start(sweep_now=True)
         before_thread_shutdown(_finish_local_runs)
@@ -165,6 +219,11 @@ def _hand_over(engine: DurableEngine) -> None:
 def start_local_run(storage: str, run_id: str) -> None:
     engine = _load_engine(storage)
     engine.start_new(ORCHESTRATOR, instance_id=run_id, input=run_id)
+
+
+def local_engine(storage: str) -> DurableEngine:
+    """This process's engine for ``storage``, started on first use (one storage account per process)."""
+    return _load_engine(storage)
 
 
 def cancel_local_run(run_id: str) -> bool:

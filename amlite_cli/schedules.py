@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline_core.errors import AmliteError
+from pipeline_core.run_text import trigger_text
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -91,17 +92,6 @@ def cmd_create(args: argparse.Namespace) -> int:
     console.print(f"created schedule [bold]{schedule.id}[/] ({schedule.name}), {schedule.status}")
     _print_one(schedule)
     return 0
-
-
-def trigger_text(schedule: Any) -> str:
-    """What fires a schedule, in one line (its recurrence, or the watched datastore path); the web view shows it too."""
-    if schedule.recurrence is not None:
-        return repr(schedule.recurrence).removeprefix("ScheduleRecurrence(").removesuffix(")")
-    path = schedule.path_on_datastore or "(whole container)"
-    extra = "" if schedule.recursive else ", no sub-folders"
-    if schedule.debounce_seconds:
-        extra += f", debounce {schedule.debounce_seconds:g} s"
-    return f"{schedule.datastore_name}/{path}{extra}, poll every {schedule.polling_interval} min"
 
 
 def cmd_list(args: argparse.Namespace) -> int:

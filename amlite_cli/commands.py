@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pipeline_core.cli_schedules import add_schedule_commands
+from amlite_cli.schedules import add_schedule_commands
 from pipeline_core.errors import AmliteError, ValidationError
 from pipeline_core.errors import UsageError as UsageError
 from pipeline_core.run_text import progress_text, reuse_text
@@ -211,8 +211,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
                              "drop --func to use amlite's dev host")
         return subprocess.call([func, "start", "--port", str(args.port)], cwd=args.app_dir)
     from amlite_devhost.app_loader import load_local_settings
-    from amlite_devhost.server import check_exposure
-    from amlite_devhost.server import main as devhost_main
+    from amlite_local.host import check_exposure
+    from amlite_local.host import main as devhost_main
     from pipeline_core.storage.azurite import ensure_azurite
 
     if args.public_url:
@@ -303,7 +303,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
