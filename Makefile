@@ -3,7 +3,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PY_STAMP := $(VENV)/.amlite-installed
+# The stamp's name changes when the install itself changes, so existing checkouts redo it.
+PY_STAMP := $(VENV)/.amlite-installed-compat
 NODE_STAMP := node_modules/.amlite-installed
 # Kept equal to amlite_devhost/worker_index.py's WORKER_PACKAGE (a test checks).
 WORKER_LOADER := azure-functions-runtime==1.3.0 azurefunctions-extensions-base==1.2.0
@@ -15,14 +16,17 @@ CHROMIUM_STAMP := $(VENV)/.amlite-chromium
 DATABASES_STAMP := $(VENV)/.amlite-databases
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-peers clean
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(CHROMIUM_STAMP) $(DATABASES_STAMP)
 
 $(PY_STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	# A path (.pth) editable install, not setuptools' import-hook one: the hook's finder imports pathlib,
+	# re and importlib.util at every interpreter start (~17 ms of CPU, 2-3x a bare start), and every
+	# script step is an interpreter start of this venv (docs/performance.md).
+	$(BIN)/python -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
 	# The Azure Functions Python worker's loader, so tests and `amlite dev` index the app as Azure
 	# does. It declares Python >= 3.13 but its loader runs on 3.10+; it is never deployed.
 	$(BIN)/python -m pip install -q --ignore-requires-python $(WORKER_LOADER)
@@ -60,5 +64,22 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/step_overhead.py
 
+# The same pipelines in Kedro, Dagster, Prefect and Airflow (bench/peers.py), each peer pinned in its own
+# side venv under .bench-peers/ (built here once; a peer that cannot install is reported, not fatal).
+PEERS_DIR := .bench-peers
+PEERS := kedro==1.7.0 dagster==1.13.28 prefect==3.9.1 apache-airflow==3.3.2
+bench-peers: setup
+	@mkdir -p $(PEERS_DIR)
+	@for spec in $(PEERS); do \
+		name=$${spec%%==*}; dir=$(PEERS_DIR)/$$name; \
+		if [ ! -f $$dir/.installed ] || [ "$$(cat $$dir/.installed)" != "$$spec" ]; then \
+			echo "bench-peers: building $$dir ($$spec)"; \
+			rm -rf $$dir && $(PYTHON) -m venv $$dir && \
+			$$dir/bin/python -m pip install -q "$$spec" > $$dir.log 2>&1 && echo "$$spec" > $$dir/.installed \
+			|| echo "bench-peers: $$spec did not install (see $$dir.log); the bench reports it"; \
+		fi; \
+	done
+	$(BIN)/python bench/peers.py --peers-dir $(PEERS_DIR) $(PEERS_ARGS)
+
 clean:
-	rm -rf $(VENV) node_modules .azurite .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .azurite .bench-peers .pytest_cache .mypy_cache .ruff_cache

@@ -1,54 +1,79 @@
 """amlite: Azure ML SDK v1 pipelines on your own Azure Functions app.
 
 Migration is an import rewrite, ``azureml.`` -> ``pipeline_core.``; every
-public name is also re-exported here.
+public name is also re-exported here. Each is imported on first use
+(``pipeline_core._lazy``), so a step's ``from pipeline_core.core import Run``
+does not load the pipeline builder and the Storage SDKs.
 """
 
-from pipeline_core.core import (
-    VERSION,
-    AmlCompute,
-    ComputeTarget,
-    CondaDependencies,
-    Dataset,
-    Datastore,
-    Environment,
-    Experiment,
-    Model,
-    Run,
-    RunConfiguration,
-    ScriptRunConfig,
-    Workspace,
-)
-from pipeline_core.data import DataPath, DataPathComputeBinding, DataReference, OutputFileDatasetConfig
-from pipeline_core.errors import AmliteError, ValidationError
-from pipeline_core.pipeline.core import (
-    Pipeline,
-    PipelineData,
-    PipelineEndpoint,
-    PipelineParameter,
-    PipelineRun,
-    PublishedPipeline,
-    Schedule,
-    ScheduleRecurrence,
-    StepRun,
-    StepSequence,
-    TimeZone,
-)
-from pipeline_core.pipeline.steps import (
-    AdlaStep,
-    AutoMLStep,
-    AutoMLStepRun,
-    CommandStep,
-    DatabricksStep,
-    DataTransferStep,
-    HyperDriveStep,
-    HyperDriveStepRun,
-    ParallelRunConfig,
-    ParallelRunStep,
-    PythonScriptStep,
-)
+from typing import TYPE_CHECKING
+
+from pipeline_core._lazy import lazy
+from pipeline_core.core import VERSION
 
 __version__ = VERSION
+
+_CORE = ["AmlCompute", "ComputeTarget", "CondaDependencies", "Dataset", "Datastore", "Environment", "Experiment",
+         "Model", "Run", "RunConfiguration", "ScriptRunConfig", "Workspace"]
+_PIPELINE = ["Pipeline", "PipelineData", "PipelineEndpoint", "PipelineParameter", "PipelineRun", "PublishedPipeline",
+             "Schedule", "ScheduleRecurrence", "StepRun", "StepSequence", "TimeZone"]
+_EXPORTS = {
+    **dict.fromkeys(_CORE, "pipeline_core.core"),
+    **dict.fromkeys(["DataPath", "DataPathComputeBinding", "DataReference", "OutputFileDatasetConfig"],
+                    "pipeline_core.data"),
+    **dict.fromkeys(["AmliteError", "ValidationError"], "pipeline_core.errors"),
+    **dict.fromkeys(_PIPELINE, "pipeline_core.pipeline.core"),
+    **dict.fromkeys(["AdlaStep", "AutoMLStep", "AutoMLStepRun", "CommandStep", "DatabricksStep", "DataTransferStep",
+                     "HyperDriveStep", "HyperDriveStepRun", "ParallelRunConfig", "ParallelRunStep", "PythonScriptStep"],
+                    "pipeline_core.pipeline.steps"),
+    "RunDetails": "pipeline_core.widgets",  # a notebook tool: not in __all__, imported only when used
+}
+__getattr__, __dir__ = lazy(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from pipeline_core.core import (
+        AmlCompute,
+        ComputeTarget,
+        CondaDependencies,
+        Dataset,
+        Datastore,
+        Environment,
+        Experiment,
+        Model,
+        Run,
+        RunConfiguration,
+        ScriptRunConfig,
+        Workspace,
+    )
+    from pipeline_core.data import DataPath, DataPathComputeBinding, DataReference, OutputFileDatasetConfig
+    from pipeline_core.errors import AmliteError, ValidationError
+    from pipeline_core.pipeline.core import (
+        Pipeline,
+        PipelineData,
+        PipelineEndpoint,
+        PipelineParameter,
+        PipelineRun,
+        PublishedPipeline,
+        Schedule,
+        ScheduleRecurrence,
+        StepRun,
+        StepSequence,
+        TimeZone,
+    )
+    from pipeline_core.pipeline.steps import (
+        AdlaStep,
+        AutoMLStep,
+        AutoMLStepRun,
+        CommandStep,
+        DatabricksStep,
+        DataTransferStep,
+        HyperDriveStep,
+        HyperDriveStepRun,
+        ParallelRunConfig,
+        ParallelRunStep,
+        PythonScriptStep,
+    )
+    from pipeline_core.widgets import RunDetails  # noqa: F401 - reached through __getattr__, not in __all__
 
 __all__ = [
     "AdlaStep", "CommandStep", "DataTransferStep",
@@ -61,12 +86,3 @@ __all__ = [
     "Schedule", "ScheduleRecurrence", "ScriptRunConfig", "StepRun", "StepSequence", "TimeZone", "ValidationError",
     "Workspace",
 ]
-
-
-def __getattr__(name: str) -> object:
-    """``pipeline_core.RunDetails`` without importing the run view until it is used (it is a notebook tool)."""
-    if name == "RunDetails":
-        from pipeline_core.widgets import RunDetails
-
-        return RunDetails
-    raise AttributeError(f"module 'pipeline_core' has no attribute {name!r}")

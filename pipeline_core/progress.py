@@ -106,9 +106,13 @@ def _follow(source: RunSource, show_output: bool, deadline: float, interval: flo
     partial: dict[str, str] = {}
     drained: set[str] = set()
     while True:
-        state = source.get_state()
-        run_status = str(state.run.get("status"))
-        for name, row in state.steps.items():
+        if show_output:
+            state = source.get_state()
+            run, steps = state.run, state.steps
+        else:  # silent: only the run's status matters, one row (not the 101 rows of a 100-step run per wake)
+            run, steps = source.get_run(), {}
+        run_status = str(run.get("status"))
+        for name, row in steps.items():
             status = str(row.get("status"))
             if show_output and seen.get(name) != status:
                 extra = ""

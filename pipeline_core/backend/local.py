@@ -62,6 +62,8 @@ class StoreRunSource:
         self._read_at = 0.0  # time.monotonic() of the last get_state
 
     def get_run(self) -> dict[str, Any]:
+        self._seen = SIGNALS.version(self.run_id)  # a follower's read, as get_state's
+        self._read_at = time.monotonic()
         return self.services.runs.get_run(self.run_id)
 
     def get_state(self) -> RunState:
@@ -79,12 +81,14 @@ class StoreRunSource:
         """For a run this process writes, sleep until its next write here (or the quiet poll); else ``poll``.
 
         Never returns sooner than ``poll`` after the last read: a burst of writes (a chain of short
-        steps) is read once per interval, not once per write.
+        steps) is read once per interval, not once per write; the write that ends the run is read at once.
         """
         if self._seen is None:
             time.sleep(max(0.0, min(poll, limit)))
             return
         SIGNALS.wait(self.run_id, self._seen, min(max(poll, LOCAL_QUIET_POLL_SECONDS), limit))
+        if SIGNALS.ended(self.run_id):  # the run's last write: read it now, not at the next interval
+            return
         time.sleep(max(0.0, min(self._read_at + poll - time.monotonic(), limit)))
 
     def get_step(self, name: str) -> dict[str, Any]:

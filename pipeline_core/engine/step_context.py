@@ -137,6 +137,9 @@ def stop_reason(services: Services, run_id: str, step: str, attempt: int) -> str
 class StepContext:
     """One attempt of one step: its spec entry, parameters, rows, and the shared phases around its work.
 
+    ``state`` holds the run row, this step's row and the rows of the steps that produce its inputs
+    (not the run's other steps: read ``services.runs.get_state(run_id)`` for those).
+
     Attributes an executor reads: ``services``, ``run_id``, ``name``, ``run`` (the run row),
     ``row`` (the step row, kept current by the transitions), ``spec``, ``step`` (the spec entry),
     ``parameters`` (the run's resolved pipeline parameters), ``attempt``; after ``begin``:
@@ -149,7 +152,9 @@ class StepContext:
         self.services = services
         self.run_id = run_id
         self.name = name
-        self.state = services.runs.get_state(run_id)
+        # The run row and this step's row, then its producers' rows: never the whole run (a step of a
+        # 100-wide fan-out would read 100 rows it does not need).
+        self.state = services.runs.get_state(run_id, steps=[name])
         self.run = self.state.run
         row = self.state.steps.get(name)
         if row is None:
@@ -157,6 +162,10 @@ class StepContext:
         self.row: dict[str, Any] = row
         self.spec = services.load_spec(self.run["graph_id"])
         self.step = self.spec.step(name)
+        producers = self._producers()
+        if producers is None or producers:
+            wider = services.runs.get_state(run_id, steps=None if producers is None else [name, *producers])
+            self.state, self.run, self.row = wider, wider.run, wider.steps.get(name, row)
         self.parameters: dict[str, Any] = self.run.get("parameters") or {}
         self.attempt = int(row.get("attempt") or 0)
         self.inputs: dict[str, Location] = {}
@@ -172,6 +181,18 @@ class StepContext:
         self._out_paths: dict[str, Path] = {}
         self._written: dict[str, dict[str, str]] = {}
         self._reuse_miss: str | None = None  # why a matching earlier run could not be reused
+
+    def _producers(self) -> set[str] | None:
+        """The steps whose rows this step reads (its inputs' producers); None when one is not named."""
+        producers: set[str] = set()
+        for data_id in self.step.get("inputs") or []:
+            entry = self.spec.data.get(data_id)
+            if entry is not None and entry.get("kind") in ("pipeline_data", "output"):
+                producer = entry.get("producer")
+                if not producer:
+                    return None
+                producers.add(producer)
+        return producers
 
     # -- the whole attempt, for ACTIVITY kinds ------------------------------------------
     def run_with(self, executor: Callable[[StepContext], dict[str, Any]]) -> dict[str, Any]:

@@ -51,17 +51,42 @@ def _ignore_spec(root: Path) -> pathspec.PathSpec:
     return pathspec.PathSpec.from_lines("gitignore", patterns)
 
 
-_cache: dict[tuple[str, float, int], Snapshot] = {}
+#: A file's identity: inode, size, modification and change times (ctime moves on any write or rename).
+FileIdentity = tuple[int, int, int, int]
+_cache: dict[tuple[str, tuple[tuple[str, FileIdentity], ...]], Snapshot] = {}
+_file_digests: dict[tuple[str, FileIdentity], tuple[bytes, int]] = {}
+_FILE_DIGESTS_KEPT = 20_000
+
+
+def _identity(stat: os.stat_result) -> FileIdentity:
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def _file_digest(path: Path, identity: FileIdentity) -> tuple[bytes, int]:
+    """sha256 and size of one file, read again only when its identity changed (a rerun hashes nothing)."""
+    key = (str(path), identity)
+    found = _file_digests.get(key)
+    if found is None:
+        data = path.read_bytes()
+        found = (hashlib.sha256(data).digest(), len(data))
+        if len(_file_digests) >= _FILE_DIGESTS_KEPT:
+            _file_digests.clear()
+        _file_digests[key] = found
+    return found
 
 
 def take_snapshot(source_directory: str | Path) -> Snapshot:
-    """List and hash the files that belong to the snapshot (cached per directory while nothing changes)."""
+    """List and hash the files that belong to the snapshot.
+
+    Cached by the identity of every file (inode, size, mtime, ctime), not by the newest mtime: a file
+    replaced by an older one, or edited within the clock's resolution, still changes the snapshot,
+    and an unchanged file is never read twice in a process.
+    """
     root = Path(source_directory).resolve()
     if not root.is_dir():
         raise AmliteError(f"source_directory {str(source_directory)!r} is not a directory")
     spec = _ignore_spec(root)
-    entries: list[tuple[str, Path]] = []
-    latest = 0.0
+    entries: list[tuple[str, Path, FileIdentity]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
@@ -71,25 +96,26 @@ def take_snapshot(source_directory: str | Path) -> Snapshot:
             if spec.match_file(rel):
                 continue
             path = Path(dirpath) / filename
-            latest = max(latest, path.stat().st_mtime)
-            entries.append((rel, path))
+            entries.append((rel, path, _identity(path.stat())))
     entries.sort()
-    key = (str(root), latest, len(entries))
+    key = (str(root), tuple((rel, identity) for rel, _, identity in entries))
     cached = _cache.get(key)
     if cached is not None:
         return cached
     digest = hashlib.sha256(b"amlite-snapshot/1\0")
     total = 0
-    for rel, path in entries:
-        data = path.read_bytes()
-        total += len(data)
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+    for rel, path, identity in entries:
+        file_digest, size = _file_digest(path, identity)
+        total += size
+        digest.update(rel.encode() + b"\0" + file_digest)
     if total > MAX_SNAPSHOT_BYTES:
         raise AmliteError(
             f"source_directory {str(root)!r} holds {total // (1024 * 1024)} MB of files to snapshot "
             f"(limit {MAX_SNAPSHOT_BYTES // (1024 * 1024)} MB): move data to a datastore or list it in .amlignore"
         )
-    snapshot = Snapshot(root, tuple(rel for rel, _ in entries), digest.hexdigest())
+    snapshot = Snapshot(root, tuple(rel for rel, _, _ in entries), digest.hexdigest())
+    if len(_cache) >= 256:
+        _cache.clear()
     _cache[key] = snapshot
     return snapshot
 

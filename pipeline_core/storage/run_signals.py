@@ -29,16 +29,27 @@ class RunSignals:
     def __init__(self, keep: int = KEEP_RUNS) -> None:
         self._keep = keep
         self._versions: OrderedDict[str, int] = OrderedDict()
+        self._ended: OrderedDict[str, None] = OrderedDict()
         self._changed = threading.Condition()
 
-    def changed(self, run_id: str) -> None:
-        """Announce that a row or log of ``run_id`` was just written by this process."""
+    def changed(self, run_id: str, ended: bool = False) -> None:
+        """Announce that a row or log of ``run_id`` was just written by this process (``ended``: the run row
+        became terminal, which a follower reads at once instead of at its next interval)."""
         with self._changed:
             self._versions[run_id] = self._versions.get(run_id, 0) + 1
             self._versions.move_to_end(run_id)
             while len(self._versions) > self._keep:
                 self._versions.popitem(last=False)
+            if ended:
+                self._ended[run_id] = None
+                while len(self._ended) > self._keep:
+                    self._ended.popitem(last=False)
             self._changed.notify_all()
+
+    def ended(self, run_id: str) -> bool:
+        """Whether this process wrote the end of ``run_id``."""
+        with self._changed:
+            return run_id in self._ended
 
     def version(self, run_id: str) -> int | None:
         """The run's change count in this process, or None if this process never wrote it."""

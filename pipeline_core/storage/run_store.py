@@ -42,6 +42,8 @@ STEP_PREFIX = "step:"
 #: ``get_state`` keeps it out of the steps and lists it on its step's row under ``CHILD_RUNS_FIELD``.
 PARENT_FIELD = "parent_step"
 CHILD_RUNS_FIELD = "child_runs"
+#: Row keys one filter may name besides the run row (Table storage allows 15 comparisons, one is the partition).
+MAX_FILTER_KEYS = 13
 
 # Module-level names kept as aliases of the one enum (pipeline_core.status), so callers need not change.
 NOT_STARTED, QUEUED, RUNNING = RunStatus.NOT_STARTED, RunStatus.QUEUED, RunStatus.RUNNING
@@ -137,8 +139,24 @@ class RunStore:
         return {**decode(run_row), "etag": etag}
 
     # -- read --------------------------------------------------------------------
-    def get_state(self, run_id: str) -> RunState:
-        rows = [decode(e) for e in self.runs.query_entities("PartitionKey eq @pk", parameters={"pk": run_id})]
+    def get_state(self, run_id: str, steps: Iterable[str] | None = None) -> RunState:
+        """The run row and its step rows; with ``steps``, only those steps' rows (those that exist).
+
+        A step of a wide run needs its own row and its producers', not the run's hundred others:
+        reading them all made every step of a fan-out read the whole run (quadratic in its width).
+        A filter holds at most 15 comparisons in Table storage, so a longer list reads the partition.
+        """
+        keys = None if steps is None else sorted({step_key(s) for s in steps})
+        if keys is not None and len(keys) < MAX_FILTER_KEYS:
+            wanted = [RUN_ROW, *keys]
+            query = "PartitionKey eq @pk and ( " + " or ".join(f"RowKey eq @k{i}" for i in range(len(wanted))) + " )"
+            found = self.runs.query_entities(query, parameters={"pk": run_id, **{f"k{i}": k for i, k in enumerate(wanted)}})
+        else:
+            found = self.runs.query_entities("PartitionKey eq @pk", parameters={"pk": run_id})
+        rows = [decode(e) for e in found]
+        if keys is not None:
+            chosen = {RUN_ROW, *keys}
+            rows = [r for r in rows if r["RowKey"] in chosen]
         run = next((r for r in rows if r["RowKey"] == RUN_ROW), None)
         if run is None:
             raise NotFoundError(f"run {run_id!r} was not found; check the id (amlite runs lists recent runs)")
@@ -220,7 +238,7 @@ class RunStore:
             if exc.status_code == 412:
                 raise ConcurrencyError(f"{row_key} of run {run_id} changed concurrently") from exc
             raise
-        SIGNALS.changed(run_id)
+        SIGNALS.changed(run_id, ended=row_key == RUN_ROW and fields.get("status") in TERMINAL)
         return {"etag": meta.get("etag")}
 
     def transition_from(self, row: dict[str, Any], to_status: str, fields: dict[str, Any] | None = None,

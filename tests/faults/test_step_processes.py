@@ -562,3 +562,30 @@ def test_without_proc_the_supervisor_still_ends_the_commands_group(tmp_path: Pat
     assert supervised.returncode == 0
     assert not [pid for pid in pids if alive(pid)]  # the grandchild ignored SIGTERM: SIGKILL after the grace
     assert time.monotonic() - started < 10
+
+
+# -- what a step's start costs ---------------------------------------------------------
+def test_the_supervisor_starts_on_c_modules_only(tmp_path: Path) -> None:
+    """Every step pays the supervisor's start: it imports no Python-level signal/ctypes/enum machinery."""
+    from pipeline_core.execution.process import SUPERVISOR
+
+    done = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", SUPERVISOR, str(os.getpid()), "1", "--",
+                           "true"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert not imported & {"enum", "ctypes", "signal", "subprocess", "threading"}, sorted(imported)
+
+
+def test_the_host_notices_a_step_exit_at_once(workspace: Workspace, tmp_path: Path) -> None:
+    """A step that ends is seen ending within a few ms (no 50 ms polling step between a chain's steps)."""
+    log = StepLog(workspace.account.container(LOGS_CONTAINER), f"exit-{uuid.uuid4().hex[:8]}", "s",
+                  tmp_path / "std_log.txt")
+    stamp = tmp_path / "ended"
+    script = f"import time; open({str(stamp)!r}, 'w').write(repr(time.time()))"
+    late = []
+    for _ in range(5):
+        result = run_process([sys.executable, "-S", "-c", script], tmp_path, dict(os.environ), log)
+        late.append(time.time() - float(stamp.read_text()))
+        assert result.exit_code == 0
+    log.close()
+    assert sorted(late)[2] < 0.04, late  # median: the supervisor's exit and the wake, not a poll interval

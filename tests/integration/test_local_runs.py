@@ -221,13 +221,16 @@ def test_following_a_local_run_wakes_on_its_writes_instead_of_polling(
     from pipeline_core.storage.run_store import RunStore
 
     reads: list[float] = []
-    original = RunStore.get_state
 
-    def counted(self: RunStore, run_id: str):  # type: ignore[no-untyped-def]
-        reads.append(time.monotonic())
-        return original(self, run_id)
+    def counting(original):  # type: ignore[no-untyped-def]
+        def counted(self: RunStore, *args, **kwargs):  # type: ignore[no-untyped-def]
+            reads.append(time.monotonic())
+            return original(self, *args, **kwargs)
+        return counted
 
-    monkeypatch.setattr(RunStore, "get_state", counted)
+    # A silent follower reads the run row; one that shows output reads the whole state: count both.
+    monkeypatch.setattr(RunStore, "get_state", counting(RunStore.get_state))
+    monkeypatch.setattr(RunStore, "get_run", counting(RunStore.get_run))
     _write(source_dir, "slow.py", "import time\ntime.sleep(3)\nprint('done')\n")
     step = PythonScriptStep(name="slow", script_name="slow.py", source_directory=str(source_dir),
                             allow_reuse=False)

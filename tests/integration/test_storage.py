@@ -63,6 +63,20 @@ def test_run_store_transitions_are_guarded(workspace: Workspace) -> None:
         store.transition(run_id, step_key("s1"), "Failed")
 
 
+def test_a_narrow_state_read_holds_only_the_named_steps(workspace: Workspace) -> None:
+    """A step reads its own row and its producers', in order, however wide the run; a long list still works."""
+    store = RunStore(workspace.account)
+    run_id = str(uuid.uuid4())
+    names = [f"s{i}" for i in range(30)]
+    store.create_run(run_id, "store-test", {"graph_id": "g"}, [(n, {}) for n in names])
+    narrow = store.get_state(run_id, steps=["s7", "s2", "missing"])
+    assert narrow.run["status"] == "NotStarted"
+    assert list(narrow.steps) == ["s2", "s7"]  # the run's order, not the caller's; an unknown name is absent
+    wide = store.get_state(run_id, steps=names[:20])  # more names than one filter may hold
+    assert list(wide.steps) == names[:20]
+    assert list(store.get_state(run_id).steps) == names
+
+
 def test_concurrent_transitions_let_exactly_one_win(workspace: Workspace) -> None:
     store = RunStore(workspace.account)
     run_id = str(uuid.uuid4())

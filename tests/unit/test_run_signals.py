@@ -47,3 +47,12 @@ def test_only_the_newest_runs_are_remembered() -> None:
         signals.changed(run)
     assert signals.version("r1") is None  # forgotten: its follower polls as usual
     assert signals.version("r3") == 1
+
+
+def test_the_end_of_a_run_is_remembered_for_its_follower() -> None:
+    """A follower reads the write that ends a run at once instead of waiting out its read interval."""
+    signals = RunSignals()
+    signals.changed("r1")
+    assert not signals.ended("r1")
+    signals.changed("r1", ended=True)
+    assert signals.ended("r1") and not signals.ended("r2")
