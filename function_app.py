@@ -7,7 +7,7 @@ same registered functions without Core Tools.
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions import child_runs, http_api, orchestration, parallel, poll, run_view, schedules
+from functions import child_runs, http_api, orchestration, parallel, poll, run_view, schedules, sweeper
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(orchestration.bp)
@@ -17,3 +17,4 @@ app.register_functions(child_runs.bp)
 app.register_functions(http_api.bp)
 app.register_functions(schedules.bp)
 app.register_functions(run_view.bp)
+app.register_functions(sweeper.bp)

@@ -59,3 +59,13 @@ class DurableLauncher:
     def exists(self, run_id: str) -> bool:
         status = self._call(self.client.get_status(run_id))
         return status is not None and status.runtime_status is not None
+
+    def status(self, run_id: str) -> tuple[str | None, str]:
+        """The instance's runtime status name (None: no such instance) and its output as text (the sweeper
+        puts how an instance ended on the run it failed to end)."""
+        status = self._call(self.client.get_status(run_id))
+        if status is None or status.runtime_status is None:
+            return None, ""
+        output = status.output
+        return status.runtime_status.value, output if isinstance(output, str) else ("" if output is None
+                                                                                    else repr(output))
