@@ -49,7 +49,7 @@ def worker_view() -> dict[str, tuple[dict[str, list[object]], int]]:
 def test_the_worker_loads_every_function_of_the_app(worker_view: dict[str, tuple[dict[str, list[object]], int]]) -> None:
     assert len(worker_view) >= 50
     assert {"pipeline_run", "run_step", "settle_steps", "finish_run", "parallel_step", "prs_run_slice",
-            "schedules_tick", "schedules_blob_changed"} <= set(worker_view)
+            "schedules_tick", "schedules_blob_changed", "runs_sweep"} <= set(worker_view)
 
 
 def test_the_dev_host_serves_exactly_what_the_worker_indexes(worker_view: dict[str, tuple[dict[str, list[object]], int]]) -> None:
