@@ -134,3 +134,21 @@ def test_bad_grace_setting_names_it() -> None:
     with pytest.raises(ValueError, match="AMLITE_SWEEP_GRACE_SECONDS"):
         SweepSettings.from_mapping({"AMLITE_SWEEP_GRACE_SECONDS": "ten minutes"})
     assert SweepSettings.from_mapping({}).schedule == DEFAULT_SCHEDULE
+
+
+def test_two_sweeps_at_once_start_a_left_run_once(
+        devhost: DevHost, workspace: Workspace, services: Services, tmp_path: Path, experiment_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two app instances firing the timer together: the ETag-guarded claim lets one start the run (a second
+    start of the same instance id would be refused and end the run Failed)."""
+    run_id = _unstarted_run(workspace, services, tmp_path, experiment_name)
+    time.sleep(2.5)
+    monkeypatch.setenv("AMLITE_SWEEP_GRACE_SECONDS", "2.0")
+    assert devhost.app is not None and devhost.http is not None
+    (sweep,) = [f for f in devhost.app.timer_functions if f.name == "runs_sweep"]
+    both = [devhost.http.invoker.invoke_threadsafe(sweep, TimerRequest()) for _ in range(2)]
+    for done in both:
+        done.result(timeout=60)
+    run = _wait(services, run_id, TERMINAL)
+    assert run["status"] == "Finished", run.get("error")
+    assert run.get("swept_time")
