@@ -32,8 +32,9 @@ SETTINGS = SweepSettings.from_environment()
 async def runs_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     services = services_for(storage_from_environment())
     orchestrations = LauncherOrchestrations(services, DurableLauncher(client))
-    grace = SweepSettings.from_environment().grace_seconds
-    report = await off_loop(lambda: sweep_stale_runs(services, orchestrations, grace))
+    settings = SweepSettings.from_environment()  # the grace is read at each sweep
+    report = await off_loop(lambda: sweep_stale_runs(services, orchestrations, settings.grace_seconds,
+                                                     skip_live_local_owners=settings.skip_live_local_owners))
     for label, ids in (("started", report.started), ("ended", report.ended)):
         if ids:
             log.warning("runs sweep: %s %s", label, ", ".join(ids))

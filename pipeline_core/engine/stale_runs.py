@@ -72,6 +72,10 @@ class SweepSettings:
 
     schedule: str = DEFAULT_SCHEDULE
     grace_seconds: float = DEFAULT_GRACE_SECONDS
+    #: Leave rows owned by a live process of this machine to the local sweep. Off on Azure
+    #: (``WEBSITE_INSTANCE_ID`` is set): there every owner is a worker, and a hostname/pid that happens to
+    #: match one here must not keep a run from ever being swept.
+    skip_live_local_owners: bool = True
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> SweepSettings:
@@ -86,7 +90,7 @@ class SweepSettings:
             if not grace >= 0:  # also NaN
                 raise ValueError(f"AMLITE_SWEEP_GRACE_SECONDS must be a number of seconds >= 0, not {raw!r}; "
                                  f"unset it for the default ({DEFAULT_GRACE_SECONDS:g})")
-        return cls(schedule, grace)
+        return cls(schedule, grace, skip_live_local_owners=not values.get("WEBSITE_INSTANCE_ID"))
 
     @classmethod
     def from_environment(cls) -> SweepSettings:
@@ -145,9 +149,11 @@ def _local_and_alive(owner: str) -> bool:
 
 
 def sweep_stale_runs(services: Services, orchestrations: Orchestrations, grace_seconds: float,
-                     me: str | None = None, now: datetime | None = None) -> SweepReport:
+                     me: str | None = None, now: datetime | None = None,
+                     skip_live_local_owners: bool = True) -> SweepReport:
     """Settle the unfinished runs unchanged for ``grace_seconds`` whose orchestration is missing or ended
-    (see the module docstring). ``me`` is written on the rows this sweep claims."""
+    (see the module docstring). ``me`` is written on the rows this sweep claims; ``skip_live_local_owners``
+    leaves rows of live processes of this machine to the local sweep."""
     me = me or host_identity()
     now = now or datetime.now(timezone.utc)
     report = SweepReport()
@@ -157,7 +163,9 @@ def sweep_stale_runs(services: Services, orchestrations: Orchestrations, grace_s
     for entity in entities:
         row = decode(entity)
         run_id = str(row["PartitionKey"])
-        if _age_seconds(entity, row, now) < grace_seconds or _local_and_alive(str(row.get("host_id") or "")):
+        if _age_seconds(entity, row, now) < grace_seconds:
+            continue
+        if skip_live_local_owners and _local_and_alive(str(row.get("host_id") or "")):
             continue
         try:
             _settle(services, orchestrations, entity, row, me, now, report)

@@ -77,6 +77,16 @@ def _sweep(devhost: DevHost, monkeypatch: pytest.MonkeyPatch, grace: float) -> N
     devhost.http.invoker.invoke_threadsafe(sweep, TimerRequest()).result(timeout=60)
 
 
+def _terminate(devhost: DevHost, run_id: str, reason: str) -> None:
+    """Terminate the run's instance as the Durable API does, and wait until it has ended."""
+    assert devhost.engine is not None
+    devhost.engine.terminate(run_id, reason)
+    deadline = time.monotonic() + 30
+    while not (status := devhost.engine.get_status(run_id)) or not status.runtime_status.is_terminal:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
 def _wait(services: Services, run_id: str, want: set[str], timeout: float = 90.0) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,11 +123,7 @@ def test_a_running_run_whose_instance_was_terminated_ends_failed_with_the_reason
     _wait(services, run_id, {"Running"})
     services.runs.update(run_id, RUN_ROW, {"host_id": GONE_WORKER})  # its worker was on another machine
     assert devhost.engine is not None
-    devhost.engine.terminate(run_id, "terminated by an operator")
-    deadline = time.monotonic() + 30
-    while not (status := devhost.engine.get_status(run_id)) or not status.runtime_status.is_terminal:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    _terminate(devhost, run_id, "terminated by an operator")
     assert services.runs.get_run(run_id)["status"] == "Running"  # nothing else would ever end it
 
     _sweep(devhost, monkeypatch, grace=0.0)
@@ -152,3 +158,25 @@ def test_two_sweeps_at_once_start_a_left_run_once(
     run = _wait(services, run_id, TERMINAL)
     assert run["status"] == "Finished", run.get("error")
     assert run.get("swept_time")
+
+
+def test_a_canceled_run_whose_instance_was_terminated_ends_canceled(
+        devhost: DevHost, workspace: Workspace, services: Services, tmp_path: Path, experiment_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    run_id = _unstarted_run(workspace, services, tmp_path, experiment_name, seconds=3.0)
+    _sweep(devhost, monkeypatch, grace=0.0)
+    _wait(services, run_id, {"Running"})
+    assert devhost.engine is not None
+    _terminate(devhost, run_id, "gone")  # before its orchestrator could hear the cancel
+    services.runs.transition(run_id, RUN_ROW, "CancelRequested", {"host_id": GONE_WORKER})
+
+    _sweep(devhost, monkeypatch, grace=0.0)
+
+    run = services.runs.get_run(run_id)
+    assert run["status"] == "Canceled" and "asked to cancel" in run["error"]["message"]
+    time.sleep(3.0)  # the terminated instance's step process ends on its own before the host stops
+
+
+def test_on_azure_a_live_looking_local_owner_does_not_shield_a_run() -> None:
+    assert SweepSettings.from_mapping({}).skip_live_local_owners is True
+    assert SweepSettings.from_mapping({"WEBSITE_INSTANCE_ID": "abc"}).skip_live_local_owners is False
