@@ -12,6 +12,7 @@ is indexed.
 from __future__ import annotations
 
 import logging
+import os
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -24,10 +25,11 @@ from .launcher import DurableLauncher, off_loop
 log = logging.getLogger("amlite.sweeper")
 bp = df.Blueprint()
 
-SETTINGS = SweepSettings.from_environment()
+#: Read when the app is indexed; the grace is read (and checked) at each sweep.
+SCHEDULE = SweepSettings.schedule_from(os.environ)
 
 
-@bp.timer_trigger(arg_name="timer", schedule=SETTINGS.schedule)
+@bp.timer_trigger(arg_name="timer", schedule=SCHEDULE)
 @bp.durable_client_input(client_name="client")
 async def runs_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     services = services_for(storage_from_environment())

@@ -77,9 +77,15 @@ class SweepSettings:
     #: match one here must not keep a run from ever being swept.
     skip_live_local_owners: bool = True
 
+    @staticmethod
+    def schedule_from(values: Mapping[str, str]) -> str:
+        """Only the schedule, for indexing the app: a bad grace must not keep every other function from loading
+        (it is reported by each sweep instead)."""
+        return (values.get("AMLITE_SWEEP_SCHEDULE") or "").strip() or DEFAULT_SCHEDULE
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> SweepSettings:
-        schedule = (values.get("AMLITE_SWEEP_SCHEDULE") or "").strip() or DEFAULT_SCHEDULE
+        schedule = cls.schedule_from(values)
         raw = (values.get("AMLITE_SWEEP_GRACE_SECONDS") or "").strip()
         grace = DEFAULT_GRACE_SECONDS
         if raw:

@@ -140,6 +140,8 @@ def test_bad_grace_setting_names_it() -> None:
     with pytest.raises(ValueError, match="AMLITE_SWEEP_GRACE_SECONDS"):
         SweepSettings.from_mapping({"AMLITE_SWEEP_GRACE_SECONDS": "ten minutes"})
     assert SweepSettings.from_mapping({}).schedule == DEFAULT_SCHEDULE
+    # indexing the app reads only the schedule: a bad grace does not take every function down with it
+    assert SweepSettings.schedule_from({"AMLITE_SWEEP_GRACE_SECONDS": "ten minutes"}) == DEFAULT_SCHEDULE
 
 
 def test_two_sweeps_at_once_start_a_left_run_once(
