@@ -30,7 +30,7 @@ from pipeline_core.errors import NotFoundError
 from pipeline_core.execution.logs import LOGS_CONTAINER
 from pipeline_core.runcontext.values import SCALAR
 from pipeline_core.storage.metric_store import MetricStore
-from pipeline_core.storage.run_store import FINISHED, utcnow
+from pipeline_core.storage.run_store import FINISHED, step_key, utcnow
 
 if TYPE_CHECKING:
     from pipeline_core.engine.services import Services
@@ -81,9 +81,11 @@ class TrialRows:
     search in the same rows) and ``finish`` rewrite rows rather than fail on them.
     """
 
-    def __init__(self, services: Services, run_id: str, step: str, out: Path, task: str):
+    def __init__(self, services: Services, run_id: str, step: str, out: Path, task: str, primary_metric: str | None):
         self.services, self.run_id, self.step, self.out, self.task = services, run_id, step, out, task
+        self.primary_metric = primary_metric
         self.written = 0
+        self._scores: dict[int, float] = {}  # iteration -> primary metric, for the step row's running summary
         self._offset = 0
         self._log: Path | None = None
 
@@ -98,9 +100,12 @@ class TrialRows:
             self._log = next(iter(self.out.glob("*/trials.jsonl")), None)
             if self._log is None:
                 return
-        with open(self._log) as handle:
-            handle.seek(self._offset)
-            text = handle.read()
+        try:
+            with open(self._log) as handle:
+                handle.seek(self._offset)
+                text = handle.read()
+        except FileNotFoundError:  # the search ended and removed its log: ``finish`` writes what is left
+            return
         complete = text[:text.rfind("\n") + 1]
         trials: list[dict[str, Any]] = []
         for line in complete.splitlines():
@@ -136,11 +141,38 @@ class TrialRows:
         for name in dict.fromkeys(n for n, _ in metrics):
             store.add(self.run_id, name, [m for n, m in metrics if n == name])
         self.services.runs.put_children(self.run_id, self.step, children)
+        for trial in trials:
+            score = trial["metrics"].get(self.primary_metric or "")
+            if score is not None:
+                self._scores[int(trial["iteration"])] = float(score)
+        self.services.runs.update(self.run_id, step_key(self.step), {"search": self.summary(len(children))})
+
+    def summary(self, count: int | None = None) -> dict[str, Any]:
+        """The step row's ``search`` while the search runs: HyperDrive's keys, so the run view's line reads alike."""
+        from pipeline_core.train.automl.names import METRICS
+
+        info = METRICS.get(self.task, {}).get(self.primary_metric or "")  # type: ignore[call-overload]
+        n = max(self.written + (count or 0), len(self._scores))
+        found: dict[str, Any] = {"kind": "automl", "children": n, "statuses": {FINISHED: n},
+                                 "primary_metric": self.primary_metric}
+        if info is not None and self._scores:
+            sign = -1 if info.maximize else 1
+            best = min(self._scores, key=lambda i: (sign * self._scores[i], i))
+            found.update(best_child_run=f"{self.run_id}_{child_name(self.step, best)}",
+                         best_primary_metric=self._scores[best])
+        return found
 
     def finish(self, document: dict[str, Any]) -> None:
-        """Make the rows exact from the worker's result document (a trial the polls missed or half-read)."""
-        self.task = document["task"]
-        self.write(document["trials"])
+        """Write the trials the polls had not seen from the worker's result document.
+
+        The polls read the same FLAML log lines the trainer turns into the document's trials (the same
+        count, the same order), so only the tail is missing; it is written before the step ends.
+        """
+        self.task, self.primary_metric = document["task"], document["primary_metric"]
+        missing = document["trials"][self.written:]
+        if missing:
+            self.write(missing)
+            self.written += len(missing)
 
 
 def _json_default(value: Any) -> Any:
@@ -164,8 +196,8 @@ def load_automl_run(services: Services, experiment: Any, run_id: str, row: dict[
         raise NotFoundError(f"AutoML step {row.get('name')!r} of run {run_id} is {row.get('status')}: its child "
                             "runs and model exist once it has Finished")
     origin_run, origin_step = _origin(run_id, row)
-    origin = row if (origin_run, origin_step) == (run_id, row["name"]) else services.runs.get_step(origin_run,
-                                                                                                    origin_step)
+    own = (origin_run, origin_step) == (run_id, row["name"]) and "search" in row  # a REST row has no ``search``
+    origin = row if own else services.runs.get_step(origin_run, origin_step)
     search = origin.get("search") or {}
     if search.get("kind") != "automl":
         raise NotFoundError(f"step {origin_step!r} of run {origin_run} has no AutoML search; was it an "

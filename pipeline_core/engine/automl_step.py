@@ -26,7 +26,7 @@ from pipeline_core.execution.process import STOPPED_SUPERSEDED, run_process
 from pipeline_core.execution.step_settings import step_settings
 from pipeline_core.runcontext.values import SCALAR
 from pipeline_core.storage.metric_store import MetricStore
-from pipeline_core.storage.run_store import CANCELED
+from pipeline_core.storage.run_store import CANCELED, FINISHED
 
 #: The file each kind of TrainingOutput is written to inside its output (``path_on_datastore`` names it).
 OUTPUT_FILES = {"Model": "model.pkl", "Metrics": "metrics.json"}
@@ -117,7 +117,8 @@ def run_automl(ctx: StepContext) -> dict[str, Any]:
     (ctx.work / "job.json").write_text(json.dumps(job))
     argv = [sys.executable, "-u", "-m", "pipeline_core.engine.automl_worker", str(ctx.work / "job.json")]
     ctx.log.note(f"[amlite] AutoML step {ctx.name!r} of run {ctx.run_id}: budget {budget:g} s")
-    rows = TrialRows(ctx.services, ctx.run_id, ctx.name, out, str(automl["settings"].get("task") or ""))
+    rows = TrialRows(ctx.services, ctx.run_id, ctx.name, out, str(automl["settings"].get("task") or ""),
+                     automl["settings"].get("primary_metric"))
 
     def should_stop() -> str | None:  # the watch's half-second tick also writes the trials ended since the last
         rows.poll()
@@ -194,7 +195,10 @@ def _finish(ctx: StepContext, document: dict[str, Any], model: bytes, outputs: d
                "best_child_run_id": best.id, "best_iteration": document["best_iteration"],
                "child_runs": len(document["trials"]), "stop_reason": document["stop_reason"],
                "elapsed_seconds": round(float(document["elapsed_seconds"]), 3),
-               "time_budget_seconds": document["time_budget_seconds"], "validation": document.get("validation")}
+               "time_budget_seconds": document["time_budget_seconds"], "validation": document.get("validation"),
+               # HyperDrive's keys too: the run view and `amlite show` print both kinds' searches alike
+               "children": len(document["trials"]), "statuses": {FINISHED: len(document["trials"])},
+               "best_child_run": best.id, "best_primary_metric": best.metrics.get(document["primary_metric"])}
     if problems:
         return ctx.fail("; ".join(problems), dict(ctx.outputs), search=summary)
     return ctx.finish(search=summary)

@@ -4,7 +4,8 @@ The pipeline is AML's AutoML sample shape: a registered TabularDataset (scikit-l
 cancer data as CSV) -> AutoMLStep (FLAML) with a Model and a Metrics TrainingOutput -> a
 PythonScriptStep that unpickles the best model and scores it. What a user would notice: the step
 ends within its experiment timeout, the model loads and predicts, the trials are child runs with
-AML's metric names, a second submit reuses the step, a wrong label column fails with a message
+AML's metric names (child rows, shown by REST's ChildRuns and the run view as HyperDrive's are), a
+second submit reuses the step, a wrong label column fails with a message
 naming it, and a cancel stops the search at once.
 """
 
@@ -33,6 +34,7 @@ from pipeline_core import (
     Workspace,
 )
 from pipeline_core.pipeline.core import TrainingOutput
+from pipeline_core.pipeline.core.run import StepRun
 from pipeline_core.pipeline.steps import AutoMLStep, AutoMLStepRun
 from pipeline_core.train.automl import AutoMLConfig
 from pipeline_core.train.automl.run import AutoMLRun
@@ -131,6 +133,19 @@ def test_automl_step_trains_within_budget_and_a_script_step_scores_the_best_mode
     assert "[automl] best: iteration" in log
     assert [f"[automl] iteration {c.iteration}:" in log for c in children] == [True] * len(children)
     assert log.count("[automl] iteration ") == len(children)  # each child run once, as it finished
+
+    # The trials are the step's child rows, as a HyperDriveStep's are: a finished status, the model and its
+    # hyperparameters as parameters, AML's metrics read through the run's metric store.
+    rows = list(StepRun.get_children(step))  # the rows as a HyperDriveStep's StepRun reads them
+    assert [r.id for r in rows] == [c.id for c in children] == [f"{step.id}_{i}" for i in range(len(children))]
+    assert {r.get_status() for r in rows} == {c.get_status() for c in children} == {"Finished"}
+    assert [r.get_parameters()["model"] for r in rows] == [c.algorithm for c in children]
+    assert rows[0].get_parameters() == children[0].get_parameters() and len(rows[0].get_parameters()) > 1
+    assert [r.get_metrics()["AUC_weighted"] for r in rows] == [c.get_metrics()["AUC_weighted"] for c in children]
+    assert [c.id for c in automl_run.get_children(status="Finished")] == [c.id for c in children]
+    search = row["search"]
+    assert (search["children"], search["statuses"]) == (len(children), {"Finished": len(children)})
+    assert search["best_child_run"] == best.id
 
     # AML's sample: download the pipeline outputs by name and open the files at _path_on_datastore.
     model_output = run.get_pipeline_output("best_model_output")
@@ -287,6 +302,22 @@ def test_automl_step_through_a_published_endpoint(remote_workspace: Workspace, w
     best = step.get_best_child()
     assert list(step.get_children()) and best.get_metrics()["AUC_weighted"] > 0.9
     assert "accuracy" in run.find_step_run("score")[0].get_job_log()
+
+    # REST shows the trials as the step entity's ChildRuns, as it shows HyperDrive's, metrics and all.
+    answer = requests.get(f"{remote_workspace.endpoint}/api/runs/{run.id}",
+                          params={"steps": "true", "metrics": "true"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    (entity,) = [s for s in answer.json()["Steps"] if s["Name"] == "automl_module"]
+    shown = entity["ChildRuns"]
+    assert [c["Id"] for c in shown] == [c.id for c in step.get_children()]
+    assert {c["Status"]["StatusCode"] for c in shown} == {"Finished"}
+    assert all(c["Parameters"]["model"] in ("LightGBM", "RandomForest", "ExtremeRandomTrees") for c in shown)
+    (best_entity,) = [c for c in shown if c["Id"] == best.id]
+    assert best_entity["Metrics"]["AUC_weighted"] == best.get_metrics()["AUC_weighted"]
+    assert {"accuracy", "AUC_weighted", "f1_score_weighted"} <= set(best_entity["Metrics"])
+    view = requests.get(f"{remote_workspace.endpoint}/api/runs/{run.id}/view", timeout=30).json()
+    (panel,) = [s for s in view["Steps"] if s["Name"] == "automl_module"]
+    assert panel["ProgressText"].startswith(f"{len(shown)} child runs: {len(shown)} finished; best {best.id}")
 
     again = requests.post(published.endpoint, json={"ExperimentName": experiment_name}, timeout=30)
     rerun = PipelineRun(Experiment(remote_workspace, experiment_name), again.json()["Id"])
