@@ -206,12 +206,17 @@ def test_cancel_stops_the_search(workspace: Workspace, source_dir: Path, experim
         assert time.monotonic() < deadline, "the search never started"
         time.sleep(0.5)
     assert _training_processes(), "the search runs in a process of its own"
+    while len(list(StepRun.get_children(step))) < 2:  # each trial is a child row once it ends, mid-search
+        assert time.monotonic() < deadline, "the trials did not become child rows while the search ran"
+        time.sleep(0.2)
+    assert step._refresh()["search"]["children"] >= 2  # the run view's line counts them as they come
     started = time.monotonic()
     run.cancel()
     assert run.wait_for_completion(show_output=False, timeout_seconds=30, raise_on_error=False) == "Canceled"
     assert time.monotonic() - started < 15
     assert step.get_status() == "Canceled"
     assert "[automl] best" not in step.get_job_log()
+    assert {c.status for c in StepRun.get_children(step)} == {"Finished"}  # the trials that ended stay
     assert not _training_processes(), "the training process outlived the cancel"
 
 
