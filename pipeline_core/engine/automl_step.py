@@ -117,6 +117,8 @@ def run_automl(ctx: StepContext) -> dict[str, Any]:
     (ctx.work / "job.json").write_text(json.dumps(job))
     argv = [sys.executable, "-u", "-m", "pipeline_core.engine.automl_worker", str(ctx.work / "job.json")]
     ctx.log.note(f"[amlite] AutoML step {ctx.name!r} of run {ctx.run_id}: budget {budget:g} s")
+    if ctx.services.runs.delete_children(ctx.run_id, ctx.name):  # a retry: its search's trials replace these
+        ctx.log.note("[amlite] the child runs of the previous attempt were removed; this attempt searches again")
     rows = TrialRows(ctx.services, ctx.run_id, ctx.name, out, str(automl["settings"].get("task") or ""),
                      automl["settings"].get("primary_metric"))
 

@@ -329,3 +329,42 @@ def test_automl_step_through_a_published_endpoint(remote_workspace: Workspace, w
     assert rerun.wait_for_completion(show_output=False, timeout_seconds=60) == "Finished"
     (reused,) = rerun.find_step_run("automl_module")
     assert reused.is_reused and reused.get_best_child().id == best.id
+
+
+def test_trial_rows_are_rewritten_in_place_and_a_new_attempt_starts_without_the_old_ones(
+        workspace: Workspace, tmp_path: Path) -> None:
+    """The store's side of the child rows: FLAML's trial log becomes rows as it grows, a poll and the end
+    write a trial once, and a retried step (a new search) starts from no children."""
+    import uuid
+
+    from pipeline_core.engine.automl_records import TrialRows
+    from pipeline_core.engine.services import services_for
+    from pipeline_core.storage.metric_store import MetricStore
+
+    services = services_for(workspace.storage)
+    rid = uuid.uuid4().hex
+    services.runs.create_run(rid, "automl-rows", {"graph_id": "none"}, [("search", {}), ("use", {})])
+    (tmp_path / "flaml").mkdir()
+    trial_log = tmp_path / "flaml" / "trials.jsonl"
+    record = {"record_id": 0, "learner": "lgbm", "config": {"n_estimators": 4}, "trial_time": 0.5,
+              "logged_metric": {"AUC_weighted": 0.9, "accuracy": float("nan")}}
+    trial_log.write_text(json.dumps(record) + "\n" + '{"record_id": 1, "lear')  # the second still being written
+    rows = TrialRows(services, rid, "search", tmp_path, "classification", "AUC_weighted")
+    rows.poll()
+    state = services.runs.get_state(rid)
+    assert list(state.steps) == ["search", "use"]
+    (child,) = state.steps["search"]["child_runs"]
+    assert (child["name"], child["status"]) == ("search_0", "Finished")
+    assert child["parameters"] == {"model": "LightGBM", "n_estimators": 4}
+    assert state.steps["search"]["search"]["best_child_run"] == f"{rid}_search_0"
+    assert MetricStore(services.account).metrics(rid)["search_0"] == {"AUC_weighted": 0.9}  # NaN left out
+
+    trial = {"iteration": 1, "algorithm": "RandomForest", "estimator": "rf", "hyperparameters": {},
+             "metrics": {"AUC_weighted": 0.95}, "duration_seconds": 1.0}
+    rows.finish({"task": "classification", "primary_metric": "AUC_weighted",
+                 "trials": [{**trial, "iteration": 0, "algorithm": "LightGBM"}, trial]})
+    children = services.runs.get_children(rid, "search")
+    assert [c["name"] for c in children] == ["search_0", "search_1"]
+    assert services.runs.get_step(rid, "search")["search"]["best_child_run"] == f"{rid}_search_1"
+    assert services.runs.delete_children(rid, "search") == 2
+    assert "child_runs" not in services.runs.get_state(rid).steps["search"]
