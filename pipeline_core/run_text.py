@@ -41,7 +41,7 @@ def trigger_text(schedule: Any) -> str:
 
 
 def search_text(search: Any) -> str:
-    """A CHILD_RUNS step's (HyperDriveStep's) child runs as one line: counts by status, the best child."""
+    """A step's child runs (HyperDriveStep's, AutoMLStep's) as one line: counts by status, the best child."""
     if not isinstance(search, dict) or not search.get("children"):
         return ""
     statuses = ", ".join(f"{n} {s.lower()}" for s, n in (search.get("statuses") or {}).items())

@@ -4,8 +4,8 @@ What is particular to AutoML (the rest is the ``StepContext``'s): the training d
 tabular inputs, read in the training process with the dataset's format and transformations; the
 search runs in ``engine.automl_worker`` under ``execution.process`` (log streamed, stopped on cancel
 or at the step's time limit), so the host's worker stays responsive; then each ``TrainingOutput`` is
-written as one file, the trials are kept as the step's child runs (``engine.automl_records``) and the
-best child's metrics are logged as the step's own, as AML's AutoML parent run reports them.
+written as one file, the trials are the step's child runs (rows written as each trial ends,
+``engine.automl_records``) and the best child's metrics are logged as the step's own, as AML's AutoML parent run reports them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline_core.engine.automl_records import save_records
+from pipeline_core.engine.automl_records import TrialRows, save_model
 from pipeline_core.engine.automl_worker import ERROR_FILE, MODEL_FILE, RESULT_FILE, USER_ERROR_EXIT
 from pipeline_core.engine.step_context import StepContext
 from pipeline_core.errors import AmliteError
@@ -26,7 +26,7 @@ from pipeline_core.execution.process import STOPPED_SUPERSEDED, run_process
 from pipeline_core.execution.step_settings import step_settings
 from pipeline_core.runcontext.values import SCALAR
 from pipeline_core.storage.metric_store import MetricStore
-from pipeline_core.storage.run_store import CANCELED
+from pipeline_core.storage.run_store import CANCELED, FINISHED
 
 #: The file each kind of TrainingOutput is written to inside its output (``path_on_datastore`` names it).
 OUTPUT_FILES = {"Model": "model.pkl", "Metrics": "metrics.json"}
@@ -117,8 +117,18 @@ def run_automl(ctx: StepContext) -> dict[str, Any]:
     (ctx.work / "job.json").write_text(json.dumps(job))
     argv = [sys.executable, "-u", "-m", "pipeline_core.engine.automl_worker", str(ctx.work / "job.json")]
     ctx.log.note(f"[amlite] AutoML step {ctx.name!r} of run {ctx.run_id}: budget {budget:g} s")
+    if ctx.services.runs.delete_children(ctx.run_id, ctx.name):  # a retry: its search's trials replace these
+        ctx.log.note("[amlite] the child runs of the previous attempt were removed; this attempt searches again")
+    rows = TrialRows(ctx.services, ctx.run_id, ctx.name, out, str(automl["settings"].get("task") or ""),
+                     automl["settings"].get("primary_metric"))
+
+    def should_stop() -> str | None:  # the watch's half-second tick also writes the trials ended since the last
+        rows.poll()
+        return ctx.stop_reason()
+
     result = run_process(argv, ctx.work, ctx.environment(paths), ctx.log, timeout=timeout,
-                         grace=settings.stop_grace_seconds, should_stop=ctx.stop_reason)
+                         grace=settings.stop_grace_seconds, should_stop=should_stop)
+    rows.poll()  # a trial that ended after the last tick (a canceled or failed search keeps its children too)
     if result.stopped == STOPPED_SUPERSEDED:
         return ctx.await_newer_attempt(timeout)
     if result.canceled:
@@ -141,17 +151,18 @@ def run_automl(ctx: StepContext) -> dict[str, Any]:
                         exit_code=result.exit_code, stderr_tail=tail)
     ctx.log.note(f"[amlite] the search process ended {time.time() - job['started_epoch']:.1f} s after the step "
                  "started")
-    return _finish(ctx, json.loads((out / RESULT_FILE).read_text()), (out / MODEL_FILE).read_bytes(), outputs,
-                   job["started_epoch"])
+    document = json.loads((out / RESULT_FILE).read_text())
+    rows.finish(document)
+    return _finish(ctx, document, (out / MODEL_FILE).read_bytes(), outputs, job["started_epoch"])
 
 
 def _finish(ctx: StepContext, document: dict[str, Any], model: bytes, outputs: dict[str, Path],
             started_epoch: float) -> dict[str, Any]:
-    """Write each TrainingOutput's file, keep the child runs and the model, log the best metrics, finish."""
+    """Write each TrainingOutput's file, keep the model, log the best metrics, finish (the child rows exist)."""
     from pipeline_core.train.automl.exceptions import ConfigException
 
     parent = f"{ctx.run_id}_{ctx.name}"
-    save_records(ctx.services, ctx.run_id, ctx.name, document, model)
+    save_model(ctx.services, ctx.run_id, ctx.name, model)
     automl_run = _automl_run(document, parent)
     problems: list[str] = []
     for data_id, wanted in (ctx.step.get("training_outputs") or {}).items():
@@ -186,7 +197,10 @@ def _finish(ctx: StepContext, document: dict[str, Any], model: bytes, outputs: d
                "best_child_run_id": best.id, "best_iteration": document["best_iteration"],
                "child_runs": len(document["trials"]), "stop_reason": document["stop_reason"],
                "elapsed_seconds": round(float(document["elapsed_seconds"]), 3),
-               "time_budget_seconds": document["time_budget_seconds"]}
+               "time_budget_seconds": document["time_budget_seconds"], "validation": document.get("validation"),
+               # HyperDrive's keys too: the run view and `amlite show` print both kinds' searches alike
+               "children": len(document["trials"]), "statuses": {FINISHED: len(document["trials"])},
+               "best_child_run": best.id, "best_primary_metric": best.metrics.get(document["primary_metric"])}
     if problems:
         return ctx.fail("; ".join(problems), dict(ctx.outputs), search=summary)
     return ctx.finish(search=summary)

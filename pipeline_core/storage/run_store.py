@@ -192,6 +192,31 @@ class RunStore:
             self.runs.submit_transaction(ops[start:start + 100])  # type: ignore[arg-type]
         SIGNALS.changed(run_id)
 
+    def put_children(self, run_id: str, parent: str, children: list[tuple[str, dict[str, Any]]]) -> None:
+        """Write child runs of step ``parent`` as they are (upsert), in transactions of at most 100.
+
+        For children recorded after they ran (an AutoMLStep's trials): no transitions, and writing one
+        again (a poll then the search's end, a retried step) replaces it.
+        """
+        ops: list[tuple[str, dict[str, Any]]] = [
+            ("upsert", {"PartitionKey": run_id, "RowKey": step_key(name), "name": name, PARENT_FIELD: parent,
+                        **_encode(fields)})
+            for name, fields in children]
+        for start in range(0, len(ops), 100):
+            self.runs.submit_transaction(ops[start:start + 100])  # type: ignore[arg-type]
+        SIGNALS.changed(run_id)
+
+    def delete_children(self, run_id: str, parent: str) -> int:
+        """Remove the child runs of step ``parent`` (a new attempt of a search starts without the last one's)."""
+        rows = self.get_children(run_id, parent)
+        ops: list[tuple[str, dict[str, Any]]] = [("delete", {"PartitionKey": run_id, "RowKey": r["RowKey"]})
+                                                 for r in rows]
+        for start in range(0, len(ops), 100):
+            self.runs.submit_transaction(ops[start:start + 100])  # type: ignore[arg-type]
+        if rows:
+            SIGNALS.changed(run_id)
+        return len(rows)
+
     def get_children(self, run_id: str, parent: str) -> list[dict[str, Any]]:
         """The child runs of step ``parent`` (HyperDrive trials), in the order they were created."""
         rows = [decode(e) for e in self.runs.query_entities(

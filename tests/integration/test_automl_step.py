@@ -4,7 +4,8 @@ The pipeline is AML's AutoML sample shape: a registered TabularDataset (scikit-l
 cancer data as CSV) -> AutoMLStep (FLAML) with a Model and a Metrics TrainingOutput -> a
 PythonScriptStep that unpickles the best model and scores it. What a user would notice: the step
 ends within its experiment timeout, the model loads and predicts, the trials are child runs with
-AML's metric names, a second submit reuses the step, a wrong label column fails with a message
+AML's metric names (child rows, shown by REST's ChildRuns and the run view as HyperDrive's are), a
+second submit reuses the step, a wrong label column fails with a message
 naming it, and a cancel stops the search at once.
 """
 
@@ -33,6 +34,7 @@ from pipeline_core import (
     Workspace,
 )
 from pipeline_core.pipeline.core import TrainingOutput
+from pipeline_core.pipeline.core.run import StepRun
 from pipeline_core.pipeline.steps import AutoMLStep, AutoMLStepRun
 from pipeline_core.train.automl import AutoMLConfig
 from pipeline_core.train.automl.run import AutoMLRun
@@ -132,6 +134,19 @@ def test_automl_step_trains_within_budget_and_a_script_step_scores_the_best_mode
     assert [f"[automl] iteration {c.iteration}:" in log for c in children] == [True] * len(children)
     assert log.count("[automl] iteration ") == len(children)  # each child run once, as it finished
 
+    # The trials are the step's child rows, as a HyperDriveStep's are: a finished status, the model and its
+    # hyperparameters as parameters, AML's metrics read through the run's metric store.
+    rows = list(StepRun.get_children(step))  # the rows as a HyperDriveStep's StepRun reads them
+    assert [r.id for r in rows] == [c.id for c in children] == [f"{step.id}_{i}" for i in range(len(children))]
+    assert {r.get_status() for r in rows} == {c.get_status() for c in children} == {"Finished"}
+    assert [r.get_parameters()["model"] for r in rows] == [c.algorithm for c in children]
+    assert rows[0].get_parameters() == children[0].get_parameters() and len(rows[0].get_parameters()) > 1
+    assert [r.get_metrics()["AUC_weighted"] for r in rows] == [c.get_metrics()["AUC_weighted"] for c in children]
+    assert [c.id for c in automl_run.get_children(status="Finished")] == [c.id for c in children]
+    search = row["search"]
+    assert (search["children"], search["statuses"]) == (len(children), {"Finished": len(children)})
+    assert search["best_child_run"] == best.id
+
     # AML's sample: download the pipeline outputs by name and open the files at _path_on_datastore.
     model_output = run.get_pipeline_output("best_model_output")
     model_output.download(str(tmp_path / "dl"), show_progress=False)
@@ -191,12 +206,17 @@ def test_cancel_stops_the_search(workspace: Workspace, source_dir: Path, experim
         assert time.monotonic() < deadline, "the search never started"
         time.sleep(0.5)
     assert _training_processes(), "the search runs in a process of its own"
+    while len(list(StepRun.get_children(step))) < 2:  # each trial is a child row once it ends, mid-search
+        assert time.monotonic() < deadline, "the trials did not become child rows while the search ran"
+        time.sleep(0.2)
+    assert step._refresh()["search"]["children"] >= 2  # the run view's line counts them as they come
     started = time.monotonic()
     run.cancel()
     assert run.wait_for_completion(show_output=False, timeout_seconds=30, raise_on_error=False) == "Canceled"
     assert time.monotonic() - started < 15
     assert step.get_status() == "Canceled"
     assert "[automl] best" not in step.get_job_log()
+    assert {c.status for c in StepRun.get_children(step)} == {"Finished"}  # the trials that ended stay
     assert not _training_processes(), "the training process outlived the cancel"
 
 
@@ -288,8 +308,63 @@ def test_automl_step_through_a_published_endpoint(remote_workspace: Workspace, w
     assert list(step.get_children()) and best.get_metrics()["AUC_weighted"] > 0.9
     assert "accuracy" in run.find_step_run("score")[0].get_job_log()
 
+    # REST shows the trials as the step entity's ChildRuns, as it shows HyperDrive's, metrics and all.
+    answer = requests.get(f"{remote_workspace.endpoint}/api/runs/{run.id}",
+                          params={"steps": "true", "metrics": "true"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    (entity,) = [s for s in answer.json()["Steps"] if s["Name"] == "automl_module"]
+    shown = entity["ChildRuns"]
+    assert [c["Id"] for c in shown] == [c.id for c in step.get_children()]
+    assert {c["Status"]["StatusCode"] for c in shown} == {"Finished"}
+    assert all(c["Parameters"]["model"] in ("LightGBM", "RandomForest", "ExtremeRandomTrees") for c in shown)
+    (best_entity,) = [c for c in shown if c["Id"] == best.id]
+    assert best_entity["Metrics"]["AUC_weighted"] == best.get_metrics()["AUC_weighted"]
+    assert {"accuracy", "AUC_weighted", "f1_score_weighted"} <= set(best_entity["Metrics"])
+    view = requests.get(f"{remote_workspace.endpoint}/api/runs/{run.id}/view", timeout=30).json()
+    (panel,) = [s for s in view["Steps"] if s["Name"] == "automl_module"]
+    assert panel["ProgressText"].startswith(f"{len(shown)} child runs: {len(shown)} finished; best {best.id}")
+
     again = requests.post(published.endpoint, json={"ExperimentName": experiment_name}, timeout=30)
     rerun = PipelineRun(Experiment(remote_workspace, experiment_name), again.json()["Id"])
     assert rerun.wait_for_completion(show_output=False, timeout_seconds=60) == "Finished"
     (reused,) = rerun.find_step_run("automl_module")
     assert reused.is_reused and reused.get_best_child().id == best.id
+
+
+def test_trial_rows_are_rewritten_in_place_and_a_new_attempt_starts_without_the_old_ones(
+        workspace: Workspace, tmp_path: Path) -> None:
+    """The store's side of the child rows: FLAML's trial log becomes rows as it grows, a poll and the end
+    write a trial once, and a retried step (a new search) starts from no children."""
+    import uuid
+
+    from pipeline_core.engine.automl_records import TrialRows
+    from pipeline_core.engine.services import services_for
+    from pipeline_core.storage.metric_store import MetricStore
+
+    services = services_for(workspace.storage)
+    rid = uuid.uuid4().hex
+    services.runs.create_run(rid, "automl-rows", {"graph_id": "none"}, [("search", {}), ("use", {})])
+    (tmp_path / "flaml").mkdir()
+    trial_log = tmp_path / "flaml" / "trials.jsonl"
+    record = {"record_id": 0, "learner": "lgbm", "config": {"n_estimators": 4}, "trial_time": 0.5,
+              "logged_metric": {"AUC_weighted": 0.9, "accuracy": float("nan")}}
+    trial_log.write_text(json.dumps(record) + "\n" + '{"record_id": 1, "lear')  # the second still being written
+    rows = TrialRows(services, rid, "search", tmp_path, "classification", "AUC_weighted")
+    rows.poll()
+    state = services.runs.get_state(rid)
+    assert list(state.steps) == ["search", "use"]
+    (child,) = state.steps["search"]["child_runs"]
+    assert (child["name"], child["status"]) == ("search_0", "Finished")
+    assert child["parameters"] == {"model": "LightGBM", "n_estimators": 4}
+    assert state.steps["search"]["search"]["best_child_run"] == f"{rid}_search_0"
+    assert MetricStore(services.account).metrics(rid)["search_0"] == {"AUC_weighted": 0.9}  # NaN left out
+
+    trial = {"iteration": 1, "algorithm": "RandomForest", "estimator": "rf", "hyperparameters": {},
+             "metrics": {"AUC_weighted": 0.95}, "duration_seconds": 1.0}
+    rows.finish({"task": "classification", "primary_metric": "AUC_weighted",
+                 "trials": [{**trial, "iteration": 0, "algorithm": "LightGBM"}, trial]})
+    children = services.runs.get_children(rid, "search")
+    assert [c["name"] for c in children] == ["search_0", "search_1"]
+    assert services.runs.get_step(rid, "search")["search"]["best_child_run"] == f"{rid}_search_1"
+    assert services.runs.delete_children(rid, "search") == 2
+    assert "child_runs" not in services.runs.get_state(rid).steps["search"]

@@ -155,8 +155,8 @@ class AutoMLStepRun(StepRun):
     """The run of an AutoMLStep (AML's ``AutoMLStepRun``): its child runs, best child, and best model.
 
     ``AutoMLStepRun(step_run)`` wraps a ``StepRun`` of an AutoMLStep (``pipeline_run.find_step_run(name)[0]``).
-    Child runs are the search's trials, ``{step run id}_{iteration}``, with AML's metrics; a reused step
-    answers with the children of the run it reused.
+    Child runs are the search's trials, ``{step run id}_{iteration}``, with AML's metrics, read from the step's
+    child rows (``engine.automl_records``); a reused step answers with the children of the run it reused.
     """
 
     def __init__(self, step_run: StepRun | None = None, pipeline_run: Any = None, row: dict[str, Any] | None = None,

@@ -101,7 +101,7 @@ def step_entity(row: dict[str, Any], run_id: str, base: str,
 
 
 def child_entity(row: dict[str, Any], run_id: str, metrics: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A step's child run (a HyperDrive trial): id, status, sampled parameters, error, and its metrics when asked."""
+    """A step's child run (a HyperDrive or AutoML trial): id, status, parameters, error, and its metrics when asked."""
     name = row["name"]
     return {"Id": f"{run_id}_{name}", "Name": name, "Status": status_entity(row),
             "Parameters": json_safe(row.get("parameters") or {}), "Error": row.get("error") or None,

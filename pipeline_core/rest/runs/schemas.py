@@ -90,7 +90,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                                  "the service's run (run_page_url, life_cycle_state, result_state); "
                                                  "null for other steps"},
                        "ChildRuns": {"type": "array", "description": "The step's child runs (a HyperDriveStep's "
-                                     "trials), in the order they started; absent for other steps",
+                                     "or an AutoMLStep's trials), in the order they started; absent for other "
+                                     "steps",
                                      "items": _ref("ChildRun")}},
     },
     "ChildRun": {

@@ -1,7 +1,7 @@
-"""``AutoMLRun`` (AML's ``azureml.train.automl.run.AutoMLRun``): a parent run over its child-run records.
+"""``AutoMLRun`` (AML's ``azureml.train.automl.run.AutoMLRun``): a parent run over its child runs.
 
 A child run is one trial, named ``{parent run id}_{iteration}`` as AML names them, with the trial's
-AML metrics. Only the best trial's fitted model is kept (AML keeps every child's; a search here can
+AML metrics (in a pipeline, read from the step's child rows: ``engine.automl_records``). Only the best trial's fitted model is kept (AML keeps every child's; a search here can
 be hundreds of quick trials), so ``get_output`` for another iteration or metric says so.
 """
 
@@ -43,6 +43,17 @@ class AutoMLChildRun:
 
     def get_properties(self) -> dict[str, str]:
         return self.properties
+
+    def get_status(self) -> str:
+        return self.status
+
+    def get_parameters(self) -> dict[str, Any]:
+        """The trial's model and hyperparameters, as its child row and REST's ``ChildRuns`` show them."""
+        return {"model": self.algorithm, **self.hyperparameters}
+
+    def get_details(self) -> dict[str, Any]:
+        return {"runId": self.id, "status": self.status, "parentRunId": self.parent_run_id,
+                "properties": {**self.properties, "hyperparameters": dict(self.hyperparameters)}}
 
     @classmethod
     def from_trial(cls, parent_run_id: str, trial: Trial) -> AutoMLChildRun:
