@@ -115,7 +115,8 @@ def test_automl_step_best_model(workspace: Workspace, tmp_path: Path, unique: st
 
     dataset = _crime_dataset(workspace, tmp_path, unique)
     config = AutoMLConfig(task="classification", training_data=dataset, label_column_name="Primary Type",
-                          path=str(tmp_path), experiment_timeout_minutes=1, primary_metric="AUC_weighted")
+                          path=str(tmp_path), experiment_timeout_minutes=1, primary_metric="AUC_weighted",
+                          iterations=4)  # six rows: unbounded, FLAML runs thousands of trials in the minute
     store = workspace.get_default_datastore()
     model_data = PipelineData(name="model_data", datastore=store, pipeline_output_name="best_model_output",
                               training_output=TrainingOutput(type="Model"))
