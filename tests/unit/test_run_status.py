@@ -17,7 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipeline_core"
 #: The one place a status string may be written out.
 OWNER = PACKAGE / "status.py"
 #: "Failed" is also the name of a ParallelRunStep item counter in REST bodies: a count, not a status.
-COUNTER_LABELS = {("rest/runs/entities.py", "Failed"), ("rest/runs/schemas.py", "Failed")}
+COUNTER_LABELS = {("rest/runs/entities.py", "Failed"), ("rest/runs/schemas.py", "Failed"),
+                  # the Durable runtime's own status names (OrchestrationRuntimeStatus), not a run's
+                  ("engine/stale_runs.py", "Failed"), ("engine/stale_runs.py", "Canceled")}
 
 
 def _string_constants(path: Path) -> list[str]:
