@@ -114,6 +114,40 @@ class Azurite:
             self._temp = None
 
 
+#: Loaded into a temporary emulator (``node --require``): it postpones Azurite's blob garbage collection.
+GC_PRELOAD = Path(__file__).with_name("azurite_gc.cjs")
+#: The longest pause a Node timer takes (about 24.8 days): no sweep within a temporary emulator's life.
+NO_GC_INTERVAL_MS = 2**31 - 1
+
+
+def _emulator_environment(binary: Path, *, temporary: bool) -> dict[str, str]:
+    """The environment Azurite starts with: for a temporary one, without its periodic blob sweep.
+
+    Why: the sweep deletes unreferenced extents one by one, rebuilding a LokiJS index each time
+    (quadratic); after a test session's churn the sweep at minute 10 blocked Azurite for minutes
+    and storage calls timed out (see ``azurite_gc.cjs``). A temporary emulator holds its data in
+    memory for one session, so nothing needs reclaiming. One with a ``--location`` keeps Azurite's
+    own 10-minute sweep, or ``AMLITE_AZURITE_GC_INTERVAL_MS`` if set.
+    """
+    env = dict(os.environ)
+    if temporary:
+        env.setdefault("AMLITE_AZURITE_GC_INTERVAL_MS", str(NO_GC_INTERVAL_MS))
+    if env.get("AMLITE_AZURITE_GC_INTERVAL_MS"):
+        # .bin/azurite links to <package>/dist/src/azurite.js: the package is three folders up.
+        env["AMLITE_AZURITE_PACKAGE"] = str(binary.resolve().parents[2])
+        preload = f"--require={GC_PRELOAD}"
+        env["NODE_OPTIONS"] = f"{env['NODE_OPTIONS']} {preload}" if env.get("NODE_OPTIONS") else preload
+    return env
+
+
+def _log_tail(log: Path, limit: int = 1500) -> str:
+    """The end of Azurite's log: a temporary emulator's folder is gone once the error is raised."""
+    try:
+        return log.read_text(errors="replace")[-limit:].strip()
+    except OSError:
+        return "(no log)"
+
+
 def _running(ports: AzuritePorts) -> bool:
     return _answers(ports.blob) and _answers(ports.table)
 
@@ -150,6 +184,7 @@ def ensure_azurite(
     log = open(data_dir / "azurite.log", "ab")  # noqa: SIM115 - handed to the child process
     # A temporary emulator keeps its data in memory: nothing outlives it, and blob writes are twice as fast.
     persistence = ["--inMemoryPersistence"] if temporary else ["--location", str(data_dir)]
+    env = _emulator_environment(binary, temporary=temporary)
     process = subprocess.Popen(
         [
             str(binary), "--silent", "--skipApiVersionCheck", "--loose", *persistence,
@@ -161,16 +196,18 @@ def ensure_azurite(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        env=env,
     )
     log.close()
     handle = Azurite(ports=ports, process=process, location=data_dir, _temp=temp)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            said = _log_tail(data_dir / "azurite.log")
             handle.stop()
             raise AmliteError(
-                f"Azurite exited with code {process.returncode} while starting; "
-                f"see {data_dir / 'azurite.log'} (is another program using port {ports.blob}?)"
+                f"Azurite exited with code {process.returncode} while starting "
+                f"(is another program using port {ports.blob}?); the end of {data_dir / 'azurite.log'}:\n{said}"
             )
         if _running(ports):
             return handle
