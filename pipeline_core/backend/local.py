@@ -107,8 +107,8 @@ class StoreRunSource:
             data = b""
         return data, offset + len(data)
 
-    def get_metrics(self) -> dict[str, dict[str, Any]]:
-        return MetricStore(self.services.account).metrics(self.run_id)
+    def get_metrics(self, step: str | None = None) -> dict[str, dict[str, Any]]:
+        return MetricStore(self.services.account).metrics(self.run_id, step)
 
     def cancel(self) -> None:
         request_cancel(self.services, self.run_id)

@@ -67,8 +67,11 @@ class RunSource(Protocol):
 
     def cancel(self) -> None: ...
 
-    def get_metrics(self) -> dict[str, dict[str, Any]]:
-        """Metrics logged in the run: ``{step name: {name: value}}``, "" for the run's own."""
+    def get_metrics(self, step: str | None = None) -> dict[str, dict[str, Any]]:
+        """Metrics logged in the run: ``{step name: {name: value}}``, "" for the run's own.
+
+        ``step`` narrows the read to that step (or child run) alone: iterating a search's hundreds of
+        child runs must not read every child's metrics for each one."""
         ...
 
     def wait_for_change(self, poll: float, limit: float) -> None:

@@ -118,15 +118,16 @@ class RestRunSource:
             if not data or offset >= size:
                 return b"".join(pages), offset
 
-    def get_metrics(self) -> dict[str, dict[str, Any]]:
-        """``{step: {name: value}}`` ("" = the run's own) from one ``GET /api/runs/{id}?steps=true&metrics=true``."""
+    def get_metrics(self, step: str | None = None) -> dict[str, dict[str, Any]]:
+        """``{step: {name: value}}`` ("" = the run's own) from one ``GET /api/runs/{id}?steps=true&metrics=true``
+        (the REST API has no per-step metrics read, so ``step`` filters what that answer holds)."""
         entity = self.client.get_run(self.run_id, steps=True, metrics=True)
         found: dict[str, dict[str, Any]] = {"": dict(entity.get("Metrics") or {})}
-        for step in entity.get("Steps") or []:
-            found[step["Name"]] = dict(step.get("Metrics") or {})
-            for child in step.get("ChildRuns") or []:
+        for row in entity.get("Steps") or []:
+            found[row["Name"]] = dict(row.get("Metrics") or {})
+            for child in row.get("ChildRuns") or []:
                 found[child["Name"]] = dict(child.get("Metrics") or {})
-        return found
+        return found if step is None else {step: found.get(step, {})}
 
     def cancel(self) -> None:
         """Like a local cancel, asking to cancel a run that already ended is not an error."""

@@ -119,8 +119,10 @@ def test_automl_step_trains_within_budget_and_a_script_step_scores_the_best_mode
     children = list(automl_run.get_children())
     assert len(children) >= 3 and all(c.id.startswith(f"{step.id}_") for c in children)
     assert {"accuracy", "AUC_weighted", "f1_score_weighted", "norm_macro_recall"} <= set(children[0].get_metrics())
+    # Each child's metrics read once (a search in this budget runs 100+ trials; each read is a storage query).
+    auc = {c.id: c.get_metrics()["AUC_weighted"] for c in children}
     best = automl_run.get_best_child()
-    assert best.get_metrics()["AUC_weighted"] == max(c.get_metrics()["AUC_weighted"] for c in children)
+    assert best.get_metrics()["AUC_weighted"] == max(auc.values())
     assert best.properties["run_algorithm"] in ("LightGBM", "RandomForest", "ExtremeRandomTrees")
     assert automl_run.get_metrics()["AUC_weighted"] == best.get_metrics()["AUC_weighted"]
     assert step.get_metrics()["AUC_weighted"] == best.get_metrics()["AUC_weighted"]  # logged as the step's
@@ -138,10 +140,10 @@ def test_automl_step_trains_within_budget_and_a_script_step_scores_the_best_mode
     # hyperparameters as parameters, AML's metrics read through the run's metric store.
     rows = list(StepRun.get_children(step))  # the rows as a HyperDriveStep's StepRun reads them
     assert [r.id for r in rows] == [c.id for c in children] == [f"{step.id}_{i}" for i in range(len(children))]
-    assert {r.get_status() for r in rows} == {c.get_status() for c in children} == {"Finished"}
+    assert {r.get_status() for r in rows} == {"Finished"}
     assert [r.get_parameters()["model"] for r in rows] == [c.algorithm for c in children]
     assert rows[0].get_parameters() == children[0].get_parameters() and len(rows[0].get_parameters()) > 1
-    assert [r.get_metrics()["AUC_weighted"] for r in rows] == [c.get_metrics()["AUC_weighted"] for c in children]
+    assert [r.get_metrics()["AUC_weighted"] for r in rows] == [auc[c.id] for c in children]
     assert [c.id for c in automl_run.get_children(status="Finished")] == [c.id for c in children]
     search = row["search"]
     assert (search["children"], search["statuses"]) == (len(children), {"Finished": len(children)})

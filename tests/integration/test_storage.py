@@ -112,3 +112,22 @@ def test_experiment_listing_is_newest_first(workspace: Workspace) -> None:
         store.create_run(run_id, experiment, {"graph_id": "g"}, [])
     listed = [r["PartitionKey"] for r in store.list_runs(experiment)]
     assert listed == list(reversed(ids))
+
+
+def test_a_child_runs_metrics_read_holds_that_child_alone(workspace: Workspace) -> None:
+    """Iterating a search's children reads each child's own metric rows, not every child's for each one."""
+    from pipeline_core.backend.local import StoreRunSource
+    from pipeline_core.engine.services import services_for
+    from pipeline_core.storage.metric_store import MetricStore
+
+    run_id = str(uuid.uuid4())
+    metrics = MetricStore(workspace.account)
+    for name in ("search", "search_0", "search_1", "search_10"):
+        metrics.add(run_id, name, [{"name": "AUC_weighted", "kind": "scalar", "value": len(name), "seq": "1"}])
+    metrics.add(run_id, "", [{"name": "best", "kind": "scalar", "value": 1.0, "seq": "1"}])
+    source = StoreRunSource(services_for(workspace.storage), run_id)
+    assert source.get_metrics("search_1") == {"search_1": {"AUC_weighted": 8}}
+    assert source.get_metrics("search") == {"search": {"AUC_weighted": 6}}  # not its children's rows
+    assert source.get_metrics("") == {"": {"best": 1.0}}
+    assert source.get_metrics("nothing") == {}
+    assert set(source.get_metrics()) == {"", "search", "search_0", "search_1", "search_10"}

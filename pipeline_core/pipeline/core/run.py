@@ -112,7 +112,7 @@ class StepRun(RunRecordsMixin):
     def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
                     populate: bool = False) -> dict[str, Any]:
         """The metrics the step logged (``Run.get_context().log(...)``): ``{name: value or list}``."""
-        found = {k: v for k, v in self.pipeline_run._source.get_metrics().get(self.name, {}).items()
+        found = {k: v for k, v in self.pipeline_run._source.get_metrics(self.name).get(self.name, {}).items()
                  if name is None or k == name}
         return ({self.id: found} if found else {}) if recursive else found
 
@@ -247,7 +247,7 @@ class ChildRun(RunRecordsMixin):
 
     def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
                     populate: bool = False) -> dict[str, Any]:
-        found = {k: v for k, v in self.pipeline_run._source.get_metrics().get(self.name, {}).items()
+        found = {k: v for k, v in self.pipeline_run._source.get_metrics(self.name).get(self.name, {}).items()
                  if name is None or k == name}
         return ({self.id: found} if found else {}) if recursive else found
 
