@@ -14,6 +14,27 @@ _cache = tempfile.mkdtemp(prefix="amlite-test-cache-")
 os.environ.setdefault("AMLITE_CACHE_DIR", _cache)
 os.environ.setdefault("AMLITE_QUIET", "1")
 
+#: Azurite ports a parallel worker (pytest-xdist ``gwN``) moves its emulator by, per worker number.
+WORKER_PORT_STEP = 100
+
+
+def _own_azurite_ports(worker: str | None) -> None:
+    """Give each pytest-xdist worker its own Azurite: ``gwN`` adds N x 100 to the configured ports.
+
+    Why: the session's Azurite is reused when one answers on the ports, and stopped by the worker that
+    started it; two workers on one emulator would lose it when the first ends. Worker ``gw0`` keeps the
+    configured ports. Every process a test starts inherits the moved ports.
+    """
+    if not worker or not worker.startswith("gw") or not worker[2:].isdigit():
+        return
+    offset = WORKER_PORT_STEP * int(worker[2:])
+    for name, default in (("AMLITE_AZURITE_BLOB_PORT", 10000), ("AMLITE_AZURITE_QUEUE_PORT", 10001),
+                          ("AMLITE_AZURITE_TABLE_PORT", 10002)):
+        os.environ[name] = str(int(os.environ.get(name) or default) + offset)
+
+
+_own_azurite_ports(os.environ.get("PYTEST_XDIST_WORKER"))
+
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
