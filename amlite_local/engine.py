@@ -145,6 +145,8 @@ def local_workers(app_limit: int | None, cores: int | None = None) -> int:
 
 
 EXIT_POLL_SECONDS = 5.0  # how often the exit wait checks that storage still answers
+#: How long the exit waits for episodes still being stored once every run is done.
+STORE_GRACE_SECONDS = 30.0
 
 
 def _unfinished(engine: DurableEngine) -> list[str]:
@@ -160,11 +162,12 @@ def _finish_local_runs() -> None:
         return
     if _sweeper is not None:
         _sweeper.stop()
-    told = False
+    told = stored = False
     try:
         while True:
             waiting = _unfinished(engine)
             if not waiting:
+                stored = True
                 break
             if not told and os.environ.get("AMLITE_QUIET") != "1":
                 print(f"amlite: waiting for {len(waiting)} local run(s) to finish before exiting "
@@ -183,6 +186,12 @@ def _finish_local_runs() -> None:
                 print("amlite: storage no longer answers; the next local engine or `amlite dev` on this "
                       "storage resumes the unfinished runs", file=sys.stderr, flush=True)
                 break
+        # A run is done once its last episode is replayed, but that episode may still be on its way to storage:
+        # wait for it here, before Python's exit stops every thread pool (the Tables SDK parses a batch answer
+        # on one) and the write is lost, leaving a finished orchestration stored as running.
+        if stored and not engine.drain(grace=STORE_GRACE_SECONDS):
+            logger.warning("amlite: orchestration writes still pending at exit; the next local engine or "
+                           "`amlite dev` on this storage completes them")
     except KeyboardInterrupt:
         _hand_over(engine)
     engine.shutdown(wait=False)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from host_process import REPO_ROOT, host_env, kill_group, pid_of, run_status, runs_of, step_script, until
 
+from amlite_devhost.durable.store import OrchestrationStore
 from pipeline_core import Workspace
 
 pytestmark = pytest.mark.timeout(90)
@@ -100,4 +101,13 @@ def test_a_killed_driver_hands_its_run_to_the_next_local_engine(azurite: str, tm
     assert done.returncode == 0, done.stderr
     assert run_status(ws, run_id) == "Finished"
     assert runs_of(counters, "step") == 2
-    assert run_status(ws, (tmp_path / "next" / "run_id").read_text()) == "Finished"
+    next_id = (tmp_path / "next" / "run_id").read_text()
+    assert run_status(ws, next_id) == "Finished"
+    # Both orchestrations' last episodes were stored before Python's exit stopped the thread pools (the Tables
+    # SDK parses a batch answer on one): before, the resumed run's was lost at exit, so the task hub kept it
+    # Running and every later engine on the storage replayed it again.
+    assert "storing orchestration" not in done.stderr, done.stderr
+    store = OrchestrationStore(azurite, env["AMLITE_TASK_HUB"], owner="test")
+    assert {i: getattr(store.get(i), "status", None) for i in (run_id, next_id)} == {
+        run_id: "Completed", next_id: "Completed"}
+
