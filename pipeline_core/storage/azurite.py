@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pipeline_core.errors import AmliteError
 
@@ -41,6 +42,27 @@ class AzuritePorts:
             queue=int(os.environ.get("AMLITE_AZURITE_QUEUE_PORT", "10001")),
             table=int(os.environ.get("AMLITE_AZURITE_TABLE_PORT", "10002")),
         )
+
+    @classmethod
+    def from_connection_string(cls, value: str) -> AzuritePorts | None:
+        """The ports a connection string's blob and table endpoints name on this machine (loopback), or None.
+
+        Why: a workspace given an explicit emulator connection string (other ports than the environment's)
+        must be checked, and started, on those ports, not on the defaults.
+        """
+        found: dict[str, int] = {}
+        for part in value.split(";"):
+            key, _, url = part.partition("=")
+            service = key.strip().lower().removesuffix("endpoint")
+            if service not in ("blob", "queue", "table"):
+                continue
+            parsed = urlsplit(url.strip())
+            if parsed.hostname not in ("127.0.0.1", "localhost") or parsed.port is None:
+                return None
+            found[service] = parsed.port
+        if "blob" not in found or "table" not in found:
+            return None
+        return cls(blob=found["blob"], queue=found.get("queue", found["blob"] + 1), table=found["table"])
 
     def connection_string(self, host: str = "127.0.0.1") -> str:
         """The explicit form of ``UseDevelopmentStorage=true`` for these ports."""

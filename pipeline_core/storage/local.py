@@ -14,14 +14,18 @@ _checked = False
 
 
 def ensure_local_storage(account: StorageAccount) -> None:
+    """Start Azurite on the ports the account names (the environment's for ``UseDevelopmentStorage=true``).
+
+    A connection string to an emulator elsewhere than this machine's loopback is left alone.
+    """
     global _started, _checked
     if _checked:
         return
     with _lock:
         if _checked:
             return
-        ports = AzuritePorts.from_env()
-        if not _running(ports):
+        ports = AzuritePorts.from_connection_string(account.storage)
+        if ports is not None and not _running(ports):
             _started = ensure_azurite(ports)
             atexit.register(_started.stop)
         _checked = True

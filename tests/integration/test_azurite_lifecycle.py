@@ -1,4 +1,4 @@
-"""A temporary Azurite (the test suite's, one per session) runs without its periodic blob sweep.
+"""Azurite as amlite starts it: on the ports a workspace names, and (temporary) without its blob sweep.
 
 Azurite 3.37 sweeps unreferenced blob extents every 10 minutes, deleting them one by one with an index
 rebuild each (quadratic): after a full test session's churn the sweep at minute 10 held the emulator's
@@ -9,6 +9,8 @@ emulators of their own on free ports and read what the preload (``azurite_gc.cjs
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,36 @@ def test_a_bad_interval_stops_the_start_with_the_setting_named(monkeypatch: pyte
     with pytest.raises(AmliteError, match="Azurite exited") as caught:
         ensure_azurite(_free_ports(), temporary=True, timeout=20)
     assert "AMLITE_AZURITE_GC_INTERVAL_MS=ten minutes" in str(caught.value)
+
+
+@pytest.mark.parametrize("value, expected", [
+    (AzuritePorts(11001, 11002, 11003).connection_string(), AzuritePorts(11001, 11002, 11003)),
+    ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=k;"
+     "BlobEndpoint=http://localhost:12000/devstoreaccount1;TableEndpoint=http://localhost:12002/devstoreaccount1",
+     AzuritePorts(12000, 12001, 12002)),
+    ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=k;"
+     "BlobEndpoint=http://azurite:10000/devstoreaccount1;TableEndpoint=http://azurite:10002/devstoreaccount1", None),
+    ("DefaultEndpointsProtocol=https;AccountName=prod;AccountKey=k;EndpointSuffix=core.windows.net", None),
+])
+def test_the_ports_a_connection_string_names(value: str, expected: AzuritePorts | None) -> None:
+    assert AzuritePorts.from_connection_string(value) == expected
+
+
+def test_a_workspace_on_an_emulator_at_other_ports_starts_none_on_the_default_ones(azurite: str) -> None:
+    """A local workspace checks the emulator its connection string names; it used to check (and start one
+    on) the environment's ports whatever the string said: 1.8 s and a stray emulator on every first submit."""
+    unused = _free_ports()
+    env = {"AMLITE_AZURITE_BLOB_PORT": str(unused.blob), "AMLITE_AZURITE_QUEUE_PORT": str(unused.queue),
+           "AMLITE_AZURITE_TABLE_PORT": str(unused.table)}
+    script = (f"from pipeline_core import Workspace\n"
+              f"ws = Workspace(storage={azurite!r})\n"
+              "ws.account  # a local workspace's storage is checked (and started) on first use\n"
+              "print(ws.get_default_datastore().name)\n"
+              f"import socket\n"
+              f"print(socket.socket().connect_ex(('127.0.0.1', {unused.blob})) != 0)\n")
+    import os
+
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["workspaceblobstore", "True"], done.stdout
