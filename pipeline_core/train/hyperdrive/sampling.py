@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from pipeline_core.train.hyperdrive.exceptions import HyperDriveConfigException
 from pipeline_core.train.hyperdrive.goal import PrimaryMetricGoal
@@ -123,12 +122,15 @@ def next_parameter_sets(sampling: HyperParameterSampling, count: int, *,
 
 
 def _random_set(sampling: HyperParameterSampling, seed: int, index: int) -> dict[str, Any]:
+    import numpy as np  # here, not at import: every pipeline definition imports this module (cold start)
+
     rng = np.random.default_rng([seed, index])  # trial i's draw depends on the seed and i alone
     return {name: _plain(expression.sample(rng)) for name, expression in sampling.parameter_space.items()}
 
 
 def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+    numpy = sys.modules.get("numpy")  # a numpy value can only come from a numpy already imported
+    return value.item() if numpy is not None and isinstance(value, numpy.generic) else value
 
 
 def _bayesian(sampling: BayesianParameterSampling, count: int, issued: Sequence[Mapping[str, Any]],
