@@ -36,6 +36,12 @@ async def off_loop(call: Callable[[], _T]) -> _T:
     return await asyncio.get_running_loop().run_in_executor(_WAITERS, context.run, call)
 
 
+def _binding_task_hub(client: Any) -> str | None:
+    bindings = getattr(client, "_orchestration_bindings", None)
+    hub = getattr(bindings, "task_hub_name", None) or getattr(client, "task_hub_name", None)
+    return hub if isinstance(hub, str) and hub else None
+
+
 class DurableLauncher:
     """Starts, cancels and looks up ``pipeline_run`` orchestrations (instance id = run id) with ``client``.
 
@@ -45,6 +51,9 @@ class DurableLauncher:
     def __init__(self, client: df.DurableOrchestrationClient, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.client = client
         self.loop = loop or asyncio.get_running_loop()
+        #: Recorded on the runs it starts (``pipeline_core.engine.launch.launcher_task_hub``): the hub the
+        #: host named in the client binding (``taskHubName``; the client keeps it on its bindings object).
+        self.task_hub: str | None = _binding_task_hub(client)
 
     def _call(self, coroutine: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=CLIENT_TIMEOUT)

@@ -36,7 +36,8 @@ async def runs_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationCl
     orchestrations = LauncherOrchestrations(services, DurableLauncher(client))
     settings = SweepSettings.from_environment()  # the grace is read at each sweep
     report = await off_loop(lambda: sweep_stale_runs(services, orchestrations, settings.grace_seconds,
-                                                     skip_live_local_owners=settings.skip_live_local_owners))
+                                                     skip_live_local_owners=settings.skip_live_local_owners,
+                                                     task_hub=orchestrations.task_hub))
     for label, ids in (("started", report.started), ("ended", report.ended)):
         if ids:
             log.warning("runs sweep: %s %s", label, ", ".join(ids))

@@ -130,10 +130,25 @@ def _process_start() -> str:
         return "0"
 
 
-def mark_queued(services: Services, run_id: str, etag: str | None = None) -> None:
+#: The run row's field naming the Durable task hub its orchestration was started in (when the launcher says).
+TASK_HUB_FIELD = "task_hub"
+
+
+def launcher_task_hub(launcher: RunLauncher) -> str | None:
+    """The task hub a launcher starts orchestrations in, if it says (a ``task_hub`` attribute).
+
+    Why it is recorded: on Azure a run's owner is a worker no other instance can see, so the app's sweeper
+    can only end a Running run whose instance is gone (purged) when the row says that instance was in the
+    sweeper's own task hub, not in another hub on the same storage (a local engine's, say).
+    """
+    hub = getattr(launcher, "task_hub", None)
+    return hub if isinstance(hub, str) and hub else None
+
+
+def mark_queued(services: Services, run_id: str, etag: str | None = None, task_hub: str | None = None) -> None:
     """NotStarted -> Queued. With the ``etag`` of the row as created: one conditional write, no read
     (a row changed since falls back to the read-check-write transition)."""
-    fields = {"host_id": host_identity()}
+    fields = {"host_id": host_identity(), **({TASK_HUB_FIELD: task_hub} if task_hub else {})}
     try:
         if etag:
             created = {"PartitionKey": run_id, "RowKey": RUN_ROW, "status": NOT_STARTED, "etag": etag}
@@ -154,7 +169,7 @@ def start_or_fail(services: Services, run_id: str, launcher: RunLauncher, *, eta
     """
     if unless_started and launcher.exists(run_id):
         return False
-    mark_queued(services, run_id, etag)
+    mark_queued(services, run_id, etag, launcher_task_hub(launcher))
     try:
         launcher.start(run_id)
     except Exception as exc:

@@ -14,8 +14,13 @@ the instance named by the run id:
 - instance ended (Completed/Failed/Terminated/Canceled) but the run did not:
   ended Canceled if a cancel was asked, else Failed, with how the instance ended;
 - instance pending or running: its owner carries on; left alone;
-- no instance, run Running/CancelRequested: left alone (it may run in another
-  task hub, e.g. a local engine on the same storage; the local sweeper owns it).
+- no instance, run Running/CancelRequested, and the row says its orchestration
+  was started in this app's task hub (``task_hub``, written when it was queued):
+  the instance was purged (or the hub deleted) under a live run; ended Failed
+  (Canceled if a cancel was asked) with that reason;
+- no instance, run Running/CancelRequested, started elsewhere or not said: left
+  alone (it may run in another task hub, e.g. a local engine on the same
+  storage; the local sweeper owns it).
 
 Rows whose owner is a live process on this machine are the local sweeper's
 (``orphans.sweep_runs``) and are skipped, so a dev host running this timer never
@@ -32,7 +37,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from pipeline_core.engine.launch import RunLauncher, RunNotStarted, host_identity, start_or_fail
+from pipeline_core.engine.launch import (
+    TASK_HUB_FIELD,
+    RunLauncher,
+    RunNotStarted,
+    host_identity,
+    launcher_task_hub,
+    start_or_fail,
+)
 from pipeline_core.engine.orphans import (
     ELSEWHERE,
     ENDED,
@@ -52,6 +64,7 @@ from pipeline_core.storage.run_store import (
     FAILED,
     NOT_STARTED,
     QUEUED,
+    RUNNING,
     decode,
     utcnow,
 )
@@ -127,6 +140,8 @@ class LauncherOrchestrations:
     def __init__(self, services: Services, launcher: StatusLauncher) -> None:
         self.services = services
         self.launcher = launcher
+        #: The task hub the launcher's instances live in (None: it does not say).
+        self.task_hub = launcher_task_hub(launcher)
 
     def locate(self, run_id: str) -> Orchestration:
         return orchestration_from_status(*self.launcher.status(run_id))
@@ -156,16 +171,17 @@ def _local_and_alive(owner: str) -> bool:
 
 def sweep_stale_runs(services: Services, orchestrations: Orchestrations, grace_seconds: float,
                      me: str | None = None, now: datetime | None = None,
-                     skip_live_local_owners: bool = True) -> SweepReport:
+                     skip_live_local_owners: bool = True, task_hub: str | None = None) -> SweepReport:
     """Settle the unfinished runs unchanged for ``grace_seconds`` whose orchestration is missing or ended
     (see the module docstring). ``me`` is written on the rows this sweep claims; ``skip_live_local_owners``
-    leaves rows of live processes of this machine to the local sweep."""
+    leaves rows of live processes of this machine to the local sweep; ``task_hub`` is the hub
+    ``orchestrations`` looks in (a Running run started there whose instance is gone is ended)."""
     me = me or host_identity()
     now = now or datetime.now(timezone.utc)
     report = SweepReport()
     query = "RowKey eq 'run' and (" + " or ".join(f"status eq '{s}'" for s in UNFINISHED) + ")"
     entities = services.runs.runs.query_entities(
-        query, select=["PartitionKey", "RowKey", "status", "host_id", "created_time"])
+        query, select=["PartitionKey", "RowKey", "status", "host_id", "created_time", TASK_HUB_FIELD])
     for entity in entities:
         row = decode(entity)
         run_id = str(row["PartitionKey"])
@@ -174,20 +190,28 @@ def sweep_stale_runs(services: Services, orchestrations: Orchestrations, grace_s
         if skip_live_local_owners and _local_and_alive(str(row.get("host_id") or "")):
             continue
         try:
-            _settle(services, orchestrations, entity, row, me, now, report)
+            _settle(services, orchestrations, entity, row, me, now, report, task_hub)
         except Exception:  # noqa: BLE001 - one run the sweep cannot settle must not keep it from the others
             log.exception("the sweep could not settle run %s; the next sweep tries again", run_id)
     return report
 
 
 def _settle(services: Services, orchestrations: Orchestrations, entity: Any, row: dict[str, Any], me: str,
-            now: datetime, report: SweepReport) -> None:
+            now: datetime, report: SweepReport, task_hub: str | None = None) -> None:
     run_id = str(row["PartitionKey"])
     found = orchestrations.locate(run_id)
     status = row.get("status")
     if found.where == ENDED:
         canceled = status == CANCEL_REQUESTED
         reason = (f"its orchestration ended ({found.detail}) before the run did"
+                  + ("; the run had been asked to cancel" if canceled else ""))
+        if _end(services, run_id, CANCELED if canceled else FAILED, reason):
+            report.ended.append(run_id)
+    elif found.where == NONE and status in (RUNNING, CANCEL_REQUESTED) and task_hub \
+            and row.get(TASK_HUB_FIELD) == task_hub:
+        canceled = status == CANCEL_REQUESTED
+        reason = (f"its orchestration instance no longer exists in task hub {task_hub!r}, where it was started "
+                  "(purged, or the hub was deleted, while the run was running)"
                   + ("; the run had been asked to cancel" if canceled else ""))
         if _end(services, run_id, CANCELED if canceled else FAILED, reason):
             report.ended.append(run_id)

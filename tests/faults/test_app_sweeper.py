@@ -136,6 +136,31 @@ def test_a_running_run_whose_instance_was_terminated_ends_failed_with_the_reason
     time.sleep(3.0)  # the terminated instance's step process ends on its own before the host stops
 
 
+def test_a_running_run_whose_instance_was_purged_ends_failed_and_one_of_another_hub_is_left(
+        devhost: DevHost, workspace: Workspace, services: Services, tmp_path: Path, experiment_name: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A purge under a live run (an operator's purge, a deleted hub) left it Running for good on Azure."""
+    run_id = _unstarted_run(workspace, services, tmp_path, experiment_name, seconds=3.0)
+    _sweep(devhost, monkeypatch, grace=0.0)  # started through the app's Durable launcher
+    running = _wait(services, run_id, {"Running"})
+    assert devhost.engine is not None and devhost.engine.store is not None
+    assert running["task_hub"] == devhost.engine.store.task_hub  # where its orchestration was started
+    other = _unstarted_run(workspace, services, tmp_path, experiment_name)
+    services.runs.update(other, RUN_ROW, {"status": "Running", "task_hub": "someoneelseshub"})  # another hub's
+
+    services.runs.update(run_id, RUN_ROW, {"host_id": GONE_WORKER})
+    assert devhost.engine.purge(run_id)
+    assert services.runs.get_run(run_id)["status"] == "Running"
+
+    _sweep(devhost, monkeypatch, grace=0.0)
+
+    run = services.runs.get_run(run_id)
+    assert run["status"] == "Failed"
+    assert "no longer exists in task hub" in run["error"]["message"], run["error"]
+    assert services.runs.get_run(other)["status"] == "Running"  # not this app's instance to judge
+    services.runs.update(other, RUN_ROW, {"status": "Failed"})
+    time.sleep(3.0)  # the purged instance's step process ends on its own before the host stops
+
 def test_bad_grace_setting_names_it() -> None:
     with pytest.raises(ValueError, match="AMLITE_SWEEP_GRACE_SECONDS"):
         SweepSettings.from_mapping({"AMLITE_SWEEP_GRACE_SECONDS": "ten minutes"})
