@@ -45,7 +45,8 @@ class Datastore:
             found = Datastore.get(workspace, self.name)
             container_name, account_name, storage = found.container_name, found.account_name, found._storage
         self.container_name = container_name
-        self.account_name = account_name
+        # A datastore in the workspace's own account names that account, as AML's do (samples print it).
+        self.account_name = account_name or (None if storage else _workspace_account_name(workspace))
         self._storage = storage
 
     # -- AML v1 class methods -------------------------------------------------
@@ -297,3 +298,10 @@ def check_data_path(workspace: Workspace, datastore: str, path: str | None) -> s
         return (f"no blobs found at {path!r} on datastore {datastore!r}; upload the data "
                 "(Datastore.upload) or fix path_on_datastore")
     return None
+
+
+def _workspace_account_name(workspace: Workspace) -> str | None:
+    from pipeline_core.storage.account import account_name_of
+
+    storage = getattr(workspace, "storage", None)
+    return account_name_of(storage) if isinstance(storage, str) else None

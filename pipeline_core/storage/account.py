@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
@@ -154,6 +155,35 @@ def _retry_settings() -> dict[str, Any]:
 
 def _is_connection_string(value: str) -> bool:
     return "=" in value and ";" in value or value.strip().lower() == "usedevelopmentstorage=true"
+
+
+def account_name_of(storage: str) -> str | None:
+    """The storage account a connection string, account URL or bare account name names (None: it does not say).
+
+    Why: AML's ``Datastore.account_name`` of the workspace's own datastores is the workspace's account,
+    and samples print or concatenate it.
+    """
+    value = (storage or "").strip()
+    if value.lower() == "usedevelopmentstorage=true":
+        return "devstoreaccount1"
+    endpoint = None
+    for part in value.split(";"):
+        key, _, found = part.partition("=")
+        if key.strip().lower() == "accountname" and found.strip():
+            return found.strip()
+        if key.strip().lower() == "blobendpoint":
+            endpoint = found.strip()
+    if endpoint:  # a SAS connection string names the account only in its endpoints
+        value = endpoint
+    if value.startswith(("http://", "https://")):
+        parsed = urlsplit(value)
+        host = parsed.hostname or ""
+        if host in ("127.0.0.1", "localhost"):  # the emulator names the account in the path
+            return parsed.path.strip("/").split("/")[0] or None
+        return host.split(".")[0] or None
+    if value and "=" not in value and "/" not in value:
+        return value
+    return None
 
 
 class StorageAccount:

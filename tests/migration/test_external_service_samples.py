@@ -67,11 +67,11 @@ def test_attached_compute_reports_its_resource(workspace: Workspace) -> None:
     assert compute.cluster_resource_id
 
 
-@pytest.mark.xfail(strict=True, reason="needs Datastore.account_name of the workspace's own datastore "
-                                       "(the Azure Batch sample concatenates it; amlite gives None)")
 def test_default_datastore_names_its_account(workspace: Workspace) -> None:
     """aml-pipelines-how-to-use-azurebatch-to-run-a-windows-executable prints the datastore's account and container."""
     store = Datastore(workspace, "workspaceblobstore")
     print("Datastore Account Name: " + store.account_name)
     print("Datastore Container Name: " + store.container_name)
     assert store.workspace.name
+    assert store.account_name == "devstoreaccount1"  # the emulator's account: the workspace's own
+    assert workspace.get_default_datastore().account_name == "devstoreaccount1"
