@@ -94,6 +94,30 @@ class ComputeTarget:
     def _attached(self, attach_configuration: Any) -> None:
         """What a kind keeps of its attach configuration beyond the record (DatabricksCompute: its credential)."""
 
+    @property
+    def cluster_resource_id(self) -> str:
+        """The Azure resource the target stands for, as AML reports it (samples print it).
+
+        An attached target's ``resource_id`` as given; else the resource its configuration names (``_provider``:
+        e.g. a Data Lake Analytics account) in the workspace's subscription and resource group; else the
+        workspace's own compute of that name. amlite provisions nothing: it is the name AML would give.
+        """
+        config = self.recorded.get("attach_configuration") or self.recorded.get("provisioning_configuration") or {}
+        if config.get("resource_id"):
+            return str(config["resource_id"])
+        subscription = getattr(self.workspace, "subscription_id", None) or "local"
+        group = config.get("resource_group") or getattr(self.workspace, "resource_group", None) or "local"
+        scope = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+        own = self._provider(config)
+        if own is not None:
+            return scope + own
+        workspace = getattr(self.workspace, "name", None) or "local"
+        return f"{scope}Microsoft.MachineLearningServices/workspaces/{workspace}/computes/{self.name}"
+
+    def _provider(self, config: dict[str, Any]) -> str | None:
+        """``<provider>/<type>/<name>`` of the resource an attached kind stands for (None: a workspace compute)."""
+        return None
+
     @staticmethod
     def list(workspace: Any) -> list[ComputeTarget]:
         return list(workspace.compute_targets.values())
@@ -175,6 +199,9 @@ class DatabricksCompute(ComputeTarget):
         config.__dict__["_access_token"] = access_token or None  # not in recorded(): it starts with _
         return config
 
+    def _provider(self, config: dict[str, Any]) -> str | None:
+        return f"Microsoft.Databricks/workspaces/{config.get('workspace_name') or self.name}"
+
     @property
     def workspace_url(self) -> str | None:
         return (self.recorded.get("attach_configuration") or {}).get("workspace_url")
@@ -198,6 +225,9 @@ class DataFactoryCompute(ComputeTarget):
         return _Configuration(DataFactoryCompute, resource_group=resource_group, factory_name=factory_name,
                               resource_id=resource_id, **kwargs)
 
+    def _provider(self, config: dict[str, Any]) -> str | None:
+        return f"Microsoft.DataFactory/factories/{config.get('factory_name') or self.name}"
+
 
 class AdlaCompute(ComputeTarget):
     """Azure Data Lake Analytics was retired in February 2024; kept so the name imports and attaches.
@@ -215,3 +245,6 @@ class AdlaCompute(ComputeTarget):
                                     "cannot run; port the U-SQL job to DatabricksStep or Azure Synapse Spark.")
         return _Configuration(AdlaCompute, resource_group=resource_group, account_name=account_name,
                               resource_id=resource_id, **kwargs)
+
+    def _provider(self, config: dict[str, Any]) -> str | None:
+        return f"Microsoft.DataLakeAnalytics/accounts/{config.get('account_name') or self.name}"

@@ -14,7 +14,7 @@ import pytest
 from migration_support import MIGRATION
 
 from pipeline_core.core import Datastore, Workspace
-from pipeline_core.core.compute import AdlaCompute
+from pipeline_core.core.compute import AdlaCompute, AmlCompute, ComputeTarget, DataFactoryCompute
 
 pytestmark = MIGRATION
 
@@ -58,13 +58,22 @@ def test_datastore_registrations_the_samples_call(method: str) -> None:
     assert callable(getattr(Datastore, method))
 
 
-@pytest.mark.xfail(strict=True, reason="needs compute registrations' cluster_resource_id "
-                                       "(aml-pipelines-use-adla-as-compute-target, the Azure Batch sample)")
 def test_attached_compute_reports_its_resource(workspace: Workspace) -> None:
     """The ADLA and Batch samples print cluster_resource_id, provisioning_state and provisioning_errors."""
     compute = AdlaCompute(workspace, "testadl")
     print(compute.provisioning_state, compute.provisioning_errors)
-    assert compute.cluster_resource_id
+    assert compute.cluster_resource_id == (f"/subscriptions/{workspace.subscription_id}/resourceGroups/"
+                                           f"{workspace.resource_group}/providers/Microsoft.DataLakeAnalytics/"
+                                           "accounts/testadl")
+    attached = ComputeTarget.attach(workspace, "adla2", AdlaCompute.attach_configuration(
+        resource_group="rg-data", account_name="lakeacct"))
+    assert attached.cluster_resource_id.endswith("/resourceGroups/rg-data/providers/Microsoft.DataLakeAnalytics/"
+                                                 "accounts/lakeacct")
+    given = "/subscriptions/s/resourceGroups/g/providers/Microsoft.DataFactory/factories/adf1"
+    factory = ComputeTarget.attach(workspace, "adf", DataFactoryCompute.attach_configuration(resource_id=given))
+    assert factory.cluster_resource_id == given
+    assert AmlCompute(workspace, "cpu").cluster_resource_id.endswith(
+        f"/Microsoft.MachineLearningServices/workspaces/{workspace.name}/computes/cpu")
 
 
 def test_default_datastore_names_its_account(workspace: Workspace) -> None:
