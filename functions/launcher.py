@@ -37,8 +37,9 @@ async def off_loop(call: Callable[[], _T]) -> _T:
 
 
 def _binding_task_hub(client: Any) -> str | None:
-    bindings = getattr(client, "_orchestration_bindings", None)
-    hub = getattr(bindings, "task_hub_name", None) or getattr(client, "task_hub_name", None)
+    """The hub of the client binding: azure-functions-durable keeps ``taskHubName`` on the client's bindings
+    (``DurableOrchestrationClient.task_hub_name`` is only declared, never set)."""
+    hub = getattr(getattr(client, "_orchestration_bindings", None), "task_hub_name", None)
     return hub if isinstance(hub, str) and hub else None
 
 

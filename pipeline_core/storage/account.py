@@ -39,7 +39,7 @@ from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
 
 from pipeline_core.errors import StorageUnavailableError as StorageUnavailableError
-from pipeline_core.storage.azurite import AzuritePorts
+from pipeline_core.storage.azurite import AzuritePorts, connection_string_fields
 
 SYSTEM_CONTAINERS = ("snapshots", "pipelinedata", "logs")
 
@@ -166,15 +166,11 @@ def account_name_of(storage: str) -> str | None:
     value = (storage or "").strip()
     if value.lower() == "usedevelopmentstorage=true":
         return "devstoreaccount1"
-    endpoint = None
-    for part in value.split(";"):
-        key, _, found = part.partition("=")
-        if key.strip().lower() == "accountname" and found.strip():
-            return found.strip()
-        if key.strip().lower() == "blobendpoint":
-            endpoint = found.strip()
-    if endpoint:  # a SAS connection string names the account only in its endpoints
-        value = endpoint
+    fields = connection_string_fields(value)
+    if fields.get("accountname"):
+        return fields["accountname"]
+    if fields.get("blobendpoint"):  # a SAS connection string names the account only in its endpoints
+        value = fields["blobendpoint"]
     if value.startswith(("http://", "https://")):
         parsed = urlsplit(value)
         host = parsed.hostname or ""

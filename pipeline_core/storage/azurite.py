@@ -29,6 +29,19 @@ DEVSTORE_KEY = (
 )
 
 
+def connection_string_fields(value: str) -> dict[str, str]:
+    """A storage connection string's ``key=value`` parts, keys lowercased (``blobendpoint``, ``accountname``).
+
+    Only the first ``=`` splits a part: a SAS token's own ``=`` signs stay in its value.
+    """
+    fields: dict[str, str] = {}
+    for part in value.split(";"):
+        key, sep, found = part.partition("=")
+        if sep and key.strip():
+            fields[key.strip().lower()] = found.strip()
+    return fields
+
+
 @dataclass(frozen=True)
 class AzuritePorts:
     blob: int = 10000
@@ -51,12 +64,11 @@ class AzuritePorts:
         must be checked, and started, on those ports, not on the defaults.
         """
         found: dict[str, int] = {}
-        for part in value.split(";"):
-            key, _, url = part.partition("=")
-            service = key.strip().lower().removesuffix("endpoint")
+        for key, url in connection_string_fields(value).items():
+            service = key.removesuffix("endpoint")
             if service not in ("blob", "queue", "table"):
                 continue
-            parsed = urlsplit(url.strip())
+            parsed = urlsplit(url)
             if parsed.hostname not in ("127.0.0.1", "localhost") or parsed.port is None:
                 return None
             found[service] = parsed.port
