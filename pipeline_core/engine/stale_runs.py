@@ -196,25 +196,25 @@ def sweep_stale_runs(services: Services, orchestrations: Orchestrations, grace_s
     return report
 
 
+def _end_lost(services: Services, run_id: str, status: Any, reason: str, report: SweepReport) -> None:
+    """End a run whose orchestration will never end it: Canceled if a cancel was asked, else Failed."""
+    canceled = status == CANCEL_REQUESTED
+    if _end(services, run_id, CANCELED if canceled else FAILED,
+            reason + ("; the run had been asked to cancel" if canceled else "")):
+        report.ended.append(run_id)
+
+
 def _settle(services: Services, orchestrations: Orchestrations, entity: Any, row: dict[str, Any], me: str,
             now: datetime, report: SweepReport, task_hub: str | None = None) -> None:
     run_id = str(row["PartitionKey"])
     found = orchestrations.locate(run_id)
     status = row.get("status")
     if found.where == ENDED:
-        canceled = status == CANCEL_REQUESTED
-        reason = (f"its orchestration ended ({found.detail}) before the run did"
-                  + ("; the run had been asked to cancel" if canceled else ""))
-        if _end(services, run_id, CANCELED if canceled else FAILED, reason):
-            report.ended.append(run_id)
+        _end_lost(services, run_id, status, f"its orchestration ended ({found.detail}) before the run did", report)
     elif found.where == NONE and status in (RUNNING, CANCEL_REQUESTED) and task_hub \
             and row.get(TASK_HUB_FIELD) == task_hub:
-        canceled = status == CANCEL_REQUESTED
-        reason = (f"its orchestration instance no longer exists in task hub {task_hub!r}, where it was started "
-                  "(purged, or the hub was deleted, while the run was running)"
-                  + ("; the run had been asked to cancel" if canceled else ""))
-        if _end(services, run_id, CANCELED if canceled else FAILED, reason):
-            report.ended.append(run_id)
+        _end_lost(services, run_id, status, f"its orchestration instance no longer exists in task hub {task_hub!r}, "
+                  "where it was started (purged, or the hub was deleted, while the run was running)", report)
     elif found.where == NONE and status in (NOT_STARTED, QUEUED):
         if not _take(services, row, {"host_id": me, "swept_time": utcnow()}):
             return  # another sweeper (or the run's own start) changed it first
