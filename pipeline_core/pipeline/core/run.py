@@ -77,8 +77,9 @@ class StepRunOutput:
         return self._reference
 
 
-class StepRun(RunRecordsMixin):
-    """One step of a pipeline run (with AML's ``Run`` methods for its metrics, tags and files)."""
+class _RowRun(RunRecordsMixin):
+    """A run kept as a row of a pipeline run (a step, a step's child): id ``{pipeline run id}_{name}``, its
+    records (metrics, tags, files) kept under that id in the pipeline run's workspace."""
 
     def __init__(self, pipeline_run: PipelineRun, row: dict[str, Any]):
         self.pipeline_run = pipeline_run
@@ -91,6 +92,10 @@ class StepRun(RunRecordsMixin):
 
     def _records_workspace(self) -> Any:
         return self.pipeline_run.experiment.workspace
+
+
+class StepRun(_RowRun):
+    """One step of a pipeline run (with AML's ``Run`` methods for its metrics, tags and files)."""
 
     def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
                      type: str | None = None, status: str | None = None, _rehydrate_runs: bool = True
@@ -211,21 +216,12 @@ class StepRun(RunRecordsMixin):
         return f"StepRun(name={self.name!r}, status={self.status!r})"
 
 
-class ChildRun(RunRecordsMixin):
+class ChildRun(_RowRun):
     """A child run of a step (a HyperDrive trial): id ``{pipeline run id}_{child name}``, status, metrics, files."""
 
     def __init__(self, pipeline_run: PipelineRun, parent: StepRun, row: dict[str, Any]):
-        self.pipeline_run = pipeline_run
+        super().__init__(pipeline_run, row)
         self.parent = parent
-        self._row = row
-        self.name: str = row["name"]
-        self._records_id = f"{pipeline_run.id}_{self.name}"
-
-    def _records_backend(self) -> Any:
-        return self.pipeline_run._records_backend()
-
-    def _records_workspace(self) -> Any:
-        return self.pipeline_run.experiment.workspace
 
     @property
     def id(self) -> str:
