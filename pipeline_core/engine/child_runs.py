@@ -38,11 +38,10 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError
 
 from pipeline_core.engine.services import Services
-from pipeline_core.engine.step_context import StepContext, is_cancel_requested
+from pipeline_core.engine.step_context import StepContext, is_cancel_requested, stop_reason
 from pipeline_core.engine.step_kinds import CHILD_RUNS_ORCHESTRATOR, _resolve, step_kind
 from pipeline_core.errors import AmliteError
 from pipeline_core.execution.logs import LOGS_CONTAINER, log_blob_name
-from pipeline_core.execution.process import STOPPED_CANCELED, STOPPED_SUPERSEDED
 from pipeline_core.storage.metric_store import MetricStore
 from pipeline_core.storage.run_signals import SIGNALS
 from pipeline_core.storage.run_store import (
@@ -51,7 +50,6 @@ from pipeline_core.storage.run_store import (
     FAILED,
     NOT_STARTED,
     QUEUED,
-    RUN_ROW,
     RUNNING,
     TERMINAL,
     InvalidTransition,
@@ -147,24 +145,8 @@ def read_children(services: Services, run_id: str, step: str) -> list[ChildRun]:
 
 
 def child_stop_reason(services: Services, run_id: str, step: str, child: str, attempt: int) -> str | None:
-    """Why a running child must stop now, or None: one query over the run's, the step's and the child's rows.
-
-    Canceled: the run or the step was asked to stop (a fail-fast cancel reaches the step only), or the
-    child was (a policy's verdict), or it ended without it. Superseded: a newer attempt owns the child.
-    """
-    rows = services.runs.runs.query_entities(
-        "PartitionKey eq @pk and ( RowKey eq @run or RowKey eq @step or RowKey eq @child )",
-        parameters={"pk": run_id, "run": RUN_ROW, "step": step_key(step), "child": step_key(child)},
-        select=["RowKey", "status", "attempt"])
-    for row in rows:
-        if row.get("status") in (CANCEL_REQUESTED, CANCELED):
-            return STOPPED_CANCELED
-        if row.get("RowKey") == step_key(child):
-            if row.get("status") in TERMINAL:
-                return STOPPED_CANCELED
-            if int(row.get("attempt") or 0) != attempt:
-                return STOPPED_SUPERSEDED
-    return None
+    """Why a running child must stop now, or None (``step_context.stop_reason`` over the child's row too)."""
+    return stop_reason(services, run_id, step, attempt, child=child)
 
 
 def search_summary(children: Sequence[ChildRun], reason: str = "", **extra: Any) -> dict[str, Any]:

@@ -114,19 +114,23 @@ def is_cancel_requested(services: Services, run_id: str, step: str | None = None
     return any(r.get("status") in (CANCEL_REQUESTED, CANCELED) for r in rows)
 
 
-def stop_reason(services: Services, run_id: str, step: str, attempt: int) -> str | None:
-    """Why a running attempt of ``step`` must stop, or None: one read of the run row and the step row.
+def stop_reason(services: Services, run_id: str, step: str, attempt: int, child: str | None = None) -> str | None:
+    """Why a running attempt of ``step`` (or of its ``child`` run) must stop, or None: one read of the run row,
+    the step row (and the child's row).
 
-    Canceled: the run or the step was asked to stop, or the step was ended without it (the run
-    finished first). Superseded: a newer attempt (a redelivered activity) owns the step now.
+    Canceled: the run or the step (or the child) was asked to stop, or the attempt's own row was ended
+    without it (the run finished first; a policy ended the child). Superseded: a newer attempt (a redelivered
+    activity) owns that row now.
     """
+    own = step_key(child if child is not None else step)
+    keys = [RUN_ROW, step_key(step), *([own] if child is not None else [])]
     rows = services.runs.runs.query_entities(
-        "PartitionKey eq @pk and ( RowKey eq @run or RowKey eq @step )",
-        parameters={"pk": run_id, "run": RUN_ROW, "step": step_key(step)}, select=["RowKey", "status", "attempt"])
+        "PartitionKey eq @pk and ( " + " or ".join(f"RowKey eq @k{i}" for i in range(len(keys))) + " )",
+        parameters={"pk": run_id, **{f"k{i}": k for i, k in enumerate(keys)}}, select=["RowKey", "status", "attempt"])
     for row in rows:
         if row.get("status") in (CANCEL_REQUESTED, CANCELED):
             return STOPPED_CANCELED
-        if row.get("RowKey") == step_key(step):
+        if row.get("RowKey") == own:
             if row.get("status") in TERMINAL:
                 return STOPPED_CANCELED
             if int(row.get("attempt") or 0) != attempt:
