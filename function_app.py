@@ -7,7 +7,19 @@ same registered functions without Core Tools.
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions import child_runs, http_api, orchestration, parallel, poll, run_view, schedules, sweeper
+from functions import (
+    child_runs,
+    history_timestamps,
+    http_api,
+    orchestration,
+    parallel,
+    poll,
+    run_view,
+    schedules,
+    sweeper,
+)
+
+history_timestamps.install()  # replays parse their history's timestamps at C speed (functions/history_timestamps.py)
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(orchestration.bp)
