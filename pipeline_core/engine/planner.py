@@ -30,7 +30,10 @@ class Plan:
     failed_steps: list[str] = field(default_factory=list)
 
 
-def _upstream_closure(deps: dict[str, list[str]]) -> dict[str, set[str]]:
+def upstream_closure(deps: dict[str, list[str]]) -> dict[str, set[str]]:
+    """Step -> every step it depends on, transitively. A caller that plans the same graph many times (the
+    orchestrator plans once per completion on every replay) computes this once and passes it to ``plan``:
+    for a 100-wide fan-out it was a third of each replay."""
     closure: dict[str, set[str]] = {}
 
     def walk(name: str, seen: set[str]) -> set[str]:
@@ -51,15 +54,18 @@ def _upstream_closure(deps: dict[str, list[str]]) -> dict[str, set[str]]:
 
 
 def plan(deps: dict[str, list[str]], status: dict[str, str], in_flight: set[str] | frozenset[str] = frozenset(),
-         continue_on_step_failure: bool = False, cancel_requested: bool = False) -> Plan:
-    """Decide the next move. ``status`` holds terminal states only; ``in_flight`` the steps now running."""
+         continue_on_step_failure: bool = False, cancel_requested: bool = False, *,
+         upstream: dict[str, set[str]] | None = None) -> Plan:
+    """Decide the next move. ``status`` holds terminal states only; ``in_flight`` the steps now running;
+    ``upstream`` is ``upstream_closure(deps)`` when the caller keeps it."""
     result = Plan()
     failed = [n for n in deps if status.get(n) == FAILED]
     result.failed_steps = failed
     stop_scheduling = cancel_requested or (bool(failed) and not continue_on_step_failure)
     if stop_scheduling:
         result.to_cancel = sorted(in_flight)
-    upstream = _upstream_closure(deps)
+    if upstream is None:
+        upstream = upstream_closure(deps)
     for name in deps:
         if name in status or name in in_flight:
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline_core.engine.planner import CANCELED, FAILED, FINISHED, TERMINAL, Plan, plan
+from pipeline_core.engine.planner import CANCELED, FAILED, FINISHED, TERMINAL, Plan, plan, upstream_closure
 
 CANCEL_EVENT = "cancel"
 #: The sub-orchestration that ran ParallelRunSteps before the step-kind registry (histories that list
@@ -34,6 +34,8 @@ class RunTracker:
     in_flight: set[str] = field(default_factory=set)
     cancel_sent: set[str] = field(default_factory=set)
     errors: dict[str, str] = field(default_factory=dict)
+    # The graph's transitive dependencies, computed at the first plan of a replay rather than at every one.
+    _upstream: dict[str, set[str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_start(cls, run_id: str, info: dict[str, Any]) -> RunTracker:
@@ -47,7 +49,10 @@ class RunTracker:
         return self.orchestrators.get(name)
 
     def next_moves(self) -> Plan:
-        moves = plan(self.deps, self.status, self.in_flight, self.continue_on_step_failure, self.cancel_requested)
+        if self._upstream is None:
+            self._upstream = upstream_closure(self.deps)
+        moves = plan(self.deps, self.status, self.in_flight, self.continue_on_step_failure, self.cancel_requested,
+                     upstream=self._upstream)
         for name in moves.skipped:
             self.status[name] = CANCELED
         moves.to_cancel = [n for n in moves.to_cancel if n not in self.cancel_sent]
