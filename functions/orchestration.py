@@ -42,6 +42,13 @@ def _step_task(context: df.DurableOrchestrationContext, run_id: str, name: str,
     return context.call_activity("run_step", payload)
 
 
+def _ends_on_cancel(tracker: RunTracker, name: str) -> bool:
+    """Whether step ``name`` runs as one ``run_step`` activity, which stops within a second of a cancel (a
+    sub-orchestration may sit in a retry backoff or a poll interval first)."""
+    retry = tracker.retry.get(name)
+    return tracker.orchestrator_of(name) is None and (not retry or StepRetry.from_spec(retry) is None)
+
+
 def _outcome(task: TaskBase) -> Any:
     return task.result if task.state is not TaskState.FAILED else f"the step's activity failed: {task.result}"
 
@@ -77,11 +84,17 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         context.set_custom_status(tracker.custom_status())
         pending = [*waiting, *([] if tracker.cancel_requested else [cancel_event])]
         refill = None
-        new = len(waiting) - before + (1 if cancel_event_new and not tracker.cancel_requested else 0)
+        cancel_waits = 0 if tracker.cancel_requested else 1
+        cancel_new = cancel_waits if cancel_event_new else 0
         cancel_event_new = False
-        if needs_timer(new, len(pending)):
-            # The extension awaits only the tasks new at a yield (see parallel.fanout): without this timer a
-            # step that ends before the new ones would go unnoticed (and its dependents unstarted) until they end.
+        if cancel_waits and not cancel_new and all(_ends_on_cancel(tracker, n) for ns in waiting.values() for n in ns):
+            # An old cancel event beside run_step activities only: a cancel also flags the run's row, and each of
+            # them reads it within a second and ends, which resumes this wait. So it needs no timer of its own, and
+            # a chain (one new step beside the old event) waits with none: one stored episode fewer a step.
+            cancel_waits = 0
+        # The extension awaits only the tasks new at a yield (see parallel.fanout): without this timer a step
+        # that ends before the new ones would go unnoticed (and its dependents unstarted) until they end.
+        if needs_timer(len(waiting) - before + cancel_new, len(waiting) + cancel_waits):
             refill = context.create_timer(context.current_utc_datetime)
             pending.append(refill)
         winner = yield context.task_any(pending)

@@ -268,3 +268,32 @@ def test_a_step_started_next_to_running_ones_comes_with_a_timer_due_now(orchestr
     assert r.step_done("b") == [("run_step", "c")]
     assert "timer:0" in r.ids  # c joined the running a
     assert r.step_done("a") == [("run_step", "d")]
+
+
+def test_a_chain_of_activities_waits_with_no_timer_and_still_ends_canceled_on_a_cancel(orchestrator: Any) -> None:
+    """Beside the old cancel event a chain's next step needs no timer: a cancel also flags the run's row, which the
+    running step reads and ends on. Each timer is a stored episode and a replay, on every step of a chain."""
+    r = Replay(orchestrator, {"done": False, "deps": {"a": [], "b": ["a"], "c": ["b"]},
+                              "continue_on_step_failure": False, "retry": {}})
+    assert r.schedule_new() == [("run_step", "a")]
+    assert r.step_done("a") == [("run_step", "b")]
+    assert "timer:0" not in r.ids
+    r.history.started().event_raised("cancel", {"reason": "user"})  # the step reads the flag and ends Canceled
+    r.step_done("b", "Canceled")
+    assert "timer:0" not in r.ids
+    settle = r.inputs("settle_steps")[0]
+    assert list(settle["skipped"]) == ["c"]
+    r.activity_done("settle_steps")
+    assert r.inputs("finish_run")[0]["outcome"] == "Canceled"
+
+
+def test_a_chain_step_in_a_sub_orchestration_still_waits_with_a_timer(orchestrator: Any) -> None:
+    """A retried step may sit in a backoff timer for minutes: the old cancel event must be noticed on its own."""
+    retry = {"b": {"max_attempts": 3, "first_retry_interval_ms": 60000, "backoff_coefficient": 2.0}}
+    r = Replay(orchestrator, {"done": False, "deps": {"a": [], "b": ["a"]}, "continue_on_step_failure": False,
+                              "retry": retry})
+    r.schedule_new()
+    r.step_done("a")
+    assert [a["functionName"] for a in flatten(r.state["actions"]) if a["actionType"] == CALL_SUB] == \
+        ["pipeline_step_retry"]
+    assert "timer:0" in r.ids
