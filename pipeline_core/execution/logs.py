@@ -75,19 +75,23 @@ class StepLog:
         self._flusher = threading.Thread(target=self._flush_loop, name=f"log-{step}", daemon=True)
         self._flusher.start()
 
-    def write(self, data: bytes, stderr: bool = False) -> None:
+    def write(self, data: bytes, stderr: bool = False, *, stream: bool = True) -> None:
+        """Append the process's output (to ``stdout.txt`` or ``stderr.txt`` too, unless ``stream`` is False)."""
         with self._lock:
             if self._file.closed:  # a late line (the process's last output, a watcher's note) after close
                 return
             self._file.write(data)
             self._file.flush()
-            self._streams[stderr] += data
-        if stderr:
+            if stream:
+                self._streams[stderr] += data
+        if stderr and stream:
             for line in data.decode("utf-8", errors="replace").splitlines():
                 self.stderr_tail.append(line)
 
     def note(self, text: str) -> None:
-        self.write((text.rstrip("\n") + "\n").encode())
+        """amlite's own line: in ``std_log.txt`` (and the driver log), not in the process's ``stdout.txt``, which
+        holds what the step printed and nothing else (a step that printed nothing has none, and costs no upload)."""
+        self.write((text.rstrip("\n") + "\n").encode(), stream=False)
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(1.0):

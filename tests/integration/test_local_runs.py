@@ -101,6 +101,9 @@ def test_two_step_run_then_rerun_reuses_both(project, experiment_name: str, tmp_
     assert ref.datastore_name == "workspaceblobstore" and ref.path_on_datastore == f"azureml/{first.id}_prep/prepared"  # AML's layout
     assert "prepared 3 values" in steps["prep"].get_job_log()
     assert "env fast" in steps["train"].get_stdout_log()
+    # stdout.txt is what the script printed; amlite's own lines are in the job log only
+    assert steps["prep"].get_stdout_log() == "prepared 3 values\n"
+    assert f"[amlite] step 'prep' of run {first.id}" in steps["prep"].get_job_log()
 
     started = time.perf_counter()
     second = Experiment(ws, experiment_name).submit(_two_step(ws, src, raw_path))
