@@ -716,6 +716,14 @@ class DurableEngine(StoredInstances):
                 state_changed = stored != inst.stored_state
                 inst.stored_state = stored
                 deferred = True
+                if not finished:
+                    # Activities start now, while the episode is being stored: the Azure Storage provider also
+                    # sends an episode's messages before it writes the history. An activity runs at least once
+                    # anyway, and a host lost before the write replays the same decision from the last stored
+                    # episode. Its completion waits for this episode's write (the instance runs one episode at
+                    # a time). Timers and sub-orchestrations still wait for the write.
+                    self._dispatch(inst, [w for w in work if isinstance(w, ScheduleActivity)])
+                    work = [w for w in work if not isinstance(w, ScheduleActivity)]
         if not deferred or self._writer is None:
             self._notify(notify)
             return False

@@ -316,3 +316,40 @@ def test_a_child_that_ended_while_its_parent_was_not_told_delivers_its_stored_re
     assert status.runtime_status == RuntimeStatus.COMPLETED, status.output
     assert status.output[1] == [f"done {child}:a", f"done wait:{child}:b", f"done {child}:c"]
     assert CALLS[f"{child}:a"] == 1 and CALLS[f"wait:{child}:b"] == 1 and CALLS[f"{child}:c"] == 1
+
+
+def test_an_activity_starts_while_its_episode_is_stored_and_a_host_lost_before_the_write_runs_it_again(
+        engines: Callable[[str], DurableEngine]) -> None:
+    """As the Azure Storage provider does (messages out, then history): the next step does not wait for the write.
+
+    A host that dies between the two leaves the last stored episode; the next host replays from it, makes the same
+    decision, and the activity runs again (at least once, as always)."""
+    tag = uuid.uuid4().hex[:8]
+    first = engines("host-a")
+    assert first.store is not None
+    store, commit = first.store, first.store.commit
+    held = threading.Event()
+    commits: list[int] = []
+
+    def slow_commit(*args: Any, **kwargs: Any) -> Any:
+        commits.append(args[1])
+        if len(commits) == 2:  # the second episode: a's completion, b scheduled
+            held.set()
+            time.sleep(30)  # storage that hangs: the write never lands before the host dies
+        return commit(*args, **kwargs)
+
+    store.commit = slow_commit  # type: ignore[method-assign]
+    iid = first.start_new("sequence", input=tag)
+    _until(lambda: held.is_set())
+    _until(lambda: CALLS[f"wait:{tag}:b"] == 1)  # b started while its scheduling was still being written
+    assert _stored_events(first, iid, EventType.TASK_SCHEDULED) == 1  # only a's scheduling is stored
+    first.abandon()  # the host dies before the write
+
+    second = engines("host-b")
+    assert second.adopt_orphans(_gone("host-a")) == [iid]
+    _gate(f"wait:{tag}:b").set()
+    status = second.wait_for_completion(iid, 10)
+    assert status.runtime_status == RuntimeStatus.COMPLETED, status.output
+    assert status.output == [f"done {tag}:a", f"done wait:{tag}:b", f"done {tag}:c"]
+    # a's completion was in the lost episode too, so a runs again, as it would have before this change
+    assert CALLS[f"{tag}:a"] == 2 and CALLS[f"wait:{tag}:b"] == 2 and CALLS[f"{tag}:c"] == 1
