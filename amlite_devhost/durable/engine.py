@@ -17,8 +17,12 @@ a 1,000-wide fan-out costs a handful of replays, not a thousand.
 With a :class:`~.store.OrchestrationStore` the engine keeps each instance's
 history in the storage account, as Durable's Azure Storage provider does: an
 episode's events and the instance state are written in one transaction (on
-a small writer pool, so the dispatcher goes on with other instances) *before*
-the episode's work is dispatched, so a host that dies loses no decision.
+a small writer pool, so the dispatcher goes on with other instances). The
+episode's activities start while it is written, as the provider sends an
+episode's messages before it writes its history; its timers and
+sub-orchestrations, and the instance's next episode, wait for the write. A host
+that dies before the write loses no decision: the next one replays the same
+decision from the last stored episode.
 :meth:`DurableEngine.adopt_orphans` lets a later host claim the instances of
 a dead one and resume them: their first episode rebuilds the replay state
 from the stored history and dispatches again whatever had been scheduled and

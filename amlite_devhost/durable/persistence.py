@@ -1,4 +1,4 @@
-"""The store-backed half of the dev host's engine: episodes written before dispatch, adoption after a crash.
+"""The store-backed half of the dev host's engine: episodes written as they dispatch, adoption after a crash.
 
 Split from ``engine.py`` so the in-memory engine reads on its own. ``StoredInstances``
 is mixed into :class:`~.engine.DurableEngine`: it holds what goes through the

@@ -13,8 +13,9 @@ never read rows it did not write). One partition per instance:
   Pending instance with history is Running: episodes do not rewrite it);
 - ``h<episode>``: the history events one replay episode added (its new events,
   what it scheduled, its OrchestratorCompleted), with the ids of the raised
-  events it consumed and the custom status it left. One write per episode,
-  before its work is dispatched: the episode row alone, or, when the instance
+  events it consumed and the custom status it left. One write per episode
+  (its activities start meanwhile; its timers and sub-orchestrations after
+  it): the episode row alone, or, when the instance
   ends or continues as new, with the state row in one entity-group transaction;
 - ``e<time>``: an external event raised and not yet played.
 
