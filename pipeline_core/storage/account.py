@@ -193,6 +193,7 @@ class StorageAccount:
             value = AzuritePorts.from_env().connection_string()
         self.storage = value
         self._containers: set[str] = set()
+        self._container_clients: dict[str, ContainerClient] = {}
         self._tables: dict[str, TableClient] = {}
 
     @property
@@ -243,7 +244,14 @@ class StorageAccount:
         return TableServiceClient(endpoint=url, credential=self._credential(), **options)
 
     def container(self, name: str) -> ContainerClient:
-        """A container client, creating the container the first time this process asks for it."""
+        """A container client, creating the container the first time this process asks for it.
+
+        Kept per name, as the table clients are: building one costs more CPU than a small request (a
+        ParallelRunStep's slices ask for their containers per mini-batch), and the SDK's clients are
+        safe to share between threads."""
+        client = self._container_clients.get(name)
+        if client is not None:
+            return client
         client = self.blobs.get_container_client(name)
         if name not in self._containers:
             try:
@@ -251,6 +259,7 @@ class StorageAccount:
             except ResourceExistsError:
                 pass
             self._containers.add(name)
+        self._container_clients[name] = client
         return client
 
     def table(self, name: str) -> TableClient:
