@@ -95,8 +95,12 @@ class AbstractDataset:
         return list_files(lambda name: Datastore.get(ws, name)._container, self._definition["paths"])
 
     def _validate(self) -> None:
-        """AML's ``validate=True``: the paths must match at least one blob now."""
-        if not self._files():
+        """AML's ``validate=True``: the paths must match at least one blob now (the first match answers)."""
+        from pipeline_core.core.datastore import Datastore
+        from pipeline_core.data.dataset_paths import matches_any
+
+        ws = self._resolve_workspace(None)
+        if not matches_any(lambda name: Datastore.get(ws, name)._container, self._definition["paths"]):
             shown = ", ".join(f"{p['datastore']}:{p['path']}" for p in self._definition["paths"])
             raise AmliteError(f"no blobs match the dataset path(s) {shown}; upload the data first "
                               "(Datastore.upload) or pass validate=False")

@@ -206,6 +206,34 @@ def list_files(container_for: ContainerFor, paths: list[dict[str, str]],
     return [files[k] for k in sorted(files)]
 
 
+#: Blobs a page while looking for the first match: a glob over many files answers from its first page.
+_FIRST_MATCH_PAGE = 100
+
+
+def matches_any(container_for: ContainerFor, paths: list[dict[str, str]]) -> bool:
+    """Whether the paths match at least one blob now (``validate=True``), reading no more than it must.
+
+    ``list_files`` reads every match; a dataset of 1,000 files was listed whole by its definition
+    (``Dataset.File.from_files``) before the step listed it again. This stops at the first one.
+    """
+    from pipeline_core.data.web_files import WEB_DATASTORE, describe
+
+    for entry in paths:
+        if entry["datastore"] == WEB_DATASTORE:
+            describe(entry["path"])  # raises with the reason when the URL cannot be read
+            return True
+        container = container_for(entry["datastore"])
+        prefix, has_glob = static_prefix(entry["path"])
+        if not has_glob and prefix and container.get_blob_client(prefix).exists():
+            return True
+        regex = glob_regex(entry["path"]) if has_glob else None
+        for blob in container.list_blobs(name_starts_with=(prefix + "/") if prefix else None,
+                                         results_per_page=_FIRST_MATCH_PAGE):
+            if regex is None or regex.match(blob.name):
+                return True
+    return False
+
+
 def fingerprint_files(files: list[DatasetFile]) -> str:
     """Changes whenever a matched blob is added, removed or rewritten (ETag), which reruns consumers."""
     digest = hashlib.sha256()

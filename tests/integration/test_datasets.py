@@ -55,6 +55,16 @@ def test_globs_to_path_download_and_validation(workspace: Workspace, tmp_path: P
     assert Dataset.File.from_files((store, f"{prefix}/nothing/**"), validate=False).to_path() == []
 
 
+def test_validation_finds_a_match_past_the_first_page_of_other_blobs(workspace: Workspace, tmp_path: Path) -> None:
+    """``validate=True`` stops at the first match rather than listing every blob, but still looks past a page
+    of blobs that do not match."""
+    prefix = _upload(workspace, tmp_path, {**{f"n{i:03d}.txt": "x" for i in range(150)}, "z.csv": "x\n1\n"})
+    store = workspace.get_default_datastore()
+    assert Dataset.File.from_files((store, f"{prefix}/*.csv")).to_path() == ["/z.csv"]
+    with pytest.raises(AmliteError, match="no blobs match"):
+        Dataset.File.from_files((store, f"{prefix}/*.parquet"))
+
+
 def test_register_versions_and_get_by_name(workspace: Workspace, tmp_path: Path) -> None:
     prefix = _upload(workspace, tmp_path, {"2024/01/north.csv": "id,v\n1,10\n2,20\n", "2024/02/south.csv": "id,v\n3,30\n"})
     store = workspace.get_default_datastore()
