@@ -6,11 +6,13 @@ Run: `python bench/parallel_run.py` (Azurite is reused if running, else started 
    the machine at hand: `AMLITE_BENCH_FILE_MS`; `AMLITE_BENCH_ROUNDS=60000` fixes the round count
    instead), through a ParallelRunStep with one worker process per core, against a hand-written
    `multiprocessing.Pool` doing the same work on the same cores in the same run.
-   Target: amlite throughput >= 0.85x the pool's.
-2. 1,000 trivial mini-batches end to end (submit -> Finished). Target: <= 3 s.
+   Target (issue #16): amlite throughput >= 0.9x the pool's in each repeat (each ParallelRunStep
+   run against the pool run just before it).
+2. 1,000 trivial mini-batches end to end (submit -> Finished). Target (issue #16): <= 2 s.
 
-Each measurement runs ``AMLITE_BENCH_REPEATS`` (3) times, interleaved, and the best run counts: on a
-shared machine a neighbour's burst slows one run, and the best run is the machine's.
+Each measurement runs ``AMLITE_BENCH_REPEATS`` (5) times, interleaved. The throughput ratio is
+reported per repeat (the pair ran back to back, so a neighbour's burst hits both or one pair), with
+the ratio of the best runs; the mini-batch figure is the best run (the machine's, not a neighbour's).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pipeline_core import (  # noqa: E402
 from pipeline_core.storage.azurite import ensure_azurite  # noqa: E402
 
 CORES = os.cpu_count() or 1
-REPEATS = int(os.environ.get("AMLITE_BENCH_REPEATS") or 3)
+REPEATS = int(os.environ.get("AMLITE_BENCH_REPEATS") or 5)
 FILE_MS = float(os.environ.get("AMLITE_BENCH_FILE_MS") or 50)  # CPU per file of the CPU-bound run()
 
 
@@ -137,14 +139,17 @@ def main() -> int:
             prss.append(prs_seconds(ws, src, "score.py", "bench/cpu", batch, 1, CORES))
         pool, prs = min(pools), min(prss)
         ratio = pool / prs
+        pairs = [p / q for p, q in zip(pools, prss)]
         print(f"CPU-bound, {files} files of ~{WORK_MS:.0f} ms CPU ({WORK_ROUNDS} sha256 rounds) on {CORES} cores: "
               f"multiprocessing.Pool {pool:.2f} s "
               f"({files / pool:.1f} files/s), ParallelRunStep {prs:.2f} s ({files / prs:.1f} files/s)")
-        print(f"  throughput ratio {ratio:.2f}x   (target >= 0.85x)")
+        print(f"  throughput ratio of the best runs {ratio:.2f}x; per repeat "
+              f"{' '.join(f'{r:.2f}x' for r in pairs)}   (target >= 0.9x in each: "
+              f"{'met' if min(pairs) >= 0.9 else 'MISSED'})")
         print(f"  runs: pool {' '.join(f'{t:.2f}' for t in pools)} s, "
               f"ParallelRunStep {' '.join(f'{t:.2f}' for t in prss)} s (best of {REPEATS} each)")
         trivials = [prs_seconds(ws, src, "trivial.py", "bench/trivial", 1, 1, CORES) for _ in range(REPEATS)]
-        print(f"1,000 trivial mini-batches end to end: {min(trivials):.2f} s   (target <= 3 s; runs "
+        print(f"1,000 trivial mini-batches end to end: {min(trivials):.2f} s   (target <= 2 s: {'met' if min(trivials) <= 2 else 'MISSED'}; runs "
               f"{' '.join(f'{t:.2f}' for t in trivials)} s)")
         return 0
     finally:
