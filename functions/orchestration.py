@@ -61,6 +61,7 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         return info
     tracker = RunTracker.from_start(run_id, info)
     waiting: dict[TaskBase, list[str]] = {}  # a step's task, or a chunk sub-orchestration's
+    slow_to_cancel: set[TaskBase] = set()  # waiting tasks with a step that may not end within a second of a cancel
     cancel_event = context.wait_for_external_event(CANCEL_EVENT)
     cancel_event_new = True  # new at the first wait, like the first steps
     while True:
@@ -75,19 +76,25 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         before = len(waiting)
         if len(moves.ready) > CHUNK_SIZE:
             for chunk in tracker.chunks(moves.ready):
-                waiting[context.call_sub_orchestrator(CHUNK_ORCHESTRATOR, {
+                task = context.call_sub_orchestrator(CHUNK_ORCHESTRATOR, {
                     "run_id": run_id, "steps": chunk, "retry": tracker.retry,
-                    "orchestrators": {n: tracker.orchestrators[n] for n in chunk if n in tracker.orchestrators}})] = chunk
+                    "orchestrators": {n: tracker.orchestrators[n] for n in chunk if n in tracker.orchestrators}})
+                waiting[task] = chunk
+                if not all(_ends_on_cancel(tracker, n) for n in chunk):
+                    slow_to_cancel.add(task)
         else:
             for name in moves.ready:
-                waiting[_step_task(context, run_id, name, tracker.retry.get(name), tracker.orchestrator_of(name))] = [name]
+                task = _step_task(context, run_id, name, tracker.retry.get(name), tracker.orchestrator_of(name))
+                waiting[task] = [name]
+                if not _ends_on_cancel(tracker, name):
+                    slow_to_cancel.add(task)
         context.set_custom_status(tracker.custom_status())
         pending = [*waiting, *([] if tracker.cancel_requested else [cancel_event])]
         refill = None
         cancel_waits = 0 if tracker.cancel_requested else 1
         cancel_new = cancel_waits if cancel_event_new else 0
         cancel_event_new = False
-        if cancel_waits and not cancel_new and all(_ends_on_cancel(tracker, n) for ns in waiting.values() for n in ns):
+        if cancel_waits and not cancel_new and not slow_to_cancel:
             # An old cancel event beside run_step activities only: a cancel also flags the run's row, and each of
             # them reads it within a second and ends, which resumes this wait. So it needs no timer of its own, and
             # a chain (one new step beside the old event) waits with none: one stored episode fewer a step.
@@ -104,6 +111,7 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             tracker.cancel()
             continue
         names, outcome = waiting.pop(winner), _outcome(winner)
+        slow_to_cancel.discard(winner)
         chunk_results = outcome.get("steps") if isinstance(outcome, dict) and "steps" in outcome else None
         for name in names:
             tracker.completed(name, chunk_results.get(name, outcome) if chunk_results is not None else outcome)
