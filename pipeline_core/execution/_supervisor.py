@@ -217,9 +217,100 @@ def supervise(host: int, grace: float, command: list[str]) -> None:
             pass
 
 
+# -- the fork server --------------------------------------------------------------------
+def _become_supervisor(request: dict, fds: list[int]) -> None:  # type: ignore[type-arg]
+    """In a child just forked by the server: take the step's streams, folder and variables, then supervise.
+
+    ``fds``: the step's stdout and stderr (the host's pipes). The server's own environment is empty, so
+    the supervisor's (``/proc/<pid>/environ``) holds nothing of the host's either.
+    """
+    try:
+        signal.set_wakeup_fd(-1)
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
+        os.closerange(3, 1 << 16)  # the server's socket, its wake pipe, the passed descriptors
+        for signum in WATCHED:
+            signal.signal(signum, signal.SIG_DFL)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+    except BaseException as exc:
+        os.write(2, f"amlite: cannot start the step's supervisor: {exc}\n".encode())
+        os._exit(127)
+    supervise(os.getppid(), float(request["grace"]), list(request["argv"]))
+
+
+def serve(host: int, sock_fd: int) -> None:
+    """Fork one supervisor per request from this long-lived process: no interpreter start per step.
+
+    Started once per host (``process.py``: ``_ForkServer``) with an empty environment, as the host's
+    child with the host's death as its own (``PR_SET_PDEATHSIG``); each supervisor it forks has this
+    server's death as its own, so a host that dies takes the server, the supervisors and their steps.
+    A request is ``{"argv", "cwd", "env", "grace"}`` (JSON) with the step's stdout and stderr
+    descriptors; the answer is ``{"pid"}`` with a pidfd of the supervisor, so the host signals it
+    safely against pid reuse; when it exits, ``{"exited": pid, "status": <wait status>}``.
+    """
+    import json
+    import socket
+
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != host:
+        os._exit(137)
+    channel = socket.socket(fileno=sock_fd)  # SOCK_SEQPACKET: one message a request, its descriptors with it
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    signal.signal(signal.SIGCHLD, lambda _n, _f: None)
+    signal.set_wakeup_fd(wake_write)
+    children: set[int] = set()
+    while True:
+        readable, _, _ = select.select([sock_fd, wake_read], [], [], 1.0)
+        if wake_read in readable:
+            try:
+                while os.read(wake_read, 512):
+                    pass
+            except BlockingIOError:
+                pass
+        while children:  # report each supervisor that ended (the host holds its pidfd: no pid reuse race)
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                children.clear()
+                break
+            if pid == 0:
+                break
+            children.discard(pid)
+            channel.send(json.dumps({"exited": pid, "status": status}).encode())
+        if os.getppid() != host:
+            os._exit(137)
+        if sock_fd not in readable:
+            continue
+        data, fds, _, _ = socket.recv_fds(channel, 1 << 20, 4)
+        if not data:  # the host closed its end: it is going away
+            os._exit(0)
+        request = json.loads(data)
+        pid = os.fork()
+        if pid == 0:
+            _become_supervisor(request, fds)
+            os._exit(127)  # supervise() never returns
+        for fd in fds:
+            os.close(fd)
+        children.add(pid)
+        pidfd = os.pidfd_open(pid)
+        socket.send_fds(channel, [json.dumps({"pid": pid}).encode()], [pidfd])
+        os.close(pidfd)
+
+
 def main(argv: list[str]) -> None:
+    if len(argv) == 4 and argv[1] == "--serve":
+        serve(int(argv[2]), int(argv[3]))
+        return
     if len(argv) < 5 or argv[3] != "--":
-        sys.stderr.write("usage: _supervisor.py <host pid> <grace seconds> -- <command...>\n")
+        sys.stderr.write("usage: _supervisor.py <host pid> <grace seconds> -- <command...>\n"
+                         "       _supervisor.py --serve <host pid> <socket fd>\n")
         os._exit(2)
     supervise(int(argv[1]), float(argv[2]), argv[4:])
 

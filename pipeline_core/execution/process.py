@@ -74,16 +74,173 @@ class _Spawner:
 _spawner = _Spawner()
 
 
+class ServedProcess:
+    """A supervisor forked by the fork server: the part of ``Popen`` that running and stopping a step use.
+
+    It is not this process's child, so it is signalled through a pidfd (safe against pid reuse) and
+    its exit status arrives from the server, which reaps it.
+    """
+
+    def __init__(self, pid: int, pidfd: int, stdout: IO[bytes], stderr: IO[bytes]):
+        self.pid = pid
+        self.stdout: IO[bytes] | None = stdout
+        self.stderr: IO[bytes] | None = stderr
+        self.returncode: int | None = None
+        self._pidfd = pidfd
+        self._exited = threading.Event()
+        weakref.finalize(self, os.close, pidfd)
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._exited.wait(timeout):
+            raise subprocess.TimeoutExpired(f"step supervisor {self.pid}", timeout or 0.0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def exited(self, seconds: float) -> bool:
+        return self._exited.wait(seconds)
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is None:
+            signal.pidfd_send_signal(self._pidfd, signum)
+
+    def _ended(self, code: int) -> None:
+        self.returncode = code
+        self._exited.set()
+
+    def _lost(self) -> None:
+        """The server is gone (its death took this supervisor, which ends the step): wait for that end."""
+        select.select([self._pidfd], [], [], 30.0)
+        self._ended(-signal.SIGKILL)
+
+
+class _ForkServer:
+    """Forks step supervisors from one long-lived ``_supervisor.py --serve`` process (Linux, with pidfds).
+
+    Why: a supervisor started as its own interpreter cost every step ~12 ms of CPU and of wall time
+    (a chain's steps pay it in turn, a fan-out's steps on every core); a fork of the small, already
+    started server costs about 1 ms. The server runs with an empty environment and dies with the
+    host; the guarantees of ``_supervisor.py`` are the same, it is the same code.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: Any = None
+        self._pid = 0
+        self._pending: list[tuple[Future[ServedProcess], int, int]] = []
+        self._live: dict[int, ServedProcess] = {}
+        self.server_pid = 0  # the server process now serving (0: none yet)
+        self.broken = not (hasattr(os, "pidfd_open") and hasattr(signal, "pidfd_send_signal")
+                           and sys.platform.startswith("linux"))
+
+    def _ensure(self) -> bool:
+        import socket
+
+        if self._sock is not None and self._pid == os.getpid():
+            return True
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            server = _spawner.popen([sys.executable, "-I", "-S", SUPERVISOR, "--serve", str(os.getpid()), str(child.fileno())],
+                           cwd="/", env={}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           pass_fds=(child.fileno(),), start_new_session=True)
+        except OSError as exc:
+            log.warning("the step fork server did not start (%s); supervisors start as their own interpreters", exc)
+            parent.close()
+            self.broken = True
+            return False
+        finally:
+            child.close()
+        self._sock, self._pid, self._pending, self._live = parent, os.getpid(), [], {}
+        self.server_pid = server.pid
+        threading.Thread(target=self._read, args=(parent,), name="amlite-fork-server", daemon=True).start()
+        return True
+
+    def spawn(self, argv: Sequence[str], cwd: Path | str, env: dict[str, str], grace: float) -> ServedProcess | None:
+        """The supervised step, or None when the server cannot serve (the caller starts it the old way)."""
+        import json
+        import socket
+
+        with self._lock:
+            if self.broken or not self._ensure():
+                return None
+            out_read, out_write = os.pipe()
+            err_read, err_write = os.pipe()
+            future: Future[ServedProcess] = Future()
+            self._pending.append((future, out_read, err_read))
+            try:
+                socket.send_fds(self._sock, [json.dumps({"argv": list(argv), "cwd": str(cwd), "env": env,
+                                                         "grace": grace}).encode()], [out_write, err_write])
+            except OSError as exc:
+                log.warning("the step fork server is gone (%s); starting it again", exc)
+                self._pending.remove((future, out_read, err_read))
+                os.close(out_read)
+                os.close(err_read)
+                self._sock = None
+                return None
+            finally:
+                os.close(out_write)
+                os.close(err_write)
+        return future.result(timeout=30)
+
+    def _read(self, sock: Any) -> None:
+        import json
+        import socket
+
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(sock, 4096, 1)
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                break
+            message = json.loads(data)
+            with self._lock:
+                if "pid" in message:
+                    future, out_read, err_read = self._pending.pop(0)
+                    served = ServedProcess(message["pid"], fds[0], open(out_read, "rb"),  # noqa: SIM115
+                                           open(err_read, "rb"))  # noqa: SIM115 - closed by the pumps
+                    self._live[served.pid] = served
+                    future.set_result(served)
+                else:
+                    found = self._live.pop(message["exited"], None)
+                    if found is not None:
+                        found._ended(os.waitstatus_to_exitcode(message["status"]))
+        with self._lock:  # the server died: its supervisors die with it (their parent-death signal)
+            if self._sock is sock:
+                self._sock = None
+            pending, live = self._pending, list(self._live.values())
+            self._pending, self._live = [], {}
+        for future, out_read, err_read in pending:
+            os.close(out_read)
+            os.close(err_read)
+            future.set_exception(OSError("the step fork server stopped"))
+        for served in live:
+            served._lost()
+
+
+_fork_server = _ForkServer()
+
+
 def start_supervised(argv: Sequence[str], cwd: Path | str, env: dict[str, str], grace: float,
                      stdout: Any = subprocess.PIPE, stderr: Any = subprocess.PIPE,
-                     pass_fds: Sequence[int] = ()) -> subprocess.Popen[bytes]:
-    """Start ``argv`` under a supervisor in a new session; the Popen is the supervisor's."""
+                     pass_fds: Sequence[int] = ()) -> subprocess.Popen[bytes] | ServedProcess:
+    """Start ``argv`` under a supervisor in a new session; the handle is the supervisor's.
+
+    A step whose output is piped to the host (no descriptors passed) is forked by the fork server;
+    anything else, or where the server cannot run, starts a supervisor interpreter with ``Popen``.
+    """
+    if stdout is subprocess.PIPE and stderr is subprocess.PIPE and not pass_fds:
+        served = _fork_server.spawn(argv, cwd, env, grace)
+        if served is not None:
+            return served
     command = [sys.executable, "-I", "-S", SUPERVISOR, str(os.getpid()), f"{grace:g}", "--", *argv]
     return _spawner.popen(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
                           pass_fds=tuple(pass_fds), start_new_session=True)
 
 
-def _sweep_group(process: subprocess.Popen[bytes]) -> None:
+def _sweep_group(process: subprocess.Popen[bytes] | ServedProcess) -> None:
     """After a supervisor was killed outright (it could not clean up): SIGKILL what is left in its group.
 
     Safe against pid reuse: Linux does not hand out a pid while a process group of that id exists.
@@ -95,7 +252,7 @@ def _sweep_group(process: subprocess.Popen[bytes]) -> None:
             pass
 
 
-def stop_supervised(process: subprocess.Popen[bytes], grace: float, now: bool = False) -> int | None:
+def stop_supervised(process: subprocess.Popen[bytes] | ServedProcess, grace: float, now: bool = False) -> int | None:
     """End a supervised step: SIGTERM to all of it, SIGKILL after ``grace`` (``now``: SIGKILL at once).
 
     Returns the exit status; never returns while a process of the step is left.
@@ -183,13 +340,16 @@ class _Watch:
         self._done.set()
 
 
-def _exit_waiter(process: subprocess.Popen[bytes]) -> Callable[[float], bool]:
+def _exit_waiter(process: subprocess.Popen[bytes] | ServedProcess) -> Callable[[float], bool]:
     """``wait(seconds) -> exited``, woken the moment the process exits.
 
     ``Popen.wait(timeout)`` polls with sleeps that grow to 50 ms, so a step that ends just after a
     poll was noticed up to 50 ms late, and every step of a chain paid it. A pidfd (Linux 5.3+) is
-    readable when the process exits; elsewhere the polling wait stands in.
+    readable when the process exits; elsewhere the polling wait stands in. A served supervisor's
+    exit is an event set by the fork server's message.
     """
+    if isinstance(process, ServedProcess):
+        return process.exited
     try:
         pidfd = os.pidfd_open(process.pid)
     except (AttributeError, OSError):

@@ -37,7 +37,7 @@ from azure.storage.blob import ContainerClient
 
 from pipeline_core.errors import PoolClosed as PoolClosed
 from pipeline_core.errors import TryFailed as TryFailed
-from pipeline_core.execution.process import start_supervised, stop_supervised
+from pipeline_core.execution.process import ServedProcess, start_supervised, stop_supervised
 from pipeline_core.execution.step_settings import step_settings
 from pipeline_core.parallel.settings import WORKER_FD, WORKER_SLOT, parallel_settings
 
@@ -72,7 +72,7 @@ class Worker:
         self.setup = setup
         self.slot = slot
         self.stopped = stopped  # the pool was canceled or closed: start no process
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | ServedProcess | None = None
         self.conn: Connection | None = None
         self.log_path = setup.log_dir / f"worker-{slot}.txt"
         self._shipped = 0

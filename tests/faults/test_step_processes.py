@@ -589,3 +589,47 @@ def test_the_host_notices_a_step_exit_at_once(workspace: Workspace, tmp_path: Pa
         assert result.exit_code == 0
     log.close()
     assert sorted(late)[2] < 0.04, late  # median: the supervisor's exit and the wake, not a poll interval
+
+
+# -- the fork server (supervisors forked from one process per host) ---------------------
+def test_a_served_step_and_its_supervisor_hold_none_of_the_hosts_variables(workspace: Workspace, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The supervisor is forked from the fork server, whose environment is empty: neither the step nor its
+    supervisor (``/proc/<pid>/environ``, readable by the step) carries a host secret."""
+    from pipeline_core.execution import process
+
+    monkeypatch.setenv("AMLITE_TEST_HOST_SECRET", "hunter2")
+    log = StepLog(workspace.account.container(LOGS_CONTAINER), f"env-{uuid.uuid4().hex[:8]}", "s",
+                  tmp_path / "std_log.txt")
+    script = ("import os; raw = open(f'/proc/{os.getppid()}/environ', 'rb').read(); "
+              "print('secret' if b'hunter2' in raw or os.environ.get('AMLITE_TEST_HOST_SECRET') else 'clean', "
+              "os.environ.get('STEP_ONLY'))")
+    result = run_process([sys.executable, "-S", "-c", script], tmp_path, {"STEP_ONLY": "yes"}, log)
+    log.close()
+    assert result.exit_code == 0
+    assert (tmp_path / "std_log.txt").read_text().strip().endswith("clean yes")
+    assert not process._fork_server.broken and process._fork_server._sock is not None  # it was served
+
+
+def test_a_killed_fork_server_takes_its_running_steps_and_the_next_step_gets_a_new_one(
+        workspace: Workspace, tmp_path: Path, leftovers: list[int]) -> None:
+    from pipeline_core.execution import process
+
+    log = StepLog(workspace.account.container(LOGS_CONTAINER), f"srv-{uuid.uuid4().hex[:8]}", "s",
+                  tmp_path / "std_log.txt")
+    run_process([sys.executable, "-S", "-c", "pass"], tmp_path, {}, log)  # the server is up
+    server = process._fork_server.server_pid
+    marks = tmp_path / "marks"
+    outcome: list[Any] = []
+    runner = threading.Thread(target=lambda: outcome.append(
+        run_process([sys.executable, "-c", TREE, str(marks), "60"], tmp_path, dict(os.environ), log, grace=0.5)))
+    runner.start()
+    pids = read_pids(marks, count=2, timeout=20)
+    leftovers.extend(pids)
+    os.kill(server, signal.SIGKILL)
+    runner.join(30)
+    assert outcome and outcome[0].exit_code != 0
+    assert wait_until(lambda: not [pid for pid in pids if alive(pid)], 10)  # the step's tree went with it
+    again = run_process([sys.executable, "-S", "-c", "print('after')"], tmp_path, {}, log)
+    log.close()
+    assert again.exit_code == 0 and process._fork_server.server_pid != server
