@@ -2,8 +2,10 @@
 
 Started by ``pipeline_core.execution.process`` as ``python -I -S _supervisor.py
 <host pid> <grace seconds> -- <command...>`` (by path and with the standard library
-only: it adds one bare interpreter start to a step). It starts the command as its
-child and then ends everything below it:
+only: it adds one bare interpreter start to a step), or forked, with no interpreter
+start, by the host's fork server (``_supervisor.py --serve``, ``serve`` below), in
+which case the server stands where the host stands in what follows. It starts the
+command as its child and then ends everything below it:
 
 - when the command exits (children it left behind get SIGTERM, then SIGKILL after the
   grace), and exits with the command's status;

@@ -9,7 +9,9 @@ by a script that exited 0, not a step whose host was killed.
 
 Supervisors are forked from one long-lived thread (``_Spawner``): the parent-death
 signal fires when the *thread* that forked a process ends, and activity threads
-come and go with the Functions host's thread pool.
+come and go with the Functions host's thread pool. On Linux, a step whose output the
+host pipes is instead forked by a fork server (``_ForkServer``, itself started by
+``_Spawner``): the same supervisor code without an interpreter start per step.
 """
 
 from __future__ import annotations

@@ -46,20 +46,25 @@ def test_a_step_kind_from_one_module_runs_feeds_a_script_step_and_is_reused(
     (source_dir / "read.py").write_text(READ)
     assert "ConstantStep" in registered_types() and step_kind("ConstantStep").script is False
 
-    first = Experiment(workspace, experiment_name).submit(_pipeline(workspace, source_dir))
+    # Values of this test's own: reuse is workspace-wide, so an emulator kept from an earlier session may
+    # hold a run of "hello" already.
+    hello, bye = f"hello{uuid.uuid4().hex[:6]}", f"bye{uuid.uuid4().hex[:6]}"
+    first = Experiment(workspace, experiment_name).submit(_pipeline(workspace, source_dir),
+                                                          pipeline_parameters={"value": hello})
     assert first.wait_for_completion(show_output=False) == "Finished"
-    assert _echoed(first, tmp_path) == "HELLO"
+    assert _echoed(first, tmp_path) == hello.upper()
     make = first.find_step_run("make")[0]
-    assert not make.is_reused and "[constant] wrote 'hello' to value.txt" in make.get_job_log()
-    assert "read hello" in first.find_step_run("read")[0].get_stdout_log()
+    assert not make.is_reused and f"[constant] wrote '{hello}' to value.txt" in make.get_job_log()
+    assert f"read {hello}" in first.find_step_run("read")[0].get_stdout_log()
 
-    again = Experiment(workspace, experiment_name).submit(_pipeline(workspace, source_dir))
+    again = Experiment(workspace, experiment_name).submit(_pipeline(workspace, source_dir),
+                                                          pipeline_parameters={"value": hello})
     assert again.wait_for_completion(show_output=False) == "Finished"
     assert again.find_step_run("make")[0].is_reused and again.find_step_run("read")[0].is_reused
 
     changed = Experiment(workspace, experiment_name).submit(_pipeline(workspace, source_dir),
-                                                            pipeline_parameters={"value": "bye"})
+                                                            pipeline_parameters={"value": bye})
     assert changed.wait_for_completion(show_output=False) == "Finished"
     make = changed.find_step_run("make")[0]
     assert not make.is_reused and make.get_details()["reuse"]["changed"] == ["params"]
-    assert _echoed(changed, tmp_path) == "BYE"
+    assert _echoed(changed, tmp_path) == bye.upper()
