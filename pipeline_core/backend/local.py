@@ -87,9 +87,9 @@ class StoreRunSource:
             time.sleep(max(0.0, min(poll, limit)))
             return
         SIGNALS.wait(self.run_id, self._seen, min(max(poll, LOCAL_QUIET_POLL_SECONDS), limit))
-        if SIGNALS.ended(self.run_id):  # the run's last write: read it now, not at the next interval
-            return
-        time.sleep(max(0.0, min(self._read_at + poll - time.monotonic(), limit)))
+        # The rest of the interval, cut short by the run's last write (read at once, not at the next interval:
+        # a plain sleep here left every local run's end unnoticed for up to ``poll``).
+        SIGNALS.wait_ended(self.run_id, max(0.0, min(self._read_at + poll - time.monotonic(), limit)))
 
     def get_step(self, name: str) -> dict[str, Any]:
         return self.services.runs.get_step(self.run_id, name)

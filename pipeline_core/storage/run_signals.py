@@ -51,6 +51,17 @@ class RunSignals:
         with self._changed:
             return run_id in self._ended
 
+    def wait_ended(self, run_id: str, timeout: float) -> bool:
+        """Sleep until this process writes the end of ``run_id`` or ``timeout`` passes; whether it ended."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._changed:
+            while run_id not in self._ended:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
+
     def version(self, run_id: str) -> int | None:
         """The run's change count in this process, or None if this process never wrote it."""
         with self._changed:

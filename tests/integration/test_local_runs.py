@@ -244,3 +244,24 @@ def test_following_a_local_run_wakes_on_its_writes_instead_of_polling(
     assert waited >= 2.5
     # A 10 Hz poll would have read the state 25+ times; waking on writes (and a 1 s quiet poll) reads a handful.
     assert len(reads) <= 12, f"{len(reads)} state reads in {waited:.1f} s"
+
+
+def test_a_local_follower_returns_as_soon_as_the_run_ends(workspace: Workspace, source_dir: Path,
+                                                         experiment_name: str) -> None:
+    """The write that ends the run wakes ``wait_for_completion`` whatever it was doing: not up to a read
+    interval later (every local run paid that at its end)."""
+    from datetime import datetime
+
+    _write(source_dir, "quick.py", "print('quick')\n")
+    late = []
+    for _ in range(5):
+        steps = [PythonScriptStep(name=f"q{i}", script_name="quick.py", source_directory=str(source_dir),
+                                  allow_reuse=False) for i in range(6)]
+        for before, after in zip(steps, steps[1:]):
+            after.run_after(before)
+        run = Experiment(workspace, experiment_name).submit(Pipeline(workspace, steps))
+        assert run.wait_for_completion(show_output=False) == "Finished"
+        returned = time.time()
+        ended = datetime.fromisoformat(str(run.get_details()["endTimeUtc"]).replace("Z", "+00:00")).timestamp()
+        late.append(returned - ended)
+    assert sorted(late)[2] < 0.04, late
