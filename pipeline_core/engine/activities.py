@@ -50,8 +50,8 @@ def start_run(services: Services, run_id: str) -> dict[str, Any]:
     if run["status"] in (NOT_STARTED, QUEUED):
         from pipeline_core.engine.launch import host_identity
 
-        try:
-            services.runs.transition(run_id, RUN_ROW, RUNNING, {"start_time": utcnow(), "host_id": host_identity()})
+        try:  # from the row just read (its etag): one round trip
+            services.runs.transition_from(run, RUNNING, {"start_time": utcnow(), "host_id": host_identity()})
         except InvalidTransition:
             pass
     continue_on_failure = run.get("continue_on_step_failure")
@@ -102,8 +102,8 @@ def finish_run(services: Services, run_id: str, outcome: str, failed_steps: list
             messages.append(f"step {name!r} failed: {err.get('message', 'see its log') if isinstance(err, dict) else err}")
         fields["error"] = {"message": "; ".join(messages) or "a step was canceled", "failed_steps": failed_steps}
         fields["status_detail"] = messages[0] if messages else ""
-    try:
-        row = services.runs.transition(run_id, RUN_ROW, outcome, fields)
+    try:  # from the row just read: one round trip unless the row changed since (then read and try again)
+        row = services.runs.transition_from(state.run, outcome, fields)
     except InvalidTransition as exc:
         row = exc.row
     return {"run_id": run_id, "status": row.get("status")}
