@@ -42,6 +42,7 @@ from amlite_devhost.resume import ResumeSweeper as GenericSweeper
 from amlite_devhost.shutdown import before_thread_shutdown, exit_now
 from pipeline_core.engine.launch import CANCEL_EVENT, ORCHESTRATOR, host_identity
 from pipeline_core.engine.services import services_for, storage_bound
+from pipeline_core.execution.process import start_fork_server
 from pipeline_core.storage.account import StorageAccount
 
 from .resume import ResumeSweeper
@@ -111,6 +112,7 @@ def _load_engine(storage: str) -> DurableEngine:
                     f"this process already runs local pipelines against {_storage!r}; one local engine "
                     "serves one storage account per process (start another process for another account)")
             return _engine
+        start_fork_server()  # its interpreter starts while the app loads: the first step is not kept waiting
         app = load_amlite_app()
         workers = int(os.environ.get("AMLITE_LOCAL_WORKERS") or local_workers(app.max_concurrent_activities))
         me = host_identity()

@@ -225,6 +225,14 @@ class _ForkServer:
 _fork_server = _ForkServer()
 
 
+def start_fork_server() -> None:
+    """Start the step fork server now, so the first step does not wait for its interpreter (a local engine
+    calls this as it loads; elsewhere the first step starts it)."""
+    with _fork_server._lock:
+        if not _fork_server.broken:
+            _fork_server._ensure()
+
+
 def start_supervised(argv: Sequence[str], cwd: Path | str, env: dict[str, str], grace: float,
                      stdout: Any = subprocess.PIPE, stderr: Any = subprocess.PIPE,
                      pass_fds: Sequence[int] = ()) -> subprocess.Popen[bytes] | ServedProcess:
