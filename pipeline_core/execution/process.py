@@ -16,6 +16,7 @@ host pipes is instead forked by a fork server (``_ForkServer``, itself started b
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
@@ -144,9 +145,10 @@ class _ForkServer:
             return True
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            server = _spawner.popen([sys.executable, "-I", "-S", SUPERVISOR, "--serve", str(os.getpid()), str(child.fileno())],
-                           cwd="/", env={}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           pass_fds=(child.fileno(),), start_new_session=True)
+            server = _spawner.popen(
+                [sys.executable, "-I", "-S", SUPERVISOR, "--serve", str(os.getpid()), str(child.fileno())],
+                cwd="/", env={}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=(child.fileno(),),
+                start_new_session=True)
         except OSError as exc:
             log.warning("the step fork server did not start (%s); supervisors start as their own interpreters", exc)
             parent.close()
@@ -175,11 +177,12 @@ class _ForkServer:
                 socket.send_fds(self._sock, [json.dumps({"argv": list(argv), "cwd": str(cwd), "env": env,
                                                          "grace": grace}).encode()], [out_write, err_write])
             except OSError as exc:
-                log.warning("the step fork server is gone (%s); starting it again", exc)
                 self._pending.remove((future, out_read, err_read))
                 os.close(out_read)
                 os.close(err_read)
-                self._sock = None
+                if exc.errno != errno.EMSGSIZE:  # too big for one message (a huge environment): this step only
+                    log.warning("the step fork server is gone (%s); the next step starts a new one", exc)
+                    self._sock = None
                 return None
             finally:
                 os.close(out_write)
