@@ -263,6 +263,9 @@ class DurableEngine(StoredInstances):
                 raise InstanceCompletedError(f"Instance '{instance_id}' already {inst.status.value}")
             self._stop_execution(inst)
             now = self._clock()
+            if len(inst.log) == 0:  # terminated before its first episode was played: as Durable, whose batch
+                # with the start message records the start too, the history still opens with the start
+                inst.tail.extend([make_event(EventType.ORCHESTRATOR_STARTED, now), self._execution_started(inst, now)])
             inst.tail.append(make_event(EventType.EXECUTION_TERMINATED, now, Input=json.dumps(reason)))
             self._mark_finished(inst, RuntimeStatus.TERMINATED, reason, now)
             record = self._record(inst) if self._persisting(inst) else None

@@ -142,6 +142,18 @@ def test_terminate_purge_and_errors(engine: DurableEngine) -> None:
         engine.start_new("does_not_exist")
 
 
+def test_an_instance_terminated_before_its_first_episode_still_shows_its_start(engine: DurableEngine) -> None:
+    """Durable plays the start and the terminate message in one batch: the history opens with the start."""
+    for n in range(20):  # terminated at once: most of these before the dispatcher played their first episode
+        iid = engine.start_new("approval", instance_id=f"term-early-{n}", input=60)
+        engine.terminate(iid, "at once")
+        status = engine.get_status(iid, show_history=True)
+        assert status is not None and status.history is not None
+        types = [e["EventType"] for e in status.history]
+        assert types[:2] == [EventType.ORCHESTRATOR_STARTED, EventType.EXECUTION_STARTED], types
+        assert types[-1] == EventType.EXECUTION_TERMINATED
+
+
 def test_status_history_and_listing(engine: DurableEngine) -> None:
     iid = engine.start_new("chain", instance_id="hist-1", input=1)
     engine.wait_for_completion(iid, 5)
