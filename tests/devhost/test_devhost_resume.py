@@ -149,6 +149,17 @@ def _gone(*owners: str) -> Callable[[str], bool]:
     return lambda owner: owner in owners
 
 
+def _sequence_resumes_on_host_b(engines: Callable[[str], DurableEngine], iid: str, tag: str) -> DurableEngine:
+    """host-a is dead: host-b adopts the ``sequence`` instance, b's gate opens, and it completes with every result."""
+    second = engines("host-b")
+    assert second.adopt_orphans(_gone("host-a")) == [iid]
+    _gate(f"wait:{tag}:b").set()
+    status = second.wait_for_completion(iid, 10)
+    assert status.runtime_status == RuntimeStatus.COMPLETED, status.output
+    assert status.output == [f"done {tag}:a", f"done wait:{tag}:b", f"done {tag}:c"]
+    return second
+
+
 def test_finished_steps_stay_done_and_the_interrupted_one_runs_again(engines: Callable[[str], DurableEngine]) -> None:
     tag = uuid.uuid4().hex[:8]
     first = engines("host-a")
@@ -157,12 +168,7 @@ def test_finished_steps_stay_done_and_the_interrupted_one_runs_again(engines: Ca
     _until(lambda: _stored_events(first, iid, EventType.TASK_SCHEDULED) == 2)  # b's scheduling is stored
     first.abandon()  # the host dies while b runs
 
-    second = engines("host-b")
-    assert second.adopt_orphans(_gone("host-a")) == [iid]
-    _gate(f"wait:{tag}:b").set()
-    status = second.wait_for_completion(iid, 10)
-    assert status.runtime_status == RuntimeStatus.COMPLETED, status.output
-    assert status.output == [f"done {tag}:a", f"done wait:{tag}:b", f"done {tag}:c"]
+    second = _sequence_resumes_on_host_b(engines, iid, tag)
     assert CALLS[f"{tag}:a"] == 1  # finished before the crash: not run again
     assert CALLS[f"wait:{tag}:b"] == 2  # interrupted: run again, once
     assert CALLS[f"{tag}:c"] == 1
@@ -345,11 +351,6 @@ def test_an_activity_starts_while_its_episode_is_stored_and_a_host_lost_before_t
     assert _stored_events(first, iid, EventType.TASK_SCHEDULED) == 1  # only a's scheduling is stored
     first.abandon()  # the host dies before the write
 
-    second = engines("host-b")
-    assert second.adopt_orphans(_gone("host-a")) == [iid]
-    _gate(f"wait:{tag}:b").set()
-    status = second.wait_for_completion(iid, 10)
-    assert status.runtime_status == RuntimeStatus.COMPLETED, status.output
-    assert status.output == [f"done {tag}:a", f"done wait:{tag}:b", f"done {tag}:c"]
+    _sequence_resumes_on_host_b(engines, iid, tag)
     # a's completion was in the lost episode too, so a runs again, as it would have before this change
     assert CALLS[f"{tag}:a"] == 2 and CALLS[f"wait:{tag}:b"] == 2 and CALLS[f"{tag}:c"] == 1
