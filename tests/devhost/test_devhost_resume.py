@@ -334,14 +334,15 @@ def test_an_activity_starts_while_its_episode_is_stored_and_a_host_lost_before_t
     first = engines("host-a")
     assert first.store is not None
     store, commit = first.store, first.store.commit
-    held = threading.Event()
+    held, released = threading.Event(), threading.Event()
     commits: list[int] = []
 
     def slow_commit(*args: Any, **kwargs: Any) -> Any:
         commits.append(args[1])
         if len(commits) == 2:  # the second episode: a's completion, b scheduled
             held.set()
-            time.sleep(30)  # storage that hangs: the write never lands before the host dies
+            released.wait(30)  # storage that hangs until the host is gone: the write never lands
+            return None
         return commit(*args, **kwargs)
 
     store.commit = slow_commit  # type: ignore[method-assign]
@@ -352,5 +353,6 @@ def test_an_activity_starts_while_its_episode_is_stored_and_a_host_lost_before_t
     first.abandon()  # the host dies before the write
 
     _sequence_resumes_on_host_b(engines, iid, tag)
+    released.set()
     # a's completion was in the lost episode too, so a runs again, as it would have before this change
     assert CALLS[f"{tag}:a"] == 2 and CALLS[f"wait:{tag}:b"] == 2 and CALLS[f"{tag}:c"] == 1
