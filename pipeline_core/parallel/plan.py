@@ -26,6 +26,7 @@ CHUNK = 1000
 _cache_lock = threading.Lock()
 _plans: dict[tuple[str, str, str], dict[str, Any]] = {}
 _chunks: OrderedDict[tuple[str, str, str, int], list[dict[str, Any]]] = OrderedDict()
+_loading: dict[tuple[str, str, str, int], threading.Lock] = {}
 
 
 def prefix(run_id: str, step: str) -> str:
@@ -35,11 +36,22 @@ def prefix(run_id: str, step: str) -> str:
 def write_plan(container: ContainerClient, run_id: str, step: str, plan: dict[str, Any],
                batches: list[dict[str, Any]]) -> None:
     base = prefix(run_id, step)
+    chunks: dict[int, list[dict[str, Any]]] = {}
     for start in range(0, len(batches), CHUNK):
         data = json.dumps(batches[start:start + CHUNK], separators=(",", ":")).encode()
         container.upload_blob(f"{base}/batches/{start // CHUNK:06d}.json", data, overwrite=True)
+        chunks[start // CHUNK] = json.loads(data)  # what a reader of the blob gets: plain JSON values
     body = {**plan, "batches": len(batches), "chunk": CHUNK}
-    container.upload_blob(f"{base}/plan.json", json.dumps(body, sort_keys=True).encode(), overwrite=True)
+    text = json.dumps(body, sort_keys=True)
+    container.upload_blob(f"{base}/plan.json", text.encode(), overwrite=True)
+    # The slices on this host read what was just written from memory, not back from storage (1,000 mini-batches
+    # on the local engine parsed their batch list once per slice that missed the cache).
+    with _cache_lock:
+        _plans[(container.url, run_id, step)] = json.loads(text)
+        for number, batch_list in list(chunks.items())[:32]:
+            _chunks[(container.url, run_id, step, number)] = batch_list
+        while len(_chunks) > 32:
+            _chunks.popitem(last=False)
 
 
 def read_plan(container: ContainerClient, run_id: str, step: str) -> dict[str, Any] | None:
@@ -64,13 +76,20 @@ def read_batch(container: ContainerClient, run_id: str, step: str, index: int) -
         cached = _chunks.get(key)
         if cached is not None:
             _chunks.move_to_end(key)
-    if cached is None:
-        data = container.download_blob(f"{prefix(run_id, step)}/batches/{chunk:06d}.json").readall()
-        cached = json.loads(data)
+            return cached[index % CHUNK]
+        loading = _loading.setdefault(key, threading.Lock())
+    with loading:  # one download and parse per chunk, however many slices start on it at once
         with _cache_lock:
-            _chunks[key] = cached
-            while len(_chunks) > 32:
-                _chunks.popitem(last=False)
+            cached = _chunks.get(key)
+        if cached is None:
+            data = container.download_blob(f"{prefix(run_id, step)}/batches/{chunk:06d}.json").readall()
+            cached = json.loads(data)
+            with _cache_lock:
+                _chunks[key] = cached
+                while len(_chunks) > 32:
+                    _chunks.popitem(last=False)
+    with _cache_lock:
+        _loading.pop(key, None)
     return cached[index % CHUNK]
 
 
