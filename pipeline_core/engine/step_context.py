@@ -359,8 +359,8 @@ class StepContext:
                   "reused_step": found["step"], "reuse_key": key, "outputs": found["outputs"],
                   "reuse": {"decision": "reused", "matched": sorted(k for k in parts if k != "version"),
                             "from_run": found["run_id"], "parts": parts}}
-        try:
-            row = self.services.runs.transition(self.run_id, step_key(self.name), FINISHED, fields)
+        try:  # from the row this context read (its etag): one round trip unless it changed since
+            row = self.services.runs.transition_from(self.row, FINISHED, fields)
         except InvalidTransition as exc:
             row = exc.row
         return self.result(row)
