@@ -18,7 +18,7 @@ from pipeline_core.engine import activities
 from pipeline_core.engine.retry_policy import StepRetry
 from pipeline_core.engine.run_tracker import CANCEL_EVENT, CHUNK_SIZE, RunTracker, orchestrators_from
 from pipeline_core.engine.services import services_for, storage_from_environment
-from pipeline_core.parallel.fanout import needs_timer
+from pipeline_core.engine.step_waits import StepWaits
 
 bp = df.Blueprint()
 
@@ -42,15 +42,23 @@ def _step_task(context: df.DurableOrchestrationContext, run_id: str, name: str,
     return context.call_activity("run_step", payload)
 
 
-def _ends_on_cancel(tracker: RunTracker, name: str) -> bool:
-    """Whether step ``name`` runs as one ``run_step`` activity, which stops within a second of a cancel (a
-    sub-orchestration may sit in a retry backoff or a poll interval first)."""
-    retry = tracker.retry.get(name)
-    return tracker.orchestrator_of(name) is None and (not retry or StepRetry.from_spec(retry) is None)
-
-
 def _outcome(task: TaskBase) -> Any:
     return task.result if task.state is not TaskState.FAILED else f"the step's activity failed: {task.result}"
+
+
+def _schedule(context: df.DurableOrchestrationContext, tracker: RunTracker, ready: list[str],
+              waits: StepWaits) -> None:
+    """Start the ready steps: one task each, or chunk sub-orchestrations when there are more than CHUNK_SIZE."""
+    if len(ready) > CHUNK_SIZE:
+        for chunk in tracker.chunks(ready):
+            task = context.call_sub_orchestrator(CHUNK_ORCHESTRATOR, {
+                "run_id": tracker.run_id, "steps": chunk, "retry": tracker.retry,
+                "orchestrators": {n: tracker.orchestrators[n] for n in chunk if n in tracker.orchestrators}})
+            waits.add(task, chunk, all(tracker.ends_on_cancel(n) for n in chunk))
+        return
+    for name in ready:
+        task = _step_task(context, tracker.run_id, name, tracker.retry.get(name), tracker.orchestrator_of(name))
+        waits.add(task, [name], tracker.ends_on_cancel(name))
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
@@ -60,10 +68,8 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     if info["done"]:
         return info
     tracker = RunTracker.from_start(run_id, info)
-    waiting: dict[TaskBase, list[str]] = {}  # a step's task, or a chunk sub-orchestration's
-    slow_to_cancel: set[TaskBase] = set()  # waiting tasks with a step that may not end within a second of a cancel
+    waits = StepWaits()  # what is in flight and whether a wait needs its refill timer (pure)
     cancel_event = context.wait_for_external_event(CANCEL_EVENT)
-    cancel_event_new = True  # new at the first wait, like the first steps
     while True:
         moves = tracker.next_moves()
         if moves.skipped or moves.to_cancel:
@@ -73,35 +79,12 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
             return (yield context.call_activity("finish_run", {
                 "run_id": run_id, "outcome": moves.outcome, "failed_steps": moves.failed_steps,
                 "errors": tracker.errors}))
-        before = len(waiting)
-        if len(moves.ready) > CHUNK_SIZE:
-            for chunk in tracker.chunks(moves.ready):
-                task = context.call_sub_orchestrator(CHUNK_ORCHESTRATOR, {
-                    "run_id": run_id, "steps": chunk, "retry": tracker.retry,
-                    "orchestrators": {n: tracker.orchestrators[n] for n in chunk if n in tracker.orchestrators}})
-                waiting[task] = chunk
-                if not all(_ends_on_cancel(tracker, n) for n in chunk):
-                    slow_to_cancel.add(task)
-        else:
-            for name in moves.ready:
-                task = _step_task(context, run_id, name, tracker.retry.get(name), tracker.orchestrator_of(name))
-                waiting[task] = [name]
-                if not _ends_on_cancel(tracker, name):
-                    slow_to_cancel.add(task)
+        waits.start_round()
+        _schedule(context, tracker, moves.ready, waits)
         context.set_custom_status(tracker.custom_status())
-        pending = [*waiting, *([] if tracker.cancel_requested else [cancel_event])]
+        pending = [*waits.tasks(), *([] if tracker.cancel_requested else [cancel_event])]
         refill = None
-        cancel_waits = 0 if tracker.cancel_requested else 1
-        cancel_new = cancel_waits if cancel_event_new else 0
-        cancel_event_new = False
-        if cancel_waits and not cancel_new and not slow_to_cancel:
-            # An old cancel event beside run_step activities only: a cancel also flags the run's row, and each of
-            # them reads it within a second and ends, which resumes this wait. So it needs no timer of its own, and
-            # a chain (one new step beside the old event) waits with none: one stored episode fewer a step.
-            cancel_waits = 0
-        # The extension awaits only the tasks new at a yield (see parallel.fanout): without this timer a step
-        # that ends before the new ones would go unnoticed (and its dependents unstarted) until they end.
-        if needs_timer(len(waiting) - before + cancel_new, len(waiting) + cancel_waits):
+        if waits.needs_timer(cancel_waits=not tracker.cancel_requested):
             refill = context.create_timer(context.current_utc_datetime)
             pending.append(refill)
         winner = yield context.task_any(pending)
@@ -110,11 +93,7 @@ def pipeline_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
         if winner is cancel_event:
             tracker.cancel()
             continue
-        names, outcome = waiting.pop(winner), _outcome(winner)
-        slow_to_cancel.discard(winner)
-        chunk_results = outcome.get("steps") if isinstance(outcome, dict) and "steps" in outcome else None
-        for name in names:
-            tracker.completed(name, chunk_results.get(name, outcome) if chunk_results is not None else outcome)
+        tracker.completed_task(waits.ended(winner), _outcome(winner))
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=CHUNK_ORCHESTRATOR)

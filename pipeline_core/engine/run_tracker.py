@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline_core.engine.planner import CANCELED, FAILED, FINISHED, TERMINAL, Plan, plan, upstream_closure
+from pipeline_core.engine.retry_policy import StepRetry
 
 CANCEL_EVENT = "cancel"
 #: The sub-orchestration that ran ParallelRunSteps before the step-kind registry (histories that list
@@ -48,6 +49,12 @@ class RunTracker:
         """The sub-orchestration that runs step ``name``, or None for a run_step activity."""
         return self.orchestrators.get(name)
 
+    def ends_on_cancel(self, name: str) -> bool:
+        """Whether step ``name`` runs as one ``run_step`` activity, which stops within a second of a cancel (a
+        sub-orchestration may sit in a retry backoff or a poll interval first)."""
+        retry = self.retry.get(name)
+        return self.orchestrator_of(name) is None and (not retry or StepRetry.from_spec(retry) is None)
+
     def next_moves(self) -> Plan:
         if self._upstream is None:
             self._upstream = upstream_closure(self.deps)
@@ -70,6 +77,12 @@ class RunTracker:
         else:
             self.status[name] = FAILED
             self.errors[name] = str(result)[:500]
+
+    def completed_task(self, names: list[str], outcome: Any) -> None:
+        """Record what one task answered for its steps: a step's result, or a chunk's ``{"steps": {...}}``."""
+        by_step = outcome.get("steps") if isinstance(outcome, dict) and "steps" in outcome else None
+        for name in names:
+            self.completed(name, by_step.get(name, outcome) if by_step is not None else outcome)
 
     def cancel(self) -> None:
         self.cancel_requested = True
