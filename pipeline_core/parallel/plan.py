@@ -22,6 +22,7 @@ from azure.storage.blob import ContainerClient
 
 PRS_CONTAINER = "pipelinedata"
 CHUNK = 1000
+KEPT_CHUNKS = 32  # batch-list chunks a host keeps in memory (32,000 mini-batches' definitions)
 
 _cache_lock = threading.Lock()
 _plans: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -48,10 +49,8 @@ def write_plan(container: ContainerClient, run_id: str, step: str, plan: dict[st
     # on the local engine parsed their batch list once per slice that missed the cache).
     with _cache_lock:
         _plans[(container.url, run_id, step)] = json.loads(text)
-        for number, batch_list in list(chunks.items())[:32]:
-            _chunks[(container.url, run_id, step, number)] = batch_list
-        while len(_chunks) > 32:
-            _chunks.popitem(last=False)
+        for number, batch_list in list(chunks.items())[:KEPT_CHUNKS]:
+            _keep_chunk((container.url, run_id, step, number), batch_list)
 
 
 def read_plan(container: ContainerClient, run_id: str, step: str) -> dict[str, Any] | None:
@@ -67,6 +66,13 @@ def read_plan(container: ContainerClient, run_id: str, step: str) -> dict[str, A
     with _cache_lock:
         _plans[key] = plan
     return plan
+
+
+def _keep_chunk(key: tuple[str, str, str, int], batch_list: list[dict[str, Any]]) -> None:
+    """Cache one chunk of a batch list, the oldest going past ``KEPT_CHUNKS``. The caller holds ``_cache_lock``."""
+    _chunks[key] = batch_list
+    while len(_chunks) > KEPT_CHUNKS:
+        _chunks.popitem(last=False)
 
 
 def read_batch(container: ContainerClient, run_id: str, step: str, index: int) -> dict[str, Any]:
@@ -85,9 +91,7 @@ def read_batch(container: ContainerClient, run_id: str, step: str, index: int) -
             data = container.download_blob(f"{prefix(run_id, step)}/batches/{chunk:06d}.json").readall()
             cached = json.loads(data)
             with _cache_lock:
-                _chunks[key] = cached
-                while len(_chunks) > 32:
-                    _chunks.popitem(last=False)
+                _keep_chunk(key, cached)
     with _cache_lock:
         _loading.pop(key, None)
     return cached[index % CHUNK]
