@@ -17,7 +17,6 @@ poll at the usual rate.
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 
 KEEP_RUNS = 4096  # runs remembered; the oldest are forgotten (their followers fall back to polling)
@@ -53,14 +52,8 @@ class RunSignals:
 
     def wait_ended(self, run_id: str, timeout: float) -> bool:
         """Sleep until this process writes the end of ``run_id`` or ``timeout`` passes; whether it ended."""
-        deadline = time.monotonic() + max(0.0, timeout)
         with self._changed:
-            while run_id not in self._ended:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-            return True
+            return self._changed.wait_for(lambda: run_id in self._ended, max(0.0, timeout))
 
     def version(self, run_id: str) -> int | None:
         """The run's change count in this process, or None if this process never wrote it."""
@@ -69,14 +62,8 @@ class RunSignals:
 
     def wait(self, run_id: str, seen: int | None, timeout: float) -> bool:
         """Sleep until ``run_id`` changes from version ``seen`` or ``timeout`` passes; whether it changed."""
-        deadline = time.monotonic() + max(0.0, timeout)
         with self._changed:
-            while self._versions.get(run_id) == seen:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-            return True
+            return self._changed.wait_for(lambda: self._versions.get(run_id) != seen, max(0.0, timeout))
 
 
 #: The process's signals: the run store and the log writers announce, ``StoreRunSource`` waits.
