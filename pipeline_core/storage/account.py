@@ -192,7 +192,6 @@ class StorageAccount:
         if value.lower() == "usedevelopmentstorage=true":
             value = AzuritePorts.from_env().connection_string()
         self.storage = value
-        self._containers: set[str] = set()
         self._container_clients: dict[str, ContainerClient] = {}
         self._tables: dict[str, TableClient] = {}
 
@@ -253,12 +252,10 @@ class StorageAccount:
         if client is not None:
             return client
         client = self.blobs.get_container_client(name)
-        if name not in self._containers:
-            try:
-                client.create_container()
-            except ResourceExistsError:
-                pass
-            self._containers.add(name)
+        try:
+            client.create_container()
+        except ResourceExistsError:
+            pass
         self._container_clients[name] = client
         return client
 
