@@ -161,6 +161,12 @@ class _ForkServer:
         threading.Thread(target=self._read, args=(parent,), name="amlite-fork-server", daemon=True).start()
         return True
 
+    def start(self) -> None:
+        """Have a server running (where one can run), without a request."""
+        with self._lock:
+            if not self.broken:
+                self._ensure()
+
     def spawn(self, argv: Sequence[str], cwd: Path | str, env: dict[str, str], grace: float) -> ServedProcess | None:
         """The supervised step, or None when the server cannot serve (the caller starts it the old way)."""
         import json
@@ -231,9 +237,7 @@ _fork_server = _ForkServer()
 def start_fork_server() -> None:
     """Start the step fork server now, so the first step does not wait for its interpreter (a local engine
     calls this as it loads; elsewhere the first step starts it)."""
-    with _fork_server._lock:
-        if not _fork_server.broken:
-            _fork_server._ensure()
+    _fork_server.start()
 
 
 def start_supervised(argv: Sequence[str], cwd: Path | str, env: dict[str, str], grace: float,
