@@ -1,18 +1,17 @@
 """Latency of a published pipeline's HTTP endpoint: POST submit -> 202, and submit -> first step Running.
 
-Starts (or reuses) Azurite and serves the repo's Functions app in process with
-``DevHost`` on a free loopback port (``AMLITE_AUTH=none``), publishes a one-step
-no-op pipeline, then sends ``--requests`` submits one after another over a
-keep-alive session. For each: the time to the 202, and the time until the step
-row in Table storage says Running (polled every ``--poll-ms``; the row's own
-``start_time`` is printed as a cross-check). Each run is let finish before the
-next submit, so the figures are per request, not under load.
+Starts (or reuses) Azurite and serves the repo's Functions app with the dev host in a process of its
+own, as ``amlite dev`` runs (``python -m amlite_local``, ``AMLITE_AUTH=none``, on a free loopback port):
+the bench's client and its poller are another process, so they do not share the host's GIL. It
+publishes a one-step no-op pipeline, then sends ``--requests`` submits one after another over a
+keep-alive session. For each: the time to the 202, and the time until the step row in Table storage
+says Running (polled every ``--poll-ms``; the row's own ``start_time`` is printed as a cross-check).
+Each run is let finish before the next submit, so the figures are per request, not under load.
 
-An Azurite already answering on the configured ports is reused, else a fresh
-in-memory one is started; set ``AMLITE_AZURITE_BLOB_PORT`` / ``_QUEUE_PORT`` /
-``_TABLE_PORT`` to other ports for a private emulator on a shared machine. The
-dev host's blob-trigger poller (a dev-only stand-in for the host's container
-scan) and timers are off: they are not on the request path.
+An Azurite already answering on the configured ports is reused, else a fresh in-memory one is
+started; set ``AMLITE_AZURITE_BLOB_PORT`` / ``_QUEUE_PORT`` / ``_TABLE_PORT`` to other ports for a
+private emulator on a shared machine. The dev host's blob-trigger poller (a dev-only stand-in for the
+host's container scan) and timers are off: they are not on the request path.
 
 Targets (issue #16): p50 submit <= 15 ms; p50 submit -> Running <= 50 ms.
 Usage: ``python bench/http_submit.py [--requests 200]``.
@@ -21,12 +20,18 @@ Usage: ``python bench/http_submit.py [--requests 200]``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -36,7 +41,6 @@ os.environ.setdefault("AMLITE_CACHE_DIR", tempfile.mkdtemp(prefix="amlite-bench-
 
 import requests  # noqa: E402
 
-from amlite_local.host import DevHost  # noqa: E402
 from pipeline_core import Pipeline, PythonScriptStep, Workspace  # noqa: E402
 from pipeline_core.engine.services import services_for  # noqa: E402
 from pipeline_core.storage.azurite import ensure_azurite  # noqa: E402
@@ -120,28 +124,46 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     azurite = ensure_azurite(temporary=True)
-    settings = {"AMLITE_STORAGE": azurite.connection_string, "AzureWebJobsStorage": azurite.connection_string,
-                "AMLITE_AUTH": "none"}
-    saved = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)
-    host = DevHost(REPO_ROOT, "127.0.0.1", 0, enable_timers=False, enable_blob_triggers=False,
-                   load_settings=False)
     try:
-        host.start()
-        ws = Workspace(storage=azurite.connection_string)
-        results = measure(host.base_url, ws, args.requests, args.poll_ms / 1000)
+        with serving(azurite.connection_string) as base:
+            ws = Workspace(storage=azurite.connection_string)
+            results = measure(base, ws, args.requests, args.poll_ms / 1000)
         print(f"{args.requests} sequential submits of a one-step no-op published pipeline "
               f"({WARMUP} warm-up requests not counted), ms:")
         report(results)
         return 0
     finally:
-        host.stop()
         azurite.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def serving(storage: str) -> Iterator[str]:
+    """The repo's app on the dev host in a process of its own (``amlite dev``); yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "AMLITE_STORAGE": storage, "AzureWebJobsStorage": storage, "AMLITE_AUTH": "none",
+           "PYTHONUNBUFFERED": "1"}
+    host = subprocess.Popen([sys.executable, "-m", "amlite_local", str(REPO_ROOT), "--port", str(port),
+                             "--no-timers", "--no-blob-triggers"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert host.stderr is not None
+        seen = ""
+        while "Host started" not in seen:
+            line = host.stderr.readline()
+            if not line:
+                raise SystemExit(f"the dev host exited before it started:\n{seen}")
+            seen += line
+        threading.Thread(target=host.stderr.read, daemon=True).start()  # keep its pipe drained
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(host.pid, signal.SIGTERM)
+        try:
+            host.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(host.pid, signal.SIGKILL)
+            host.wait()
 
 
 if __name__ == "__main__":

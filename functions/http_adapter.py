@@ -53,10 +53,10 @@ def to_http(response: ServiceResponse) -> func.HttpResponse:
                              mimetype=response.content_type.split(";")[0])
 
 
-def to_service(req: func.HttpRequest, principal_id: str | None) -> ServiceRequest:
+def to_service(req: func.HttpRequest, principal_id: str | None, task_hub: str | None = None) -> ServiceRequest:
     return ServiceRequest(route_params=dict(req.route_params), query=dict(req.params), headers=dict(req.headers),
                           body=req.get_body() or b"", base_url=request_base_url(req.url),
-                          method=req.method, principal_id=principal_id, launch=False)
+                          method=req.method, principal_id=principal_id, launch=False, task_hub=task_hub)
 
 
 _T = TypeVar("_T")
@@ -78,9 +78,10 @@ async def serve(route: Route, req: func.HttpRequest, client: df.DurableOrchestra
         return _json(exc.status, exc.to_dict(), exc.headers())
     try:
         services = services_for(storage_from_environment())
-        response = await _budgeted(handle, services, route, to_service(req, principal.id))
+        launcher = DurableLauncher(client)
+        response = await _budgeted(handle, services, route, to_service(req, principal.id, launcher.task_hub))
         if response.launch_run_id:
-            await _start(services, DurableLauncher(client), response.launch_run_id, response.launch_etag)
+            await _start(services, launcher, response.launch_run_id, response.launch_row)
     except Exception as exc:  # noqa: BLE001 - every failure still answers in the house shape
         return _failure(route, exc)
     if (route.alias_of or route.operation_id) == "cancelRun" and response.status < 300:  # AML's alias too
@@ -109,12 +110,13 @@ def _failure(route: Route, exc: Exception) -> func.HttpResponse:
     return _json(error.status, error.to_body(), error.headers)
 
 
-async def _start(services: Any, launcher: DurableLauncher, run_id: str, etag: str | None = None) -> None:
+async def _start(services: Any, launcher: DurableLauncher, run_id: str,
+                 created: dict[str, Any] | None = None) -> None:
     """Queue the run and start its orchestration (``start_or_fail``: a start that fails ends the run Failed
     and raises ``RunNotStarted``, answered 503). Only after this returns does the caller answer 202."""
     def start() -> None:
         with request_budget():
-            start_or_fail(services, run_id, launcher, etag=etag)
+            start_or_fail(services, run_id, launcher, created=created)
 
     await off_loop(start)
 

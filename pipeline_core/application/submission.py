@@ -11,10 +11,12 @@ claimed *before* the run is created (two concurrent retries create one run).
 The claim is a short lease: a retry takes over a key whose claimer died (or
 ran out of lease) before its run existed, instead of answering "busy".
 
-The run row names its owner (``host_id``) from the moment it is written, so if
-the host dies before queueing it, a sweeping host (``engine/orphans.py``) sees
-a dead owner and starts the run; a retry with the same key then answers that
-run as it really is.
+The run row is written Queued, naming its owner (``host_id``) and the task hub
+its orchestration starts in, because the start follows at once: no second write
+before it. If the host dies before the start, a sweeping host
+(``engine/orphans.py``, ``engine/stale_runs.py`` on Azure) finds a Queued run
+with no orchestration and starts it; a retry with the same key then answers
+that run as it really is.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pipeline_core.errors import NotFoundError
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.idempotency_store import IdempotencyEntry
 from pipeline_core.storage.pipeline_store import PipelineRecord
+from pipeline_core.storage.run_store import QUEUED
 
 REPLAY_WAIT_SECONDS = 15.0
 
@@ -64,6 +67,9 @@ class SubmitOptions:
     notes: list[str] = field(default_factory=list)
     pipeline_endpoint_id: str | None = None
     submitted_by: str | None = None
+    #: The Durable task hub the caller starts the created run in (when it starts the run itself), written
+    #: on the run row as it is created.
+    task_hub: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +181,7 @@ def _submit(services: Services, load_spec: Callable[[], PipelineSpec], options: 
             idempotency: Idempotency | None, launch: bool, record: PipelineRecord | None) -> SubmitResult:
     """``load_spec`` runs after the idempotency replay check: a replay answers even if the pipeline was
     disabled since, because the first request already succeeded."""
-    from pipeline_core.engine.launch import launch_run
+    from pipeline_core.engine.launch import LOCAL, launch_run, launcher_for, queued_fields
 
     if idempotency is not None:
         earlier = _earlier_run(services, idempotency)
@@ -194,7 +200,9 @@ def _submit(services: Services, load_spec: Callable[[], PipelineSpec], options: 
     description = options.description
     if description is None and record is not None:
         description = record.description
-    extra: dict[str, Any] = {"host_id": host_identity()}
+    launcher = launcher_for(services, LOCAL) if launch else None
+    # Created Queued, owner and hub said: the start that follows has no row to write first.
+    extra: dict[str, Any] = queued_fields(launcher, options.task_hub)
     if options.pipeline_endpoint_id:
         extra["pipeline_endpoint_id"] = options.pipeline_endpoint_id
     if options.submitted_by:
@@ -209,14 +217,14 @@ def _submit(services: Services, load_spec: Callable[[], PipelineSpec], options: 
                              continue_on_step_failure=continue_on_failure, description=description,
                              tags=options.tags, run_source=options.run_source,
                              pipeline_id=record.id if record is not None else None, run_id=run_id,
-                             extra_fields=extra)
+                             extra_fields=extra, status=QUEUED)
     except BaseException:
         if idempotency is not None:
             idempotency_store(services).release(idempotency.scope, idempotency.key, run_id)
         raise
-    if not launch:
+    if launcher is None:
         return SubmitResult(run_id, row=row)
-    launch_run(services, run_id)
+    launch_run(services, run_id, launcher, created=row)
     return SubmitResult(run_id, launched=True)
 
 

@@ -27,8 +27,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from pipeline_core.engine.run_tracker import CANCEL_EVENT as CANCEL_EVENT
 from pipeline_core.engine.services import Services
@@ -159,17 +159,35 @@ def mark_queued(services: Services, run_id: str, etag: str | None = None, task_h
         pass
 
 
-def start_or_fail(services: Services, run_id: str, launcher: RunLauncher, *, etag: str | None = None,
-                  unless_started: bool = False) -> bool:
+def queued_fields(launcher: RunLauncher | None = None, task_hub: str | None = None) -> dict[str, str]:
+    """What a run row created Queued, to be started at once, holds beyond the rest: its owner and the hub
+    its orchestration starts in (``launcher``'s, or ``task_hub`` when the launcher is made later)."""
+    hub = launcher_task_hub(launcher) if launcher is not None else task_hub
+    return {"host_id": host_identity(), **({TASK_HUB_FIELD: hub} if hub else {})}
+
+
+def _queue(services: Services, run_id: str, launcher: RunLauncher, created: Mapping[str, Any] | None) -> None:
+    """Make the row say Queued, by this host, in ``launcher``'s hub, unless it was ``created`` so."""
+    hub = launcher_task_hub(launcher)
+    if created is None or created.get("status") != QUEUED:
+        mark_queued(services, run_id, created.get("etag") if created else None, hub)
+    elif (created.get(TASK_HUB_FIELD) or None) != hub:  # created Queued for another hub: say the real one
+        services.runs.update(run_id, RUN_ROW, {TASK_HUB_FIELD: hub or ""})
+
+
+def start_or_fail(services: Services, run_id: str, launcher: RunLauncher, *,
+                  created: Mapping[str, Any] | None = None, unless_started: bool = False) -> bool:
     """Queue ``run_id`` and start its orchestration with ``launcher``; a start that raises ends the run Failed
     with the reason and raises :class:`RunNotStarted`.
 
-    ``unless_started`` (a retried schedule fire): do nothing when the launcher already has an orchestration
-    of this run. Returns whether this call started it.
+    ``created``: the run row as this process created it (with its etag). A row created Queued with
+    :func:`queued_fields` is started with no write before the start; a NotStarted one is queued with one
+    conditional write. ``unless_started`` (a retried schedule fire): do nothing when the launcher already
+    has an orchestration of this run. Returns whether this call started it.
     """
     if unless_started and launcher.exists(run_id):
         return False
-    mark_queued(services, run_id, etag, launcher_task_hub(launcher))
+    _queue(services, run_id, launcher, created)
     try:
         launcher.start(run_id)
     except Exception as exc:
@@ -198,9 +216,11 @@ def _is_outage(exc: BaseException) -> bool:
     return isinstance(exc, HttpResponseError) and (exc.status_code or 0) in (408, 500, 502, 503, 504)
 
 
-def launch_run(services: Services, run_id: str, launcher: RunLauncher | None = None) -> None:
-    """Start a run created in this process: with ``launcher``, else the local engine (a local workspace)."""
-    start_or_fail(services, run_id, launcher or launcher_for(services, LOCAL))
+def launch_run(services: Services, run_id: str, launcher: RunLauncher | None = None,
+               created: Mapping[str, Any] | None = None) -> None:
+    """Start a run created in this process (``created``: its row as written): with ``launcher``, else the
+    local engine (a local workspace)."""
+    start_or_fail(services, run_id, launcher or launcher_for(services, LOCAL), created=created)
 
 
 def signal_cancel(run_id: str) -> bool:

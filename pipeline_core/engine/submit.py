@@ -18,6 +18,7 @@ from pipeline_core.execution.snapshot import SNAPSHOT_CONTAINER, snapshot_zip, t
 from pipeline_core.safe_paths import datastore_path_problem, text_problem
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.blobs import put_if_absent
+from pipeline_core.storage.run_store import NOT_STARTED
 
 EXPERIMENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,254}$")
 _uploaded: set[tuple[str, str]] = set()
@@ -184,9 +185,12 @@ def create_run_row(services: Services, spec: PipelineSpec, experiment: str, para
                    datapaths: dict[str, Any] | None = None, regenerate_outputs: bool = False,
                    continue_on_step_failure: bool | None = None, description: str | None = None,
                    tags: dict[str, str] | None = None, run_source: str = "SDK", pipeline_id: str | None = None,
-                   run_id: str | None = None, extra_fields: dict[str, Any] | None = None) -> dict[str, Any]:
+                   run_id: str | None = None, extra_fields: dict[str, Any] | None = None,
+                   status: str = NOT_STARTED) -> dict[str, Any]:
     """``create_run``, returning the stored run row (with its etag). ``extra_fields`` (who submitted it,
-    notes, ...) are written in the same transaction as the rest, not in a second round trip."""
+    notes, ...) are written in the same transaction as the rest, not in a second round trip; so is
+    ``status`` Queued when the caller starts the run at once (``launch.start_or_fail`` then has no
+    NotStarted -> Queued write to make)."""
     check_experiment_name(experiment)
     values = coerce_parameters(spec, parameters, datapaths)
     upload_spec_and_snapshots(services, spec)
@@ -200,4 +204,5 @@ def create_run_row(services: Services, spec: PipelineSpec, experiment: str, para
          "description": description or spec.doc.get("description") or "", "tags": tags or {},
          "run_source": run_source, **(extra_fields or {})},
         [(s["name"], {"step_type": s["type"], "recorded": s.get("recorded") or {}}) for s in spec.steps],
+        status=status,
     )

@@ -37,6 +37,9 @@ class ServiceRequest:
     #: Start a created run with ``engine.launch.launch_run``. ``False`` when the caller starts it
     #: itself (e.g. through the Durable client): the response's ``launch_run_id`` names the run to start.
     launch: bool = True
+    #: With ``launch`` False: the Durable task hub the caller starts created runs in (written on the run row
+    #: as it is created, so the start needs no write before it).
+    task_hub: str | None = None
 
     @property
     def base(self) -> str:
@@ -77,9 +80,9 @@ class ServiceResponse:
     #: Set only when the request created a run and ``ServiceRequest.launch`` was False: the caller must
     #: start this run now. Never set for an idempotent replay (the first request owns the start).
     launch_run_id: str | None = None
-    #: The ETag of that run's row as created: ``mark_queued(services, run_id, etag)`` moves it on without
-    #: reading it again.
-    launch_etag: str | None = None
+    #: That run's row as created (with its ETag): ``start_or_fail(..., created=launch_row)`` starts it
+    #: without reading it again.
+    launch_row: dict[str, Any] | None = None
 
     def body_bytes(self) -> bytes:
         if self.body is None:

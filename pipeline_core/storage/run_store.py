@@ -32,6 +32,7 @@ from pipeline_core.status import TERMINAL as TERMINAL
 from pipeline_core.status import RunStatus
 from pipeline_core.storage.account import StorageAccount
 from pipeline_core.storage.run_signals import SIGNALS
+from pipeline_core.storage.side_by_side import beside, join_after
 
 RUNS_TABLE = "runs"
 EXPERIMENTS_TABLE = "experiments"
@@ -111,30 +112,41 @@ class RunStore:
 
     # -- create ------------------------------------------------------------------
     def create_run(self, run_id: str, experiment: str, run_fields: dict[str, Any],
-                   steps: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-        """Write the run row and every step row (NotStarted) atomically, then index it under its experiment.
+                   steps: Iterable[tuple[str, dict[str, Any]]], status: str = NOT_STARTED) -> dict[str, Any]:
+        """Write the run row (``status``: NotStarted, or Queued when the caller starts it at once) and every
+        step row (NotStarted) atomically, and index it under its experiment.
 
+        The index entry is written beside the rows, not after them: ``list_runs`` skips an entry whose run
+        is not there (yet, or ever, if the rows' write failed), so nothing orders the two writes.
         Returns the run row as :meth:`get_run` would read it back (with its ``etag``), so a caller
         answering with the new run, or moving it on with :meth:`transition_from`, needs no second read.
         """
         now = utcnow()
-        run_row = {"PartitionKey": run_id, "RowKey": RUN_ROW, "experiment": experiment, "status": NOT_STARTED,
+        run_row = {"PartitionKey": run_id, "RowKey": RUN_ROW, "experiment": experiment, "status": status,
                    "created_time": now, "start_time": "", "end_time": "", **_encode(run_fields)}
         ops: list[tuple[str, dict[str, Any]]] = [("create", run_row)]
         for index, (name, fields) in enumerate(steps):
             ops.append(("create", {"PartitionKey": run_id, "RowKey": step_key(name), "name": name,
                                    "index": index, "status": NOT_STARTED, "start_time": "", "end_time": "",
                                    **_encode(fields)}))
-        etag = None
-        for start in range(0, len(ops), 100):
-            # A run larger than 100 rows is written in several batches, run row first; readers
-            # only ever see a run whose row exists, and step rows are created NotStarted.
-            written = self.runs.submit_transaction(ops[start:start + 100])
-            if start == 0 and written:
-                etag = written[0].get("etag")
         inverted = f"{10**13 - int(time.time() * 1000):013d}"
-        self.experiments.upsert_entity({"PartitionKey": experiment, "RowKey": f"{inverted}_{run_id}",
-                                        "run_id": run_id, "created_time": now})
+        indexed = beside(self.experiments.upsert_entity, {"PartitionKey": experiment,
+                                                          "RowKey": f"{inverted}_{run_id}",
+                                                          "run_id": run_id, "created_time": now})
+        etag = None
+        failed: BaseException | None = None
+        try:
+            for start in range(0, len(ops), 100):
+                # A run larger than 100 rows is written in several batches, run row first; readers
+                # only ever see a run whose row exists, and step rows are created NotStarted.
+                written = self.runs.submit_transaction(ops[start:start + 100])
+                if start == 0 and written:
+                    etag = written[0].get("etag")
+        except BaseException as exc:
+            failed = exc
+            raise
+        finally:
+            join_after(indexed, failed)
         SIGNALS.changed(run_id)
         return {**decode(run_row), "etag": etag}
 

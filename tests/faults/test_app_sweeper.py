@@ -107,7 +107,7 @@ def test_a_run_never_started_is_started_and_a_fresh_one_is_left(
     _sweep(devhost, monkeypatch, grace=2.0)
 
     assert _wait(services, old, TERMINAL)["status"] == "Finished"
-    assert services.runs.get_run(fresh)["status"] == "NotStarted"  # inside the grace: its start may be on its way
+    assert services.runs.get_run(fresh)["status"] == "Queued"  # inside the grace: its start may be on its way
     assert devhost.engine is not None and devhost.engine.get_status(fresh) is None
 
     _sweep(devhost, monkeypatch, grace=2.0)  # a second sweep does not start the finished run again

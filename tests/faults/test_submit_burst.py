@@ -160,10 +160,10 @@ def test_a_never_started_run_of_a_dead_host_is_started_by_the_sweep(workspace: W
 
     services = services_for(workspace.storage)
     published = publish_chain(workspace, tmp_path / "src", {"noop": "pass\n"})
-    status, answer = _post(services, published)  # written, never queued ...
+    status, answer = _post(services, published)  # written Queued, never started ...
     run_id = answer["Id"]
     services.runs.update(run_id, RUN_ROW, {"host_id": _dead_host_id()})  # ... by a host that then died
-    assert run_status(workspace, run_id) == "NotStarted"
+    assert run_status(workspace, run_id) == "Queued"
     engine = _load_engine(workspace.storage)
     from amlite_local.resume import ResumeSweeper
     from pipeline_core.engine.launch import host_identity

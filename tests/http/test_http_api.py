@@ -60,6 +60,20 @@ def test_publish_then_post_endpoint_runs_to_finished(http_base: str, http_worksp
     assert log.status_code == 200 and "PIPELINE_ARG: 42" in log.text
 
 
+def test_a_submit_answers_a_queued_run_that_names_the_hub_it_was_started_in(
+        http_host: DevHost, http_base: str, http_workspace: Workspace, noop_published: PublishedPipeline) -> None:
+    """The run is written Queued with its owner and task hub in the submit's one transaction (the start
+    follows at once, with no write before it); the app's sweeper needs the hub to judge a lost instance."""
+    answer = _submit(on_host(noop_published.endpoint, http_base), {"ExperimentName": _experiment()})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["Status"]["StatusCode"] == "Queued"
+    run_id = answer.json()["Id"]
+    row = services_for(http_workspace.storage).runs.get_run(run_id)
+    assert http_host.engine is not None and http_host.engine.store is not None
+    assert row["task_hub"] == http_host.engine.store.task_hub and row["host_id"]
+    assert wait_status(http_base, run_id) == "Finished"
+
+
 def test_default_parameter_applies_when_none_is_assigned(http_base: str, http_workspace: Workspace,
                                                          echo_published: PublishedPipeline) -> None:
     answer = _submit(on_host(echo_published.endpoint, http_base), {"ExperimentName": _experiment()})

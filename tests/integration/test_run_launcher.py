@@ -95,16 +95,16 @@ def test_a_schedule_fire_whose_start_fails_records_why(workspace: Workspace, sou
 
 def test_a_deferred_start_goes_through_the_same_path(workspace: Workspace, source_dir: Path,
                                                      tmp_path: Path) -> None:
-    """``ServiceRequest.launch=False``: the run is created NotStarted; its starter (Durable, in functions/)
-    then calls ``start_or_fail`` like every other start."""
+    """``ServiceRequest.launch=False``: the run is created Queued (its starter follows at once); the starter
+    (Durable, in functions/) then calls ``start_or_fail`` like every other start, and a refused start ends it."""
     from pipeline_core.application.submission import SubmitOptions, submit_spec
 
     pipeline = echo_pipeline(workspace, source_dir, upload_text(workspace, tmp_path, "z"))
     services = services_for(workspace.storage)
     created = submit_spec(services, pipeline.spec(), SubmitOptions(experiment_name="launch-deferred"), launch=False)
-    assert _run_row(workspace, created.run_id)["status"] == "NotStarted"
+    assert _run_row(workspace, created.run_id)["status"] == "Queued"
     with pytest.raises(RunNotStarted):
-        start_or_fail(services, created.run_id, Refusing(workspace.storage), etag=(created.row or {}).get("etag"))
+        start_or_fail(services, created.run_id, Refusing(workspace.storage), created=created.row)
     assert _run_row(workspace, created.run_id)["status"] == "Failed"
 
 

@@ -295,10 +295,11 @@ def test_caller_can_start_the_run_itself(services: Services, published: Publishe
                              body=json.dumps({"ExperimentName": experiment_name}).encode())
     answer = handle(services, route_for("submitPipelineRun"), request)
     assert answer.status == 202 and answer.launch_run_id == answer.body["Id"]
-    assert services.runs.get_run(answer.body["Id"])["status"] == "NotStarted"
+    # Written Queued (the caller starts it at once), so the start writes nothing before it
+    assert services.runs.get_run(answer.body["Id"])["status"] == "Queued" == answer.body["Status"]["StatusCode"]
     replay = handle(services, route_for("submitPipelineRun"), request)
     assert replay.body["Id"] == answer.body["Id"] and replay.launch_run_id is None
-    launch_run(services, answer.launch_run_id)
+    launch_run(services, answer.launch_run_id, created=answer.launch_row)
     assert wait_terminal(services, answer.body["Id"]) == "Finished"
     started = _submit(services, published.id, {"ExperimentName": experiment_name})
     assert started.launch_run_id is None

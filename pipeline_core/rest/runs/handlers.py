@@ -70,6 +70,7 @@ def submitted(services: Services, request: ServiceRequest, options: SubmitOption
               submit: Callable[[], SubmitResult]) -> ServiceResponse:
     """Run ``submit`` and answer 202 with the run; refusals name the field (every submit route shares this)."""
     options.submitted_by = request.principal_id
+    options.task_hub = request.task_hub
     try:
         result = submit()
     except AmliteError as exc:
@@ -83,7 +84,7 @@ def submitted(services: Services, request: ServiceRequest, options: SubmitOption
         headers["Idempotent-Replayed"] = "true"
     pending = None if result.replayed or result.launched else result.run_id
     return ServiceResponse(202, run_entity(row, request.base), headers, launch_run_id=pending,
-                           launch_etag=row.get("etag") if pending else None)
+                           launch_row=row if pending else None)
 
 
 def _submit(services: Services, request: ServiceRequest, record: PipelineRecord, options: SubmitOptions,
