@@ -284,7 +284,10 @@ def _python(peers_dir: Path, peer: str) -> Path | None:
 
 
 def _env(peer: str, peers_dir: Path, storage: str) -> dict[str, str]:
-    env = dict(os.environ, BENCH_STORAGE=storage, PYTHONDONTWRITEBYTECODE="0")
+    env = dict(os.environ, BENCH_STORAGE=storage)
+    # Any non-empty value (even "0") stops Python writing bytecode caches: every tool then imports its
+    # own uncached modules from source in every run. Each tool runs as on a user's machine.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     home = (peers_dir / f"{peer}-home").resolve()
     if peer == "prefect":
         env.update(PREFECT_HOME=str(home), PREFECT_LOGGING_LEVEL="WARNING", PREFECT_SERVER_ANALYTICS_ENABLED="false",
