@@ -8,17 +8,17 @@ workspace, the REST API (run, steps, log offsets) for a remote one.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 from pipeline_core.status import RunStatus
 from pipeline_core.storage.run_store import TERMINAL
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rich loads when something is printed: a silent wait (a script, a bench) never pays ~60 ms
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
     from pipeline_core.backend import RunSource
     from pipeline_core.engine.services import Services
 
@@ -26,7 +26,12 @@ STATUS_STYLE: dict[str, str] = {RunStatus.FINISHED: "green", RunStatus.FAILED: "
                 RunStatus.RUNNING: "cyan", RunStatus.CANCEL_REQUESTED: "yellow", RunStatus.QUEUED: "blue",
                 RunStatus.NOT_STARTED: "dim"}
 
-console = Console(highlight=False, soft_wrap=True)
+@functools.cache
+def terminal() -> Console:
+    """The one console every follower prints to (made on first use)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
 
 
 def styled(status: str) -> str:
@@ -41,8 +46,8 @@ class ProgressBars:
     counted until they are read). Log lines printed meanwhile go above the bars.
     """
 
-    def __init__(self, console: Console):
-        self.console = console
+    def __init__(self, console: Console | None = None):
+        self.console = console  # None: the terminal's, when the first bar is shown
         self.bars: Progress | None = None
         self.tasks: dict[str, TaskID] = {}
 
@@ -55,9 +60,11 @@ class ProgressBars:
         if total is None:
             return
         if self.bars is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self.bars = Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[unit]}; failed: {task.fields[failed]}"),
-                                 TimeElapsedColumn(), console=self.console)
+                                 TimeElapsedColumn(), console=self.console or terminal())
             self.bars.start()
         failed = f"{progress.get('failed') or 0} items, {progress.get('failed_batches') or 0} mini-batches"
         if step not in self.tasks:
@@ -90,9 +97,9 @@ def follow(source: RunSource, show_output: bool = True, timeout_seconds: float =
     """
     interval = source.poll_seconds if poll is None else poll
     deadline = time.monotonic() + timeout_seconds
-    bars = ProgressBars(console)
+    bars = ProgressBars()
     if show_output:
-        console.print(f"PipelineRunId: [bold]{source.run_id}[/]")
+        terminal().print(f"PipelineRunId: [bold]{source.run_id}[/]")
     try:
         return _follow(source, show_output, deadline, interval, bars)
     finally:
@@ -118,9 +125,11 @@ def _follow(source: RunSource, show_output: bool, deadline: float, interval: flo
                 extra = ""
                 if row.get("is_reused") and status == RunStatus.FINISHED:
                     extra = f" (reused from run {row.get('reused_run_id')})"
-                console.print(f"  step [bold]{name}[/]: {styled(status)}{extra}")
+                terminal().print(f"  step [bold]{name}[/]: {styled(status)}{extra}")
                 if status == RunStatus.FAILED and isinstance(row.get("error"), dict):
-                    console.print(Text("    " + str(row["error"].get("message", "")), style="red"))
+                    from rich.text import Text
+
+                    terminal().print(Text("    " + str(row["error"].get("message", "")), style="red"))
             seen[name] = status
             if show_output and name not in drained and status in (RunStatus.RUNNING, RunStatus.CANCEL_REQUESTED, *TERMINAL) \
                     and not row.get("is_reused") and row.get("start_time"):
@@ -131,12 +140,14 @@ def _follow(source: RunSource, show_output: bool, deadline: float, interval: flo
                 elif text and not text.endswith("\n"):  # hold a half-written line until its end arrives
                     text, _, partial[name] = text.rpartition("\n")
                 for line in text.splitlines():
-                    console.print(Text.assemble((f"    {name} | ", "dim"), line))
+                    from rich.text import Text
+
+                    terminal().print(Text.assemble((f"    {name} | ", "dim"), line))
             if show_output:
                 bars.show(name, status, row.get("progress"))
         if run_status in TERMINAL:
             if show_output:
-                console.print(f"PipelineRun {run_id} status: {styled(run_status)}")
+                terminal().print(f"PipelineRun {run_id} status: {styled(run_status)}")
             return run_status
         if time.monotonic() > deadline:
             return run_status

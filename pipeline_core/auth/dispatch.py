@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .easyauth import authenticate_easyauth
-from .entra import authenticate_entra
 from .errors import AuthConfigError, AuthError
 from .function_keys import authenticate_key
 from .jwks import JwksCache
@@ -60,6 +59,9 @@ def authenticate(
         code, _ = errors[0]
         raise AuthConfigError("; ".join(message for _, message in errors), code=code)
     if settings.mode == "entra":
+        # PyJWT and cryptography load on the first token, not with every app that imports auth (~35 ms).
+        from .entra import authenticate_entra
+
         principal = authenticate_entra(headers, settings, jwks_cache)
     elif settings.mode == "easyauth":
         principal = authenticate_easyauth(headers)

@@ -16,10 +16,10 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+if TYPE_CHECKING:  # PyJWT (and cryptography under it) load when keys are first parsed, not with the app
+    from jwt import PyJWK
 
 from pipeline_core.errors import JwksFetchError as JwksFetchError
 from pipeline_core.errors import UnknownKeyError as UnknownKeyError
@@ -55,6 +55,9 @@ def fetch_jwks(url: str, timeout: float = 5.0) -> dict[str, Any]:
 
 def _parse_keys(doc: dict[str, Any]) -> dict[str, PyJWK]:
     """RSA signing keys by kid; other key types and malformed entries are skipped."""
+    from jwt import PyJWK
+    from jwt.exceptions import PyJWKError
+
     keys: dict[str, PyJWK] = {}
     for entry in doc["keys"]:
         if not isinstance(entry, dict) or entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
