@@ -68,11 +68,10 @@ class ResumeSweeper:
             thread.join(5)
 
     def _run(self, swept: bool) -> None:
-        if swept:
-            self._stop.wait(self.interval)
-        while not self._stop.is_set():
+        if not swept:  # the first sweep is made even when stop() came first: stop() joins it
             self._sweep_safely()
-            self._stop.wait(self.interval)
+        while not self._stop.wait(self.interval):
+            self._sweep_safely()
 
     def _sweep_safely(self) -> None:
         try:
