@@ -3,6 +3,10 @@
 Why an append blob flushed every second: ``wait_for_completion(show_output=True)``
 and ``amlite logs`` on another machine read the blob while the step still
 runs. A step that ends within the first second costs one upload, not a stream.
+Until the process prints, the log holds amlite's own lines only, and those are
+first streamed after ``QUIET_FIRST_FLUSH_SECONDS``: in a wide fan-out on a busy
+host most steps outlive a second, and a stream (create, then append) costs two
+requests more than the one upload at the end.
 
 The local file is the log; the blob is a copy of its first ``_flushed`` bytes. So a
 storage outage costs nothing: a flush that fails is tried again a second later, and
@@ -34,6 +38,8 @@ STD_LOG = "std_log.txt"
 DRIVER_LOG = "70_driver_log.txt"
 STDOUT_LOG = "stdout.txt"
 STDERR_LOG = "stderr.txt"
+#: How long a log that holds only amlite's own lines (the process has printed nothing) waits for its first flush.
+QUIET_FIRST_FLUSH_SECONDS = 5.0
 
 
 def log_blob_name(run_id: str, step: str, file: str = STD_LOG) -> str:
@@ -59,6 +65,8 @@ class StepLog:
         self.path = path
         self._file = open(path, "ab")  # noqa: SIM115 - closed in close()
         self._streams: dict[bool, bytearray] = {False: bytearray(), True: bytearray()}
+        self._printed = False  # the process wrote something (amlite's notes alone wait longer to stream)
+        self._opened = time.monotonic()
         self.run_id, self.step = run_id, step
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -84,6 +92,7 @@ class StepLog:
             self._file.flush()
             if stream:
                 self._streams[stderr] += data
+                self._printed = self._printed or bool(data)
         if stderr and stream:
             for line in data.decode("utf-8", errors="replace").splitlines():
                 self.stderr_tail.append(line)
@@ -95,6 +104,8 @@ class StepLog:
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(1.0):
+            if not self._printed and time.monotonic() - self._opened < QUIET_FIRST_FLUSH_SECONDS:
+                continue
             try:
                 self._flush()
             except Exception as exc:  # storage out: the file keeps everything, the next flush catches up
