@@ -8,7 +8,6 @@ workspace, the REST API (run, steps, log offsets) for a remote one.
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +25,21 @@ STATUS_STYLE: dict[str, str] = {RunStatus.FINISHED: "green", RunStatus.FAILED: "
                 RunStatus.RUNNING: "cyan", RunStatus.CANCEL_REQUESTED: "yellow", RunStatus.QUEUED: "blue",
                 RunStatus.NOT_STARTED: "dim"}
 
-@functools.cache
 def terminal() -> Console:
-    """The one console every follower prints to (made on first use)."""
-    from rich.console import Console
+    """The one console every follower prints to: the module's ``console``, made on first use (a caller may
+    set its own, e.g. to capture the output)."""
+    made: Console | None = globals().get("console")
+    if made is None:
+        from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+        made = globals()["console"] = Console(highlight=False, soft_wrap=True)
+    return made
+
+
+def __getattr__(name: str) -> Any:
+    if name == "console":  # PEP 562: ``progress.console`` exists from its first read, as it always did
+        return terminal()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def styled(status: str) -> str:
