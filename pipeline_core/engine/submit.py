@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from pipeline_core.data.datapath import DataPath
 from pipeline_core.engine.services import Services, spec_blob_name
@@ -19,6 +20,10 @@ from pipeline_core.safe_paths import datastore_path_problem, text_problem
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.blobs import put_if_absent
 from pipeline_core.storage.run_store import NOT_STARTED
+from pipeline_core.storage.side_by_side import beside
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
 
 EXPERIMENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,254}$")
 _uploaded: set[tuple[str, str]] = set()
@@ -145,29 +150,46 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
 
 
 def upload_spec_and_snapshots(services: Services, spec: PipelineSpec) -> None:
-    """Content-addressed uploads: each snapshot and spec is written once per account, ever."""
+    """Content-addressed uploads: each snapshot and spec is written once per account, ever.
+
+    Each blob is checked and written beside the others (they are independent, and a submit waits for
+    them all): one round trip of wall time or two, however many source folders the pipeline has.
+    """
     container = services.account.container(SNAPSHOT_CONTAINER)
     local_dirs = spec.doc.get("local", {}).get("source_directories", {})
+    wanted: dict[str, str] = {}  # snapshot hash -> the first step that names it
     for step in spec.steps:
         snapshot_hash = step.get("snapshot")
-        if not snapshot_hash or (services.storage, snapshot_hash) in _uploaded:
-            continue
-        blob = container.get_blob_client(f"{snapshot_hash}.zip")
-        if not blob.exists():
-            source = local_dirs.get(step["name"])
-            if not source:
-                raise AmliteError(f"step {step['name']!r}: snapshot {snapshot_hash} is not stored and its "
-                                  "source_directory is unknown here; publish or submit from the machine that has it")
-            snapshot = take_snapshot(source)
-            if snapshot.hash != snapshot_hash:
-                raise AmliteError(f"step {step['name']!r}: source_directory {source!r} changed since the pipeline "
-                                  "was built; build the pipeline again")
-            put_if_absent(container, blob.blob_name, snapshot_zip(snapshot))
-        _uploaded.add((services.storage, snapshot_hash))
+        if snapshot_hash and (services.storage, snapshot_hash) not in _uploaded:
+            wanted.setdefault(snapshot_hash, step["name"])
+    uploads: dict[str, Future[Any]] = {key: beside(_upload_snapshot, container, key, name, local_dirs.get(name))
+               for key, name in wanted.items()}
     graph_id = spec.graph_id
     if (services.storage, graph_id) not in _uploaded:
-        put_if_absent(container, spec_blob_name(graph_id), spec.to_json().encode())
-        _uploaded.add((services.storage, graph_id))
+        uploads[graph_id] = beside(put_if_absent, container, spec_blob_name(graph_id), spec.to_json().encode())
+    failure: BaseException | None = None
+    for key, upload in uploads.items():
+        try:
+            upload.result()
+            _uploaded.add((services.storage, key))
+        except BaseException as exc:  # every upload is waited for; the first failure is raised
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+
+
+def _upload_snapshot(container: ContainerClient, snapshot_hash: str, step: str, source: str | None) -> None:
+    blob = container.get_blob_client(f"{snapshot_hash}.zip")
+    if blob.exists():
+        return
+    if not source:
+        raise AmliteError(f"step {step!r}: snapshot {snapshot_hash} is not stored and its "
+                          "source_directory is unknown here; publish or submit from the machine that has it")
+    snapshot = take_snapshot(source)
+    if snapshot.hash != snapshot_hash:
+        raise AmliteError(f"step {step!r}: source_directory {source!r} changed since the pipeline "
+                          "was built; build the pipeline again")
+    put_if_absent(container, blob.blob_name, snapshot_zip(snapshot))
 
 
 def create_run(services: Services, spec: PipelineSpec, experiment: str, parameters: dict[str, Any] | None = None,

@@ -20,7 +20,7 @@ from pipeline_core import (
     PythonScriptStep,
     Workspace,
 )
-from pipeline_core.errors import StepFailedError
+from pipeline_core.errors import AmliteError, StepFailedError
 
 pytestmark = pytest.mark.integration
 
@@ -265,3 +265,22 @@ def test_a_local_follower_returns_as_soon_as_the_run_ends(workspace: Workspace, 
         ended = datetime.fromisoformat(str(run.get_details()["endTimeUtc"]).replace("Z", "+00:00")).timestamp()
         late.append(returned - ended)
     assert sorted(late)[2] < 0.04, late
+
+
+def test_a_source_folder_changed_after_the_pipeline_was_built_is_refused_by_name(workspace: Workspace,
+                                                                                tmp_path: Path) -> None:
+    """Snapshots upload side by side at submit; a folder edited since the build still stops the submit,
+    naming its step, and the unchanged folder beside it does not hide the error."""
+    steady, edited = tmp_path / "steady", tmp_path / "edited"
+    for folder in (steady, edited):
+        folder.mkdir()
+        _write(folder, "noop.py", f"# {uuid.uuid4().hex}\n")
+    pipeline = Pipeline(workspace, [
+        PythonScriptStep("noop.py", name="steady", source_directory=str(steady), allow_reuse=False),
+        PythonScriptStep("noop.py", name="edited", source_directory=str(edited), allow_reuse=False)])
+    pipeline.spec()  # built: the snapshots' hashes are fixed now
+    _write(edited, "noop.py", "print('changed')\n")
+    experiment = Experiment(workspace, f"changed-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(AmliteError, match="step 'edited': source_directory .* changed since the pipeline was built"):
+        experiment.submit(pipeline)
+    assert list(experiment.get_runs()) == []
