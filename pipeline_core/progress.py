@@ -159,4 +159,5 @@ def _follow(source: RunSource, show_output: bool, deadline: float, interval: flo
             return run_status
         if time.monotonic() > deadline:
             return run_status
-        source.wait_for_change(interval, max(0.0, deadline - time.monotonic()))
+        wait = source.wait_for_change if show_output else source.wait_for_end
+        wait(interval, max(0.0, deadline - time.monotonic()))

@@ -92,6 +92,15 @@ class StoreRunSource:
         # a plain sleep here left every local run's end unnoticed for up to ``poll``).
         SIGNALS.wait_ended(self.run_id, max(0.0, min(self._read_at + poll - time.monotonic(), limit)))
 
+    def wait_for_end(self, poll: float, limit: float) -> None:
+        """For a run this process writes, sleep until its end (or the quiet poll, for writes made elsewhere):
+        a silent follower has no use for the steps' writes, and a busy run (a 100-step fan-out) woke it
+        for a read of the run row ten times a second. Else ``poll``, as :meth:`wait_for_change`."""
+        if self._seen is None:
+            time.sleep(max(0.0, min(poll, limit)))
+            return
+        SIGNALS.wait_ended(self.run_id, min(max(poll, LOCAL_QUIET_POLL_SECONDS), limit))
+
     def get_step(self, name: str) -> dict[str, Any]:
         return self.services.runs.get_step(self.run_id, name)
 

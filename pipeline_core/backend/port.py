@@ -78,6 +78,11 @@ class RunSource(Protocol):
         """Sleep for the poll interval ``poll`` (never past ``limit`` seconds); earlier if the run changed."""
         ...
 
+    def wait_for_end(self, poll: float, limit: float) -> None:
+        """For a follower that only needs the run's end (``show_output=False``): like :meth:`wait_for_change`,
+        but a source that is told of the run's writes sleeps through those that do not end it."""
+        ...
+
 
 class WorkspaceBackend(Protocol):
     """Pipelines, endpoints, runs and schedules of one workspace. Errors are the local types on both sides

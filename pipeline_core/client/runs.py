@@ -89,6 +89,9 @@ class RestRunSource:
         """The REST API has no change feed: sleep ``poll`` (never past ``limit``)."""
         time.sleep(max(0.0, min(poll, limit)))
 
+    def wait_for_end(self, poll: float, limit: float) -> None:
+        self.wait_for_change(poll, limit)
+
     def get_run(self) -> dict[str, Any]:
         return run_row(self.client.get_run(self.run_id))
 

@@ -246,6 +246,37 @@ def test_following_a_local_run_wakes_on_its_writes_instead_of_polling(
     assert len(reads) <= 12, f"{len(reads)} state reads in {waited:.1f} s"
 
 
+def test_a_silent_follower_of_a_busy_local_run_reads_it_about_once_a_second(
+        workspace: Workspace, source_dir: Path, experiment_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``wait_for_completion(show_output=False)`` needs the run's end only: the steps' writes (a fan-out writes
+    several a step) do not wake it for a read; the end still does, at once."""
+    from datetime import datetime
+
+    from pipeline_core.storage.run_store import RunStore
+
+    reads: list[float] = []
+    original = RunStore.get_run
+
+    def counted(self: RunStore, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(time.monotonic())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(RunStore, "get_run", counted)
+    _write(source_dir, "tick.py", "import time\ntime.sleep(0.3)\n")
+    steps = [PythonScriptStep(name=f"t{i}", script_name="tick.py", source_directory=str(source_dir),
+                              allow_reuse=False) for i in range(24)]
+    run = Experiment(workspace, experiment_name).submit(Pipeline(workspace, steps))
+    started = time.monotonic()
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    returned, waited = time.time(), time.monotonic() - started
+    ended = datetime.fromisoformat(str(run.get_details()["endTimeUtc"]).replace("Z", "+00:00")).timestamp()
+    followed = [t for t in reads if started <= t <= started + waited]
+    assert waited >= 1.0
+    # Woken by every write, it read 10 times a second while the steps ran; now about once a second.
+    assert len(followed) <= waited + 3, f"{len(followed)} run reads in {waited:.1f} s"
+    assert returned - ended < 0.5  # the end still wakes it at once
+
+
 def test_a_local_follower_returns_as_soon_as_the_run_ends(workspace: Workspace, source_dir: Path,
                                                          experiment_name: str) -> None:
     """The write that ends the run wakes ``wait_for_completion`` whatever it was doing: not up to a read
