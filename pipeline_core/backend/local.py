@@ -16,11 +16,9 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from pipeline_core.application import publishing
 from pipeline_core.application.stores import endpoint_store, pipeline_store
-from pipeline_core.application.submission import SubmitOptions, submit_published
+from pipeline_core.application.submission import SubmitOptions, submit_published, submit_spec
 from pipeline_core.engine.activities import request_cancel
-from pipeline_core.engine.launch import LOCAL, launch_run, launcher_for, queued_fields
 from pipeline_core.engine.services import Services, services_for
-from pipeline_core.engine.submit import create_run_row
 from pipeline_core.errors import AmliteError, NotFoundError
 from pipeline_core.execution.logs import LOGS_CONTAINER, STD_LOG, step_log_blob_name
 from pipeline_core.rest.links import aml_endpoint_submit_url, pipeline_submit_url
@@ -33,7 +31,6 @@ from pipeline_core.schedules.firing import local_starter
 from pipeline_core.storage.endpoint_store import EndpointRecord, EndpointView
 from pipeline_core.storage.metric_store import MetricStore
 from pipeline_core.storage.run_signals import SIGNALS
-from pipeline_core.storage.run_store import QUEUED
 
 if TYPE_CHECKING:
     from pipeline_core.backend.port import ScheduleEntity, SubmitKeywords
@@ -197,16 +194,12 @@ class LocalBackend:
     # -- runs ----------------------------------------------------------------------------
     def submit_spec(self, experiment_name: str, spec: PipelineSpec, tags: dict[str, str] | None,
                     keywords: SubmitKeywords) -> str:
-        launcher = launcher_for(self.services, LOCAL)
-        row = create_run_row(
-            self.services, spec, experiment_name, parameters=keywords.get("pipeline_parameters"),
-            regenerate_outputs=bool(keywords.get("regenerate_outputs", False)),
-            continue_on_step_failure=keywords.get("continue_on_step_failure"),
-            description=keywords.get("description"), tags=tags, run_source="SDK",
-            extra_fields=queued_fields(launcher), status=QUEUED)
-        run_id = str(row["PartitionKey"])
-        launch_run(self.services, run_id, launcher, created=row)
-        return run_id
+        options = SubmitOptions(experiment_name=experiment_name,
+                                parameters=dict(keywords.get("pipeline_parameters") or {}),
+                                description=keywords.get("description"), tags=tags, run_source="SDK",
+                                continue_on_step_failure=keywords.get("continue_on_step_failure"),
+                                regenerate_outputs=bool(keywords.get("regenerate_outputs", False)))
+        return submit_spec(self.services, spec, options).run_id
 
     def submit_published(self, experiment_name: str, pipeline_id: str, tags: dict[str, str] | None,
                          keywords: SubmitKeywords, endpoint_id: str | None = None) -> str:
