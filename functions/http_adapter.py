@@ -85,8 +85,7 @@ async def serve(route: Route, req: func.HttpRequest, client: df.DurableOrchestra
     except Exception as exc:  # noqa: BLE001 - every failure still answers in the house shape
         return _failure(route, exc)
     if (route.alias_of or route.operation_id) == "cancelRun" and response.status < 300:  # AML's alias too
-        await _signal_cancel(DurableLauncher(client),
-                             req.route_params.get("run_id") or req.route_params.get("runId") or "")
+        await _signal_cancel(launcher, req.route_params.get("run_id") or req.route_params.get("runId") or "")
     if response.status == 503:
         log.warning("%s answered 503 %s", route.operation_id, (response.body or {}).get("error", {}).get("code"))
     return to_http(response)
