@@ -20,7 +20,7 @@ from pipeline_core.safe_paths import datastore_path_problem, text_problem
 from pipeline_core.spec import PipelineSpec
 from pipeline_core.storage.blobs import put_if_absent
 from pipeline_core.storage.run_store import NOT_STARTED
-from pipeline_core.storage.side_by_side import beside
+from pipeline_core.storage.side_by_side import beside, wait_all
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
@@ -163,19 +163,12 @@ def upload_spec_and_snapshots(services: Services, spec: PipelineSpec) -> None:
         if snapshot_hash and (services.storage, snapshot_hash) not in _uploaded:
             wanted.setdefault(snapshot_hash, step["name"])
     uploads: dict[str, Future[Any]] = {key: beside(_upload_snapshot, container, key, name, local_dirs.get(name))
-               for key, name in wanted.items()}
+                                       for key, name in wanted.items()}
     graph_id = spec.graph_id
     if (services.storage, graph_id) not in _uploaded:
         uploads[graph_id] = beside(put_if_absent, container, spec_blob_name(graph_id), spec.to_json().encode())
-    failure: BaseException | None = None
-    for key, upload in uploads.items():
-        try:
-            upload.result()
-            _uploaded.add((services.storage, key))
-        except BaseException as exc:  # every upload is waited for; the first failure is raised
-            failure = failure or exc
-    if failure is not None:
-        raise failure
+    wait_all(uploads.values())
+    _uploaded.update((services.storage, key) for key in uploads)
 
 
 def _upload_snapshot(container: ContainerClient, snapshot_hash: str, step: str, source: str | None) -> None:

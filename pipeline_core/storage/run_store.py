@@ -133,22 +133,26 @@ class RunStore:
         indexed = beside(self.experiments.upsert_entity, {"PartitionKey": experiment,
                                                           "RowKey": f"{inverted}_{run_id}",
                                                           "run_id": run_id, "created_time": now})
-        etag = None
-        failed: BaseException | None = None
         try:
-            for start in range(0, len(ops), 100):
-                # A run larger than 100 rows is written in several batches, run row first; readers
-                # only ever see a run whose row exists, and step rows are created NotStarted.
-                written = self.runs.submit_transaction(ops[start:start + 100])
-                if start == 0 and written:
-                    etag = written[0].get("etag")
+            etag = self._write_rows(ops)
         except BaseException as exc:
-            failed = exc
+            join_after(indexed, exc)
             raise
-        finally:
-            join_after(indexed, failed)
+        join_after(indexed, None)
         SIGNALS.changed(run_id)
         return {**decode(run_row), "etag": etag}
+
+    def _write_rows(self, ops: list[tuple[str, dict[str, Any]]]) -> str | None:
+        """The run's rows in batches of 100 (Table storage's limit), run row first; the run row's etag.
+
+        Readers only ever see a run whose row exists, and step rows are created NotStarted, so a run
+        larger than one batch is never seen half-written."""
+        etag = None
+        for start in range(0, len(ops), 100):
+            written = self.runs.submit_transaction(ops[start:start + 100])
+            if start == 0 and written:
+                etag = written[0].get("etag")
+        return etag
 
     # -- read --------------------------------------------------------------------
     def get_state(self, run_id: str, steps: Iterable[str] | None = None) -> RunState:

@@ -1,7 +1,8 @@
 """Storage requests sent beside the caller's own, each on a pool thread that carries the caller's context.
 
-Why: some writes have no reader that orders them against the caller's next one (a run's experiment
-index entry beside its rows; a step's reuse records beside its end). In sequence each costs a round trip
+Why: some requests have no reader that orders them against the caller's next one (a run's experiment
+index entry beside its rows; a submit's snapshot and spec uploads; a step's last recorded parts beside
+its reuse lookup). In sequence each costs a round trip
 of wall time on the critical path; side by side, both cost one. The context goes along so the caller's
 request budget (``account.request_budget``) bounds the side request's retries as well.
 """
@@ -9,7 +10,7 @@ request budget (``account.request_budget``) bounds the side request's retries as
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
@@ -36,3 +37,15 @@ def join_after(side: Future[_T], failed: BaseException | None) -> _T | None:
     except Exception:  # noqa: BLE001 - the caller's own failure is the one reported
         pass
     return None
+
+
+def wait_all(sides: Iterable[Future[object]]) -> None:
+    """Wait for every one of ``sides``, then raise the first failure among them (none is left running)."""
+    failure: BaseException | None = None
+    for side in sides:
+        try:
+            side.result()
+        except BaseException as exc:  # noqa: BLE001 - raised below, once every request is done
+            failure = failure or exc
+    if failure is not None:
+        raise failure
