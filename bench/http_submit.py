@@ -13,6 +13,15 @@ started; set ``AMLITE_AZURITE_BLOB_PORT`` / ``_QUEUE_PORT`` / ``_TABLE_PORT`` to
 private emulator on a shared machine. The dev host's blob-trigger poller (a dev-only stand-in for the
 host's container scan) and timers are off: they are not on the request path.
 
+Two floors are measured in the same run, after the submits, as many times:
+
+- *storage*: the three storage requests a 202 waits for, made back to back from this process with the
+  same SDK (read the published pipeline's entity, write a run's rows in one entity-group transaction,
+  create the orchestration's instance entity). A 202 is only sent once the run is stored and its
+  orchestration accepted (``functions/http_adapter.py``), so no submit can answer faster than these;
+- *host*: a round trip to the same dev host that touches no storage (an unknown route's 404), the cost of
+  the socket, aiohttp and the host's routing.
+
 Targets (issue #16): p50 submit <= 15 ms; p50 submit -> Running <= 50 ms.
 Usage: ``python bench/http_submit.py [--requests 200]``.
 """
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -100,11 +110,53 @@ def measure(base: str, ws: Workspace, count: int, poll_s: float) -> dict[str, li
     return out
 
 
+def storage_floor(storage: str, count: int) -> list[float]:
+    """The three storage requests a 202 waits for, back to back (see the module docstring), in ms each."""
+    from azure.data.tables import TableServiceClient
+
+    service = TableServiceClient.from_connection_string(storage)
+    records, runs, instances = (service.create_table_if_not_exists(f"benchfloor{name}{uuid.uuid4().hex[:6]}")
+                                for name in ("records", "runs", "instances"))
+    records.upsert_entity({"PartitionKey": "pipelines", "RowKey": "p", "spec": "x" * 2000})
+    took = []
+    try:
+        for i in range(WARMUP + count):
+            run_id = uuid.uuid4().hex
+            began = time.perf_counter()
+            records.get_entity("pipelines", "p")
+            runs.submit_transaction([("upsert", {"PartitionKey": run_id, "RowKey": "run", "status": "Queued",
+                                                 "spec": "x" * 500}),
+                                     ("upsert", {"PartitionKey": run_id, "RowKey": "step:noop",
+                                                 "status": "NotStarted"})])
+            instances.create_entity({"PartitionKey": run_id, "RowKey": "", "input": json.dumps(run_id)})
+            if i >= WARMUP:
+                took.append((time.perf_counter() - began) * 1000)
+    finally:
+        for table in (records, runs, instances):
+            service.delete_table(table.table_name)
+    return took
+
+
+def host_floor(base: str, count: int) -> list[float]:
+    """A dev-host round trip that touches no storage (an unknown route answers 404), in ms each."""
+    session, took = requests.Session(), []
+    for i in range(WARMUP + count):
+        began = time.perf_counter()
+        answer = session.get(base + "/api/no-such-route", timeout=30)
+        if answer.status_code != 404:
+            raise SystemExit(f"the floor's unknown route answered {answer.status_code}")
+        if i >= WARMUP:
+            took.append((time.perf_counter() - began) * 1000)
+    return took
+
+
 def report(results: dict[str, list[float]]) -> bool:
     ok = True
     rows = [("POST submit -> 202", results["submit"], TARGET_SUBMIT_MS),
             ("submit -> step Running (polled)", results["running"], TARGET_RUNNING_MS),
-            ("submit -> step start_time (row)", results["running_row"], None)]
+            ("submit -> step start_time (row)", results["running_row"], None),
+            ("floor: the 202's 3 storage requests", results["storage_floor"], None),
+            ("floor: a dev-host round trip (404)", results["host_floor"], None)]
     print(f"{'':34} {'p50':>8} {'p95':>8} {'max':>8}   target (p50)")
     for label, values, target in rows:
         p50, p95 = percentile(values, 50), percentile(values, 95)
@@ -128,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         with serving(azurite.connection_string) as base:
             ws = Workspace(storage=azurite.connection_string)
             results = measure(base, ws, args.requests, args.poll_ms / 1000)
+            results["storage_floor"] = storage_floor(azurite.connection_string, args.requests)
+            results["host_floor"] = host_floor(base, args.requests)
         print(f"{args.requests} sequential submits of a one-step no-op published pipeline "
               f"({WARMUP} warm-up requests not counted), ms:")
         report(results)
