@@ -113,10 +113,18 @@ class ServedProcess:
         self.returncode = code
         self._exited.set()
 
-    def _lost(self) -> None:
-        """The server is gone (its death took this supervisor, which ends the step): wait for that end."""
-        select.select([self._pidfd], [], [], 30.0)
-        self._ended(-signal.SIGKILL)
+    @staticmethod
+    def _all_lost(served: list[ServedProcess], seconds: float = 30.0) -> None:
+        """The server is gone (its death took these supervisors, which ends their steps): wait for those ends,
+        all at once, so one supervisor slow to die does not hold the others' steps for its whole wait."""
+        waiting = {s._pidfd: s for s in served}
+        deadline = time.monotonic() + seconds
+        while waiting and (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(list(waiting), [], [], left)
+            for fd in ready:
+                waiting.pop(fd)._ended(-signal.SIGKILL)
+        for late in waiting.values():
+            late._ended(-signal.SIGKILL)
 
 
 class _ForkServer:
@@ -227,8 +235,7 @@ class _ForkServer:
             os.close(out_read)
             os.close(err_read)
             future.set_exception(OSError("the step fork server stopped"))
-        for served in live:
-            served._lost()
+        ServedProcess._all_lost(live)
 
 
 _fork_server = _ForkServer()
