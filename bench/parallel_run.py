@@ -14,6 +14,10 @@ Run: `python bench/parallel_run.py` (Azurite is reused if running, else started 
    measured beside it: the same 1,000 files downloaded with the host's own bare GETs
    (``parallel.fetch.BlobGetter``) on one thread per core, and nothing else.
 
+``--phases`` instead times the phases of one 1,000-mini-batch run in this process (the step's prepare,
+its slices, its finish, and per mini-batch the input fetch and the worker's round trip): where that
+run's wall time goes.
+
 Each measurement runs ``AMLITE_BENCH_REPEATS`` (5) times, interleaved. The throughput ratio is
 reported per repeat (the pair ran back to back, so a neighbour's burst hits both or one pair), with
 the ratio of the best runs; the mini-batch figure is the best run (the machine's, not a neighbour's).
@@ -21,9 +25,11 @@ the ratio of the best runs; the mini-batch figure is the best run (the machine's
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import multiprocessing
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -122,7 +128,8 @@ def upload(ws: Workspace, prefix: str, count: int) -> None:
                                                       overwrite=True), range(count)))
 
 
-def prs_seconds(ws: Workspace, src: Path, script: str, prefix: str, batch: int, nodes: int, procs: int) -> float:
+def prs_seconds(ws: Workspace, src: Path, script: str, prefix: str, batch: int, nodes: int, procs: int,
+                marks: dict[str, float] | None = None) -> float:
     dataset = Dataset.File.from_files(path=(ws.get_default_datastore(), f"{prefix}/**"))
     config = ParallelRunConfig(source_directory=str(src), entry_script=script, mini_batch_size=str(batch),
                                error_threshold=-1, output_action="append_row", environment=None,
@@ -134,6 +141,8 @@ def prs_seconds(ws: Workspace, src: Path, script: str, prefix: str, batch: int, 
     run = Experiment(ws, "bench-parallel").submit(Pipeline(ws, [step]))
     status = run.wait_for_completion(show_output=False, raise_on_error=False)
     seconds = time.perf_counter() - started
+    if marks is not None:
+        marks.update(submitted=started, followed=started + seconds)
     if status != "Finished":
         raise SystemExit(f"bench run {run.id} ended {status}: {run.get_details().get('error')}")
     return seconds
@@ -169,7 +178,62 @@ def download_floor_seconds(ws: Workspace, prefix: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-def main() -> int:
+def phases(ws: Workspace, src: Path) -> None:
+    """One 1,000-mini-batch run, its activities and per-mini-batch calls timed by wrapping them in place."""
+    from pipeline_core.parallel import activities, slices, worker
+
+    spans: list[tuple[str, float, float]] = []
+    calls: dict[str, list[float]] = {}
+    restore: list[tuple[Any, str, Any]] = []
+
+    def timed(owner: Any, name: str, span: bool) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                ended = time.perf_counter()
+                calls.setdefault(name, []).append(ended - began)
+                if span:
+                    spans.append((name, began, ended))
+
+        restore.append((owner, name, original))
+        setattr(owner, name, wrapper)
+
+    for name in ("prs_prepare", "prs_run_slice", "prs_finish"):  # looked up on the module at each call
+        timed(activities, name, True)
+    timed(slices.SliceRun, "_fetch", False)
+    timed(worker.Worker, "run", False)
+    marks: dict[str, float] = {}
+    try:
+        total = prs_seconds(ws, src, "trivial.py", "bench/trivial", 1, 1, CORES, marks)
+    finally:
+        for owner, name, original in restore:
+            setattr(owner, name, original)
+
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000:.0f} ms"
+
+    (_, prepared, ready), = [s for s in spans if s[0] == "prs_prepare"]
+    (_, finishing, finished), = [s for s in spans if s[0] == "prs_finish"]
+    sliced = [s for s in spans if s[0] == "prs_run_slice"]
+    first, last = min(s[1] for s in sliced), max(s[2] for s in sliced)
+    print(f"phases of one run of 1,000 trivial mini-batches on {CORES} workers, {total:.2f} s in all:")
+    print(f"  submit -> prepare starts {ms(prepared - marks['submitted'])}; prepare {ms(ready - prepared)}; "
+          f"-> first slice {ms(first - ready)}")
+    print(f"  {len(sliced)} slices, first start -> last end {ms(last - first)}; -> finish {ms(finishing - last)}; "
+          f"finish {ms(finished - finishing)}; -> the follower sees Finished {ms(marks['followed'] - finished)}")
+    fetches, runs = calls.get("_fetch", []), calls.get("run", [])
+    print(f"  per mini-batch: input fetch {statistics.mean(fetches) * 1000:.2f} ms (mean of {len(fetches)}, on "
+          f"the step's fetch threads), worker round trip {statistics.mean(runs) * 1000:.2f} ms (mean of {len(runs)})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--phases", action="store_true", help="time the phases of one 1,000-mini-batch run")
+    args = parser.parse_args(argv)
     azurite = ensure_azurite(temporary=True)
     try:
         ws = Workspace(storage=azurite.connection_string)
@@ -177,6 +241,11 @@ def main() -> int:
         (src / "score.py").write_text(SCORE)
         (src / "trivial.py").write_text(TRIVIAL)
         files, batch = 200, 5
+        if args.phases:
+            upload(ws, "bench/trivial", 1000)
+            prs_seconds(ws, src, "trivial.py", "bench/trivial", 50, 1, 2)  # warm
+            phases(ws, src)
+            return 0
         upload(ws, "bench/cpu", files)
         upload(ws, "bench/trivial", 1000)
         prs_seconds(ws, src, "trivial.py", "bench/trivial", 50, 1, 2)  # warm: imports, tables, snapshot
