@@ -178,7 +178,16 @@ def download_floor_seconds(ws: Workspace, prefix: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-def phases(ws: Workspace, src: Path) -> None:
+def _cpu_seconds(pid: int) -> float | None:
+    """A process's CPU time so far (user + system, from /proc), or None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def phases(ws: Workspace, src: Path, azurite_pid: int | None) -> None:
     """One 1,000-mini-batch run, its activities and per-mini-batch calls timed by wrapping them in place."""
     from pipeline_core.parallel import activities, slices, worker
 
@@ -207,6 +216,8 @@ def phases(ws: Workspace, src: Path) -> None:
     timed(slices.SliceRun, "_fetch", False)
     timed(worker.Worker, "run", False)
     marks: dict[str, float] = {}
+    host, children = time.process_time(), os.times()
+    emulator = _cpu_seconds(azurite_pid) if azurite_pid else None
     try:
         total = prs_seconds(ws, src, "trivial.py", "bench/trivial", 1, 1, CORES, marks)
     finally:
@@ -228,6 +239,12 @@ def phases(ws: Workspace, src: Path) -> None:
     fetches, runs = calls.get("_fetch", []), calls.get("run", [])
     print(f"  per mini-batch: input fetch {statistics.mean(fetches) * 1000:.2f} ms (mean of {len(fetches)}, on "
           f"the step's fetch threads), worker round trip {statistics.mean(runs) * 1000:.2f} ms (mean of {len(runs)})")
+    ended = os.times()
+    workers = ended.children_user + ended.children_system - children.children_user - children.children_system
+    emulated = _cpu_seconds(azurite_pid) if azurite_pid else None
+    print(f"  CPU: this host process {time.process_time() - host:.2f} s, the step's workers {workers:.2f} s, Azurite "
+          + (f"{emulated - emulator:.2f} s" if emulated is not None and emulator is not None
+             else "not read (not started by this bench)") + f", in {total:.2f} s on {CORES} cores")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.phases:
             upload(ws, "bench/trivial", 1000)
             prs_seconds(ws, src, "trivial.py", "bench/trivial", 50, 1, 2)  # warm
-            phases(ws, src)
+            phases(ws, src, azurite.process.pid if azurite.process is not None else None)
             return 0
         upload(ws, "bench/cpu", files)
         upload(ws, "bench/trivial", 1000)
