@@ -118,10 +118,13 @@ class ServedProcess:
         """The server is gone (its death took these supervisors, which ends their steps): wait for those ends,
         all at once, so one supervisor slow to die does not hold the others' steps for its whole wait."""
         waiting = {s._pidfd: s for s in served}
+        poller = select.poll()  # not select(): see _readable
+        for fd in waiting:
+            poller.register(fd, select.POLLIN)
         deadline = time.monotonic() + seconds
         while waiting and (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select(list(waiting), [], [], left)
-            for fd in ready:
+            for fd, _ in poller.poll(left * 1000):
+                poller.unregister(fd)
                 waiting.pop(fd)._ended(-signal.SIGKILL)
         for late in waiting.values():
             late._ended(-signal.SIGKILL)
@@ -364,6 +367,14 @@ class _Watch:
         self._done.set()
 
 
+def _readable(fd: int, seconds: float) -> bool:
+    """Whether ``fd`` turns readable within ``seconds``. With poll, not select: a busy host (a wide fan-out,
+    many downloads) holds more than 1,024 descriptors, and select() refuses any numbered past FD_SETSIZE."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0.0, seconds) * 1000))
+
+
 def _exit_waiter(process: subprocess.Popen[bytes] | ServedProcess) -> Callable[[float], bool]:
     """``wait(seconds) -> exited``, woken the moment the process exits.
 
@@ -386,10 +397,8 @@ def _exit_waiter(process: subprocess.Popen[bytes] | ServedProcess) -> Callable[[
         return polled
 
     def woken(seconds: float) -> bool:
-        if process.returncode is None and pidfd >= 0:
-            readable, _, _ = select.select([pidfd], [], [], seconds)
-            if not readable:
-                return False
+        if process.returncode is None and pidfd >= 0 and not _readable(pidfd, seconds):
+            return False
         process.wait()  # exited: reaps at once
         return True
     weakref.finalize(woken, os.close, pidfd)

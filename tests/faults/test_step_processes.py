@@ -633,3 +633,34 @@ def test_a_killed_fork_server_takes_its_running_steps_and_the_next_step_gets_a_n
     again = run_process([sys.executable, "-S", "-c", "print('after')"], tmp_path, {}, log)
     log.close()
     assert again.exit_code == 0 and process._fork_server.server_pid != server
+
+
+def test_a_host_holding_over_a_thousand_descriptors_still_sees_its_steps_end(
+        workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy host (a wide fan-out, many downloads) holds more than 1,024 descriptors. The wait on a step's
+    exit (a pidfd) must not use select(), which refuses a descriptor numbered past FD_SETSIZE: the step's
+    activity failed with "filedescriptor out of range in select()" instead of recording the step."""
+    import resource
+
+    from pipeline_core.execution import process
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 2048
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"this machine allows {hard} open files per process; the test needs {wanted}")
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    monkeypatch.setattr(process._fork_server, "broken", True)  # a supervisor of its own: the host waits on a pidfd
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        log = StepLog(workspace.account.container(LOGS_CONTAINER), f"fds-{uuid.uuid4().hex[:8]}", "s",
+                      tmp_path / "std_log.txt")
+        result = run_process([sys.executable, "-S", "-c", "print('ended')"], tmp_path, {}, log)
+        log.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert result.exit_code == 0
+    assert (tmp_path / "std_log.txt").read_text().strip().endswith("ended")
