@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,13 +118,9 @@ class ServedProcess:
         """The server is gone (its death took these supervisors, which ends their steps): wait for those ends,
         all at once, so one supervisor slow to die does not hold the others' steps for its whole wait."""
         waiting = {s._pidfd: s for s in served}
-        poller = select.poll()  # not select(): see _readable
-        for fd in waiting:
-            poller.register(fd, select.POLLIN)
         deadline = time.monotonic() + seconds
         while waiting and (left := deadline - time.monotonic()) > 0:
-            for fd, _ in poller.poll(left * 1000):
-                poller.unregister(fd)
+            for fd in _readable(waiting, left):
                 waiting.pop(fd)._ended(-signal.SIGKILL)
         for late in waiting.values():
             late._ended(-signal.SIGKILL)
@@ -367,12 +363,14 @@ class _Watch:
         self._done.set()
 
 
-def _readable(fd: int, seconds: float) -> bool:
-    """Whether ``fd`` turns readable within ``seconds``. With poll, not select: a busy host (a wide fan-out,
-    many downloads) holds more than 1,024 descriptors, and select() refuses any numbered past FD_SETSIZE."""
+def _readable(fds: Iterable[int], seconds: float) -> list[int]:
+    """Those of ``fds`` readable within ``seconds`` (none: the time ran out). With poll, not select: a busy host
+    (a wide fan-out, many downloads) holds more than 1,024 descriptors, and select() refuses any numbered past
+    FD_SETSIZE."""
     poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(max(0.0, seconds) * 1000))
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll(max(0.0, seconds) * 1000)]
 
 
 def _exit_waiter(process: subprocess.Popen[bytes] | ServedProcess) -> Callable[[float], bool]:
@@ -397,7 +395,7 @@ def _exit_waiter(process: subprocess.Popen[bytes] | ServedProcess) -> Callable[[
         return polled
 
     def woken(seconds: float) -> bool:
-        if process.returncode is None and pidfd >= 0 and not _readable(pidfd, seconds):
+        if process.returncode is None and pidfd >= 0 and not _readable([pidfd], seconds):
             return False
         process.wait()  # exited: reaps at once
         return True
