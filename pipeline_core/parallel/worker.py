@@ -347,6 +347,10 @@ class WorkerPool:
                 closer()
             except Exception as exc:
                 log.warning("closing the ParallelRunStep pool in %s: %s", self.work, exc)
+        # A download still in flight would re-create its folder after the removal (``fetch_whole`` makes a
+        # missing one) and leave its file behind, in RAM for the scratch: the queued ones were canceled above,
+        # the running ones (at most PREFETCH_THREADS, each bounded by the HTTP timeouts) end first.
+        self.fetcher.shutdown(wait=True)
         shutil.rmtree(self.work, ignore_errors=True)
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)

@@ -62,3 +62,29 @@ def test_no_limit_starts_a_worker_per_concurrent_slice(tmp_path: Path) -> None:
     taken = [pool.acquire() for _ in range(3)]
     assert len({id(w) for w in taken}) == 3
     pool.close()
+
+
+def test_a_closed_pool_leaves_no_scratch_behind_a_download_still_in_flight(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The RAM scratch (``/dev/shm``) must be gone once the pool is closed, even when a prefetch was still
+    downloading: that download re-creates its folder (``fetch.fetch_whole``) and its file stayed in RAM."""
+    import os
+
+    monkeypatch.setenv("AMLITE_PRS_SCRATCH", str(tmp_path / "shm"))
+    (tmp_path / "shm").mkdir()
+    pool = _pool(tmp_path / "work", limit=1)
+    scratch = pool.scratch_for(10)
+    assert scratch is not None
+    arrived = threading.Event()
+
+    def download() -> None:  # as fetch_whole does when its folder is missing
+        arrived.wait(5)
+        target = scratch / "docs" / "f0.txt"
+        os.makedirs(target.parent, exist_ok=True)
+        target.write_bytes(b"input")
+
+    in_flight = pool.fetcher.submit(download)
+    threading.Timer(0.3, arrived.set).start()  # the answer comes in after the close has begun
+    pool.close()
+    in_flight.result(timeout=5)
+    assert not scratch.exists()
