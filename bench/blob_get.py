@@ -82,13 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         # In RAM, as a mini-batch's small inputs are (``WorkerPool.scratch_for``): on a journaling disk the
         # file's creation costs more CPU than the GET.
         scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-        target = os.path.join(tempfile.mkdtemp(prefix="amlite-bench-", dir=scratch), "blob")
-        for get in ways.values():  # warm: connections, imports
-            cpu_ms_per_get(get, names[:20], target)
         found: dict[str, list[float]] = {label: [] for label in ways}
-        for _ in range(args.rounds):
-            for label, get in ways.items():
-                found[label].append(cpu_ms_per_get(get, names, target))
+        with tempfile.TemporaryDirectory(prefix="amlite-bench-", dir=scratch) as folder:
+            target = os.path.join(folder, "blob")
+            for get in ways.values():  # warm: connections, imports
+                cpu_ms_per_get(get, names[:20], target)
+            for _ in range(args.rounds):
+                for label, get in ways.items():
+                    found[label].append(cpu_ms_per_get(get, names, target))
         ours = statistics.median(found[next(iter(ways))])
         print(f"CPU per GET of a small blob, this process, {args.files} files x {args.rounds} interleaved rounds "
               "(median, min-max):")
