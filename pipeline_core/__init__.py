@@ -8,10 +8,12 @@ does not load the pipeline builder and the Storage SDKs.
 
 from typing import TYPE_CHECKING
 
+from pipeline_core import _aiohttp_deferral
 from pipeline_core._lazy import lazy
 from pipeline_core.core import VERSION
 
 __version__ = VERSION
+_aiohttp_deferral.install()  # the Storage SDK's import of aiohttp, which a driver never uses
 
 _CORE = ["AmlCompute", "ComputeTarget", "CondaDependencies", "Dataset", "Datastore", "Environment", "Experiment",
          "Model", "Run", "RunConfiguration", "ScriptRunConfig", "Workspace"]

@@ -1,0 +1,81 @@
+"""A driver or CLI that uses the Storage SDK does not load aiohttp, and the SDK's async clients still work.
+
+Each probe runs in a fresh interpreter: what it imports is the point.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _probe(code: str, azurite: str) -> dict[str, object]:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), azurite, f"defer-{uuid.uuid4().hex[:10]}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# A blob name whose signature differs when the async transport's path handling is not applied: the
+# signing module asks `isinstance(transport, AioHttpTransport)` for exactly that.
+_NAME = "a folder/with space%20and+plus.txt"
+
+
+def test_the_storage_sdk_signs_requests_without_loading_aiohttp(azurite: str) -> None:
+    seen = _probe(f"""
+        import json, sys
+        import pipeline_core
+        from azure.storage.blob import ContainerClient
+        container = ContainerClient.from_connection_string(sys.argv[1], sys.argv[2])
+        container.create_container()
+        container.upload_blob({_NAME!r}, b"sync")
+        data = container.download_blob({_NAME!r}).readall().decode()
+        print(json.dumps({{"aiohttp": "aiohttp" in sys.modules, "data": data}}))
+    """, azurite)
+    assert seen == {"aiohttp": False, "data": "sync"}
+
+
+def test_the_async_clients_still_sign_with_the_real_aiohttp_transport(azurite: str) -> None:
+    seen = _probe(f"""
+        import asyncio, json, sys
+        import pipeline_core
+        from azure.storage.blob import ContainerClient
+        ContainerClient.from_connection_string(sys.argv[1], sys.argv[2]).create_container()
+        import azure.core.pipeline.transport as transport
+        from azure.storage.blob._shared import authentication
+        from azure.storage.blob.aio import ContainerClient as AsyncContainerClient
+
+        async def roundtrip():
+            async with AsyncContainerClient.from_connection_string(sys.argv[1], sys.argv[2]) as container:
+                await container.upload_blob({_NAME!r}, b"async")
+                stream = await container.download_blob({_NAME!r})
+                return (await stream.readall()).decode()
+
+        data = asyncio.run(roundtrip())
+        real = transport.AioHttpTransport
+        print(json.dumps({{"data": data, "real": real.__module__,
+                          "signing_sees_it": isinstance(real(), authentication.AioHttpTransport),
+                          "plain_object": isinstance(object(), authentication.AioHttpTransport)}}))
+    """, azurite)
+    assert seen == {"data": "async", "real": "azure.core.pipeline.transport._aiohttp",
+                    "signing_sees_it": True, "plain_object": False}
+
+
+def test_a_process_that_already_loaded_aiohttp_keeps_the_sdk_as_it_is(azurite: str) -> None:
+    seen = _probe("""
+        import json, sys
+        import aiohttp
+        import pipeline_core
+        from azure.storage.blob._shared import authentication
+        import azure.core.pipeline.transport as transport
+        print(json.dumps({"same": authentication.AioHttpTransport is transport.AioHttpTransport}))
+    """, azurite)
+    assert seen == {"same": True}
