@@ -32,7 +32,7 @@ from pipeline_core.status import TERMINAL as TERMINAL
 from pipeline_core.status import RunStatus
 from pipeline_core.storage.account import StorageAccount
 from pipeline_core.storage.run_signals import SIGNALS
-from pipeline_core.storage.side_by_side import beside, join_after
+from pipeline_core.storage.side_by_side import beside, join_after, wait_all
 
 RUNS_TABLE = "runs"
 EXPERIMENTS_TABLE = "experiments"
@@ -255,13 +255,18 @@ class RunStore:
             if experiment and len(entries) >= top:
                 break
         entries.sort(key=lambda e: e["RowKey"])
-        runs = []
-        for entry in entries[:top]:
-            try:
-                runs.append(self.get_run(entry["run_id"]))
-            except NotFoundError:
-                continue
-        return runs
+        # Each run is its own partition: point reads side by side, not one after another (20 runs were
+        # 20 round trips in sequence, most of an `amlite runs`); the order is the index's.
+        reads = [beside(self._run_if_any, entry["run_id"]) for entry in entries[:top]]
+        wait_all(reads)
+        return [row for row in (read.result() for read in reads) if row is not None]
+
+    def _run_if_any(self, run_id: str) -> dict[str, Any] | None:
+        """The run row, or None for an index entry whose run is gone (deleted after it was listed)."""
+        try:
+            return self.get_run(run_id)
+        except NotFoundError:
+            return None
 
     # -- update ------------------------------------------------------------------
     def update(self, run_id: str, row_key: str, fields: dict[str, Any], etag: str | None = None) -> dict[str, Any]:

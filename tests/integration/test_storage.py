@@ -114,6 +114,17 @@ def test_experiment_listing_is_newest_first(workspace: Workspace) -> None:
     assert listed == list(reversed(ids))
 
 
+def test_a_listed_run_whose_row_is_gone_is_left_out_and_the_rest_keep_their_order(workspace: Workspace) -> None:
+    store = RunStore(workspace.account)
+    experiment = f"list-{uuid.uuid4().hex[:8]}"
+    ids = [str(uuid.uuid4()) for _ in range(12)]
+    for run_id in ids:
+        store.create_run(run_id, experiment, {"graph_id": "g"}, [])
+    store.runs.delete_entity(ids[5], "run")  # deleted after its index entry was written
+    listed = [r["PartitionKey"] for r in store.list_runs(experiment, top=10)]
+    assert listed == [i for i in list(reversed(ids))[:10] if i != ids[5]]  # the newest ten entries, less the gone one
+
+
 def test_a_child_runs_metrics_read_holds_that_child_alone(workspace: Workspace) -> None:
     """Iterating a search's children reads each child's own metric rows, not every child's for each one."""
     from pipeline_core.backend.local import StoreRunSource
