@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -257,7 +258,7 @@ class RunStore:
         entries.sort(key=lambda e: e["RowKey"])
         # Each run is its own partition: point reads side by side, not one after another (20 runs were
         # 20 round trips in sequence, most of an `amlite runs`); the order is the index's.
-        reads = [beside(self._run_if_any, entry["run_id"]) for entry in entries[:top]]
+        reads: list[Future[Any]] = [beside(self._run_if_any, entry["run_id"]) for entry in entries[:top]]
         wait_all(reads)
         return [row for row in (read.result() for read in reads) if row is not None]
 
