@@ -41,6 +41,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
+from pipeline_core.engine.host_folders import host_folder
 from pipeline_core.engine.reuse import changed_parts, fit_manifests, output_manifest, reuse_key, stale_outputs
 from pipeline_core.engine.services import Services
 from pipeline_core.engine.step_kinds import find_step_kind
@@ -88,6 +89,10 @@ log = logging.getLogger("amlite.engine")
 _step_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="amlite-step-io")
 
 
+#: The name of a host's folder under the cache's ``work`` folder, before the host's identity.
+WORK_HOST_PREFIX = "host-"
+
+
 class StepAttemptFailed(AmliteError):
     """Raised (not returned) when a step with retries left fails, so its retry orchestration runs it again."""
 
@@ -100,10 +105,9 @@ def step_result(step: str, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def work_root() -> Path:
-    """Where attempts make their work folders (under the cache, so a host's cleanup finds them)."""
-    root = cache_root() / "work"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    """Where attempts make their work folders: this host's folder under the cache's ``work``, so the next host
+    removes what a killed one left (``engine/host_folders.py``)."""
+    return host_folder(cache_root() / "work", WORK_HOST_PREFIX)
 
 
 def is_cancel_requested(services: Services, run_id: str, step: str | None = None) -> bool:

@@ -35,6 +35,7 @@ from typing import Any
 
 from azure.storage.blob import ContainerClient
 
+from pipeline_core.engine.host_folders import host_folder
 from pipeline_core.errors import PoolClosed as PoolClosed
 from pipeline_core.errors import TryFailed as TryFailed
 from pipeline_core.execution.process import ServedProcess, start_supervised, stop_supervised
@@ -48,6 +49,7 @@ POLL_SECONDS = 0.2
 PREFETCH_THREADS = 4  # concurrent input downloads per (run, step) on a host
 SCRATCH_BATCH_BYTES = 16 * 1024 * 1024  # a mini-batch's inputs up to this size may go to RAM scratch
 SCRATCH_RESERVE = 256 * 1024 * 1024  # ... if the scratch keeps this much free besides
+SCRATCH_HOST_PREFIX = "amlite-prs-"  # a host's folder in the scratch folder: amlite-prs-{hostname}_{pid}_{start}
 
 
 @dataclass
@@ -258,7 +260,8 @@ class WorkerPool:
                 base = parallel_settings().scratch
                 if base.lower() in ("", "off", "0") or not os.path.isdir(base) or not os.access(base, os.W_OK):
                     return None
-                self.scratch = Path(tempfile.mkdtemp(prefix="amlite-prs-", dir=base))
+                # In this host's folder there, which the next host removes if this one is killed.
+                self.scratch = Path(tempfile.mkdtemp(prefix="pool-", dir=host_folder(Path(base), SCRATCH_HOST_PREFIX)))
             scratch = self.scratch
         if scratch is None:
             return None

@@ -67,7 +67,7 @@ def _chain(ws: Workspace, tmp_path: Path, counters: Path):  # type: ignore[no-un
 def test_a_killed_host_is_resumed_by_the_next_one(azurite: str, tmp_path: Path, counters: Path,
                                                    hosts: list[HostProcess]) -> None:
     ws = Workspace(storage=azurite)
-    env = host_env(azurite)
+    env = {**host_env(azurite), "AMLITE_CACHE_DIR": str(tmp_path / "cache")}
     first = HostProcess(env, tmp_path / "host.log").start()
     hosts.append(first)
     published = _chain(ws, tmp_path, counters)
@@ -79,6 +79,9 @@ def test_a_killed_host_is_resumed_by_the_next_one(azurite: str, tmp_path: Path, 
     first.kill()  # kill -9 while b runs
     kill_group(pid_of(counters, "b"))  # the step process the dead host left (see the fixture)
     assert run_status(ws, run_id) == "Running"
+    work = tmp_path / "cache" / "work"
+    (left,) = work.glob(f"host-{socket.gethostname()}_{first.pid}_*")  # b's work folder is still in it
+    assert any(left.iterdir())
 
     second = HostProcess(env, tmp_path / "host.log").start()
     hosts.append(second)
@@ -88,7 +91,11 @@ def test_a_killed_host_is_resumed_by_the_next_one(azurite: str, tmp_path: Path, 
     assert runs_of(counters, "b") == 2  # interrupted: run again, once
     assert int(step_row(ws, run_id, "a").get("attempt") or 0) == 1
     assert int(step_row(ws, run_id, "b").get("attempt") or 0) == 2
-    assert f"/{second.pid}/" in str(services_host_id(ws, run_id))
+    # The second host resumed its orchestration (it takes the run row too, unless the run finished first).
+    assert f"resuming orchestration '{run_id}'" in second.output(), second.output()
+    # What the killed host left on disk went once the next host made its own work folder.
+    until(lambda: not left.exists(), 10, "the killed host's work folder removed")
+    assert list(work.glob(f"host-{socket.gethostname()}_{second.pid}_*"))  # the live host's own is kept
 
 
 def test_a_zombie_host_is_dead_and_a_running_host_notices(azurite: str, tmp_path: Path, counters: Path,
