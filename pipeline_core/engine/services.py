@@ -70,6 +70,13 @@ class Services:
                 self._specs[graph_id] = spec
         return spec
 
+    def remember_spec(self, graph_id: str, payload: bytes) -> None:
+        """Keep a spec this process has just stored (``payload``: its blob's bytes), so the run it submits
+        reads it from here: the in-process engine's first activity would otherwise download it again."""
+        spec = PipelineSpec.from_json(payload)
+        with self._lock:
+            self._specs.setdefault(graph_id, spec)
+
 
 _bound_storage: contextvars.ContextVar[str | None] = contextvars.ContextVar("amlite_bound_storage", default=None)
 

@@ -165,10 +165,16 @@ def upload_spec_and_snapshots(services: Services, spec: PipelineSpec) -> None:
     uploads: dict[str, Future[Any]] = {key: beside(_upload_snapshot, container, key, name, local_dirs.get(name))
                                        for key, name in wanted.items()}
     graph_id = spec.graph_id
+    payload = None
     if (services.storage, graph_id) not in _uploaded:
-        uploads[graph_id] = beside(put_if_absent, container, spec_blob_name(graph_id), spec.to_json().encode())
+        payload = spec.to_json().encode()
+        uploads[graph_id] = beside(put_if_absent, container, spec_blob_name(graph_id), payload)
     wait_all(uploads.values())
     _uploaded.update((services.storage, key) for key in uploads)
+    if payload is not None:
+        # The stored spec is this graph whoever stored it (its id hashes all of it but the description and the
+        # source folders, which no activity reads): the run's activities in this process need not download it.
+        services.remember_spec(graph_id, payload)
 
 
 def _upload_snapshot(container: ContainerClient, snapshot_hash: str, step: str, source: str | None) -> None:
