@@ -82,7 +82,7 @@ from pipeline_core.parallel.settings import (
 )
 from pipeline_core.parallel.slices import SliceRun, rows_target, slice_result, tally
 from pipeline_core.parallel.summary import limit_reason
-from pipeline_core.parallel.worker import PoolClosed, WorkerPool, WorkerSetup, close_pool, get_pool
+from pipeline_core.parallel.worker import PoolClosed, WorkerPool, WorkerSetup, close_pool, find_pool, get_pool
 from pipeline_core.runcontext.server import end_run_context
 from pipeline_core.spec_types import DataEntry
 from pipeline_core.storage.blobs import list_prefix
@@ -439,6 +439,10 @@ def prs_finish(services: Services, run_id: str, step: str, summary: dict[str, An
         close_pool(key)
         return ctx.result()
     plan = plans.read_plan(_container(services), run_id, step)
+    pool = find_pool(key)
+    reporter = pool.context.get("reporter") if pool is not None else None
+    if isinstance(reporter, Reporter):
+        reporter.finishing()  # its last flush writes the lines only: the end below writes the progress
     # Stopping this host's workers (their shutdown(), the last output_dir files and report) overlaps the
     # ledger read; both are done before the outputs are listed and the step ends.
     closing = threading.Thread(target=close_pool, args=(key,), name=f"prs-close-{step[:12]}", daemon=True)

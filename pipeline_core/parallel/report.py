@@ -116,6 +116,7 @@ class Reporter:
         self._writing = threading.Lock()  # one write at a time, in order
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._final = False  # see finishing()
 
     def add(self, lines: list[str], delta: dict[str, int]) -> None:
         with self._lock:
@@ -135,6 +136,8 @@ class Reporter:
             with self._lock:
                 lines, delta = self._lines, self._delta
                 self._lines, self._delta = [], {}
+            if self._final:
+                delta = {}
             if not lines and not delta:
                 return
             progress = add_progress(self.services, self.run_id, self.step, delta) if delta else None
@@ -142,6 +145,12 @@ class Reporter:
                 lines.append(progress_line(progress))
             if lines:
                 note(self.services, self.run_id, self.step, "\n".join(lines))
+
+    def finishing(self) -> None:
+        """The step is being ended on this host: from here on only lines are written. Its final progress is
+        counted from the ledger and written with its end, so a last progress update (a read and a guarded
+        write of the step row, on the finish's critical path) would be overwritten at once."""
+        self._final = True
 
     def close(self) -> None:
         self._stop.set()
