@@ -10,7 +10,13 @@ import pytest
 
 from pipeline_core import Datastore, Workspace
 from pipeline_core.errors import ConcurrencyError, NotFoundError
-from pipeline_core.storage.run_store import InvalidTransition, RunStore, step_key
+from pipeline_core.storage.run_store import (
+    InvalidTransition,
+    RunStore,
+    index_key,
+    newest_index_entries,
+    step_key,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +118,20 @@ def test_experiment_listing_is_newest_first(workspace: Workspace) -> None:
         store.create_run(run_id, experiment, {"graph_id": "g"}, [])
     listed = [r["PartitionKey"] for r in store.list_runs(experiment)]
     assert listed == list(reversed(ids))
+
+
+def test_a_listing_across_experiments_finds_the_newest_entries_whatever_their_age(workspace: Workspace) -> None:
+    """Old runs are found when there are too few recent ones, and recent ones win over old ones."""
+    index = workspace.account.table(f"index{uuid.uuid4().hex[:12]}")
+    now = 1_900_000_000_000  # ms
+    hour, day = 3_600_000, 86_400_000
+    ages = {"a": 5 * 60_000, "b": 3 * hour, "c": 2 * day, "d": 40 * day, "e": 400 * day, "f": 30 * 60_000}
+    for number, (name, age) in enumerate(sorted(ages.items())):
+        index.create_entity({"PartitionKey": f"exp{number % 3}", "RowKey": index_key(now - age, name), "run_id": name})
+    newest = [e["run_id"] for e in newest_index_entries(index, 2, now_ms=now)]
+    assert newest == ["a", "f"]  # both within the last hour: found without going further back
+    assert [e["run_id"] for e in newest_index_entries(index, 4, now_ms=now)] == ["a", "f", "b", "c"]
+    assert [e["run_id"] for e in newest_index_entries(index, 10, now_ms=now)] == ["a", "f", "b", "c", "d", "e"]
 
 
 def test_a_listed_run_whose_row_is_gone_is_left_out_and_the_rest_keep_their_order(workspace: Workspace) -> None:
