@@ -11,7 +11,12 @@ run, interleaved, against the same Azurite (each command a fresh process, as a u
   test, and it is installed because Durable Functions needs it.
 
 Reported: medians (min-max) in ms, and each command's excess over the floor.
-Usage: ``python bench/cli_start.py [--rounds 10]``.
+
+Then the listing behind ``amlite runs`` and the runs page as the index grows: with ``--history`` more
+runs' index entries (default 5,000, spread over 200 days, in ten experiments), the newest 20 runs
+listed (``RunStore.list_runs``) against reading the whole index, as every listing did before it looked
+back in widening windows; in this process, interleaved.
+Usage: ``python bench/cli_start.py [--rounds 10] [--history 5000]``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +36,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("AMLITE_QUIET", "1")
 
 from pipeline_core import Experiment, Pipeline, PythonScriptStep, Workspace  # noqa: E402
+from pipeline_core.engine.services import services_for  # noqa: E402
 from pipeline_core.storage.azurite import ensure_azurite  # noqa: E402
+from pipeline_core.storage.run_store import RunStore, index_key  # noqa: E402
 
 #: The CLI as its console script runs it, optionally with modules imported first.
 _CLI = "import runpy, sys; sys.argv = ['amlite', *sys.argv[1:]]; runpy.run_module('amlite_cli', run_name='__main__')"
@@ -42,9 +50,36 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+def _seed_history(store: RunStore, entries: int, days: float = 200.0) -> None:
+    """Index entries of older runs (their rows are not needed: a listing reads only the newest runs' rows)."""
+    now = time.time()
+    experiments = [f"bench-history-{i}" for i in range(10)]
+    for k, experiment in enumerate(experiments):
+        ops = []
+        for j in range(entries // len(experiments)):
+            age = (j * len(experiments) + k) / entries * days * 86400 + 7200
+            ops.append(("upsert", {"PartitionKey": experiment, "RowKey": index_key(int((now - age) * 1000), str(uuid.uuid4())),
+                                   "run_id": str(uuid.uuid4()), "created_time": ""}))
+        for start in range(0, len(ops), 100):
+            store.experiments.submit_transaction(ops[start:start + 100])
+
+
+def _listing(store: RunStore, rounds: int) -> dict[str, list[float]]:
+    found: dict[str, list[float]] = {"list the newest 20 runs": [], "read the whole index (before)": []}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        store.list_runs(top=20)
+        found["list the newest 20 runs"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        sorted(store.experiments.list_entities(results_per_page=200), key=lambda e: e["RowKey"])
+        found["read the whole index (before)"].append(time.perf_counter() - started)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--history", type=int, default=5000, help="older runs' index entries for the listing part")
     args = parser.parse_args(argv)
     azurite = ensure_azurite(temporary=True)
     try:
@@ -68,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             for name, command in commands.items():  # interleaved: a neighbour's burst hits each alike
                 times[name].append(_timed(command, env))
+        store = services_for(azurite.connection_string).runs
+        _seed_history(store, args.history)
+        listing = _listing(store, args.rounds)
     finally:
         azurite.stop()
     floor = statistics.median(times["python -c pass (floor)"]) * 1000
@@ -82,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     for shipped in ("amlite runs", "amlite show RUN"):
         saved = statistics.median(times[f"{shipped}, aiohttp loaded (before)"]) - statistics.median(times[shipped])
         print(f"# {shipped}: {saved * 1000:.0f} ms faster than with aiohttp loaded")
+    print(f"\nthe listing, with {args.history} older runs in the index:")
+    for name, values in listing.items():
+        ms = [v * 1000 for v in values]
+        print(f"| {name} | {statistics.median(ms):.0f} ({min(ms):.0f}-{max(ms):.0f}) ms |")
     return 0
 
 
