@@ -263,11 +263,11 @@ class StorageAccount:
         """A table client, creating the table the first time this process asks for it."""
         client = self._tables.get(name)
         if client is None:
+            # Not under the lock: two tables asked for at once (a run's rows and its index entry) are created
+            # side by side; the same one asked for twice is created twice, which the service allows.
+            made = self.tables.create_table_if_not_exists(name)
             with self._lock:
-                client = self._tables.get(name)
-                if client is None:
-                    client = self.tables.create_table_if_not_exists(name)
-                    self._tables[name] = client
+                client = self._tables.setdefault(name, made)
         return client
 
 

@@ -166,9 +166,10 @@ class RunStore:
             ops.append(("create", {"PartitionKey": run_id, "RowKey": step_key(name), "name": name,
                                    "index": index, "status": NOT_STARTED, "start_time": "", "end_time": "",
                                    **_encode(fields)}))
-        indexed = beside(self.experiments.upsert_entity, {"PartitionKey": experiment,
-                                                          "RowKey": index_key(int(time.time() * 1000), run_id),
-                                                          "run_id": run_id, "created_time": now})
+        entry = {"PartitionKey": experiment, "RowKey": index_key(int(time.time() * 1000), run_id), "run_id": run_id,
+                 "created_time": now}
+        # The index's table client is looked up on the side thread too: in a new process that creates the table.
+        indexed = beside(lambda: self.experiments.upsert_entity(entry))
         try:
             etag = self._write_rows(ops)
         except BaseException as exc:
