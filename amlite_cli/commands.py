@@ -124,10 +124,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_runs(args: argparse.Namespace) -> int:
-    from pipeline_core.engine.services import services_for
+def _run_store() -> Any:
+    """The workspace's run rows, without the engine: ``runs`` and ``show`` read tables only (no Blob SDK)."""
+    from pipeline_core.storage.account import get_account
+    from pipeline_core.storage.run_store import RunStore
 
-    rows = services_for(_workspace().storage).runs.list_runs(args.experiment, top=args.top)
+    return RunStore(get_account(_workspace().storage))
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    rows = _run_store().list_runs(args.experiment, top=args.top)
     table = Table()
     for column in ("run id", "experiment", "status", "created", "ended"):
         table.add_column(column)
@@ -139,10 +145,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from pipeline_core.engine.services import services_for
-
-    services = services_for(_workspace().storage)
-    state = services.runs.get_state(args.run_id)
+    store = _run_store()
+    state = store.get_state(args.run_id)
     run = state.run
     console.print(f"run [bold]{args.run_id}[/]  experiment {run.get('experiment')}  status {run.get('status')}")
     console.print(f"  created {run.get('created_time')}  started {run.get('start_time') or '-'}  "
@@ -163,16 +167,16 @@ def cmd_show(args: argparse.Namespace) -> int:
             cells.append(progress_text(row.get("progress")))
         table.add_row(*cells)
     console.print(table)
-    _print_metrics(services, args.run_id)
+    _print_metrics(store.account, args.run_id)
     return 0
 
 
-def _print_metrics(services: Any, run_id: str) -> None:
+def _print_metrics(account: Any, run_id: str) -> None:
     """One line per step that logged metrics (``Run.get_context().log``); "(run)" for ``run.parent.log``."""
     from pipeline_core.runcontext.values import short
     from pipeline_core.storage.metric_store import MetricStore
 
-    metrics = {step: values for step, values in MetricStore(services.account).metrics(run_id).items() if values}
+    metrics = {step: values for step, values in MetricStore(account).metrics(run_id).items() if values}
     if metrics:
         console.print("metrics:")
     for step, values in metrics.items():

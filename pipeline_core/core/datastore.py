@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import ContainerClient
 
 from pipeline_core._warnings import warn_ignored
 from pipeline_core.core.database_datastore import ENGINES, DatabaseDatastore, register_database
@@ -21,6 +20,8 @@ from pipeline_core.errors import AmliteError, NotFoundError
 from pipeline_core.storage.account import StorageAccount, get_account
 
 if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
+
     from pipeline_core.core.workspace import Workspace
 
 DATASTORES_TABLE = "datastores"

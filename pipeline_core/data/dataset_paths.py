@@ -19,14 +19,15 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from azure.storage.blob import ContainerClient
+from typing import TYPE_CHECKING, Any
 
 from pipeline_core.errors import AmliteError
 from pipeline_core.safe_paths import safe_join
 
-ContainerFor = Callable[[str], ContainerClient]  # datastore name -> container
+if TYPE_CHECKING:  # imported where blobs are used: a command reading run rows never loads the Blob SDK
+    from azure.storage.blob import ContainerClient
+
+ContainerFor = Callable[[str], "ContainerClient"]  # datastore name -> container
 
 # Its own pool: callers may already run on the storage.blobs pool, and waiting on that from inside it can deadlock.
 _download_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="amlite-dataset")
@@ -132,7 +133,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 # (container, prefix) -> [(name, etag, size)] of every blob under the prefix: how to list, when the caller has a
 # faster way than the SDK's (whose XML deserialisation costs about 0.5 ms of CPU per blob).
-Lister = Callable[[ContainerClient, str], list[tuple[str, str, int]]]
+Lister = Callable[["ContainerClient", str], list[tuple[str, str, int]]]
 
 
 def _list(container: ContainerClient, prefix: str, lister: Lister | None = None) -> list[tuple[str, str, int]]:

@@ -21,14 +21,16 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.storage.blob import ContainerClient
 
 from pipeline_core.execution.storage_retry import NO_SDK_RETRY, retry_storage
 from pipeline_core.storage.blobs import _pool
 from pipeline_core.storage.run_signals import SIGNALS
+
+if TYPE_CHECKING:  # imported where blobs are used: a command reading run rows never loads the Blob SDK
+    from azure.storage.blob import ContainerClient
 
 log = logging.getLogger("amlite.engine")
 

@@ -21,6 +21,7 @@ are refused, so a slow but healthy storage account still answers.
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import random
 import threading
@@ -28,7 +29,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -36,10 +37,12 @@ import requests.adapters
 from azure.core.exceptions import ResourceExistsError, ServiceRequestError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
 
 from pipeline_core.errors import StorageUnavailableError as StorageUnavailableError
 from pipeline_core.storage.azurite import AzuritePorts, connection_string_fields
+
+if TYPE_CHECKING:  # the Blob SDK is imported when blobs are first used: a command that reads run rows never loads it
+    from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
 
 SYSTEM_CONTAINERS = ("snapshots", "pipelinedata", "logs")
 
@@ -137,16 +140,22 @@ class _BudgetedTransport(RequestsTransport):
                 attempt += 1
 
 
-class _BlobRetry(ExponentialRetry):
-    """Capped exponential waits (0.5, 1, 2, 4, 4, ... s, with jitter) that never outlast a request budget."""
+@functools.cache
+def _blob_retry() -> type[ExponentialRetry]:
+    """The Blob SDK's retry policy with capped exponential waits (0.5, 1, 2, 4, 4, ... s, with jitter) that never
+    outlast a request budget; made on first use, as the Blob SDK is imported only then."""
+    from azure.storage.blob import ExponentialRetry
 
-    def get_backoff_time(self, settings: dict[str, Any]) -> float:
-        return _backoff(settings["count"])
+    class BlobRetry(ExponentialRetry):
+        def get_backoff_time(self, settings: dict[str, Any]) -> float:
+            return _backoff(settings["count"])
 
-    def sleep(self, settings: dict[str, Any], transport: Any) -> None:
-        wait = self.get_backoff_time(settings)
-        _refuse_retry_after(wait)
-        transport.sleep(wait)
+        def sleep(self, settings: dict[str, Any], transport: Any) -> None:
+            wait = self.get_backoff_time(settings)
+            _refuse_retry_after(wait)
+            transport.sleep(wait)
+
+    return BlobRetry
 
 
 def _retry_settings() -> dict[str, Any]:
@@ -224,8 +233,10 @@ class StorageAccount:
 
     @cached_property
     def blobs(self) -> BlobServiceClient:
+        from azure.storage.blob import BlobServiceClient
+
         options: dict[str, Any] = {"transport": self._transport(BLOB_READ_TIMEOUT),
-                                   "retry_policy": _BlobRetry(**_retry_settings())}
+                                   "retry_policy": _blob_retry()(**_retry_settings())}
         if _is_connection_string(self.storage):
             return BlobServiceClient.from_connection_string(self.storage, **options)
         url = self.storage if self.storage.startswith("http") else f"https://{self.storage}.blob.core.windows.net"

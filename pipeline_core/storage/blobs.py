@@ -12,12 +12,14 @@ import hashlib
 import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import ContainerClient
 
 from pipeline_core.safe_paths import safe_join
+
+if TYPE_CHECKING:  # imported where blobs are used: a command reading run rows never loads the Blob SDK
+    from azure.storage.blob import ContainerClient
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="amlite-blob")
 

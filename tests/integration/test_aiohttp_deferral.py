@@ -6,6 +6,7 @@ Each probe runs in a fresh interpreter: what it imports is the point.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -79,3 +80,26 @@ def test_a_process_that_already_loaded_aiohttp_keeps_the_sdk_as_it_is(azurite: s
         print(json.dumps({"same": authentication.AioHttpTransport is transport.AioHttpTransport}))
     """, azurite)
     assert seen == {"same": True}
+
+
+def test_amlite_runs_and_show_read_run_rows_without_loading_the_blob_sdk(azurite: str) -> None:
+    """The two commands a user types most need the Tables SDK alone (the Blob SDK is ~200 ms of a start)."""
+    from pipeline_core.engine.services import services_for
+
+    run_id = str(uuid.uuid4())
+    services_for(azurite).runs.create_run(run_id, f"cli-{uuid.uuid4().hex[:8]}", {"graph_id": "g"}, [("prep", {})])
+    for command in (["runs"], ["show", run_id]):
+        probe = textwrap.dedent(f"""
+            import contextlib, io, json, sys
+            from amlite_cli.commands import main
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                code = main({command!r})
+            print(json.dumps({{"code": code, "blob": "azure.storage.blob" in sys.modules,
+                              "tables": "azure.data.tables" in sys.modules, "shown": {run_id[:8]!r} in out.getvalue()}}))
+        """)
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "AMLITE_STORAGE": azurite, "COLUMNS": "200"})
+        assert done.returncode == 0, done.stderr[-3000:]
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        assert seen == {"code": 0, "blob": False, "tables": True, "shown": True}, (command, seen)
