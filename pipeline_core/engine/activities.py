@@ -43,17 +43,18 @@ log = logging.getLogger("amlite.engine")
 # -- run level --------------------------------------------------------------------
 def start_run(services: Services, run_id: str) -> dict[str, Any]:
     """Mark the run Running and hand the orchestrator its graph: names and edges only, never data."""
-    run = services.runs.get_run(run_id)
+    # The row as this process created it, when it did (no read: the write below is conditional on its etag).
+    run = services.runs.take_created(run_id) or services.runs.get_run(run_id)
     spec = services.load_spec(run["graph_id"])
-    if run["status"] in TERMINAL:
-        return {"done": True, "status": run["status"], "deps": spec.dependencies(), "continue_on_step_failure": False}
     if run["status"] in (NOT_STARTED, QUEUED):
         from pipeline_core.engine.launch import host_identity
 
-        try:  # from the row just read (its etag): one round trip
-            services.runs.transition_from(run, RUNNING, {"start_time": utcnow(), "host_id": host_identity()})
-        except InvalidTransition:
-            pass
+        try:  # from the row in hand (its etag): one round trip unless it changed since
+            run = services.runs.transition_from(run, RUNNING, {"start_time": utcnow(), "host_id": host_identity()})
+        except InvalidTransition as exc:
+            run = exc.row  # as it is now: canceled, say, which decides what follows
+    if run["status"] in TERMINAL:
+        return {"done": True, "status": run["status"], "deps": spec.dependencies(), "continue_on_step_failure": False}
     continue_on_failure = run.get("continue_on_step_failure")
     if continue_on_failure in (None, ""):
         continue_on_failure = spec.doc.get("continue_on_step_failure", False)

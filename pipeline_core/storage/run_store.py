@@ -11,6 +11,7 @@ overwriting.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -91,6 +92,9 @@ def decode(entity: Any) -> dict[str, Any]:
     return row
 
 
+#: Rows this process created that its run starts may still take (``RunStore.take_created``).
+CREATED_KEPT = 256
+
 #: How far back a listing across experiments looks, widening until it has what it wants (hours; then all).
 LISTING_WINDOWS_HOURS = (1, 24, 24 * 24)
 
@@ -138,6 +142,8 @@ class RunStore:
 
     def __init__(self, account: StorageAccount):
         self.account = account
+        self._created: dict[str, dict[str, Any]] = {}  # see take_created
+        self._created_lock = threading.Lock()
 
     @property
     def runs(self) -> TableClient:
@@ -177,7 +183,22 @@ class RunStore:
             raise
         join_after(indexed, None)
         SIGNALS.changed(run_id)
-        return {**decode(run_row), "etag": etag}
+        created = {**decode(run_row), "etag": etag}
+        with self._created_lock:
+            self._created[run_id] = created
+            while len(self._created) > CREATED_KEPT:
+                self._created.pop(next(iter(self._created)))
+        return dict(created)
+
+    def take_created(self, run_id: str) -> dict[str, Any] | None:
+        """The run row as this store created it (with its etag), once; None if this process did not create it.
+
+        Why: the run's start (the orchestration's first activity, in the process that created the run when it
+        runs locally or on the same Functions instance) moves the row on with a conditional write from it,
+        instead of reading it first. A row changed since fails that write, and the start then reads it.
+        """
+        with self._created_lock:
+            return self._created.pop(run_id, None)
 
     def _write_rows(self, ops: list[tuple[str, dict[str, Any]]]) -> str | None:
         """The run's rows in batches of 100 (Table storage's limit), run row first; the run row's etag.
