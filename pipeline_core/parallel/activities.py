@@ -95,6 +95,7 @@ from pipeline_core.storage.run_store import (
     step_key,
     utcnow,
 )
+from pipeline_core.storage.side_by_side import beside
 
 log = logging.getLogger("amlite.parallel")
 
@@ -251,15 +252,22 @@ def prs_prepare(services: Services, run_id: str, step: str) -> dict[str, Any]:
         log.exception("preparing ParallelRunStep %s of run %s failed", step, run_id)
         close_pool(_services_key(services, run_id, step))
         return {"done": True, "result": ctx.fail(f"{type(exc).__name__}: {exc}")}
-    try:
-        services.runs.update(run_id, step_key(step), {"progress": initial_progress(plan.get("items"), len(batches))})
-    except Exception as exc:  # progress is a convenience
-        log.warning("could not record the progress of step %s: %s", step, exc)
+    # The progress row and the log's first line side by side: independent, and both are written before any
+    # slice runs (a slice's reporter adds to that progress and appends to that log).
+    progress = beside(_start_progress, services, run_id, step, initial_progress(plan.get("items"), len(batches)))
     note(services, run_id, step, f"[amlite] ParallelRunStep {step!r} of run {run_id}: {len(batches)} mini-batches "
          f"of {plan['mini_batch_size']} {'bytes' if plan['input_type'] == 'tabular' else 'files'}"
          f"{' (by partition_keys)' if plan['config'].get('partition_keys') else ''}, "
          f"concurrency {plan['concurrency']}, output_action {plan['config']['output_action']}", create=True)
+    progress.result()
     return _prepared(plan)
+
+
+def _start_progress(services: Services, run_id: str, step: str, progress: dict[str, Any]) -> None:
+    try:
+        services.runs.update(run_id, step_key(step), {"progress": progress})
+    except Exception as exc:  # progress is a convenience
+        log.warning("could not record the progress of step %s: %s", step, exc)
 
 
 def _prewarm(services: Services, run_id: str, step: str, plan: dict[str, Any]) -> None:
