@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,42 @@ def test_amlite_runs_and_show_read_run_rows_without_loading_the_blob_sdk(azurite
         assert done.returncode == 0, done.stderr[-3000:]
         seen = json.loads(done.stdout.strip().splitlines()[-1])
         assert seen == {"code": 0, "blob": False, "tables": True, "shown": True}, (command, seen)
+
+
+def test_a_local_run_never_loads_aiohttp_and_the_durable_client_loads_it_when_it_sends(azurite: str,
+                                                                                        tmp_path: Path) -> None:
+    """The in-process engine starts orchestrations itself; the Durable client's HTTP module, imported with
+    Durable Functions, gets the real aiohttp on its first request (a real request to a local server here)."""
+    (tmp_path / "hello.py").write_text("print('hello')\n")
+    seen = _probe(f"""
+        import asyncio, json, sys, threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        from pipeline_core import Experiment, Pipeline, PythonScriptStep, Workspace
+
+        ws = Workspace(storage=sys.argv[1])
+        step = PythonScriptStep("hello.py", name="hello", source_directory={str(tmp_path)!r}, allow_reuse=False)
+        status = Experiment(ws, sys.argv[2]).submit(Pipeline(ws, [step])).wait_for_completion(show_output=False)
+        after_run = "aiohttp" in sys.modules
+
+        class Answer(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = b'{{"ok": true}}'
+                self.send_response(202)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = HTTPServer(("127.0.0.1", 0), Answer)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        from azure.durable_functions.models.utils import http_utils
+        answer = asyncio.run(http_utils.post_async_request(f"http://127.0.0.1:{{server.server_port}}/start", {{"a": 1}}))
+        import aiohttp
+        print(json.dumps({{"status": status, "aiohttp_after_run": after_run, "answer": answer[0],
+                          "real_module_in_place": http_utils.aiohttp is aiohttp}}))
+    """, azurite)
+    assert seen == {"status": "Finished", "aiohttp_after_run": False, "answer": 202, "real_module_in_place": True}
