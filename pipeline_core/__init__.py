@@ -13,7 +13,7 @@ from pipeline_core._lazy import lazy
 from pipeline_core.core import VERSION
 
 __version__ = VERSION
-_aiohttp_deferral.install()  # the Storage SDK's import of aiohttp, which a driver never uses
+_aiohttp_deferral.install()  # aiohttp, imported by the Storage SDK and Durable's client, loads only when used
 
 _CORE = ["AmlCompute", "ComputeTarget", "CondaDependencies", "Dataset", "Datastore", "Environment", "Experiment",
          "Model", "Run", "RunConfiguration", "ScriptRunConfig", "Workspace"]

@@ -110,12 +110,18 @@ def test_concurrent_transitions_let_exactly_one_win(workspace: Workspace) -> Non
     assert len(set(winners)) == 1, outcomes
 
 
-def test_experiment_listing_is_newest_first(workspace: Workspace) -> None:
-    store = RunStore(workspace.account)
+def _runs_in_a_new_experiment(store: RunStore, count: int) -> tuple[str, list[str]]:
+    """An experiment with ``count`` runs created one after another (oldest first)."""
     experiment = f"list-{uuid.uuid4().hex[:8]}"
-    ids = [str(uuid.uuid4()) for _ in range(3)]
+    ids = [str(uuid.uuid4()) for _ in range(count)]
     for run_id in ids:
         store.create_run(run_id, experiment, {"graph_id": "g"}, [])
+    return experiment, ids
+
+
+def test_experiment_listing_is_newest_first(workspace: Workspace) -> None:
+    store = RunStore(workspace.account)
+    experiment, ids = _runs_in_a_new_experiment(store, 3)
     listed = [r["PartitionKey"] for r in store.list_runs(experiment)]
     assert listed == list(reversed(ids))
 
@@ -136,10 +142,7 @@ def test_a_listing_across_experiments_finds_the_newest_entries_whatever_their_ag
 
 def test_a_listed_run_whose_row_is_gone_is_left_out_and_the_rest_keep_their_order(workspace: Workspace) -> None:
     store = RunStore(workspace.account)
-    experiment = f"list-{uuid.uuid4().hex[:8]}"
-    ids = [str(uuid.uuid4()) for _ in range(12)]
-    for run_id in ids:
-        store.create_run(run_id, experiment, {"graph_id": "g"}, [])
+    experiment, ids = _runs_in_a_new_experiment(store, 12)
     store.runs.delete_entity(ids[5], "run")  # deleted after its index entry was written
     listed = [r["PartitionKey"] for r in store.list_runs(experiment, top=10)]
     assert listed == [i for i in list(reversed(ids))[:10] if i != ids[5]]  # the newest ten entries, less the gone one
